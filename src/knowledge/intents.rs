@@ -1,0 +1,258 @@
+//! Intents (small talk, handoff, emergency, out of scope), synonym concepts and SMS spelling,
+//! read from `intents/*.toml`. See `intents/README.md` for the format.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{line_at, line_of_key, list_files, read_text, Knowledge, LoadError};
+use crate::text::Lang;
+
+/// What the bot does when an intent is recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntentKind {
+    /// Greeting, thanks, goodbye, who-are-you: a short reply from the intent's responses.
+    Smalltalk,
+    /// The visitor asks for a person: the chat is handed to an advisor.
+    Handoff,
+    /// Acute symptoms: the 112 message, before anything else.
+    Emergency,
+    /// A known out-of-scope topic: an honest "our article does not cover this".
+    Fallback,
+}
+
+/// Fires an intent when every listed concept is in the question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub all: Vec<String>,
+    /// Where the rule is written, for messages.
+    pub line: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Intent {
+    pub id: String,
+    pub kind: IntentKind,
+    /// Greeting/thanks/goodbye words are removed before matching the rest of a question.
+    pub politeness: bool,
+    pub rules: Vec<Rule>,
+    pub phrases: BTreeMap<Lang, Vec<String>>,
+    pub responses: BTreeMap<Lang, Vec<String>>,
+    pub path: PathBuf,
+}
+
+impl Intent {
+    /// A response in `lang` (or French when missing), picked by `seed` so one question always
+    /// gets the same variant.
+    pub fn response(&self, lang: Lang, seed: u64) -> &str {
+        let list = self
+            .responses
+            .get(&lang)
+            .filter(|l| !l.is_empty())
+            .or_else(|| self.responses.get(&Lang::Fr))
+            .filter(|l| !l.is_empty());
+        match list {
+            Some(list) => &list[(seed % list.len() as u64) as usize],
+            None => "",
+        }
+    }
+}
+
+/// One thing visitors name in many ways (`price`: prix, coût, tarif, cb, how much…).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Concept {
+    pub id: String,
+    pub variants: BTreeMap<Lang, Vec<String>>,
+}
+
+/// Whole-word SMS rewrites per language (`koi` → `quoi`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Spelling {
+    pub rewrites: BTreeMap<Lang, HashMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntentFile {
+    id: String,
+    kind: IntentKind,
+    #[serde(default)]
+    politeness: bool,
+    #[serde(default)]
+    rules: Vec<RuleFile>,
+    #[serde(default)]
+    fr: Option<LangBlock>,
+    #[serde(default)]
+    en: Option<LangBlock>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    all: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LangBlock {
+    #[serde(default)]
+    phrases: Vec<String>,
+    #[serde(default)]
+    responses: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SynonymsFile {
+    #[serde(default)]
+    concept: Vec<ConceptFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConceptFile {
+    id: String,
+    #[serde(default)]
+    fr: Vec<String>,
+    #[serde(default)]
+    en: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpellingFile {
+    #[serde(default)]
+    fr: HashMap<String, String>,
+    #[serde(default)]
+    en: HashMap<String, String>,
+}
+
+pub(super) fn read_dir(dir: &Path, knowledge: &mut Knowledge, errors: &mut Vec<LoadError>) {
+    for path in list_files(dir, "toml", errors) {
+        let text = match read_text(&path) {
+            Ok(text) => text,
+            Err(err) => {
+                errors.push(err);
+                continue;
+            }
+        };
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let result = match name {
+            "synonyms" => parse_synonyms(&path, &text).map(|c| knowledge.concepts.extend(c)),
+            "spelling" => parse_spelling(&path, &text).map(|s| knowledge.spelling = s),
+            _ => parse_intent(&path, &text).map(|i| knowledge.intents.push(i)),
+        };
+        if let Err(mut errs) = result {
+            errors.append(&mut errs);
+        }
+    }
+}
+
+fn toml_error(path: &Path, text: &str, err: toml::de::Error, what: &str) -> Vec<LoadError> {
+    let line = err.span().map(|s| line_at(text, s.start));
+    vec![LoadError::new(path, line, format!("{}: {what}", err.message().trim()))]
+}
+
+fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<LoadError>> {
+    let file: IntentFile = toml::from_str(text).map_err(|e| toml_error(path, text, e, "see intents/README.md for the intent format"))?;
+    let mut errors = Vec::new();
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    if file.id != stem {
+        errors.push(LoadError::new(
+            path,
+            line_of_key(text, "id"),
+            format!("id `{}` differs from the file name `{stem}.toml`: rename the file or fix the id", file.id),
+        ));
+    }
+    let mut phrases = BTreeMap::new();
+    let mut responses = BTreeMap::new();
+    for (lang, block) in [(Lang::Fr, file.fr), (Lang::En, file.en)] {
+        let block = block.unwrap_or_default();
+        let clean = |v: Vec<String>| -> Vec<String> { v.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect() };
+        let block_responses = clean(block.responses);
+        if block_responses.is_empty() {
+            errors.push(LoadError::new(
+                path,
+                None,
+                format!("no responses in [{lang}]: add `responses = [\"…\"]` under a `[{lang}]` line"),
+            ));
+        }
+        if file.kind == IntentKind::Emergency {
+            for r in &block_responses {
+                if !r.contains("112") {
+                    errors.push(LoadError::new(
+                        path,
+                        text.find(r.as_str()).map(|o| line_at(text, o)),
+                        "every emergency response must tell the visitor to call 112: add it",
+                    ));
+                }
+            }
+        }
+        phrases.insert(lang, clean(block.phrases));
+        responses.insert(lang, block_responses);
+    }
+    let rule_lines: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "[[rules]]")
+        .map(|(i, _)| i + 1)
+        .collect();
+    let rules = file
+        .rules
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| Rule {
+            all: r.all,
+            line: rule_lines.get(i).copied(),
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Intent {
+        id: file.id,
+        kind: file.kind,
+        politeness: file.politeness,
+        rules,
+        phrases,
+        responses,
+        path: path.to_path_buf(),
+    })
+}
+
+fn parse_synonyms(path: &Path, text: &str) -> Result<Vec<Concept>, Vec<LoadError>> {
+    let file: SynonymsFile = toml::from_str(text).map_err(|e| toml_error(path, text, e, "see intents/README.md for the synonyms format"))?;
+    let mut errors = Vec::new();
+    let mut seen = HashMap::new();
+    let mut concepts = Vec::new();
+    for c in file.concept {
+        let line = text.find(&format!("\"{}\"", c.id)).map(|o| line_at(text, o));
+        if c.id.is_empty() || !c.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            errors.push(LoadError::new(path, line, format!("concept id `{}` must be lowercase letters, digits and `_`", c.id)));
+            continue;
+        }
+        if seen.insert(c.id.clone(), ()).is_some() {
+            errors.push(LoadError::new(path, line, format!("concept `{}` is defined twice: merge the two lists", c.id)));
+            continue;
+        }
+        let mut variants = BTreeMap::new();
+        variants.insert(Lang::Fr, c.fr);
+        variants.insert(Lang::En, c.en);
+        concepts.push(Concept { id: c.id, variants });
+    }
+    if errors.is_empty() {
+        Ok(concepts)
+    } else {
+        Err(errors)
+    }
+}
+
+fn parse_spelling(path: &Path, text: &str) -> Result<Spelling, Vec<LoadError>> {
+    let file: SpellingFile = toml::from_str(text).map_err(|e| toml_error(path, text, e, "write `[fr]` then lines like `koi = \"quoi\"`"))?;
+    let mut rewrites = BTreeMap::new();
+    rewrites.insert(Lang::Fr, file.fr);
+    rewrites.insert(Lang::En, file.en);
+    Ok(Spelling { rewrites })
+}

@@ -1,0 +1,208 @@
+//! The knowledge the bot answers from: FAQ entries (`faq/`) and intents, synonyms and SMS
+//! spelling (`intents/`), read from files written by support staff.
+//!
+//! Loading never fails as a whole: [`load`] returns what it could read plus every problem found,
+//! each naming the file, the line and the fix, so one typo in one file is reported, not fatal.
+
+mod error;
+mod faq;
+mod intents;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+pub use error::LoadError;
+pub use faq::FaqEntry;
+pub use intents::{Concept, Intent, IntentKind, Rule, Spelling};
+
+use crate::text::Lang;
+
+/// Everything loaded from `faq/` and `intents/`. Immutable once built: a reload builds a new one.
+#[derive(Debug, Clone, Default)]
+pub struct Knowledge {
+    /// FAQ entries, French and English, in a stable order (by id, then language).
+    pub entries: Vec<FaqEntry>,
+    /// Intents (small talk, handoff, emergency, out of scope), by id.
+    pub intents: Vec<Intent>,
+    /// Synonym concepts shared by the question side and the FAQ side.
+    pub concepts: Vec<Concept>,
+    /// Whole-word SMS rewrites, per language.
+    pub spelling: Spelling,
+}
+
+impl Knowledge {
+    /// The entry with this id in this language, if any.
+    pub fn entry(&self, id: &str, lang: Lang) -> Option<&FaqEntry> {
+        self.entries.iter().find(|e| e.id == id && e.lang == lang)
+    }
+
+    pub fn intent(&self, id: &str) -> Option<&Intent> {
+        self.intents.iter().find(|i| i.id == id)
+    }
+}
+
+/// The minimum number of phrasings an entry needs to be matched reliably.
+pub const MIN_PHRASINGS: usize = 6;
+
+/// Loads `faq_dir` (with `fr/` and `en/` inside) and `intents_dir`. Returns the knowledge that
+/// could be read and every problem found; an entry with a problem is left out.
+pub fn load(faq_dir: &Path, intents_dir: &Path) -> (Knowledge, Vec<LoadError>) {
+    let mut errors = Vec::new();
+    let mut knowledge = Knowledge::default();
+
+    if !faq_dir.is_dir() {
+        errors.push(LoadError::new(
+            faq_dir,
+            None,
+            "the FAQ folder does not exist: run from the project folder, or pass --faq DIR",
+        ));
+    } else {
+        for lang in Lang::ALL {
+            let dir = faq_dir.join(lang.code());
+            for path in markdown_files(&dir, &mut errors) {
+                match faq::read_entry(&path, lang) {
+                    Ok(entry) => knowledge.entries.push(entry),
+                    Err(mut errs) => errors.append(&mut errs),
+                }
+            }
+        }
+    }
+
+    if !intents_dir.is_dir() {
+        errors.push(LoadError::new(
+            intents_dir,
+            None,
+            "the intents folder does not exist: run from the project folder, or pass --intents DIR",
+        ));
+    } else {
+        intents::read_dir(intents_dir, &mut knowledge, &mut errors);
+    }
+
+    knowledge.entries.sort_by(|a, b| (&a.id, a.lang).cmp(&(&b.id, b.lang)));
+    knowledge.intents.sort_by(|a, b| a.id.cmp(&b.id));
+    cross_check(&mut knowledge, &mut errors);
+    (knowledge, errors)
+}
+
+/// Checks that need more than one file: duplicate ids, follow-ups that point nowhere, rules
+/// naming unknown concepts, entries missing a translation.
+fn cross_check(knowledge: &mut Knowledge, errors: &mut Vec<LoadError>) {
+    let mut seen: HashMap<(String, Lang), PathBuf> = HashMap::new();
+    let mut keep = vec![true; knowledge.entries.len()];
+    for (i, entry) in knowledge.entries.iter().enumerate() {
+        if let Some(first) = seen.get(&(entry.id.clone(), entry.lang)) {
+            errors.push(LoadError::new(
+                &entry.path,
+                entry.line_of("id"),
+                format!(
+                    "duplicate id `{}` ({}): already used by {}; give one of them another id",
+                    entry.id,
+                    entry.lang,
+                    first.display()
+                ),
+            ));
+            keep[i] = false;
+        } else {
+            seen.insert((entry.id.clone(), entry.lang), entry.path.clone());
+        }
+    }
+    let mut flags = keep.into_iter();
+    knowledge.entries.retain(|_| flags.next().unwrap_or(true));
+
+    let ids: HashSet<&str> = knowledge.entries.iter().map(|e| e.id.as_str()).collect();
+    for entry in &knowledge.entries {
+        for related in &entry.related {
+            if !ids.contains(related.as_str()) {
+                errors.push(LoadError::new(
+                    &entry.path,
+                    entry.line_of("related"),
+                    format!("`related` names `{related}`, which is no entry's id: fix the id or remove it"),
+                ));
+            }
+        }
+    }
+
+    let mut by_id: BTreeMap<&str, Vec<Lang>> = BTreeMap::new();
+    for entry in &knowledge.entries {
+        by_id.entry(&entry.id).or_default().push(entry.lang);
+    }
+    for (id, langs) in by_id {
+        for lang in Lang::ALL {
+            if !langs.contains(&lang) {
+                let other = langs.first().copied().unwrap_or(Lang::Fr);
+                if let Some(entry) = knowledge.entries.iter().find(|e| e.id == id && e.lang == other) {
+                    errors.push(LoadError::new(
+                        &entry.path,
+                        None,
+                        format!("entry `{id}` has no {lang} version: add faq/{lang}/{id}.md (same id, translated)"),
+                    ));
+                }
+            }
+        }
+    }
+
+    let concepts: HashSet<&str> = knowledge.concepts.iter().map(|c| c.id.as_str()).collect();
+    for intent in &knowledge.intents {
+        for rule in &intent.rules {
+            for concept in &rule.all {
+                if !concepts.contains(concept.as_str()) {
+                    errors.push(LoadError::new(
+                        &intent.path,
+                        rule.line,
+                        format!("rule names concept `{concept}`, which synonyms.toml does not define: add it there or fix the name"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn markdown_files(dir: &Path, errors: &mut Vec<LoadError>) -> Vec<PathBuf> {
+    list_files(dir, "md", errors)
+}
+
+/// Files with this extension in `dir`, sorted; README.md is documentation, not content.
+pub(crate) fn list_files(dir: &Path, ext: &str, errors: &mut Vec<LoadError>) -> Vec<PathBuf> {
+    let read = match std::fs::read_dir(dir) {
+        Ok(read) => read,
+        Err(err) => {
+            errors.push(LoadError::new(dir, None, format!("cannot read this folder ({err})")));
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = read
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .filter(|p| p.file_name().is_some_and(|n| !n.eq_ignore_ascii_case("README.md")))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Reads a content file as UTF-8, without the BOM that Windows editors add.
+pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
+    let bytes = std::fs::read(path).map_err(|err| LoadError::new(path, None, format!("cannot read the file ({err})")))?;
+    let text = String::from_utf8(bytes).map_err(|err| {
+        LoadError::new(
+            path,
+            None,
+            format!("the file is not UTF-8 text (byte {}): save it as UTF-8", err.utf8_error().valid_up_to()),
+        )
+    })?;
+    Ok(text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text))
+}
+
+/// The 1-based line of a byte offset.
+pub(crate) fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The line where `key = ` is set, for messages about a value.
+pub(crate) fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines().position(|l| {
+        let l = l.trim_start();
+        l.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='))
+    })
+    .map(|i| i + 1)
+}

@@ -1,0 +1,51 @@
+//! The bot's own sentences (not from the FAQ): attribution, clarify and fallback wording.
+//! Kept short and honest: the bot never claims more than the article.
+
+use super::Suggestion;
+use crate::text::Lang;
+
+/// An answer, attributed to the article.
+pub fn answer(lang: Lang, answer: &str) -> String {
+    match lang {
+        Lang::Fr => format!("D'après notre article : {answer}"),
+        Lang::En => format!("According to our article: {answer}"),
+    }
+}
+
+pub fn clarify(lang: Lang, suggestions: &[Suggestion]) -> String {
+    let head = match lang {
+        Lang::Fr => "Je ne suis pas sûr d'avoir bien compris. Vouliez-vous demander :",
+        Lang::En => "I am not sure I understood. Did you mean:",
+    };
+    let mut text = head.to_owned();
+    for s in suggestions {
+        text.push_str("\n- ");
+        text.push_str(&s.question);
+    }
+    text
+}
+
+pub fn fallback(lang: Lang, suggestions: &[Suggestion]) -> String {
+    let mut text = match lang {
+        Lang::Fr => "Je n'ai pas trouvé de réponse à cette question dans notre article. Un conseiller peut vous répondre : souhaitez-vous que je vous mette en relation ?".to_owned(),
+        Lang::En => "I could not find an answer to this question in our article. An advisor can answer you: would you like me to put you in touch?".to_owned(),
+    };
+    if !suggestions.is_empty() {
+        text.push_str(match lang {
+            Lang::Fr => "\nCes questions pourraient aussi vous aider :",
+            Lang::En => "\nThese questions might help too:",
+        });
+        for s in suggestions {
+            text.push_str("\n- ");
+            text.push_str(&s.question);
+        }
+    }
+    text
+}
+
+pub fn emergency_prefix(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Fr => "Appelez immédiatement le 112 (le 15 en France).",
+        Lang::En => "Call 112 (emergency services) now.",
+    }
+}

@@ -1,0 +1,456 @@
+//! Matching a visitor's question to an FAQ entry or an intent, and the decision: answer,
+//! clarify, fallback, small talk, handoff or emergency. Pure: no I/O, no async, cannot fail.
+//!
+//! Order of decisions: emergency rules first (they beat everything), then requests for a
+//! person, then greetings alone; everything else is scored against the index and answered only
+//! when the best candidate is both confident and clearly ahead of the next one.
+
+mod analyze;
+mod index;
+mod messages;
+mod score;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+pub use analyze::{Analysis, Token};
+pub use score::Scored;
+
+use crate::knowledge::{IntentKind, Knowledge};
+use crate::text::{self, Lang};
+use index::{LangIndex, Target};
+use score::Query;
+
+/// Confidence needed to answer.
+pub const ANSWER_AT: f32 = 0.45;
+/// How far ahead of the runner-up the best entry must be to answer rather than clarify.
+pub const MARGIN: f32 = 0.08;
+/// Below this, nothing is close enough to even suggest: fallback.
+pub const CLARIFY_AT: f32 = 0.25;
+
+/// What kind of reply the bot gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplyKind {
+    /// An answer from one FAQ entry.
+    Answer,
+    /// Not sure between a few entries: "did you mean…" with suggestions.
+    Clarify,
+    /// Nothing good: say so and offer an advisor.
+    Fallback,
+    Smalltalk,
+    /// The visitor asked for a person.
+    Handoff,
+    /// Acute symptoms: call 112 now.
+    Emergency,
+}
+
+impl ReplyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplyKind::Answer => "answer",
+            ReplyKind::Clarify => "clarify",
+            ReplyKind::Fallback => "fallback",
+            ReplyKind::Smalltalk => "smalltalk",
+            ReplyKind::Handoff => "handoff",
+            ReplyKind::Emergency => "emergency",
+        }
+    }
+}
+
+/// A question the visitor can pick (clarify) or follow up with (after an answer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suggestion {
+    pub faq_id: String,
+    pub question: String,
+}
+
+/// One of the best candidates, for advisors (handoff card) and authors (missed questions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The FAQ id, or the intent id for an intent.
+    pub id: String,
+    pub is_intent: bool,
+    pub question: String,
+    pub confidence: f32,
+}
+
+/// The bot's reply to one question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub kind: ReplyKind,
+    pub text: String,
+    pub faq_id: Option<String>,
+    pub intent: Option<String>,
+    /// 0..1: how sure the bot is of this reply.
+    pub confidence: f32,
+    pub suggestions: Vec<Suggestion>,
+    /// The article section an answer comes from.
+    pub source: Option<String>,
+    /// The language the reply is written in (the visitor's).
+    pub lang: Lang,
+    /// The best candidates considered, best first (at most 3).
+    pub candidates: Vec<Candidate>,
+}
+
+/// Why a decision was taken, with everything that led to it (`faqbot explain`).
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    pub lang: Lang,
+    pub lang_forced: bool,
+    pub analysis: Analysis,
+    /// The terms that were matched (greeting words removed).
+    pub terms: Vec<String>,
+    pub unknown: Vec<String>,
+    /// Top 5 candidates: (id, kind label, scores).
+    pub top: Vec<(String, &'static str, Scored)>,
+    pub reason: String,
+    pub reply: Reply,
+}
+
+/// The matcher over one knowledge snapshot. Cheap to share (`Arc`), immutable after `new`.
+pub struct Matcher {
+    knowledge: Arc<Knowledge>,
+    fr: LangIndex,
+    en: LangIndex,
+}
+
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matcher")
+            .field("entries", &self.knowledge.entries.len())
+            .field("intents", &self.knowledge.intents.len())
+            .finish()
+    }
+}
+
+impl Matcher {
+    /// Builds the index. All the work happens here, once per load.
+    pub fn new(knowledge: Arc<Knowledge>) -> Matcher {
+        let fr = LangIndex::build(&knowledge, Lang::Fr);
+        let en = LangIndex::build(&knowledge, Lang::En);
+        Matcher { knowledge, fr, en }
+    }
+
+    pub fn knowledge(&self) -> &Arc<Knowledge> {
+        &self.knowledge
+    }
+
+    fn index(&self, lang: Lang) -> &LangIndex {
+        match lang {
+            Lang::Fr => &self.fr,
+            Lang::En => &self.en,
+        }
+    }
+
+    /// The bot's reply to a question. `lang` forces the language; otherwise it is detected.
+    pub fn reply(&self, question: &str, lang: Option<Lang>) -> Reply {
+        self.explain(question, lang).reply
+    }
+
+    /// The answer of one entry, as when a visitor picks a suggestion.
+    pub fn answer_entry(&self, faq_id: &str, lang: Lang) -> Option<Reply> {
+        let idx = self
+            .knowledge
+            .entries
+            .iter()
+            .position(|e| e.id == faq_id && e.lang == lang)
+            .or_else(|| self.knowledge.entries.iter().position(|e| e.id == faq_id))?;
+        Some(self.entry_reply(idx, 1.0, Vec::new()))
+    }
+
+    /// The decision with its reasons: tokens, corrections, concepts, top candidates.
+    pub fn explain(&self, question: &str, forced: Option<Lang>) -> Explanation {
+        let lang = match forced {
+            Some(lang) => lang,
+            None => {
+                let detection = text::detect(&text::tokenize(question));
+                if detection.clear {
+                    detection.lang
+                } else {
+                    // Unclear (short, or words of both languages): the language whose FAQ
+                    // explains the question better wins; French on a tie.
+                    let conf = |l: Lang| {
+                        let idx = self.index(l);
+                        let a = idx.analyzer.analyze_question(question);
+                        let terms = self.strip_politeness(&a);
+                        score::top(idx, &Query::new(idx, &terms), 1).first().map_or(0.0, |s| s.confidence)
+                    };
+                    if conf(Lang::En) > conf(Lang::Fr) + 0.05 {
+                        Lang::En
+                    } else {
+                        detection.lang
+                    }
+                }
+            }
+        };
+        self.decide(question, lang, forced.is_some())
+    }
+
+    /// Terms of a question without greeting/thanks/goodbye concepts.
+    fn strip_politeness(&self, analysis: &Analysis) -> Vec<String> {
+        let polite: HashSet<String> = self
+            .knowledge
+            .intents
+            .iter()
+            .filter(|i| i.politeness)
+            .flat_map(|i| i.rules.iter().flat_map(|r| r.all.iter()))
+            .map(|c| format!("#{c}"))
+            .collect();
+        analysis.terms.iter().filter(|t| !polite.contains(*t)).cloned().collect()
+    }
+
+    fn decide(&self, question: &str, lang: Lang, lang_forced: bool) -> Explanation {
+        let index = self.index(lang);
+        let analysis = index.analyzer.analyze_question(question);
+        let seed = seed(question);
+        let terms = self.strip_politeness(&analysis);
+        let query = Query::new(index, &terms);
+        let top = score::top(index, &query, 5);
+        let labelled: Vec<(String, &'static str, Scored)> = top
+            .iter()
+            .map(|s| match index.candidates[s.candidate as usize].target {
+                Target::Entry(i) => (self.knowledge.entries[i].id.clone(), "faq", *s),
+                Target::Intent(i) => (self.knowledge.intents[i].id.clone(), "intent", *s),
+            })
+            .collect();
+        let candidates: Vec<Candidate> = top.iter().take(3).map(|s| self.candidate(index, s)).collect();
+        let explain = |reason: String, reply: Reply| Explanation {
+            lang,
+            lang_forced,
+            analysis: analysis.clone(),
+            terms: terms.clone(),
+            unknown: query.unknown.iter().map(|(t, _)| t.clone()).collect(),
+            top: labelled.clone(),
+            reason,
+            reply,
+        };
+
+        // 1. Emergencies beat everything, including a greeting or a question around them.
+        if let Some((i, rule)) = self.rule_fires(IntentKind::Emergency, &analysis) {
+            let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
+            return explain(format!("emergency: the rule [{rule}] fired"), reply);
+        }
+        // 2. A request for a person.
+        if let Some((i, rule)) = self.rule_fires(IntentKind::Handoff, &analysis) {
+            let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
+            return explain(format!("handoff: the rule [{rule}] fired"), reply);
+        }
+        // 3. Nothing but greetings, thanks or goodbyes.
+        let meaningful = terms.iter().any(|t| !t.is_empty());
+        if !meaningful {
+            let polite = self
+                .knowledge
+                .intents
+                .iter()
+                .enumerate()
+                .find(|(_, i)| i.politeness && i.rules.iter().any(|r| r.all.iter().all(|c| analysis.concepts.contains(c))));
+            if let Some((i, _)) = polite {
+                let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
+                return explain("small talk: only greeting, thanks or goodbye words".to_owned(), reply);
+            }
+            let reply = self.fallback(lang, 0.0, Vec::new(), candidates);
+            return explain("fallback: no word to match (empty, symbols or emoji)".to_owned(), reply);
+        }
+
+        // 4. Scored candidates.
+        let Some(best) = top.first() else {
+            let reply = self.fallback(lang, 0.0, Vec::new(), candidates);
+            return explain("fallback: no known word in the question".to_owned(), reply);
+        };
+        let runner_up = top.get(1).map_or(0.0, |s| s.confidence);
+        let best_target = index.candidates[best.candidate as usize].target;
+        let conf = best.confidence;
+        if conf >= ANSWER_AT && conf - runner_up >= MARGIN {
+            let reason = format!("confident ({conf:.2} ≥ {ANSWER_AT}) and clearly ahead of the next ({runner_up:.2})");
+            let reply = match best_target {
+                Target::Entry(i) => self.entry_reply(i, conf, candidates),
+                Target::Intent(i) => self.intent_reply(i, lang, conf, seed, candidates),
+            };
+            return explain(format!("{}: {reason}", reply.kind.as_str()), reply);
+        }
+        let suggestions: Vec<Suggestion> = top
+            .iter()
+            .filter(|s| s.confidence >= CLARIFY_AT.min(conf - 0.15).max(0.15))
+            .filter_map(|s| match index.candidates[s.candidate as usize].target {
+                Target::Entry(i) => Some(self.suggestion(i)),
+                Target::Intent(_) => None,
+            })
+            .take(3)
+            .collect();
+        if conf >= CLARIFY_AT && !suggestions.is_empty() {
+            // An intent too close to call (e.g. out of scope vs an entry) still gets the choice.
+            let reply = self.clarify(lang, conf, suggestions, candidates);
+            let why = if conf >= ANSWER_AT {
+                format!("clarify: the best ({conf:.2}) is not clearly ahead of the next ({runner_up:.2})")
+            } else {
+                format!("clarify: the best ({conf:.2}) is below the answer threshold {ANSWER_AT}")
+            };
+            return explain(why, reply);
+        }
+        let reason = format!("fallback: the best ({conf:.2}) is below the clarify threshold {CLARIFY_AT}");
+        let reply = self.fallback(lang, conf, suggestions, candidates);
+        explain(reason, reply)
+    }
+
+    /// The first intent of `kind` with a rule whose concepts are all in the question.
+    fn rule_fires(&self, kind: IntentKind, analysis: &Analysis) -> Option<(usize, String)> {
+        self.knowledge.intents.iter().enumerate().filter(|(_, i)| i.kind == kind).find_map(|(idx, intent)| {
+            intent
+                .rules
+                .iter()
+                .find(|r| !r.all.is_empty() && r.all.iter().all(|c| analysis.concepts.contains(c)))
+                .map(|r| (idx, r.all.join(" + ")))
+        })
+    }
+
+    fn candidate(&self, index: &LangIndex, s: &Scored) -> Candidate {
+        match index.candidates[s.candidate as usize].target {
+            Target::Entry(i) => {
+                let e = &self.knowledge.entries[i];
+                Candidate {
+                    id: e.id.clone(),
+                    is_intent: false,
+                    question: e.question.clone(),
+                    confidence: s.confidence,
+                }
+            }
+            Target::Intent(i) => Candidate {
+                id: self.knowledge.intents[i].id.clone(),
+                is_intent: true,
+                question: String::new(),
+                confidence: s.confidence,
+            },
+        }
+    }
+
+    fn suggestion(&self, entry: usize) -> Suggestion {
+        let e = &self.knowledge.entries[entry];
+        Suggestion {
+            faq_id: e.id.clone(),
+            question: e.question.clone(),
+        }
+    }
+
+    fn entry_reply(&self, idx: usize, confidence: f32, candidates: Vec<Candidate>) -> Reply {
+        let e = &self.knowledge.entries[idx];
+        let suggestions = e
+            .related
+            .iter()
+            .filter_map(|id| self.knowledge.entry(id, e.lang))
+            .map(|r| Suggestion {
+                faq_id: r.id.clone(),
+                question: r.question.clone(),
+            })
+            .collect();
+        Reply {
+            kind: ReplyKind::Answer,
+            text: messages::answer(e.lang, &e.answer),
+            faq_id: Some(e.id.clone()),
+            intent: None,
+            confidence,
+            suggestions,
+            source: Some(e.section.clone()),
+            lang: e.lang,
+            candidates,
+        }
+    }
+
+    fn intent_reply(&self, idx: usize, lang: Lang, confidence: f32, seed: u64, candidates: Vec<Candidate>) -> Reply {
+        let intent = &self.knowledge.intents[idx];
+        let kind = match intent.kind {
+            IntentKind::Smalltalk => ReplyKind::Smalltalk,
+            IntentKind::Handoff => ReplyKind::Handoff,
+            IntentKind::Emergency => ReplyKind::Emergency,
+            IntentKind::Fallback => ReplyKind::Fallback,
+        };
+        let mut text = intent.response(lang, seed).to_owned();
+        if kind == ReplyKind::Emergency && !text.contains("112") {
+            // Files are validated to contain it; this keeps the promise even for a bad edit.
+            text = format!("{} {text}", messages::emergency_prefix(lang));
+        }
+        Reply {
+            kind,
+            text,
+            faq_id: None,
+            intent: Some(intent.id.clone()),
+            confidence,
+            suggestions: Vec::new(),
+            source: None,
+            lang,
+            candidates,
+        }
+    }
+
+    fn clarify(&self, lang: Lang, confidence: f32, suggestions: Vec<Suggestion>, candidates: Vec<Candidate>) -> Reply {
+        Reply {
+            kind: ReplyKind::Clarify,
+            text: messages::clarify(lang, &suggestions),
+            faq_id: None,
+            intent: None,
+            confidence,
+            suggestions,
+            source: None,
+            lang,
+            candidates,
+        }
+    }
+
+    fn fallback(&self, lang: Lang, confidence: f32, suggestions: Vec<Suggestion>, candidates: Vec<Candidate>) -> Reply {
+        Reply {
+            kind: ReplyKind::Fallback,
+            text: messages::fallback(lang, &suggestions),
+            faq_id: None,
+            intent: None,
+            confidence,
+            suggestions,
+            source: None,
+            lang,
+            candidates,
+        }
+    }
+}
+
+/// A stable seed from the question, so the same question always gets the same variant.
+fn seed(question: &str) -> u64 {
+    // FNV-1a: tiny, stable across platforms and releases (unlike std's hasher).
+    question.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Re-asks every phrasing of every entry and reports those the matcher sends to another entry,
+/// or does not answer at all: the authors' main quality gate (`faqbot check`).
+pub fn self_check(matcher: &Matcher) -> Vec<crate::knowledge::LoadError> {
+    let mut problems = Vec::new();
+    for entry in &matcher.knowledge.entries {
+        for phrasing in &entry.phrasings {
+            let reply = matcher.reply(phrasing, Some(entry.lang));
+            let line = entry.line_of_phrasing(phrasing);
+            let message = match (reply.kind, reply.faq_id.as_deref()) {
+                (ReplyKind::Answer, Some(id)) if id == entry.id => continue,
+                (ReplyKind::Answer, Some(other)) => format!(
+                    "phrasing \"{phrasing}\" of `{}` is answered by `{other}` instead: make it more specific, or move it to `{other}`",
+                    entry.id
+                ),
+                (ReplyKind::Clarify, _) => {
+                    let others: Vec<&str> = reply.suggestions.iter().map(|s| s.faq_id.as_str()).filter(|id| *id != entry.id).collect();
+                    if reply.suggestions.first().is_some_and(|s| s.faq_id == entry.id) && others.is_empty() {
+                        continue;
+                    }
+                    format!(
+                        "phrasing \"{phrasing}\" of `{}` is too close to {}: visitors asking it get \"did you mean\"; add a word specific to `{}`",
+                        entry.id,
+                        others.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
+                        entry.id
+                    )
+                }
+                (kind, _) => format!(
+                    "phrasing \"{phrasing}\" of `{}` gets a {} reply ({}): reword it, or check intents/ for a rule that catches it",
+                    entry.id,
+                    kind.as_str(),
+                    reply.intent.as_deref().unwrap_or("no entry close enough")
+                ),
+            };
+            problems.push(crate::knowledge::LoadError::new(&entry.path, line, message));
+        }
+    }
+    problems
+}

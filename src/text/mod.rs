@@ -1,0 +1,20 @@
+//! Pure text processing shared by the knowledge loader and the matcher.
+//! Turns what a visitor typed into comparable tokens; never does I/O, never fails.
+//!
+//! The pipeline, in order: [`fold`] (case, accents, apostrophes), [`tokenize`] (words, elisions,
+//! hyphens), SMS spelling rewrites, typo correction toward the FAQ's vocabulary, [`Stemmer`],
+//! concepts (in the matcher), stop words.
+
+mod fold;
+mod lang;
+mod stem;
+mod stopwords;
+mod typo;
+mod words;
+
+pub use fold::{fold, tokenize};
+pub use lang::{detect, Lang};
+pub use stem::Stemmer;
+pub use stopwords::is_stop_word;
+pub use typo::{phonetic_key, typo_budget, typo_distance};
+pub use words::is_dictionary_word;
