@@ -64,6 +64,9 @@ impl Intent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Concept {
     pub id: String,
+    /// False for concepts that say what the visitor does (asks, wonders, speaks of a relative),
+    /// not what about: rules use them, but they do not count when matching entries.
+    pub topic: bool,
     pub variants: BTreeMap<Lang, Vec<String>>,
 }
 
@@ -114,6 +117,8 @@ struct SynonymsFile {
 #[serde(deny_unknown_fields)]
 struct ConceptFile {
     id: String,
+    #[serde(default = "yes")]
+    topic: bool,
     #[serde(default)]
     fr: Vec<String>,
     #[serde(default)]
@@ -240,13 +245,21 @@ fn parse_synonyms(path: &Path, text: &str) -> Result<Vec<Concept>, Vec<LoadError
         let mut variants = BTreeMap::new();
         variants.insert(Lang::Fr, c.fr);
         variants.insert(Lang::En, c.en);
-        concepts.push(Concept { id: c.id, variants });
+        concepts.push(Concept {
+            id: c.id,
+            topic: c.topic,
+            variants,
+        });
     }
     if errors.is_empty() {
         Ok(concepts)
     } else {
         Err(errors)
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn parse_spelling(path: &Path, text: &str) -> Result<Spelling, Vec<LoadError>> {

@@ -50,6 +50,8 @@ pub struct Analyzer {
     /// Concept variants as stem sequences, indexed by first stem, longest first.
     concepts: HashMap<String, Vec<(Vec<String>, usize)>>,
     concept_ids: Vec<String>,
+    /// Whether each concept counts when matching (see `Concept::topic`).
+    concept_topic: Vec<bool>,
 }
 
 impl Analyzer {
@@ -80,6 +82,7 @@ impl Analyzer {
             stems: HashSet::new(),
             concepts: HashMap::new(),
             concept_ids: Vec::new(),
+            concept_topic: Vec::new(),
         };
 
         // Vocabulary: every word the knowledge of this language uses.
@@ -131,6 +134,7 @@ impl Analyzer {
         // Concepts: stem sequences, longest first.
         for (idx, concept) in knowledge.concepts.iter().enumerate() {
             analyzer.concept_ids.push(concept.id.clone());
+            analyzer.concept_topic.push(concept.topic);
             for variant in concept.variants.get(&lang).into_iter().flatten() {
                 let stems: Vec<String> = analyzer.words(variant).iter().map(|w| analyzer.stemmer.stem(lang, w)).collect();
                 if let Some(first) = stems.first().cloned() {
@@ -200,7 +204,9 @@ impl Analyzer {
                 for t in &mut tokens[i..i + len] {
                     t.concept = Some(id.clone());
                 }
-                push_unique(&mut terms, format!("{CONCEPT_PREFIX}{id}"));
+                if self.concept_topic[idx] {
+                    push_unique(&mut terms, format!("{CONCEPT_PREFIX}{id}"));
+                }
                 push_unique(&mut concepts, id.clone());
                 i += len;
                 continue;

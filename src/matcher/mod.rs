@@ -23,8 +23,18 @@ use score::Query;
 
 /// Confidence needed to answer.
 pub const ANSWER_AT: f32 = 0.45;
-/// How far ahead of the runner-up the best entry must be to answer rather than clarify.
+/// How far ahead of the runner-up the best entry must be to answer rather than clarify, at the
+/// answer threshold. The margin needed shrinks as confidence grows (see [`margin_needed`]).
 pub const MARGIN: f32 = 0.08;
+/// The smallest margin ever accepted, even between two near-perfect matches.
+pub const MIN_MARGIN: f32 = 0.02;
+
+/// Two candidates at 0.5 and 0.55 are a coin toss; at 0.95 and 1.0 the better one matched a
+/// phrasing exactly and the other nearly: the margin needed shrinks linearly to [`MIN_MARGIN`].
+pub fn margin_needed(confidence: f32) -> f32 {
+    let t = ((1.0 - confidence) / (1.0 - ANSWER_AT)).clamp(0.0, 1.0);
+    MIN_MARGIN + (MARGIN - MIN_MARGIN) * t
+}
 /// Below this, nothing is close enough to even suggest: fallback.
 pub const CLARIFY_AT: f32 = 0.25;
 
@@ -260,7 +270,7 @@ impl Matcher {
         let runner_up = top.get(1).map_or(0.0, |s| s.confidence);
         let best_target = index.candidates[best.candidate as usize].target;
         let conf = best.confidence;
-        if conf >= ANSWER_AT && conf - runner_up >= MARGIN {
+        if conf >= ANSWER_AT && conf - runner_up >= margin_needed(conf) {
             let reason = format!("confident ({conf:.2} ≥ {ANSWER_AT}) and clearly ahead of the next ({runner_up:.2})");
             let reply = match best_target {
                 Target::Entry(i) => self.entry_reply(i, conf, candidates),

@@ -161,8 +161,8 @@ pub fn top(index: &LangIndex, query: &Query, k: usize) -> Vec<Scored> {
 /// and that phrasing carries enough specific evidence, whatever the context around it.
 pub fn confidence(s: &Scored, max_idf: f32) -> f32 {
     let short = 0.5 * s.coverage + 0.5 * s.similarity;
-    let specific = (s.evidence / (1.5 * max_idf)).min(1.0);
-    let long = 0.8 * s.recall * specific;
+    let specific = (s.evidence / max_idf).min(1.0);
+    let long = 0.85 * s.recall * specific;
     short.max(long).clamp(0.0, 1.0)
 }
 
