@@ -22,7 +22,9 @@ fn load(faq: &Path, intents: &Path) -> Matcher {
 fn questions() -> Vec<String> {
     let mut out = Vec::new();
     for file in ["dev.jsonl", "heldout.jsonl"] {
-        let Ok(text) = std::fs::read_to_string(root().join("tests/data").join(file)) else { continue };
+        let Ok(text) = std::fs::read_to_string(root().join("tests/data").join(file)) else {
+            continue;
+        };
         for line in text.lines() {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
                 if let Some(q) = v["q"].as_str() {
@@ -61,20 +63,29 @@ fn generate_faq(dir: &Path, n: usize) {
         .collect();
     words.sort();
     words.dedup();
-    let syllables = ["ka", "lo", "mi", "ter", "pha", "sin", "dra", "vo", "lu", "mes", "cor", "ni", "ber", "tal"];
+    let syllables = [
+        "ka", "lo", "mi", "ter", "pha", "sin", "dra", "vo", "lu", "mes", "cor", "ni", "ber", "tal",
+    ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     while words.len() < 20_000 {
         let len = 2 + rng.next() as usize % 3;
-        let w: String = (0..len).map(|_| syllables[rng.next() as usize % syllables.len()]).collect();
+        let w: String = (0..len)
+            .map(|_| syllables[rng.next() as usize % syllables.len()])
+            .collect();
         words.push(w);
     }
     let fr = dir.join("faq/fr");
     std::fs::create_dir_all(&fr).expect("create generated faq dir");
     for i in 0..n {
         let mut sentence = |rng: &mut Rng, len: usize| -> String {
-            (0..len).map(|_| words[rng.zipf(words.len())].as_str()).collect::<Vec<_>>().join(" ")
+            (0..len)
+                .map(|_| words[rng.zipf(words.len())].as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
         };
-        let phrasings: Vec<String> = (0..8).map(|_| format!("\"{} ?\"", sentence(&mut rng, 5 + rng.next() as usize % 6))).collect();
+        let phrasings: Vec<String> = (0..8)
+            .map(|_| format!("\"{} ?\"", sentence(&mut rng, 5 + rng.next() as usize % 6)))
+            .collect();
         let text = format!(
             "+++\nid = \"e{i}\"\nlang = \"fr\"\nquestion = \"{} ?\"\nsection = \"{}\"\nphrasings = [{}]\nkeywords = [\"{}\"]\n+++\n{}.\n",
             sentence(&mut rng, 7),
@@ -113,13 +124,16 @@ fn bench(c: &mut Criterion) {
     let questions = questions();
     let real = load(&root().join("faq"), &root().join("intents"));
     percentiles(&real, &questions, "real FAQ");
-    c.bench_function("match one question, real FAQ (mean over the eval questions)", |b| {
-        let mut i = 0;
-        b.iter(|| {
-            i = (i + 1) % questions.len();
-            black_box(real.reply(&questions[i], None))
-        })
-    });
+    c.bench_function(
+        "match one question, real FAQ (mean over the eval questions)",
+        |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) % questions.len();
+                black_box(real.reply(&questions[i], None))
+            })
+        },
+    );
 
     let dir = tempfile::tempdir().expect("temp dir");
     generate_faq(dir.path(), 10_000);
@@ -127,11 +141,16 @@ fn bench(c: &mut Criterion) {
     let intents = root().join("intents");
     let start = Instant::now();
     let big = load(&faq, &intents);
-    println!("load+index of 10 000 generated entries (one cold run): {:?}", start.elapsed());
+    println!(
+        "load+index of 10 000 generated entries (one cold run): {:?}",
+        start.elapsed()
+    );
     percentiles(&big, &questions, "10 000 entries");
     let mut group = c.benchmark_group("10k");
     group.sample_size(10);
-    group.bench_function("load+index 10 000 entries", |b| b.iter(|| black_box(load(&faq, &intents))));
+    group.bench_function("load+index 10 000 entries", |b| {
+        b.iter(|| black_box(load(&faq, &intents)))
+    });
     group.finish();
     c.bench_function("match one question, 10 000 entries", |b| {
         let mut i = 0;

@@ -13,7 +13,11 @@ use faqbot::protocol::{AskLine, ReplyPayload};
 use faqbot::{Lang, Matcher, Reply};
 
 #[derive(Parser)]
-#[command(name = "faqbot", version, about = "A clinic's website chat assistant: FAQ answers, small talk, emergencies and handoff to advisors")]
+#[command(
+    name = "faqbot",
+    version,
+    about = "A clinic's website chat assistant: FAQ answers, small talk, emergencies and handoff to advisors"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,8 +70,17 @@ fn parse_lang(s: &str) -> Result<Lang, String> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Ask { json, lang, knowledge, question } => ask(&knowledge, json, lang, &question),
-        Command::Explain { lang, knowledge, question } => explain(&knowledge, lang, &question.join(" ")),
+        Command::Ask {
+            json,
+            lang,
+            knowledge,
+            question,
+        } => ask(&knowledge, json, lang, &question),
+        Command::Explain {
+            lang,
+            knowledge,
+            question,
+        } => explain(&knowledge, lang, &question.join(" ")),
         Command::Check { knowledge } => check(&knowledge),
     }
 }
@@ -87,7 +100,12 @@ fn load_for_answers(args: &KnowledgeArgs) -> anyhow::Result<Matcher> {
     Ok(Matcher::new(Arc::new(knowledge)))
 }
 
-fn ask(args: &KnowledgeArgs, json: bool, lang: Option<Lang>, question: &[String]) -> anyhow::Result<()> {
+fn ask(
+    args: &KnowledgeArgs,
+    json: bool,
+    lang: Option<Lang>,
+    question: &[String],
+) -> anyhow::Result<()> {
     let matcher = load_for_answers(args)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -114,7 +132,11 @@ fn ask(args: &KnowledgeArgs, json: bool, lang: Option<Lang>, question: &[String]
         loop {
             line.clear();
             // Bytes, not `lines()`: one invalid UTF-8 line must not stop the batch.
-            if reader.read_until(b'\n', &mut line).context("reading questions from stdin")? == 0 {
+            if reader
+                .read_until(b'\n', &mut line)
+                .context("reading questions from stdin")?
+                == 0
+            {
                 break;
             }
             let text = String::from_utf8_lossy(&line);
@@ -148,7 +170,15 @@ fn explain(args: &KnowledgeArgs, lang: Option<Lang>, question: &str) -> anyhow::
     let matcher = load_for_answers(args)?;
     let e = matcher.explain(question, lang);
     println!("question:  {question}");
-    println!("language:  {}{}", e.lang, if e.lang_forced { " (forced)" } else { " (detected)" });
+    println!(
+        "language:  {}{}",
+        e.lang,
+        if e.lang_forced {
+            " (forced)"
+        } else {
+            " (detected)"
+        }
+    );
     println!("tokens:");
     for t in &e.analysis.tokens {
         let mut line = format!("  {:<16}", t.word);
@@ -166,7 +196,10 @@ fn explain(args: &KnowledgeArgs, lang: Option<Lang>, question: &str) -> anyhow::
     }
     println!("terms:     {}", e.terms.join(" "));
     if !e.unknown.is_empty() {
-        println!("unknown:   {} (count against every entry)", e.unknown.join(" "));
+        println!(
+            "unknown:   {} (count against every entry)",
+            e.unknown.join(" ")
+        );
     }
     println!("top candidates:");
     for (id, kind, s) in &e.top {
@@ -190,7 +223,12 @@ fn check(args: &KnowledgeArgs) -> anyhow::Result<()> {
     report_check(&knowledge, &problems, &args.faq, &args.intents)
 }
 
-fn report_check(knowledge: &Knowledge, problems: &[faqbot::LoadError], faq: &Path, intents: &Path) -> anyhow::Result<()> {
+fn report_check(
+    knowledge: &Knowledge,
+    problems: &[faqbot::LoadError],
+    faq: &Path,
+    intents: &Path,
+) -> anyhow::Result<()> {
     for p in problems {
         println!("{p}");
     }
@@ -205,6 +243,9 @@ fn report_check(knowledge: &Knowledge, problems: &[faqbot::LoadError], faq: &Pat
         );
         Ok(())
     } else {
-        bail!("{} problem(s) found: fix them and run `faqbot check` again", problems.len())
+        bail!(
+            "{} problem(s) found: fix them and run `faqbot check` again",
+            problems.len()
+        )
     }
 }

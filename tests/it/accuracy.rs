@@ -29,7 +29,10 @@ struct Topic {
 pub fn matcher() -> Matcher {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (knowledge, errors) = faqbot::knowledge::load(&root.join("faq"), &root.join("intents"));
-    assert!(errors.is_empty(), "the shipped knowledge has problems: {errors:#?}");
+    assert!(
+        errors.is_empty(),
+        "the shipped knowledge has problems: {errors:#?}"
+    );
     Matcher::new(Arc::new(knowledge))
 }
 
@@ -57,7 +60,11 @@ fn judge(case: &Case, topics: &BTreeMap<String, Topic>, reply: &Reply) -> Verdic
                 panic!("case {:?} names no known topic", case.q)
             };
             let text = squash(&reply.text);
-            reply.kind == ReplyKind::Answer && topic.facts.iter().all(|group| group.iter().any(|f| text.contains(&squash(f))))
+            reply.kind == ReplyKind::Answer
+                && topic
+                    .facts
+                    .iter()
+                    .all(|group| group.iter().any(|f| text.contains(&squash(f))))
         }
         "smalltalk" => reply.kind == ReplyKind::Smalltalk,
         "handoff" => reply.kind == ReplyKind::Handoff,
@@ -81,8 +88,10 @@ struct Report {
 
 fn run(file: &str) -> Report {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    let topics: BTreeMap<String, Topic> =
-        serde_json::from_str(&std::fs::read_to_string(root.join("topics.json")).expect("topics.json")).expect("topics.json is JSON");
+    let topics: BTreeMap<String, Topic> = serde_json::from_str(
+        &std::fs::read_to_string(root.join("topics.json")).expect("topics.json"),
+    )
+    .expect("topics.json is JSON");
     let text = std::fs::read_to_string(root.join(file)).expect("eval file");
     let matcher = matcher();
     let mut by_expect: BTreeMap<String, (usize, usize)> = BTreeMap::new();
@@ -119,13 +128,24 @@ fn run(file: &str) -> Report {
                 case.expect,
                 case.topic.as_deref().unwrap_or("-"),
                 reply.kind.as_str(),
-                reply.faq_id.as_deref().or(reply.intent.as_deref()).unwrap_or("-"),
+                reply
+                    .faq_id
+                    .as_deref()
+                    .or(reply.intent.as_deref())
+                    .unwrap_or("-"),
                 reply.confidence,
                 format_args!("  {}", case.q.chars().take(90).collect::<String>())
             ));
         }
     }
-    println!("== {file}: {}/{} right ({:.1} %), {} confidently wrong ({:.1} %)", report.right, report.total, pct(report.right, report.total), report.confidently_wrong, pct(report.confidently_wrong, report.total));
+    println!(
+        "== {file}: {}/{} right ({:.1} %), {} confidently wrong ({:.1} %)",
+        report.right,
+        report.total,
+        pct(report.right, report.total),
+        report.confidently_wrong,
+        pct(report.confidently_wrong, report.total)
+    );
     for (name, map) in [("expected kind", &by_expect), ("style", &by_style)] {
         println!("by {name}:");
         for (k, (r, n)) in map {
@@ -150,9 +170,20 @@ fn pct(a: usize, b: usize) -> f64 {
 #[test]
 fn dev_set_meets_the_bars() {
     let r = run("dev.jsonl");
-    assert_eq!(r.emergencies.0, r.emergencies.1, "every emergency must be recognised");
-    assert!(pct(r.right, r.total) >= 95.0, "accuracy {:.1} % is below 95 %", pct(r.right, r.total));
-    assert!(pct(r.confidently_wrong, r.total) <= 2.0, "confidently wrong {:.1} % is above 2 %", pct(r.confidently_wrong, r.total));
+    assert_eq!(
+        r.emergencies.0, r.emergencies.1,
+        "every emergency must be recognised"
+    );
+    assert!(
+        pct(r.right, r.total) >= 95.0,
+        "accuracy {:.1} % is below 95 %",
+        pct(r.right, r.total)
+    );
+    assert!(
+        pct(r.confidently_wrong, r.total) <= 2.0,
+        "confidently wrong {:.1} % is above 2 %",
+        pct(r.confidently_wrong, r.total)
+    );
 }
 
 #[test]
@@ -160,7 +191,18 @@ fn held_out_set_is_measured() {
     // Questions written by someone who saw neither the FAQ nor the dev set: this is the number
     // that tells whether the matcher generalises. The bar is lower than dev's on purpose.
     let r = run("heldout.jsonl");
-    assert_eq!(r.emergencies.0, r.emergencies.1, "every emergency must be recognised");
-    assert!(pct(r.right, r.total) >= 85.0, "accuracy {:.1} % is below 85 %", pct(r.right, r.total));
-    assert!(pct(r.confidently_wrong, r.total) <= 5.0, "confidently wrong {:.1} % is above 5 %", pct(r.confidently_wrong, r.total));
+    assert_eq!(
+        r.emergencies.0, r.emergencies.1,
+        "every emergency must be recognised"
+    );
+    assert!(
+        pct(r.right, r.total) >= 85.0,
+        "accuracy {:.1} % is below 85 %",
+        pct(r.right, r.total)
+    );
+    assert!(
+        pct(r.confidently_wrong, r.total) <= 5.0,
+        "confidently wrong {:.1} % is above 5 %",
+        pct(r.confidently_wrong, r.total)
+    );
 }

@@ -22,7 +22,10 @@ fn faqbot(args: &[&str], stdin: Option<&str>) -> Output {
     let input = stdin.unwrap_or_default().to_owned();
     let writer = std::thread::spawn(move || pipe.write_all(input.as_bytes()));
     let out = child.wait_with_output().expect("faqbot runs");
-    writer.join().expect("writer thread").expect("stdin written");
+    writer
+        .join()
+        .expect("writer thread")
+        .expect("stdin written");
     out
 }
 
@@ -35,11 +38,27 @@ fn ask_json_answers_every_stdin_line_in_order_even_odd_ones() {
     let long = "foie ".repeat(2000);
     let input = format!("combien coûte le traitement ?\n\n🔥🚀🔥\n{long}\nbonjour\n\u{0}\u{7}\nWhat is cirrhosis?\n");
     let out = faqbot(&["ask", "--json"], Some(&input));
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
     assert_eq!(lines.len(), 7, "one output line per input line");
     for line in &lines {
-        for key in ["question", "kind", "text", "faq_id", "intent", "confidence", "suggestions", "source"] {
+        for key in [
+            "question",
+            "kind",
+            "text",
+            "faq_id",
+            "intent",
+            "confidence",
+            "suggestions",
+            "source",
+        ] {
             assert!(line.get(key).is_some(), "missing {key} in {line}");
         }
         let c = line["confidence"].as_f64().expect("confidence is a number");
@@ -49,17 +68,25 @@ fn ask_json_answers_every_stdin_line_in_order_even_odd_ones() {
     assert_eq!(lines[0]["faq_id"], "cout");
     assert!(lines[0]["source"].as_str().is_some_and(|s| !s.is_empty()));
     assert_eq!(lines[0]["question"], "combien coûte le traitement ?");
-    assert_eq!(lines[1]["kind"], "fallback", "an empty line gets a fallback");
+    assert_eq!(
+        lines[1]["kind"], "fallback",
+        "an empty line gets a fallback"
+    );
     assert_eq!(lines[2]["kind"], "fallback");
     assert_eq!(lines[4]["kind"], "smalltalk");
     assert_eq!(lines[6]["kind"], "answer");
     assert_eq!(lines[6]["faq_id"], "cirrhose_definition");
-    assert!(lines[6]["text"].as_str().is_some_and(|t| t.starts_with("According to our article")));
+    assert!(lines[6]["text"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("According to our article")));
 }
 
 #[test]
 fn ask_with_arguments_prints_readable_text() {
-    let out = faqbot(&["ask", "la", "consultation", "est-elle", "gratuite", "?"], None);
+    let out = faqbot(
+        &["ask", "la", "consultation", "est-elle", "gratuite", "?"],
+        None,
+    );
     assert!(out.status.success());
     let text = stdout(&out);
     assert_eq!(text.lines().count(), 1);
@@ -71,13 +98,22 @@ fn ask_with_arguments_prints_readable_text() {
 fn ask_lang_forces_the_language() {
     let out = faqbot(&["ask", "--json", "--lang", "en", "cirrhose"], None);
     let line: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("JSON");
-    assert!(line["text"].as_str().is_some_and(|t| !t.starts_with("D'après")), "{line}");
+    assert!(
+        line["text"]
+            .as_str()
+            .is_some_and(|t| !t.starts_with("D'après")),
+        "{line}"
+    );
 }
 
 #[test]
 fn check_passes_on_the_shipped_files() {
     let out = faqbot(&["check"], None);
-    assert!(out.status.success(), "faqbot check failed:\n{}", stdout(&out));
+    assert!(
+        out.status.success(),
+        "faqbot check failed:\n{}",
+        stdout(&out)
+    );
     assert!(stdout(&out).starts_with("ok: "), "{}", stdout(&out));
 }
 
@@ -89,14 +125,27 @@ fn broken_copy(edit: impl FnOnce(&Path)) -> (tempfile::TempDir, Output) {
         for entry in std::fs::read_dir(root().join(sub)).expect("read dir") {
             let path = entry.expect("entry").path();
             if path.is_file() {
-                std::fs::copy(&path, dir.path().join(sub).join(path.file_name().expect("name"))).expect("copy");
+                std::fs::copy(
+                    &path,
+                    dir.path().join(sub).join(path.file_name().expect("name")),
+                )
+                .expect("copy");
             }
         }
     }
     edit(dir.path());
     let faq = dir.path().join("faq");
     let intents = dir.path().join("intents");
-    let out = faqbot(&["check", "--faq", &faq.to_string_lossy(), "--intents", &intents.to_string_lossy()], None);
+    let out = faqbot(
+        &[
+            "check",
+            "--faq",
+            &faq.to_string_lossy(),
+            "--intents",
+            &intents.to_string_lossy(),
+        ],
+        None,
+    );
     (dir, out)
 }
 
@@ -124,8 +173,14 @@ fn check_reports_duplicate_ids_and_empty_answers() {
     });
     assert!(!out.status.success());
     let text = stdout(&out);
-    assert!(text.contains("cout.md") && text.contains("the answer is empty"), "{text}");
-    assert!(text.contains("avenir2.md:2: id `avenir` differs from the file name"), "{text}");
+    assert!(
+        text.contains("cout.md") && text.contains("the answer is empty"),
+        "{text}"
+    );
+    assert!(
+        text.contains("avenir2.md:2: id `avenir` differs from the file name"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -133,13 +188,19 @@ fn check_reports_a_phrasing_that_another_entry_answers() {
     let (_dir, out) = broken_copy(|d| {
         let p = d.join("faq/fr/avenir.md");
         let text = std::fs::read_to_string(&p).expect("read");
-        let text = text.replacen("phrasings = [", "phrasings = [\n  \"combien coûte la thérapie par cellules souches ?\",", 1);
+        let text = text.replacen(
+            "phrasings = [",
+            "phrasings = [\n  \"combien coûte la thérapie par cellules souches ?\",",
+            1,
+        );
         std::fs::write(&p, text).expect("write");
     });
     assert!(!out.status.success());
     let text = stdout(&out);
     assert!(
-        text.lines().any(|l| l.contains("avenir.md:") && l.contains("combien coûte la thérapie par cellules souches ?") && l.contains("cout")),
+        text.lines().any(|l| l.contains("avenir.md:")
+            && l.contains("combien coûte la thérapie par cellules souches ?")
+            && l.contains("cout")),
         "{text}"
     );
 }
