@@ -77,14 +77,17 @@ fn generate_faq(dir: &Path, n: usize) {
     let fr = dir.join("faq/fr");
     std::fs::create_dir_all(&fr).expect("create generated faq dir");
     for i in 0..n {
-        let mut sentence = |rng: &mut Rng, len: usize| -> String {
+        let sentence = |rng: &mut Rng, len: usize| -> String {
             (0..len)
                 .map(|_| words[rng.zipf(words.len())].as_str())
                 .collect::<Vec<_>>()
                 .join(" ")
         };
         let phrasings: Vec<String> = (0..8)
-            .map(|_| format!("\"{} ?\"", sentence(&mut rng, 5 + rng.next() as usize % 6)))
+            .map(|_| {
+                let len = 5 + rng.next() as usize % 6;
+                format!("\"{} ?\"", sentence(&mut rng, len))
+            })
             .collect();
         let text = format!(
             "+++\nid = \"e{i}\"\nlang = \"fr\"\nquestion = \"{} ?\"\nsection = \"{}\"\nphrasings = [{}]\nkeywords = [\"{}\"]\n+++\n{}.\n",

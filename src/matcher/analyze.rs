@@ -12,6 +12,9 @@ use crate::text::{
 /// Prefix of concept terms, so that a concept never collides with a stem.
 pub const CONCEPT_PREFIX: char = '#';
 
+/// A concept variant: its words as (stem, folded word) pairs.
+type Variant = Vec<(String, String)>;
+
 /// One word of a question and what became of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Token {
@@ -50,7 +53,7 @@ pub struct Analyzer {
     /// Stems of the knowledge: a word whose stem is here is not a typo.
     stems: HashSet<String>,
     /// Concept variants as (stem, word) sequences, indexed by first stem, longest first.
-    concepts: HashMap<String, Vec<(Vec<(String, String)>, usize)>>,
+    concepts: HashMap<String, Vec<(Variant, usize)>>,
     concept_ids: Vec<String>,
     /// Whether each concept counts when matching (see `Concept::topic`).
     concept_topic: Vec<bool>,
