@@ -165,8 +165,8 @@ impl Analyzer {
     /// Folded words of a text after SMS rewrites.
     fn words(&self, text: &str) -> Vec<String> {
         let mut out = Vec::new();
-        for token in text::tokenize(text) {
-            match self.spelling.get(&token) {
+        for (token, elided) in text::tokenize_marked(text) {
+            match self.spelling.get(&token).filter(|_| !elided) {
                 Some(rewrite) => out.extend(rewrite.iter().cloned()),
                 None => out.push(token),
             }

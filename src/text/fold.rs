@@ -47,7 +47,14 @@ fn meaning_bearing(word: &str) -> Option<&'static str> {
 /// a lone "+" reads as "plus" and "€" as "euros". Everything else that is not a letter or a
 /// digit (punctuation, emoji) separates words and is dropped.
 pub fn tokenize(text: &str) -> Vec<String> {
-    let mut tokens: Vec<String> = Vec::new();
+    tokenize_marked(text).into_iter().map(|(t, _)| t).collect()
+}
+
+/// Like [`tokenize`], and tells for each token whether it was elided (written before an
+/// apostrophe: the "c" of "c'est", the "l" of "l'hépatite"). SMS rewrites must not touch those:
+/// "c" alone means "c'est", the "c" of "c'est" does not.
+pub fn tokenize_marked(text: &str) -> Vec<(String, bool)> {
+    let mut tokens: Vec<(String, bool)> = Vec::new();
     let mut word = String::new();
     // Whether the previous separator run was a single space/dot/nbsp between digit groups.
     let mut pending_sep: Option<char> = None;
@@ -61,7 +68,7 @@ pub fn tokenize(text: &str) -> Vec<String> {
                 let group_len = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
                 let follows_digit = tokens
                     .last()
-                    .is_some_and(|t| t.chars().all(|c| c.is_ascii_digit()));
+                    .is_some_and(|(t, _)| t.chars().all(|c| c.is_ascii_digit()));
                 let group_ends = chars
                     .get(i + group_len)
                     .is_none_or(|c| !c.is_alphanumeric());
@@ -70,7 +77,7 @@ pub fn tokenize(text: &str) -> Vec<String> {
                     && group_ends
                     && matches!(sep, ' ' | '.' | '\u{a0}' | '\u{202f}')
                 {
-                    if let Some(last) = tokens.last_mut() {
+                    if let Some((last, _)) = tokens.last_mut() {
                         last.extend(&chars[i..i + 3]);
                     }
                     i += 3;
@@ -81,25 +88,26 @@ pub fn tokenize(text: &str) -> Vec<String> {
             i += 1;
             continue;
         }
-        flush(&mut word, &mut tokens);
+        let elided = matches!(c, '\'' | '\u{2019}' | '\u{2018}' | '\u{02bc}');
+        flush(&mut word, &mut tokens, elided);
         pending_sep = if matches!(c, ' ' | '.' | '\u{a0}' | '\u{202f}') && pending_sep.is_none() {
             Some(c)
         } else {
             None
         };
         match c {
-            '+' => tokens.push("plus".to_owned()),
-            '€' => tokens.push("euros".to_owned()),
+            '+' => tokens.push(("plus".to_owned(), false)),
+            '€' => tokens.push(("euros".to_owned(), false)),
             _ => {}
         }
         i += 1;
     }
-    flush(&mut word, &mut tokens);
+    flush(&mut word, &mut tokens, false);
     tokens.truncate(MAX_TOKENS);
     tokens
 }
 
-fn flush(word: &mut String, tokens: &mut Vec<String>) {
+fn flush(word: &mut String, tokens: &mut Vec<(String, bool)>, elided: bool) {
     if word.is_empty() {
         return;
     }
@@ -111,7 +119,7 @@ fn flush(word: &mut String, tokens: &mut Vec<String>) {
     // NFKD can turn one character into letters plus marks only; keep letters and digits.
     let folded: String = folded.chars().filter(|c| c.is_alphanumeric()).collect();
     if !folded.is_empty() {
-        tokens.push(folded);
+        tokens.push((folded, elided));
     }
     word.clear();
 }
@@ -160,6 +168,13 @@ mod tests {
     fn emoji_and_punctuation_vanish() {
         check("🔥🚀🔥", &[]);
         check("1' OR '1'='1", &["1", "or", "1", "1"]);
+    }
+
+    #[test]
+    fn elided_words_are_marked() {
+        let marked = tokenize_marked("c'est c koi");
+        assert_eq!(marked[0], ("c".to_owned(), true));
+        assert_eq!(marked[2], ("c".to_owned(), false));
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod stopwords;
 mod typo;
 mod words;
 
-pub use fold::{fold, tokenize};
+pub use fold::{fold, tokenize, tokenize_marked};
 pub use lang::{detect, Lang};
 pub use stem::Stemmer;
 pub use stopwords::is_stop_word;
