@@ -40,7 +40,9 @@ impl FaqEntry {
     /// The line of a phrasing (for "this phrasing matches another entry" messages).
     pub fn line_of_phrasing(&self, phrasing: &str) -> Option<usize> {
         let quoted = format!("\"{phrasing}\"");
-        self.front_matter.find(&quoted).map(|off| line_at(&self.front_matter, off) + 1)
+        self.front_matter
+            .find(&quoted)
+            .map(|off| line_at(&self.front_matter, off) + 1)
     }
 }
 
@@ -64,7 +66,11 @@ pub(super) fn read_entry(path: &Path, folder_lang: Lang) -> Result<FaqEntry, Vec
     parse_entry(path, &text, folder_lang)
 }
 
-pub(super) fn parse_entry(path: &Path, text: &str, folder_lang: Lang) -> Result<FaqEntry, Vec<LoadError>> {
+pub(super) fn parse_entry(
+    path: &Path,
+    text: &str,
+    folder_lang: Lang,
+) -> Result<FaqEntry, Vec<LoadError>> {
     let err = |line: Option<usize>, msg: String| vec![LoadError::new(path, line, msg)];
     let (front, body) = split_front_matter(text).ok_or_else(|| {
         err(
@@ -74,31 +80,81 @@ pub(super) fn parse_entry(path: &Path, text: &str, folder_lang: Lang) -> Result<
     })?;
     let fm: FrontMatter = toml::from_str(front).map_err(|e| {
         let line = e.span().map(|s| line_at(front, s.start) + 1);
-        err(line, format!("bad settings between the `+++` lines: {} (see faq/README.md)", e.message()))
+        err(
+            line,
+            format!(
+                "bad settings between the `+++` lines: {} (see faq/README.md)",
+                e.message()
+            ),
+        )
     })?;
 
     let mut errors = Vec::new();
     let line = |key: &str| line_of_key(front, key).map(|l| l + 1);
     let mut problem = |key: &str, msg: String| errors.push(LoadError::new(path, line(key), msg));
 
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-    if fm.id.is_empty() || !fm.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-        problem("id", format!("id `{}` must be lowercase letters, digits and `_` only", fm.id));
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    if fm.id.is_empty()
+        || !fm
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        problem(
+            "id",
+            format!(
+                "id `{}` must be lowercase letters, digits and `_` only",
+                fm.id
+            ),
+        );
     } else if fm.id != stem {
-        problem("id", format!("id `{}` differs from the file name `{stem}.md`: rename the file or fix the id", fm.id));
+        problem(
+            "id",
+            format!(
+                "id `{}` differs from the file name `{stem}.md`: rename the file or fix the id",
+                fm.id
+            ),
+        );
     }
     match Lang::from_code(&fm.lang) {
         Some(lang) if lang == folder_lang => {}
-        Some(lang) => problem("lang", format!("lang is \"{lang}\" but the file is in faq/{folder_lang}/: move it or fix lang")),
-        None => problem("lang", format!("lang \"{}\" is not supported: use \"fr\" or \"en\"", fm.lang)),
+        Some(lang) => problem(
+            "lang",
+            format!(
+                "lang is \"{lang}\" but the file is in faq/{folder_lang}/: move it or fix lang"
+            ),
+        ),
+        None => problem(
+            "lang",
+            format!(
+                "lang \"{}\" is not supported: use \"fr\" or \"en\"",
+                fm.lang
+            ),
+        ),
     }
     if fm.question.trim().is_empty() {
-        problem("question", "question is empty: write the question as a visitor would see it on a button".to_owned());
+        problem(
+            "question",
+            "question is empty: write the question as a visitor would see it on a button"
+                .to_owned(),
+        );
     }
     if fm.section.trim().is_empty() {
-        problem("section", "section is empty: give the title of the article section the answer comes from".to_owned());
+        problem(
+            "section",
+            "section is empty: give the title of the article section the answer comes from"
+                .to_owned(),
+        );
     }
-    let phrasings: Vec<String> = fm.phrasings.iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
+    let phrasings: Vec<String> = fm
+        .phrasings
+        .iter()
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect();
     if phrasings.len() < MIN_PHRASINGS {
         problem(
             "phrasings",
@@ -126,7 +182,12 @@ pub(super) fn parse_entry(path: &Path, text: &str, folder_lang: Lang) -> Result<
         question: fm.question.trim().to_owned(),
         section: fm.section.trim().to_owned(),
         phrasings,
-        keywords: fm.keywords.into_iter().map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect(),
+        keywords: fm
+            .keywords
+            .into_iter()
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .collect(),
         related: fm.related,
         answer,
         path: path.to_path_buf(),
@@ -138,7 +199,9 @@ pub(super) fn parse_entry(path: &Path, text: &str, folder_lang: Lang) -> Result<
 fn split_front_matter(text: &str) -> Option<(&str, &str)> {
     let trimmed = text.trim_start_matches(['\n', '\r']);
     let rest = trimmed.strip_prefix("+++")?;
-    let rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n'))?;
+    let rest = rest
+        .strip_prefix("\r\n")
+        .or_else(|| rest.strip_prefix('\n'))?;
     let mut offset = 0;
     for line in rest.split_inclusive('\n') {
         if line.trim_end() == "+++" {
@@ -193,7 +256,11 @@ mod tests {
     #[test]
     fn bad_toml_names_the_line() {
         let text = GOOD.replace("section = \"Prix\"", "section = Prix");
-        assert!(first_error(&text).starts_with("faq/fr/cout.md:5: bad settings"), "{}", first_error(&text));
+        assert!(
+            first_error(&text).starts_with("faq/fr/cout.md:5: bad settings"),
+            "{}",
+            first_error(&text)
+        );
     }
 
     #[test]

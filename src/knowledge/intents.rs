@@ -64,6 +64,9 @@ impl Intent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Concept {
     pub id: String,
+    /// False for concepts that say what the visitor does (asks, wonders, speaks of a relative),
+    /// not what about: rules use them, but they do not count when matching entries.
+    pub topic: bool,
     pub variants: BTreeMap<Lang, Vec<String>>,
 }
 
@@ -114,6 +117,8 @@ struct SynonymsFile {
 #[serde(deny_unknown_fields)]
 struct ConceptFile {
     id: String,
+    #[serde(default = "yes")]
+    topic: bool,
     #[serde(default)]
     fr: Vec<String>,
     #[serde(default)]
@@ -138,7 +143,10 @@ pub(super) fn read_dir(dir: &Path, knowledge: &mut Knowledge, errors: &mut Vec<L
                 continue;
             }
         };
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         let result = match name {
             "synonyms" => parse_synonyms(&path, &text).map(|c| knowledge.concepts.extend(c)),
             "spelling" => parse_spelling(&path, &text).map(|s| knowledge.spelling = s),
@@ -152,31 +160,49 @@ pub(super) fn read_dir(dir: &Path, knowledge: &mut Knowledge, errors: &mut Vec<L
 
 fn toml_error(path: &Path, text: &str, err: toml::de::Error, what: &str) -> Vec<LoadError> {
     let line = err.span().map(|s| line_at(text, s.start));
-    vec![LoadError::new(path, line, format!("{}: {what}", err.message().trim()))]
+    vec![LoadError::new(
+        path,
+        line,
+        format!("{}: {what}", err.message().trim()),
+    )]
 }
 
 fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<LoadError>> {
-    let file: IntentFile = toml::from_str(text).map_err(|e| toml_error(path, text, e, "see intents/README.md for the intent format"))?;
+    let file: IntentFile = toml::from_str(text)
+        .map_err(|e| toml_error(path, text, e, "see intents/README.md for the intent format"))?;
     let mut errors = Vec::new();
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     if file.id != stem {
         errors.push(LoadError::new(
             path,
             line_of_key(text, "id"),
-            format!("id `{}` differs from the file name `{stem}.toml`: rename the file or fix the id", file.id),
+            format!(
+                "id `{}` differs from the file name `{stem}.toml`: rename the file or fix the id",
+                file.id
+            ),
         ));
     }
     let mut phrases = BTreeMap::new();
     let mut responses = BTreeMap::new();
     for (lang, block) in [(Lang::Fr, file.fr), (Lang::En, file.en)] {
         let block = block.unwrap_or_default();
-        let clean = |v: Vec<String>| -> Vec<String> { v.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect() };
+        let clean = |v: Vec<String>| -> Vec<String> {
+            v.into_iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
         let block_responses = clean(block.responses);
         if block_responses.is_empty() {
             errors.push(LoadError::new(
                 path,
                 None,
-                format!("no responses in [{lang}]: add `responses = [\"…\"]` under a `[{lang}]` line"),
+                format!(
+                    "no responses in [{lang}]: add `responses = [\"…\"]` under a `[{lang}]` line"
+                ),
             ));
         }
         if file.kind == IntentKind::Emergency {
@@ -223,24 +249,53 @@ fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<LoadError>> {
 }
 
 fn parse_synonyms(path: &Path, text: &str) -> Result<Vec<Concept>, Vec<LoadError>> {
-    let file: SynonymsFile = toml::from_str(text).map_err(|e| toml_error(path, text, e, "see intents/README.md for the synonyms format"))?;
+    let file: SynonymsFile = toml::from_str(text).map_err(|e| {
+        toml_error(
+            path,
+            text,
+            e,
+            "see intents/README.md for the synonyms format",
+        )
+    })?;
     let mut errors = Vec::new();
     let mut seen = HashMap::new();
     let mut concepts = Vec::new();
     for c in file.concept {
-        let line = text.find(&format!("\"{}\"", c.id)).map(|o| line_at(text, o));
-        if c.id.is_empty() || !c.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-            errors.push(LoadError::new(path, line, format!("concept id `{}` must be lowercase letters, digits and `_`", c.id)));
+        let line = text
+            .find(&format!("\"{}\"", c.id))
+            .map(|o| line_at(text, o));
+        if c.id.is_empty()
+            || !c
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            errors.push(LoadError::new(
+                path,
+                line,
+                format!(
+                    "concept id `{}` must be lowercase letters, digits and `_`",
+                    c.id
+                ),
+            ));
             continue;
         }
         if seen.insert(c.id.clone(), ()).is_some() {
-            errors.push(LoadError::new(path, line, format!("concept `{}` is defined twice: merge the two lists", c.id)));
+            errors.push(LoadError::new(
+                path,
+                line,
+                format!("concept `{}` is defined twice: merge the two lists", c.id),
+            ));
             continue;
         }
         let mut variants = BTreeMap::new();
         variants.insert(Lang::Fr, c.fr);
         variants.insert(Lang::En, c.en);
-        concepts.push(Concept { id: c.id, variants });
+        concepts.push(Concept {
+            id: c.id,
+            topic: c.topic,
+            variants,
+        });
     }
     if errors.is_empty() {
         Ok(concepts)
@@ -249,8 +304,19 @@ fn parse_synonyms(path: &Path, text: &str) -> Result<Vec<Concept>, Vec<LoadError
     }
 }
 
+fn yes() -> bool {
+    true
+}
+
 fn parse_spelling(path: &Path, text: &str) -> Result<Spelling, Vec<LoadError>> {
-    let file: SpellingFile = toml::from_str(text).map_err(|e| toml_error(path, text, e, "write `[fr]` then lines like `koi = \"quoi\"`"))?;
+    let file: SpellingFile = toml::from_str(text).map_err(|e| {
+        toml_error(
+            path,
+            text,
+            e,
+            "write `[fr]` then lines like `koi = \"quoi\"`",
+        )
+    })?;
     let mut rewrites = BTreeMap::new();
     rewrites.insert(Lang::Fr, file.fr);
     rewrites.insert(Lang::En, file.en);

@@ -78,7 +78,9 @@ pub fn load(faq_dir: &Path, intents_dir: &Path) -> (Knowledge, Vec<LoadError>) {
         intents::read_dir(intents_dir, &mut knowledge, &mut errors);
     }
 
-    knowledge.entries.sort_by(|a, b| (&a.id, a.lang).cmp(&(&b.id, b.lang)));
+    knowledge
+        .entries
+        .sort_by(|a, b| (&a.id, a.lang).cmp(&(&b.id, b.lang)));
     knowledge.intents.sort_by(|a, b| a.id.cmp(&b.id));
     cross_check(&mut knowledge, &mut errors);
     (knowledge, errors)
@@ -130,7 +132,11 @@ fn cross_check(knowledge: &mut Knowledge, errors: &mut Vec<LoadError>) {
         for lang in Lang::ALL {
             if !langs.contains(&lang) {
                 let other = langs.first().copied().unwrap_or(Lang::Fr);
-                if let Some(entry) = knowledge.entries.iter().find(|e| e.id == id && e.lang == other) {
+                if let Some(entry) = knowledge
+                    .entries
+                    .iter()
+                    .find(|e| e.id == id && e.lang == other)
+                {
                     errors.push(LoadError::new(
                         &entry.path,
                         None,
@@ -166,7 +172,11 @@ pub(crate) fn list_files(dir: &Path, ext: &str, errors: &mut Vec<LoadError>) -> 
     let read = match std::fs::read_dir(dir) {
         Ok(read) => read,
         Err(err) => {
-            errors.push(LoadError::new(dir, None, format!("cannot read this folder ({err})")));
+            errors.push(LoadError::new(
+                dir,
+                None,
+                format!("cannot read this folder ({err})"),
+            ));
             return Vec::new();
         }
     };
@@ -174,7 +184,10 @@ pub(crate) fn list_files(dir: &Path, ext: &str, errors: &mut Vec<LoadError>) -> 
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == ext))
-        .filter(|p| p.file_name().is_some_and(|n| !n.eq_ignore_ascii_case("README.md")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| !n.eq_ignore_ascii_case("README.md"))
+        })
         .collect();
     files.sort();
     files
@@ -182,15 +195,22 @@ pub(crate) fn list_files(dir: &Path, ext: &str, errors: &mut Vec<LoadError>) -> 
 
 /// Reads a content file as UTF-8, without the BOM that Windows editors add.
 pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
-    let bytes = std::fs::read(path).map_err(|err| LoadError::new(path, None, format!("cannot read the file ({err})")))?;
+    let bytes = std::fs::read(path)
+        .map_err(|err| LoadError::new(path, None, format!("cannot read the file ({err})")))?;
     let text = String::from_utf8(bytes).map_err(|err| {
         LoadError::new(
             path,
             None,
-            format!("the file is not UTF-8 text (byte {}): save it as UTF-8", err.utf8_error().valid_up_to()),
+            format!(
+                "the file is not UTF-8 text (byte {}): save it as UTF-8",
+                err.utf8_error().valid_up_to()
+            ),
         )
     })?;
-    Ok(text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text))
+    Ok(text
+        .strip_prefix('\u{feff}')
+        .map(str::to_owned)
+        .unwrap_or(text))
 }
 
 /// The 1-based line of a byte offset.
@@ -200,9 +220,11 @@ pub(crate) fn line_at(text: &str, offset: usize) -> usize {
 
 /// The line where `key = ` is set, for messages about a value.
 pub(crate) fn line_of_key(text: &str, key: &str) -> Option<usize> {
-    text.lines().position(|l| {
-        let l = l.trim_start();
-        l.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='))
-    })
-    .map(|i| i + 1)
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
 }

@@ -5,10 +5,15 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::knowledge::Knowledge;
-use crate::text::{self, is_dictionary_word, is_stop_word, phonetic_key, typo_budget, typo_distance, Lang, Stemmer};
+use crate::text::{
+    self, is_dictionary_word, is_stop_word, phonetic_key, typo_budget, typo_distance, Lang, Stemmer,
+};
 
 /// Prefix of concept terms, so that a concept never collides with a stem.
 pub const CONCEPT_PREFIX: char = '#';
+
+/// A concept variant: its words as (stem, folded word) pairs.
+type Variant = Vec<(String, String)>;
 
 /// One word of a question and what became of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,9 +52,11 @@ pub struct Analyzer {
     phonetic: HashMap<String, String>,
     /// Stems of the knowledge: a word whose stem is here is not a typo.
     stems: HashSet<String>,
-    /// Concept variants as stem sequences, indexed by first stem, longest first.
-    concepts: HashMap<String, Vec<(Vec<String>, usize)>>,
+    /// Concept variants as (stem, word) sequences, indexed by first stem, longest first.
+    concepts: HashMap<String, Vec<(Variant, usize)>>,
     concept_ids: Vec<String>,
+    /// Whether each concept counts when matching (see `Concept::topic`).
+    concept_topic: Vec<bool>,
 }
 
 impl Analyzer {
@@ -80,6 +87,7 @@ impl Analyzer {
             stems: HashSet::new(),
             concepts: HashMap::new(),
             concept_ids: Vec::new(),
+            concept_topic: Vec::new(),
         };
 
         // Vocabulary: every word the knowledge of this language uses.
@@ -118,7 +126,10 @@ impl Analyzer {
             analyzer.by_len[len].push(word.clone());
             if len >= 4 {
                 let key = phonetic_key(word);
-                let better = analyzer.phonetic.get(&key).is_none_or(|w| analyzer.vocabulary.get(w).copied().unwrap_or(0) < *count);
+                let better = analyzer
+                    .phonetic
+                    .get(&key)
+                    .is_none_or(|w| analyzer.vocabulary.get(w).copied().unwrap_or(0) < *count);
                 if better {
                     analyzer.phonetic.insert(key, word.clone());
                 }
@@ -131,10 +142,15 @@ impl Analyzer {
         // Concepts: stem sequences, longest first.
         for (idx, concept) in knowledge.concepts.iter().enumerate() {
             analyzer.concept_ids.push(concept.id.clone());
+            analyzer.concept_topic.push(concept.topic);
             for variant in concept.variants.get(&lang).into_iter().flatten() {
-                let stems: Vec<String> = analyzer.words(variant).iter().map(|w| analyzer.stemmer.stem(lang, w)).collect();
-                if let Some(first) = stems.first().cloned() {
-                    analyzer.concepts.entry(first).or_default().push((stems, idx));
+                let seq: Vec<(String, String)> = analyzer
+                    .words(variant)
+                    .into_iter()
+                    .map(|w| (analyzer.stemmer.stem(lang, &w), w))
+                    .collect();
+                if let Some((first, _)) = seq.first().cloned() {
+                    analyzer.concepts.entry(first).or_default().push((seq, idx));
                 }
             }
         }
@@ -160,7 +176,8 @@ impl Analyzer {
 
     /// Whether a folded word is known to the knowledge of this language (as is, or by its stem).
     pub fn knows(&self, word: &str) -> bool {
-        self.vocabulary.contains_key(word) || self.stems.contains(&self.stemmer.stem(self.lang, word))
+        self.vocabulary.contains_key(word)
+            || self.stems.contains(&self.stemmer.stem(self.lang, word))
     }
 
     /// Analyses a visitor question (with typo correction).
@@ -179,7 +196,9 @@ impl Analyzer {
             .into_iter()
             .map(|word| {
                 let corrected = if correct { self.correct(&word) } else { None };
-                let stem = self.stemmer.stem(self.lang, corrected.as_deref().unwrap_or(&word));
+                let stem = self
+                    .stemmer
+                    .stem(self.lang, corrected.as_deref().unwrap_or(&word));
                 let stop = is_stop_word(self.lang, corrected.as_deref().unwrap_or(&word));
                 Token {
                     word,
@@ -200,7 +219,9 @@ impl Analyzer {
                 for t in &mut tokens[i..i + len] {
                     t.concept = Some(id.clone());
                 }
-                push_unique(&mut terms, format!("{CONCEPT_PREFIX}{id}"));
+                if self.concept_topic[idx] {
+                    push_unique(&mut terms, format!("{CONCEPT_PREFIX}{id}"));
+                }
                 push_unique(&mut concepts, id.clone());
                 i += len;
                 continue;
@@ -211,7 +232,11 @@ impl Analyzer {
             }
             i += 1;
         }
-        Analysis { tokens, terms, concepts }
+        Analysis {
+            tokens,
+            terms,
+            concepts,
+        }
     }
 
     /// The longest concept variant starting at token `i`: (number of tokens, concept index).
@@ -219,14 +244,23 @@ impl Analyzer {
         let candidates = self.concepts.get(&tokens[i].stem)?;
         candidates
             .iter()
-            .find(|(seq, _)| seq.len() <= tokens.len() - i && seq.iter().zip(&tokens[i..]).all(|(s, t)| *s == t.stem))
+            .find(|(seq, _)| {
+                seq.len() <= tokens.len() - i
+                    && seq
+                        .iter()
+                        .zip(&tokens[i..])
+                        .all(|((stem, word), t)| same_word(stem, word, t))
+            })
             .map(|(seq, idx)| (seq.len(), *idx))
     }
 
     /// The knowledge word a typo most likely stands for, or None when the word is fine, is a
     /// real word of the language, or is too far from anything known.
     fn correct(&self, word: &str) -> Option<String> {
-        if word.chars().any(|c| !c.is_ascii_lowercase()) || is_stop_word(self.lang, word) || self.knows(word) {
+        if word.chars().any(|c| !c.is_ascii_lowercase())
+            || is_stop_word(self.lang, word)
+            || self.knows(word)
+        {
             return None;
         }
         if is_dictionary_word(self.lang, word) {
@@ -257,10 +291,33 @@ impl Analyzer {
             return Some(w.clone());
         }
         if len >= 4 {
-            return self.phonetic.get(&phonetic_key(word)).filter(|w| *w != word).cloned();
+            return self
+                .phonetic
+                .get(&phonetic_key(word))
+                .filter(|w| *w != word)
+                .cloned();
         }
         None
     }
+}
+
+/// Whether a question token is the concept variant's word. Short stems collide across
+/// unrelated words ("gêne"/"gens" → "gen", "montant"/"monter" → "mont"), so below five letters
+/// of stem only the word itself or its plural/feminine form counts.
+fn same_word(stem: &str, word: &str, token: &Token) -> bool {
+    if token.stem != stem {
+        return false;
+    }
+    if stem.chars().count() >= 5 {
+        return true;
+    }
+    let typed = token.corrected.as_deref().unwrap_or(&token.word);
+    let bare = |w: &str| {
+        w.trim_end_matches(['s', 'x'])
+            .trim_end_matches('e')
+            .to_owned()
+    };
+    typed == word || bare(typed) == bare(word)
 }
 
 fn push_unique(list: &mut Vec<String>, item: String) {

@@ -64,7 +64,11 @@ impl LangIndex {
         let mut fields: Vec<HashMap<u32, f32>> = Vec::new();
         let mut phrasing_terms: Vec<Vec<u32>> = Vec::new();
 
-        let mut add_candidate = |index: &mut LangIndex, target: Target, phrasings: &[String], strong: &[&str], weak: &[&str]| {
+        let mut add_candidate = |index: &mut LangIndex,
+                                 target: Target,
+                                 phrasings: &[String],
+                                 strong: &[&str],
+                                 weak: &[&str]| {
             let cand = index.candidates.len() as u32;
             let mut field: HashMap<u32, f32> = HashMap::new();
             for p in phrasings {
@@ -75,7 +79,10 @@ impl LangIndex {
                 for &t in &terms {
                     field.insert(t, 1.0);
                 }
-                index.phrasings.push(Phrasing { candidate: cand, weight: 0.0 });
+                index.phrasings.push(Phrasing {
+                    candidate: cand,
+                    weight: 0.0,
+                });
                 phrasing_terms.push(terms);
             }
             for s in strong {
@@ -92,11 +99,22 @@ impl LangIndex {
             fields.push(field);
         };
 
-        for (i, e) in knowledge.entries.iter().enumerate().filter(|(_, e)| e.lang == lang) {
+        for (i, e) in knowledge
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.lang == lang)
+        {
             let mut phrasings = e.phrasings.clone();
             phrasings.push(e.question.clone());
             let strong: Vec<&str> = e.keywords.iter().map(String::as_str).collect();
-            add_candidate(&mut index, Target::Entry(i), &phrasings, &strong, &[&e.answer, &e.section]);
+            add_candidate(
+                &mut index,
+                Target::Entry(i),
+                &phrasings,
+                &strong,
+                &[&e.answer, &e.section],
+            );
         }
         for (i, intent) in knowledge.intents.iter().enumerate() {
             // Politeness is handled by stripping its words, not by matching; emergencies by
@@ -111,7 +129,10 @@ impl LangIndex {
             add_candidate(&mut index, Target::Intent(i), &phrases, &[], &[]);
             debug_assert!(matches!(
                 intent.kind,
-                IntentKind::Smalltalk | IntentKind::Handoff | IntentKind::Emergency | IntentKind::Fallback
+                IntentKind::Smalltalk
+                    | IntentKind::Handoff
+                    | IntentKind::Emergency
+                    | IntentKind::Fallback
             ));
         }
 
@@ -131,7 +152,9 @@ impl LangIndex {
             })
             .collect();
         index.max_idf = index.idf.iter().copied().fold(1.0, f32::max);
-        index.postings = (0..index.terms.len()).map(|_| Postings::default()).collect();
+        index.postings = (0..index.terms.len())
+            .map(|_| Postings::default())
+            .collect();
         for (cand, field) in fields.iter().enumerate() {
             let mut entries: Vec<(&u32, &f32)> = field.iter().collect();
             entries.sort_by_key(|(t, _)| **t);

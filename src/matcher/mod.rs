@@ -23,8 +23,18 @@ use score::Query;
 
 /// Confidence needed to answer.
 pub const ANSWER_AT: f32 = 0.45;
-/// How far ahead of the runner-up the best entry must be to answer rather than clarify.
+/// How far ahead of the runner-up the best entry must be to answer rather than clarify, at the
+/// answer threshold. The margin needed shrinks as confidence grows (see [`margin_needed`]).
 pub const MARGIN: f32 = 0.08;
+/// The smallest margin ever accepted, even between two near-perfect matches.
+pub const MIN_MARGIN: f32 = 0.02;
+
+/// Two candidates at 0.5 and 0.55 are a coin toss; at 0.95 and 1.0 the better one matched a
+/// phrasing exactly and the other nearly: the margin needed shrinks linearly to [`MIN_MARGIN`].
+pub fn margin_needed(confidence: f32) -> f32 {
+    let t = ((1.0 - confidence) / (1.0 - ANSWER_AT)).clamp(0.0, 1.0);
+    MIN_MARGIN + (MARGIN - MIN_MARGIN) * t
+}
 /// Below this, nothing is close enough to even suggest: fallback.
 pub const CLARIFY_AT: f32 = 0.25;
 
@@ -167,15 +177,22 @@ impl Matcher {
                 if detection.clear {
                     detection.lang
                 } else {
-                    // Unclear (short, or words of both languages): the language whose FAQ
-                    // explains the question better wins; French on a tie.
-                    let conf = |l: Lang| {
-                        let idx = self.index(l);
-                        let a = idx.analyzer.analyze_question(question);
-                        let terms = self.strip_politeness(&a);
-                        score::top(idx, &Query::new(idx, &terms), 1).first().map_or(0.0, |s| s.confidence)
+                    // Unclear (short, or words of both languages): the language whose
+                    // knowledge reads more of the question wins ("hi" is an English greeting,
+                    // not an unknown French word); French on a tie.
+                    let known = |l: Lang| {
+                        let a = self.index(l).analyzer.analyze_question(question);
+                        // A synonym concept is stronger evidence than a word seen somewhere.
+                        a.tokens
+                            .iter()
+                            .map(|t| match (&t.concept, t.stop) {
+                                (Some(_), _) => 2,
+                                (None, false) if self.index(l).analyzer.knows(&t.word) => 1,
+                                _ => 0,
+                            })
+                            .sum::<usize>()
                     };
-                    if conf(Lang::En) > conf(Lang::Fr) + 0.05 {
+                    if known(Lang::En) > known(Lang::Fr) {
                         Lang::En
                     } else {
                         detection.lang
@@ -196,7 +213,12 @@ impl Matcher {
             .flat_map(|i| i.rules.iter().flat_map(|r| r.all.iter()))
             .map(|c| format!("#{c}"))
             .collect();
-        analysis.terms.iter().filter(|t| !polite.contains(*t)).cloned().collect()
+        analysis
+            .terms
+            .iter()
+            .filter(|t| !polite.contains(*t))
+            .cloned()
+            .collect()
     }
 
     fn decide(&self, question: &str, lang: Lang, lang_forced: bool) -> Explanation {
@@ -213,7 +235,11 @@ impl Matcher {
                 Target::Intent(i) => (self.knowledge.intents[i].id.clone(), "intent", *s),
             })
             .collect();
-        let candidates: Vec<Candidate> = top.iter().take(3).map(|s| self.candidate(index, s)).collect();
+        let candidates: Vec<Candidate> = top
+            .iter()
+            .take(3)
+            .map(|s| self.candidate(index, s))
+            .collect();
         let explain = |reason: String, reply: Reply| Explanation {
             lang,
             lang_forced,
@@ -238,18 +264,24 @@ impl Matcher {
         // 3. Nothing but greetings, thanks or goodbyes.
         let meaningful = terms.iter().any(|t| !t.is_empty());
         if !meaningful {
-            let polite = self
-                .knowledge
-                .intents
-                .iter()
-                .enumerate()
-                .find(|(_, i)| i.politeness && i.rules.iter().any(|r| r.all.iter().all(|c| analysis.concepts.contains(c))));
+            let polite = self.knowledge.intents.iter().enumerate().find(|(_, i)| {
+                i.politeness
+                    && i.rules
+                        .iter()
+                        .any(|r| r.all.iter().all(|c| analysis.concepts.contains(c)))
+            });
             if let Some((i, _)) = polite {
                 let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
-                return explain("small talk: only greeting, thanks or goodbye words".to_owned(), reply);
+                return explain(
+                    "small talk: only greeting, thanks or goodbye words".to_owned(),
+                    reply,
+                );
             }
             let reply = self.fallback(lang, 0.0, Vec::new(), candidates);
-            return explain("fallback: no word to match (empty, symbols or emoji)".to_owned(), reply);
+            return explain(
+                "fallback: no word to match (empty, symbols or emoji)".to_owned(),
+                reply,
+            );
         }
 
         // 4. Scored candidates.
@@ -260,7 +292,7 @@ impl Matcher {
         let runner_up = top.get(1).map_or(0.0, |s| s.confidence);
         let best_target = index.candidates[best.candidate as usize].target;
         let conf = best.confidence;
-        if conf >= ANSWER_AT && conf - runner_up >= MARGIN {
+        if conf >= ANSWER_AT && conf - runner_up >= margin_needed(conf) {
             let reason = format!("confident ({conf:.2} ≥ {ANSWER_AT}) and clearly ahead of the next ({runner_up:.2})");
             let reply = match best_target {
                 Target::Entry(i) => self.entry_reply(i, conf, candidates),
@@ -287,20 +319,28 @@ impl Matcher {
             };
             return explain(why, reply);
         }
-        let reason = format!("fallback: the best ({conf:.2}) is below the clarify threshold {CLARIFY_AT}");
+        let reason =
+            format!("fallback: the best ({conf:.2}) is below the clarify threshold {CLARIFY_AT}");
         let reply = self.fallback(lang, conf, suggestions, candidates);
         explain(reason, reply)
     }
 
     /// The first intent of `kind` with a rule whose concepts are all in the question.
     fn rule_fires(&self, kind: IntentKind, analysis: &Analysis) -> Option<(usize, String)> {
-        self.knowledge.intents.iter().enumerate().filter(|(_, i)| i.kind == kind).find_map(|(idx, intent)| {
-            intent
-                .rules
-                .iter()
-                .find(|r| !r.all.is_empty() && r.all.iter().all(|c| analysis.concepts.contains(c)))
-                .map(|r| (idx, r.all.join(" + ")))
-        })
+        self.knowledge
+            .intents
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.kind == kind)
+            .find_map(|(idx, intent)| {
+                intent
+                    .rules
+                    .iter()
+                    .find(|r| {
+                        !r.all.is_empty() && r.all.iter().all(|c| analysis.concepts.contains(c))
+                    })
+                    .map(|r| (idx, r.all.join(" + ")))
+            })
     }
 
     fn candidate(&self, index: &LangIndex, s: &Scored) -> Candidate {
@@ -355,7 +395,14 @@ impl Matcher {
         }
     }
 
-    fn intent_reply(&self, idx: usize, lang: Lang, confidence: f32, seed: u64, candidates: Vec<Candidate>) -> Reply {
+    fn intent_reply(
+        &self,
+        idx: usize,
+        lang: Lang,
+        confidence: f32,
+        seed: u64,
+        candidates: Vec<Candidate>,
+    ) -> Reply {
         let intent = &self.knowledge.intents[idx];
         let kind = match intent.kind {
             IntentKind::Smalltalk => ReplyKind::Smalltalk,
@@ -381,7 +428,13 @@ impl Matcher {
         }
     }
 
-    fn clarify(&self, lang: Lang, confidence: f32, suggestions: Vec<Suggestion>, candidates: Vec<Candidate>) -> Reply {
+    fn clarify(
+        &self,
+        lang: Lang,
+        confidence: f32,
+        suggestions: Vec<Suggestion>,
+        candidates: Vec<Candidate>,
+    ) -> Reply {
         Reply {
             kind: ReplyKind::Clarify,
             text: messages::clarify(lang, &suggestions),
@@ -395,7 +448,13 @@ impl Matcher {
         }
     }
 
-    fn fallback(&self, lang: Lang, confidence: f32, suggestions: Vec<Suggestion>, candidates: Vec<Candidate>) -> Reply {
+    fn fallback(
+        &self,
+        lang: Lang,
+        confidence: f32,
+        suggestions: Vec<Suggestion>,
+        candidates: Vec<Candidate>,
+    ) -> Reply {
         Reply {
             kind: ReplyKind::Fallback,
             text: messages::fallback(lang, &suggestions),
@@ -413,7 +472,9 @@ impl Matcher {
 /// A stable seed from the question, so the same question always gets the same variant.
 fn seed(question: &str) -> u64 {
     // FNV-1a: tiny, stable across platforms and releases (unlike std's hasher).
-    question.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    question.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Re-asks every phrasing of every entry and reports those the matcher sends to another entry,

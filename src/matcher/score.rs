@@ -160,15 +160,19 @@ pub fn top(index: &LangIndex, query: &Query, k: usize) -> Vec<Scored> {
 /// and how close it is to one phrasing. Long stories: most of one phrasing is in the question
 /// and that phrasing carries enough specific evidence, whatever the context around it.
 pub fn confidence(s: &Scored, max_idf: f32) -> f32 {
-    let short = 0.5 * s.coverage + 0.5 * s.similarity;
-    let specific = (s.evidence / (1.5 * max_idf)).min(1.0);
-    let long = 0.8 * s.recall * specific;
+    let short = 0.4 * s.coverage + 0.6 * s.similarity;
+    let specific = (s.evidence / max_idf).min(1.0);
+    let long = 0.85 * s.recall * specific;
     short.max(long).clamp(0.0, 1.0)
 }
 
 /// Keeps the `k` best in `list`, sorted best first.
 fn push_top(list: &mut Vec<Scored>, item: Scored, k: usize) {
-    if list.len() == k && list.last().is_some_and(|last| last.confidence >= item.confidence) {
+    if list.len() == k
+        && list
+            .last()
+            .is_some_and(|last| last.confidence >= item.confidence)
+    {
         return;
     }
     let pos = list.partition_point(|x| x.confidence >= item.confidence);

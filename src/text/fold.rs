@@ -59,9 +59,17 @@ pub fn tokenize(text: &str) -> Vec<String> {
             if let Some(sep) = pending_sep.take() {
                 // "7 000": join a 3-digit group to the number before it.
                 let group_len = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-                let follows_digit = tokens.last().is_some_and(|t| t.chars().all(|c| c.is_ascii_digit()));
-                let group_ends = chars.get(i + group_len).is_none_or(|c| !c.is_alphanumeric());
-                if follows_digit && group_len == 3 && group_ends && matches!(sep, ' ' | '.' | '\u{a0}' | '\u{202f}') {
+                let follows_digit = tokens
+                    .last()
+                    .is_some_and(|t| t.chars().all(|c| c.is_ascii_digit()));
+                let group_ends = chars
+                    .get(i + group_len)
+                    .is_none_or(|c| !c.is_alphanumeric());
+                if follows_digit
+                    && group_len == 3
+                    && group_ends
+                    && matches!(sep, ' ' | '.' | '\u{a0}' | '\u{202f}')
+                {
                     if let Some(last) = tokens.last_mut() {
                         last.extend(&chars[i..i + 3]);
                     }
@@ -119,19 +127,31 @@ mod tests {
 
     #[test]
     fn accents_case_and_apostrophes_fold() {
-        check("Qu’est-ce QUE l'hépatite ?", &["qu", "est", "ce", "que", "l", "hepatite"]);
+        check(
+            "Qu’est-ce QUE l'hépatite ?",
+            &["qu", "est", "ce", "que", "l", "hepatite"],
+        );
         check("cœur ÉTÉ", &["coeur", "ete"]);
     }
 
     #[test]
     fn meaning_bearing_accents_survive() {
-        check("où est la clinique ou le centre", &["ouu", "est", "la", "clinique", "ou", "le", "centre"]);
-        check("c'est sûr ? sur place", &["c", "est", "suur", "sur", "place"]);
+        check(
+            "où est la clinique ou le centre",
+            &["ouu", "est", "la", "clinique", "ou", "le", "centre"],
+        );
+        check(
+            "c'est sûr ? sur place",
+            &["c", "est", "suur", "sur", "place"],
+        );
     }
 
     #[test]
     fn thousands_are_joined_and_symbols_read() {
-        check("entre 7 000 et 31 000 €", &["entre", "7000", "et", "31000", "euros"]);
+        check(
+            "entre 7 000 et 31 000 €",
+            &["entre", "7000", "et", "31000", "euros"],
+        );
         check("le + souvent", &["le", "plus", "souvent"]);
         check("4 à 12 semaines", &["4", "a", "12", "semaines"]);
     }

@@ -92,7 +92,10 @@ mod tests {
     #[test]
     fn english_questions_are_english() {
         assert_eq!(lang("What is cirrhosis?").lang, Lang::En);
-        assert_eq!(lang("how long does it take to see improvement?").lang, Lang::En);
+        assert_eq!(
+            lang("how long does it take to see improvement?").lang,
+            Lang::En
+        );
         assert!(lang("please have someone call me back").clear);
     }
 

@@ -47,9 +47,15 @@ mod tests {
     #[test]
     fn inflections_meet() {
         let s = Stemmer::default();
-        assert_eq!(s.stem(Lang::Fr, "injections"), s.stem(Lang::Fr, "injection"));
+        assert_eq!(
+            s.stem(Lang::Fr, "injections"),
+            s.stem(Lang::Fr, "injection")
+        );
         assert_eq!(s.stem(Lang::Fr, "cellules"), s.stem(Lang::Fr, "cellule"));
-        assert_eq!(s.stem(Lang::En, "improvements"), s.stem(Lang::En, "improvement"));
+        assert_eq!(
+            s.stem(Lang::En, "improvements"),
+            s.stem(Lang::En, "improvement")
+        );
         assert_eq!(s.stem(Lang::Fr, "2011"), "2011");
     }
 }

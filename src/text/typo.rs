@@ -51,7 +51,9 @@ pub fn phonetic_key(word: &str) -> String {
         out.push(mapped);
     }
     // Silent final letters.
-    while out.len() > 2 && (out.ends_with('e') || out.ends_with('s') || out.ends_with('t') || out.ends_with('x')) {
+    while out.len() > 2
+        && (out.ends_with('e') || out.ends_with('s') || out.ends_with('t') || out.ends_with('x'))
+    {
         out.pop();
     }
     out

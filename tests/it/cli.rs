@@ -1,0 +1,224 @@
+//! The `faqbot` command as other tools use it: `ask` (one line out per line in, the JSON
+//! contract), `check` (file:line messages and exit status on broken files) and `explain`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn faqbot(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faqbot"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("faqbot starts");
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    let input = stdin.unwrap_or_default().to_owned();
+    let writer = std::thread::spawn(move || pipe.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("faqbot runs");
+    writer
+        .join()
+        .expect("writer thread")
+        .expect("stdin written");
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+#[test]
+fn ask_json_answers_every_stdin_line_in_order_even_odd_ones() {
+    let long = "foie ".repeat(2000);
+    let input = format!("combien coûte le traitement ?\n\n🔥🚀🔥\n{long}\nbonjour\n\u{0}\u{7}\nWhat is cirrhosis?\n");
+    let out = faqbot(&["ask", "--json"], Some(&input));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 7, "one output line per input line");
+    for line in &lines {
+        for key in [
+            "question",
+            "kind",
+            "text",
+            "faq_id",
+            "intent",
+            "confidence",
+            "suggestions",
+            "source",
+        ] {
+            assert!(line.get(key).is_some(), "missing {key} in {line}");
+        }
+        let c = line["confidence"].as_f64().expect("confidence is a number");
+        assert!((0.0..=1.0).contains(&c));
+    }
+    assert_eq!(lines[0]["kind"], "answer");
+    assert_eq!(lines[0]["faq_id"], "cout");
+    assert!(lines[0]["source"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(lines[0]["question"], "combien coûte le traitement ?");
+    assert_eq!(
+        lines[1]["kind"], "fallback",
+        "an empty line gets a fallback"
+    );
+    assert_eq!(lines[2]["kind"], "fallback");
+    assert_eq!(lines[4]["kind"], "smalltalk");
+    assert_eq!(lines[6]["kind"], "answer");
+    assert_eq!(lines[6]["faq_id"], "cirrhose_definition");
+    assert!(lines[6]["text"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("According to our article")));
+}
+
+#[test]
+fn ask_with_arguments_prints_readable_text() {
+    let out = faqbot(
+        &["ask", "la", "consultation", "est-elle", "gratuite", "?"],
+        None,
+    );
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1);
+    assert!(text.starts_with("[answer "), "{text}");
+    assert!(text.contains("consultation_gratuite"), "{text}");
+}
+
+#[test]
+fn ask_lang_forces_the_language() {
+    let out = faqbot(&["ask", "--json", "--lang", "en", "cirrhose"], None);
+    let line: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("JSON");
+    assert!(
+        line["text"]
+            .as_str()
+            .is_some_and(|t| !t.starts_with("D'après")),
+        "{line}"
+    );
+}
+
+#[test]
+fn check_passes_on_the_shipped_files() {
+    let out = faqbot(&["check"], None);
+    assert!(
+        out.status.success(),
+        "faqbot check failed:\n{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).starts_with("ok: "), "{}", stdout(&out));
+}
+
+/// A copy of faq/ and intents/ in a temp dir, to break on purpose.
+fn broken_copy(edit: impl FnOnce(&Path)) -> (tempfile::TempDir, Output) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for sub in ["faq/fr", "faq/en", "intents"] {
+        std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+        for entry in std::fs::read_dir(root().join(sub)).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                std::fs::copy(
+                    &path,
+                    dir.path().join(sub).join(path.file_name().expect("name")),
+                )
+                .expect("copy");
+            }
+        }
+    }
+    edit(dir.path());
+    let faq = dir.path().join("faq");
+    let intents = dir.path().join("intents");
+    let out = faqbot(
+        &[
+            "check",
+            "--faq",
+            &faq.to_string_lossy(),
+            "--intents",
+            &intents.to_string_lossy(),
+        ],
+        None,
+    );
+    (dir, out)
+}
+
+#[test]
+fn check_fails_with_file_and_line_on_broken_toml() {
+    let (_dir, out) = broken_copy(|d| {
+        let p = d.join("faq/fr/cout.md");
+        let text = std::fs::read_to_string(&p).expect("read");
+        std::fs::write(&p, text.replacen("section = \"", "section = ", 1)).expect("write");
+    });
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("faq/fr/cout.md:"), "{text}");
+    assert!(text.contains("bad settings"), "{text}");
+}
+
+#[test]
+fn check_reports_duplicate_ids_and_empty_answers() {
+    let (_dir, out) = broken_copy(|d| {
+        let text = std::fs::read_to_string(d.join("faq/fr/cout.md")).expect("read");
+        let end = text.rfind("+++").expect("front matter");
+        std::fs::write(d.join("faq/fr/cout.md"), &text[..end + 4]).expect("write");
+        let other = std::fs::read_to_string(d.join("faq/fr/avenir.md")).expect("read");
+        std::fs::write(d.join("faq/fr/avenir2.md"), other).expect("write");
+    });
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.contains("cout.md") && text.contains("the answer is empty"),
+        "{text}"
+    );
+    assert!(
+        text.contains("avenir2.md:2: id `avenir` differs from the file name"),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_reports_a_phrasing_that_another_entry_answers() {
+    let (_dir, out) = broken_copy(|d| {
+        let p = d.join("faq/fr/avenir.md");
+        let text = std::fs::read_to_string(&p).expect("read");
+        let text = text.replacen(
+            "phrasings = [",
+            "phrasings = [\n  \"combien coûte la thérapie par cellules souches ?\",",
+            1,
+        );
+        std::fs::write(&p, text).expect("write");
+    });
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.lines().any(|l| l.contains("avenir.md:")
+            && l.contains("combien coûte la thérapie par cellules souches ?")
+            && l.contains("cout")),
+        "{text}"
+    );
+}
+
+#[test]
+fn explain_shows_tokens_candidates_and_the_decision() {
+    let out = faqbot(&["explain", "cb pr une clinque en serbie"], None);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("typo → clinique"), "{text}");
+    assert!(text.contains("top candidates:"), "{text}");
+    assert!(text.contains("decision:"), "{text}");
+}
+
+#[test]
+fn a_missing_faq_folder_is_a_clear_error() {
+    let out = faqbot(&["ask", "--faq", "/nonexistent", "bonjour"], None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--faq"), "{err}");
+}

@@ -1,0 +1,5 @@
+//! The one integration test binary (see "Delete Cargo Integration Tests"): every module here
+//! tests faqbot from the outside, through its public API, its CLI or its network endpoints.
+
+mod accuracy;
+mod cli;
