@@ -429,39 +429,6 @@ fn leads(data: &Path) -> anyhow::Result<()> {
     use faqbot::store::Store;
     let mut store = faqbot::store::SqliteStore::open(data)
         .with_context(|| format!("opening the database in {}", data.display()))?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    writeln!(
-        out,
-        "id,created_at,conversation,name,email,phone,message,consent,lang,page"
-    )?;
-    for l in store.leads()? {
-        let opt = |s: &Option<String>| csv(s.as_deref().unwrap_or(""));
-        writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{}",
-            l.id,
-            csv(&l.created_at),
-            opt(&l.conversation),
-            csv(&l.name),
-            opt(&l.email),
-            opt(&l.phone),
-            opt(&l.message),
-            l.consent,
-            opt(&l.lang),
-            opt(&l.page)
-        )?;
-    }
-    out.flush()?;
+    print!("{}", faqbot::protocol::leads_csv(&store.leads()?));
     Ok(())
-}
-
-/// One CSV field, quoted. A leading `=` or `@` is escaped so spreadsheets do not run it.
-fn csv(field: &str) -> String {
-    let field = if field.starts_with(['=', '@']) {
-        format!("'{field}")
-    } else {
-        field.to_owned()
-    };
-    format!("\"{}\"", field.replace('"', "\"\""))
 }

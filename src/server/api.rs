@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -123,7 +123,7 @@ pub(super) async fn login(
     let value = HeaderValue::from_str(&cookie).map_err(|_| ApiError::Unauthorized)?;
     tracing::info!(advisor = %advisor.name, "advisor logged in");
     let mut response =
-        Json(serde_json::json!({ "advisor": advisor.name, "role": advisor.role })).into_response();
+        Json(serde_json::json!({ "name": advisor.name, "advisor": advisor.name, "role": advisor.role })).into_response();
     response.headers_mut().insert(header::SET_COOKIE, value);
     Ok(response)
 }
@@ -138,9 +138,16 @@ pub(super) async fn logout() -> Response {
     response
 }
 
-/// `GET /api/leads`: every contact request, oldest first (advisors only).
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct LeadsQuery {
+    /// `csv` for a spreadsheet download; JSON otherwise.
+    format: Option<String>,
+}
+
+/// `GET /api/leads[?format=csv]`: every contact request, oldest first (advisors only).
 pub(super) async fn leads(
     State(state): State<Arc<AppState>>,
+    Query(query): Query<LeadsQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let advisor = authenticate(&state, &headers).await?;
@@ -149,7 +156,15 @@ pub(super) async fn leads(
         ApiError::Internal
     })?;
     tracing::info!(advisor = %advisor.name, count = leads.len(), "leads listed");
-    let mut response = Json(serde_json::json!({ "leads": leads })).into_response();
+    let mut response = if query.format.as_deref() == Some("csv") {
+        let headers = [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"leads.csv\""),
+        ];
+        (headers, crate::protocol::leads_csv(&leads)).into_response()
+    } else {
+        Json(serde_json::json!({ "leads": leads })).into_response()
+    };
     // Personal data: never cached by a browser or a proxy.
     response
         .headers_mut()

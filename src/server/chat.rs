@@ -481,6 +481,18 @@ pub(super) async fn claim(
     let name = advisor.to_owned();
     call(state, move |s| {
         let before = s.queue()?;
+        if let Some(conv) = s.conversation(&id)? {
+            if conv.mode == Mode::Advisor && conv.advisor.as_deref() == Some(name.as_str()) {
+                // Already ours (the console reclaims after a reload): just the transcript.
+                let transcript = AdvisorOut::Transcript {
+                    messages: s.history(&id)?,
+                    card: s.handoff_card(&id)?,
+                    conversation: id.clone(),
+                };
+                st.hub.to_advisor_conn(conn_id, &transcript.to_text());
+                return Ok(Ok(()));
+            }
+        }
         let Some(p) = before.iter().position(|h| h.conversation == id) else {
             return Ok(Err(Refusal::new("already_claimed", "this conversation is not waiting: another advisor took it, or it was never handed off")));
         };
