@@ -419,10 +419,11 @@ pub(super) fn announce(
             .store
             .run(move |s| {
                 let queue = s.queue()?;
+                // The alert first: a console can highlight the item when the queue arrives.
+                hub_state.hub.to_advisors(&alert);
                 hub_state
                     .hub
                     .to_advisors(&handoff::queue_frame(&queue).to_text());
-                hub_state.hub.to_advisors(&alert);
                 Ok(())
             })
             .await;
