@@ -42,6 +42,7 @@ EXPOSE 8080
 ENV FAQBOT_SERVER__ADDR=0.0.0.0:8080 \
     FAQBOT_STORAGE__DATA_DIR=/data \
     RUST_LOG=info
-HEALTHCHECK --interval=30s --timeout=3s CMD ["/usr/local/bin/faqbot", "--version"]
+# Health: GET /healthz (process up) and GET /readyz (knowledge loaded, database answering);
+# point the orchestrator's probes at them (the slim image has no curl for a HEALTHCHECK).
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/faqbot"]
 CMD ["serve"]
