@@ -397,3 +397,43 @@ async fn a_restart_on_the_same_data_keeps_history_queue_and_contact_requests() {
         .expect("json");
     assert_eq!(leads["leads"][0]["name"], "Ben");
 }
+
+#[tokio::test]
+async fn a_new_handoff_is_posted_to_the_webhook_without_message_text() {
+    use axum::routing::post;
+    use axum::Json;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Value>(4);
+    let hook = axum::Router::new().route(
+        "/hook",
+        post(move |Json(body): Json<Value>| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body).await;
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hook_addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, hook).await;
+    });
+    let app = spawn_app_with(tempfile::tempdir().expect("dir"), |s| {
+        s.handoff.webhook_url = Some(format!("http://{hook_addr}/hook"));
+    })
+    .await;
+    let _a = app.advisor(&app.add_advisor("Alice")).await;
+    let (_v, _, _) = queued_visitor(&app, "combien ça coûte ?").await;
+    let event = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+        .await
+        .expect("webhook called in time")
+        .expect("event");
+    assert_eq!(event["event"], "handoff");
+    assert_eq!(event["reason"], "asked");
+    assert_eq!(event["page"], "/tarifs");
+    assert!(
+        !event.to_string().contains("coûte"),
+        "no message text: {event}"
+    );
+}
