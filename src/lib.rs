@@ -7,10 +7,20 @@
 //! - [`knowledge`]: loads and validates `faq/` and `intents/` into an immutable [`Knowledge`].
 //! - [`matcher`]: pure matching: index, scoring and the answer / clarify / fallback decision.
 //! - [`protocol`]: the wire formats (CLI JSON lines, WebSocket frames); the only serde for the wire.
+//! - [`config`]: `faqbot serve` settings: defaults, TOML file, `FAQBOT_SECTION__KEY` variables.
+//! - [`store`]: the `Store` trait and its SQLite implementation; numbered frames for resume.
+//! - [`dialogue`]: pure per-message decisions: answer, stay silent, offer or start a handoff.
+//! - [`handoff`]: live connections, availability, handoff cards, the queue frame, the webhook.
+//! - [`server`]: axum router, visitor and advisor WebSocket sessions, HTTP API, static pages.
 
+pub mod config;
+pub mod dialogue;
+pub mod handoff;
 pub mod knowledge;
 pub mod matcher;
 pub mod protocol;
+pub mod server;
+pub mod store;
 pub mod text;
 
 pub use knowledge::{Knowledge, LoadError};

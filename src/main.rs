@@ -1,5 +1,5 @@
-//! The `faqbot` command: ask, explain and check the knowledge from the command line.
-//! Parses arguments, loads files, prints; all logic lives in the library.
+//! The `faqbot` command: serve the chat, ask, explain and check the knowledge, add advisors and
+//! list contact requests. Parses arguments, loads files, prints; all logic lives in the library.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -61,6 +61,55 @@ enum Command {
         #[command(flatten)]
         knowledge: KnowledgeArgs,
     },
+    /// Run the chat service: visitor and advisor WebSockets, demo page and console.
+    Serve(ServeArgs),
+    /// Manage advisor accounts.
+    Advisor {
+        #[command(subcommand)]
+        command: AdvisorCommand,
+    },
+    /// Print the contact requests as CSV.
+    Leads {
+        /// The data folder of the service.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    addr: Option<std::net::SocketAddr>,
+    /// Data folder (SQLite database) [default: data].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// A TOML settings file; FAQBOT_SECTION__KEY variables override it.
+    #[arg(long, env = "FAQBOT_CONFIG")]
+    config: Option<PathBuf>,
+    /// The FAQ folder [default: faq].
+    #[arg(long)]
+    faq: Option<PathBuf>,
+    /// The intents folder [default: intents].
+    #[arg(long)]
+    intents: Option<PathBuf>,
+    /// The web folder (index.html, widget.js, advisor.html) [default: web].
+    #[arg(long)]
+    web: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum AdvisorCommand {
+    /// Create an advisor and print their token once (alone on the last line).
+    Add {
+        /// The name visitors and colleagues see.
+        name: String,
+        /// The data folder of the service.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        #[arg(long, default_value = "advisor", value_parser = ["advisor", "support"])]
+        role: String,
+    },
 }
 
 fn parse_lang(s: &str) -> Result<Lang, String> {
@@ -82,6 +131,11 @@ fn main() -> anyhow::Result<()> {
             question,
         } => explain(&knowledge, lang, &question.join(" ")),
         Command::Check { knowledge } => check(&knowledge),
+        Command::Serve(args) => serve(args),
+        Command::Advisor {
+            command: AdvisorCommand::Add { name, data, role },
+        } => advisor_add(&name, &data, &role),
+        Command::Leads { data } => leads(&data),
     }
 }
 
@@ -248,4 +302,133 @@ fn report_check(
             problems.len()
         )
     }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+
+    let mut settings = faqbot::config::Settings::load(args.config.as_deref())?;
+    if let Some(addr) = args.addr {
+        settings.server.addr = addr;
+    }
+    if let Some(data) = args.data {
+        settings.storage.data_dir = data;
+    }
+    if let Some(faq) = args.faq {
+        settings.knowledge.faq = faq;
+    }
+    if let Some(intents) = args.intents {
+        settings.knowledge.intents = intents;
+    }
+    if let Some(web) = args.web {
+        settings.server.web_dir = web;
+    }
+
+    let (knowledge, errors) = knowledge::load(&settings.knowledge.faq, &settings.knowledge.intents);
+    for e in &errors {
+        tracing::warn!("{e}");
+    }
+    if knowledge.entries.is_empty() {
+        bail!(
+            "no FAQ entry could be loaded from {}: run from the project folder or pass --faq DIR",
+            settings.knowledge.faq.display()
+        );
+    }
+    tracing::info!(
+        entries = knowledge.entries.len(),
+        intents = knowledge.intents.len(),
+        problems = errors.len(),
+        "knowledge loaded"
+    );
+    let matcher = Arc::new(Matcher::new(Arc::new(knowledge)));
+    let store =
+        faqbot::store::SqliteStore::open(&settings.storage.data_dir).with_context(|| {
+            format!(
+                "opening the database in {}",
+                settings.storage.data_dir.display()
+            )
+        })?;
+
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(settings.server.addr)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}: is another faqbot running? pass --addr",
+                    settings.server.addr
+                )
+            })?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, data = %settings.storage.data_dir.display(), "listening");
+        tracing::info!("demo page: http://{addr}/ | advisor console: http://{addr}/advisor");
+        let state = faqbot::server::AppState::new(settings, matcher, Box::new(store));
+        faqbot::server::run(listener, state, shutdown_signal()).await?;
+        anyhow::Ok(())
+    })
+}
+
+/// Ctrl-C or SIGTERM (what `docker stop` sends).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(cause = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(cause = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+fn advisor_add(name: &str, data: &Path, role: &str) -> anyhow::Result<()> {
+    use faqbot::store::Store;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        bail!("give the advisor a name of 1 to 80 characters");
+    }
+    let mut store = faqbot::store::SqliteStore::open(data)
+        .with_context(|| format!("opening the database in {}", data.display()))?;
+    let token = faqbot::store::new_token();
+    store.add_advisor(
+        name,
+        role,
+        &faqbot::store::hash_token(&token),
+        faqbot::store::now_ms(),
+    )?;
+    println!("advisor `{name}` added ({role}) in {}.", data.display());
+    println!("Their token is shown only now; only its hash is stored. Send it to them privately:");
+    println!("{token}");
+    Ok(())
+}
+
+fn leads(data: &Path) -> anyhow::Result<()> {
+    use faqbot::store::Store;
+    let mut store = faqbot::store::SqliteStore::open(data)
+        .with_context(|| format!("opening the database in {}", data.display()))?;
+    print!("{}", faqbot::protocol::leads_csv(&store.leads()?));
+    Ok(())
 }

@@ -2,4 +2,8 @@
 //! tests faqbot from the outside, through its public API, its CLI or its network endpoints.
 
 mod accuracy;
+mod chat;
 mod cli;
+mod crash;
+mod handoff;
+mod helpers;

@@ -1,0 +1,343 @@
+//! Settings for `faqbot serve`: built-in defaults, then a TOML file, then `FAQBOT_SECTION__KEY`
+//! environment variables, into one [`Settings`]. Misspelt keys are errors, not silently ignored.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything `faqbot serve` can be told. Every section and key is optional in the file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub storage: StorageSettings,
+    pub knowledge: KnowledgeSettings,
+    pub chat: ChatSettings,
+    pub handoff: HandoffSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// The address to listen on.
+    pub addr: SocketAddr,
+    /// The folder with the demo page (`index.html`), `widget.js` and the console (`advisor.html`).
+    pub web_dir: PathBuf,
+    /// Origins (`https://clinic.example`) allowed on `/ws/advisor` besides the server's own host.
+    pub allowed_origins: Vec<String>,
+    /// Mark the login cookie `Secure` (set it when served over HTTPS).
+    pub secure_cookie: bool,
+    /// Seconds the service waits for sessions to close on shutdown.
+    pub drain_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    /// The folder holding `faqbot.db` (created if missing).
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KnowledgeSettings {
+    /// The FAQ folder (with `fr/` and `en/` inside).
+    pub faq: PathBuf,
+    /// The intents folder.
+    pub intents: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChatSettings {
+    /// Longest visitor or advisor text, in characters.
+    pub max_text_chars: usize,
+    /// Largest frame accepted, in bytes; bigger frames get an error frame.
+    pub max_frame_bytes: usize,
+    /// How long a visitor can come back to a conversation with its session token.
+    pub session_ttl_hours: u64,
+    /// Frames queued for one slow connection before it is dropped (it resumes with `last_seq`).
+    pub outgoing_queue: usize,
+    /// FAQ entry or intent ids after which the bot offers an advisor (consultation requests).
+    pub offer_advisor_on: Vec<String>,
+    /// Fallbacks in a row after which the bot offers an advisor.
+    pub fallbacks_before_offer: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HandoffSettings {
+    /// Seconds a handoff may wait unclaimed before it is escalated (alerted again).
+    pub escalate_after_secs: u64,
+    /// URL that receives a JSON POST on each new or escalated handoff (no message text).
+    pub webhook_url: Option<String>,
+    /// When advisors answer; outside these hours visitors are offered a contact request.
+    pub opening_hours: Option<OpeningHours>,
+}
+
+/// Weekly opening hours in one fixed UTC offset.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpeningHours {
+    /// Open days: `mon`, `tue`, `wed`, `thu`, `fri`, `sat`, `sun`.
+    pub days: Vec<String>,
+    /// Opening time, `HH:MM`, local.
+    pub from: String,
+    /// Closing time, `HH:MM`, local.
+    pub until: String,
+    /// The local offset from UTC in minutes (60 for Paris in winter).
+    #[serde(default)]
+    pub utc_offset_minutes: i32,
+}
+
+/// A settings problem, with what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the settings file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("settings file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("settings: {0}")]
+    Invalid(String),
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            web_dir: PathBuf::from("web"),
+            allowed_origins: Vec::new(),
+            secure_cookie: false,
+            drain_secs: 10,
+        }
+    }
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings {
+            data_dir: PathBuf::from("data"),
+        }
+    }
+}
+
+impl Default for KnowledgeSettings {
+    fn default() -> Self {
+        KnowledgeSettings {
+            faq: PathBuf::from("faq"),
+            intents: PathBuf::from("intents"),
+        }
+    }
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        ChatSettings {
+            max_text_chars: 2000,
+            max_frame_bytes: 16 * 1024,
+            session_ttl_hours: 24,
+            outgoing_queue: 64,
+            offer_advisor_on: vec![
+                "consultation_gratuite".into(),
+                "contact".into(),
+                "consultation".into(),
+            ],
+            fallbacks_before_offer: 2,
+        }
+    }
+}
+
+impl Default for HandoffSettings {
+    fn default() -> Self {
+        HandoffSettings {
+            escalate_after_secs: 300,
+            webhook_url: None,
+            opening_hours: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` (if any), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        Settings::load_from(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment given (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut root = toml::Table::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            // Editors on Windows add a BOM; TOML does not allow one.
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            root = text.parse::<toml::Table>().map_err(|e| ConfigError::File {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+        }
+        for (name, value) in env {
+            // Only FAQBOT_SECTION__KEY: single-level names (FAQBOT_FAQ) belong to the CLI flags.
+            let Some(rest) = name.strip_prefix("FAQBOT_") else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once("__") else {
+                continue;
+            };
+            let section = section.to_ascii_lowercase();
+            let key = key.to_ascii_lowercase();
+            let entry = root
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let Some(table) = entry.as_table_mut() else {
+                return Err(ConfigError::Env {
+                    name,
+                    message: format!("`{section}` is not a section"),
+                });
+            };
+            table.insert(key, env_value(&value));
+        }
+        let settings: Settings =
+            toml::Value::Table(root)
+                .try_into()
+                .map_err(|e: toml::de::Error| match file {
+                    Some(path) => ConfigError::File {
+                        path: path.to_owned(),
+                        message: format!("{} (or in a FAQBOT_SECTION__KEY variable)", e.message()),
+                    },
+                    None => ConfigError::Invalid(e.message().to_owned()),
+                })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.chat.max_text_chars == 0 || self.chat.max_frame_bytes < 256 {
+            return Err(ConfigError::Invalid(
+                "chat.max_text_chars must be above 0 and chat.max_frame_bytes at least 256".into(),
+            ));
+        }
+        if self.chat.outgoing_queue == 0 {
+            return Err(ConfigError::Invalid(
+                "chat.outgoing_queue must be at least 1".into(),
+            ));
+        }
+        if let Some(hours) = &self.handoff.opening_hours {
+            hours.schedule().map_err(ConfigError::Invalid)?;
+        }
+        Ok(())
+    }
+}
+
+/// An environment value as TOML when it reads as a number, boolean or array, else as a string.
+fn env_value(raw: &str) -> toml::Value {
+    let wrapped = format!("v = {raw}");
+    match wrapped.parse::<toml::Table>() {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+/// Opening hours parsed once: open days (0 = Monday) and minutes since midnight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub days: Vec<u8>,
+    pub from: u32,
+    pub until: u32,
+    pub offset_minutes: i32,
+}
+
+impl OpeningHours {
+    pub fn schedule(&self) -> Result<Schedule, String> {
+        const NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let mut days = Vec::new();
+        for d in &self.days {
+            let lower = d.to_ascii_lowercase();
+            let i = NAMES
+                .iter()
+                .position(|n| lower.starts_with(n))
+                .ok_or_else(|| format!("handoff.opening_hours.days: unknown day `{d}`: use mon, tue, wed, thu, fri, sat, sun"))?;
+            days.push(i as u8);
+        }
+        let minutes = |s: &str, key: &str| -> Result<u32, String> {
+            let (h, m) = s
+                .split_once(':')
+                .ok_or_else(|| format!("handoff.opening_hours.{key}: `{s}` is not HH:MM"))?;
+            match (h.trim().parse::<u32>(), m.trim().parse::<u32>()) {
+                (Ok(h), Ok(m)) if h <= 24 && m < 60 => Ok(h * 60 + m),
+                _ => Err(format!("handoff.opening_hours.{key}: `{s}` is not HH:MM")),
+            }
+        };
+        Ok(Schedule {
+            days,
+            from: minutes(&self.from, "from")?,
+            until: minutes(&self.until, "until")?,
+            offset_minutes: self.utc_offset_minutes,
+        })
+    }
+}
+
+impl Schedule {
+    /// Whether `now` (UTC) falls in the opening hours.
+    pub fn is_open(&self, now: time::OffsetDateTime) -> bool {
+        let local = now + time::Duration::minutes(i64::from(self.offset_minutes));
+        let day = local.weekday().number_days_from_monday();
+        let minute = u32::from(local.hour()) * 60 + u32::from(local.minute());
+        self.days.contains(&day) && minute >= self.from && minute < self.until
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("faqbot.toml");
+        std::fs::write(
+            &path,
+            "[server]\naddr = \"127.0.0.1:9000\"\n[chat]\nmax_text_chars = 10\n",
+        )
+        .expect("write");
+        let env = vec![
+            ("FAQBOT_CHAT__MAX_TEXT_CHARS".to_owned(), "50".to_owned()),
+            ("FAQBOT_FAQ".to_owned(), "x".to_owned()),
+        ];
+        let s = Settings::load_from(Some(&path), env).expect("settings");
+        assert_eq!(s.server.addr.port(), 9000);
+        assert_eq!(s.chat.max_text_chars, 50);
+
+        let env = vec![("FAQBOT_CHAT__MAX_TEXT_CHAR".to_owned(), "50".to_owned())];
+        let err = Settings::load_from(None, env).expect_err("misspelt key");
+        assert!(err.to_string().contains("max_text_char"), "{err}");
+    }
+
+    #[test]
+    fn opening_hours_are_checked_in_local_time() {
+        let hours = OpeningHours {
+            days: vec!["mon".into(), "tue".into()],
+            from: "09:00".into(),
+            until: "18:00".into(),
+            utc_offset_minutes: 60,
+        };
+        let s = hours.schedule().expect("valid");
+        // Monday 2025-01-06 08:30 UTC is 09:30 in Paris.
+        assert!(s.is_open(time::macros::datetime!(2025-01-06 08:30 UTC)));
+        assert!(!s.is_open(time::macros::datetime!(2025-01-06 07:30 UTC)));
+        assert!(!s.is_open(time::macros::datetime!(2025-01-08 10:00 UTC)));
+    }
+}

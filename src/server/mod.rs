@@ -1,0 +1,179 @@
+//! The HTTP and WebSocket service: router, shared state, and the run loop with a graceful,
+//! draining shutdown. `run` takes a bound listener and a shutdown future, so tests use port 0.
+//!
+//! **Invariant:** every session holds a [`DrainGuard`]; `run` returns only after each session
+//! has sent its Close frame (or the drain timeout passed) and the store is checkpointed.
+
+mod advisor;
+mod api;
+mod chat;
+mod visitor;
+mod web;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::config::{Schedule, Settings};
+use crate::dialogue::Rules;
+use crate::handoff::{Hub, Webhook};
+use crate::store::{SharedStore, Store};
+use crate::Matcher;
+
+/// What every request and session shares. Built once by [`AppState::new`].
+pub struct AppState {
+    pub settings: Settings,
+    /// The matcher over the loaded knowledge.
+    pub matcher: Arc<Matcher>,
+    pub store: SharedStore,
+    /// Live visitor and advisor connections.
+    pub hub: Hub,
+    /// `None` when no webhook is configured.
+    pub webhook: Option<Webhook>,
+    /// Opening hours, parsed; `None`: always open.
+    pub schedule: Option<Schedule>,
+    pub rules: Rules,
+    /// Flips to `true` when shutdown starts; every session watches it.
+    shutdown: watch::Sender<bool>,
+    /// Sessions still running, for the drain.
+    sessions: Arc<Drain>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, matcher: Arc<Matcher>, store: Box<dyn Store>) -> Arc<AppState> {
+        let schedule = settings
+            .handoff
+            .opening_hours
+            .as_ref()
+            .and_then(|h| h.schedule().ok());
+        let webhook = Webhook::new(settings.handoff.webhook_url.as_deref());
+        let rules = Rules {
+            offer_on: settings.chat.offer_advisor_on.clone(),
+            fallbacks_before_offer: settings.chat.fallbacks_before_offer,
+        };
+        Arc::new(AppState {
+            matcher,
+            store: SharedStore::new(store),
+            hub: Hub::new(),
+            webhook,
+            schedule,
+            rules,
+            shutdown: watch::channel(false).0,
+            sessions: Arc::new(Drain::default()),
+            settings,
+        })
+    }
+
+    /// A receiver that changes when shutdown starts.
+    fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    fn shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Registers a running session; dropping the guard marks it finished.
+    fn session_guard(&self) -> DrainGuard {
+        self.sessions.count.fetch_add(1, Ordering::SeqCst);
+        DrainGuard(self.sessions.clone())
+    }
+}
+
+/// Counts running sessions and wakes the drain when the last one ends.
+#[derive(Default)]
+struct Drain {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+/// Held by a session for its whole life.
+struct DrainGuard(Arc<Drain>);
+
+impl Drop for DrainGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl Drain {
+    async fn wait(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.count.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/ws", get(visitor::upgrade))
+        .route("/ws/advisor", get(advisor::upgrade))
+        .route("/api/login", post(api::login))
+        .route("/api/logout", post(api::logout))
+        .route("/api/leads", get(api::leads))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/", get(web::index))
+        .route("/advisor", get(web::advisor))
+        .fallback(web::file)
+        // Plain HTTP requests are small and quick; WebSocket upgrades answer at once, so the
+        // timeout never cuts a live session.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(10),
+        ))
+        .layer(RequestBodyLimitLayer::new(16 * 1024))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes, then drains: no new connections, Close 1001 to every
+/// session, wait for them (at most `server.drain_secs`), checkpoint the store.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let escalation = tokio::spawn(chat::escalation_loop(state.clone()));
+    let app = router(state.clone());
+    let trigger = state.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing sessions");
+            trigger.shutdown.send_replace(true);
+        })
+        .await?;
+    // axum's graceful shutdown does not wait for upgraded WebSocket connections; the guards do.
+    let drain = Duration::from_secs(state.settings.server.drain_secs);
+    if tokio::time::timeout(drain, state.sessions.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            left = state.sessions.count.load(Ordering::SeqCst),
+            "drain timeout: some sessions did not close"
+        );
+    }
+    escalation.abort();
+    if let Err(e) = state.store.run(|s| s.checkpoint()).await {
+        tracing::error!(cause = %e, "checkpoint at shutdown failed (the WAL is replayed on next start)");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

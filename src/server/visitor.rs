@@ -1,0 +1,415 @@
+//! The visitor WebSocket `/ws`: opens or resumes a conversation, replays missed frames, then
+//! runs one `select!` loop over the socket, the outgoing queue, shutdown and a ping timer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use super::chat::{self, Refusal};
+use super::AppState;
+use crate::dialogue;
+use crate::handoff::Outbound;
+use crate::protocol::{HistoryItem, ModeWire, VisitorIn, VisitorOut};
+use crate::store::{
+    hash_token, new_id, new_token, now_ms, Conversation, Mode, NewContact, StoredFrame,
+};
+use crate::Lang;
+
+/// WebSocket read and write buffers: small, so an idle visitor costs a few KiB, not 128 KiB.
+pub(super) const BUFFER_BYTES: usize = 4 * 1024;
+/// Messages above this are cut off by the WebSocket layer itself (connection closed); those
+/// between `chat.max_frame_bytes` and this get an error frame and the connection stays.
+pub(super) const HARD_LIMIT_BYTES: usize = 64 * 1024;
+/// Keeps proxies from closing idle connections.
+const PING_EVERY: Duration = Duration::from_secs(30);
+
+/// The query of `GET /ws`.
+#[derive(Debug, Deserialize)]
+pub(super) struct VisitorQuery {
+    /// The resume token from an earlier `welcome`.
+    session: Option<String>,
+    /// The last `seq` the client has: frames after it are replayed.
+    last_seq: Option<u64>,
+    lang: Option<String>,
+    /// The page the widget is on (shown to advisors).
+    page: Option<String>,
+}
+
+pub(super) async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<VisitorQuery>,
+) -> Response {
+    configure(ws).on_upgrade(move |socket| session(socket, state, query))
+}
+
+/// Buffer and size limits shared by both WebSockets.
+pub(super) fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.read_buffer_size(BUFFER_BYTES)
+        .write_buffer_size(BUFFER_BYTES)
+        .max_message_size(HARD_LIMIT_BYTES)
+        .max_frame_size(HARD_LIMIT_BYTES)
+}
+
+/// What opening a session found or created.
+struct Opened {
+    conversation: Conversation,
+    token: String,
+    resumed: bool,
+    history: Vec<HistoryItem>,
+    replay: Vec<StoredFrame>,
+    conn_id: u64,
+}
+
+#[tracing::instrument(skip_all, fields(conversation))]
+async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuery) {
+    let _guard = state.session_guard();
+    let mut shutdown = state.shutdown_signal();
+    if state.shutting_down() {
+        let _ = socket.send(close(1001, "going away")).await;
+        return;
+    }
+    let started = Instant::now();
+    let (tx, mut rx) = mpsc::channel(state.settings.chat.outgoing_queue);
+    let page = query.page.map(|p| p.chars().take(512).collect::<String>());
+    let lang_hint = query.lang.as_deref().and_then(Lang::from_code);
+    let ttl_ms = state
+        .settings
+        .chat
+        .session_ttl_hours
+        .saturating_mul(3_600_000) as i64;
+    let last_seq = query.last_seq;
+    let token = query.session.filter(|t| !t.is_empty() && t.len() <= 128);
+    let st = state.clone();
+    let opened = state
+        .store
+        .run(move |s| {
+            let now = now_ms();
+            let found = match &token {
+                Some(t) => s
+                    .conversation_by_token(&hash_token(t))?
+                    .filter(|c| now - c.last_active <= ttl_ms),
+                None => None,
+            };
+            let (conversation, token, resumed) = match (found, token) {
+                (Some(c), Some(t)) => {
+                    s.touch(&c.id, page.as_deref(), now)?;
+                    (c, t, true)
+                }
+                _ => {
+                    let token = new_token();
+                    let lang = lang_hint.unwrap_or(Lang::Fr).code();
+                    let c = s.create_conversation(
+                        &new_id(),
+                        &hash_token(&token),
+                        lang,
+                        page.as_deref(),
+                        now,
+                    )?;
+                    (c, token, false)
+                }
+            };
+            let history = if resumed {
+                s.history(&conversation.id)?
+            } else {
+                Vec::new()
+            };
+            let replay = match last_seq {
+                Some(n) if resumed => s.frames_after(&conversation.id, n)?,
+                _ => Vec::new(),
+            };
+            // Registered under the store lock, after reading the replay: every later frame
+            // goes through the queue, every earlier one is in `replay`. No gap, no duplicate.
+            let conn_id = st.hub.register_visitor(&conversation.id, tx);
+            Ok(Opened {
+                conversation,
+                token,
+                resumed,
+                history,
+                replay,
+                conn_id,
+            })
+        })
+        .await;
+    let opened = match opened {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(cause = %e, "cannot open the conversation");
+            let _ = socket
+                .send(close(1011, "storage unavailable: try again"))
+                .await;
+            return;
+        }
+    };
+    let conv_id = opened.conversation.id.clone();
+    tracing::Span::current().record("conversation", conv_id.as_str());
+    tracing::info!(
+        resumed = opened.resumed,
+        replayed = opened.replay.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "visitor connected"
+    );
+
+    let lang = lang_hint
+        .or_else(|| Lang::from_code(&opened.conversation.lang))
+        .unwrap_or(Lang::Fr);
+    let welcome = VisitorOut::Welcome {
+        session: opened.token.clone(),
+        mode: match opened.conversation.mode {
+            Mode::Bot => ModeWire::Bot,
+            Mode::Queued => ModeWire::Queued,
+            Mode::Advisor => ModeWire::Advisor,
+        },
+        text: dialogue::welcome_text(lang).to_owned(),
+        history: opened.history,
+        // The replay continues from the client's `last_seq`; otherwise the history covers
+        // everything up to the conversation's last frame.
+        seq: match last_seq {
+            Some(n) if opened.resumed => n.min(opened.conversation.last_seq),
+            _ => opened.conversation.last_seq,
+        },
+    };
+    let mut ok = socket
+        .send(Message::Text(welcome.to_text().into()))
+        .await
+        .is_ok();
+    for frame in opened.replay {
+        if !ok {
+            break;
+        }
+        ok = socket.send(Message::Text(frame.text.into())).await.is_ok();
+    }
+
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    while ok {
+        tokio::select! {
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    if let Err(r) = handle(&state, &conv_id, text.as_str()).await {
+                        ok = send_error(&mut socket, r).await;
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    ok = send_error(&mut socket, Refusal::new("bad_frame", "send JSON text frames, not binary")).await;
+                }
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Ok(_)) => {} // Ping/Pong: answered by the WebSocket layer.
+                Some(Err(e)) => {
+                    tracing::debug!(cause = %e, "visitor socket error");
+                    break;
+                }
+            },
+            out = rx.recv() => match out {
+                Some(Outbound::Text(text)) => ok = socket.send(Message::Text(text.into())).await.is_ok(),
+                Some(Outbound::Close(code, reason)) => {
+                    let _ = socket.send(close(code, reason)).await;
+                    break;
+                }
+                None => {
+                    // Dropped by the hub: the queue overflowed.
+                    let _ = socket.send(close(1013, "too slow: reconnect with last_seq")).await;
+                    break;
+                }
+            },
+            _ = shutdown.changed() => {
+                let _ = socket.send(close(1001, "going away")).await;
+                break;
+            }
+            _ = ping.tick() => ok = socket.send(Message::Ping(Default::default())).await.is_ok(),
+        }
+    }
+    state.hub.unregister_visitor(&conv_id, opened.conn_id);
+    tracing::info!(secs = started.elapsed().as_secs(), "visitor disconnected");
+}
+
+pub(super) fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+async fn send_error(socket: &mut WebSocket, r: Refusal) -> bool {
+    tracing::debug!(code = r.code, "frame refused");
+    let frame = VisitorOut::Error {
+        code: r.code,
+        message: r.message,
+    };
+    socket
+        .send(Message::Text(frame.to_text().into()))
+        .await
+        .is_ok()
+}
+
+/// Parses one frame: size, JSON, `type`, then the fields.
+pub(super) fn parse_frame<T: DeserializeOwned>(
+    text: &str,
+    max_bytes: usize,
+    types: &[&str],
+) -> Result<T, Refusal> {
+    if text.len() > max_bytes {
+        return Err(Refusal::new(
+            "too_large",
+            format!("frames are limited to {max_bytes} bytes"),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        Refusal::new(
+            "bad_json",
+            format!("not valid JSON ({e}): send one JSON object per frame"),
+        )
+    })?;
+    let Some(kind) = value
+        .get("type")
+        .and_then(|t| t.as_str())
+        .map(str::to_owned)
+    else {
+        return Err(Refusal::new(
+            "bad_frame",
+            "a frame is a JSON object with a \"type\" field",
+        ));
+    };
+    if !types.contains(&kind.as_str()) {
+        return Err(Refusal::new(
+            "unknown_type",
+            format!(
+                "unknown type \"{kind}\": expected one of {}",
+                types.join(", ")
+            ),
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| Refusal::new("bad_frame", format!("invalid \"{kind}\" frame: {e}")))
+}
+
+/// Checks a text field: not empty, not too long. Returns it trimmed.
+pub(super) fn check_text(text: &str, max_chars: usize) -> Result<String, Refusal> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Refusal::new("empty_text", "the text is empty"));
+    }
+    let chars = text.chars().count();
+    if chars > max_chars {
+        return Err(Refusal::new(
+            "text_too_long",
+            format!("the text has {chars} characters; the limit is {max_chars}"),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+async fn handle(state: &Arc<AppState>, conv_id: &str, text: &str) -> Result<(), Refusal> {
+    let chat_settings = &state.settings.chat;
+    match parse_frame::<VisitorIn>(text, chat_settings.max_frame_bytes, &VisitorIn::TYPES)? {
+        VisitorIn::Message { text, id } => {
+            let text = check_text(&text, chat_settings.max_text_chars)?;
+            if let Some(id) = &id {
+                if id.is_empty() || id.len() > 128 {
+                    return Err(Refusal::new(
+                        "bad_frame",
+                        "a message id has 1 to 128 characters",
+                    ));
+                }
+            }
+            chat::visitor_message(state, conv_id, text, id).await
+        }
+        VisitorIn::Choose { faq_id } => {
+            if faq_id.is_empty() || faq_id.len() > 128 {
+                return Err(Refusal::new("unknown_faq", "pick one of the suggestions"));
+            }
+            chat::visitor_choose(state, conv_id, faq_id).await
+        }
+        VisitorIn::Handoff => chat::visitor_handoff(state, conv_id).await,
+        VisitorIn::Contact {
+            name,
+            email,
+            phone,
+            message,
+            consent,
+        } => {
+            let contact = validate_contact(
+                name,
+                email,
+                phone,
+                message,
+                consent,
+                chat_settings.max_text_chars,
+            )?;
+            chat::visitor_contact(state, conv_id, contact).await
+        }
+    }
+}
+
+/// A contact request needs a name, an email or a phone, and consent.
+fn validate_contact(
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    message: Option<String>,
+    consent: bool,
+    max_chars: usize,
+) -> Result<NewContact, Refusal> {
+    let bad = |m: &str| Refusal::new("invalid_contact", m);
+    let name = name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(bad("give a name (up to 200 characters)"));
+    }
+    let email = email.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
+    let phone = phone.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty());
+    if email.is_none() && phone.is_none() {
+        return Err(bad(
+            "give an email address or a phone number so an advisor can reach you",
+        ));
+    }
+    if let Some(e) = &email {
+        let valid = e.len() <= 254
+            && !e.contains(char::is_whitespace)
+            && e.split_once('@').is_some_and(|(user, domain)| {
+                !user.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            });
+        if !valid {
+            return Err(bad(
+                "the email address does not look right: it should read like name@example.com",
+            ));
+        }
+    }
+    if let Some(p) = &phone {
+        let digits = p.chars().filter(char::is_ascii_digit).count();
+        let allowed = p
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-.()".contains(c));
+        if !allowed || !(6..=20).contains(&digits) {
+            return Err(bad("the phone number does not look right: digits, spaces and + only, e.g. +33 6 12 34 56 78"));
+        }
+    }
+    if !consent {
+        return Err(bad(
+            "we need your consent to store your details and contact you",
+        ));
+    }
+    let message = message
+        .map(|m| m.trim().to_owned())
+        .filter(|m| !m.is_empty());
+    if message
+        .as_ref()
+        .is_some_and(|m| m.chars().count() > max_chars)
+    {
+        return Err(bad("the message is too long"));
+    }
+    Ok(NewContact {
+        name,
+        email,
+        phone,
+        message,
+        consent,
+    })
+}

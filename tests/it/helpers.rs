@@ -1,0 +1,281 @@
+//! `spawn_app()`: a real server on port 0 with a temporary data folder and the repository's
+//! own `faq/` and `intents/`, plus WebSocket clients that speak JSON frames. Logs are silent
+//! unless `TEST_LOG=1`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use faqbot::config::Settings;
+use faqbot::store::{SqliteStore, Store};
+use faqbot::Matcher;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for a frame that must come.
+const WAIT: Duration = Duration::from_secs(5);
+/// How long a test waits to be sure a frame does not come.
+pub const QUIET: Duration = Duration::from_millis(300);
+
+/// The knowledge is loaded once for the whole test binary: it never changes.
+fn matcher() -> Arc<Matcher> {
+    static MATCHER: OnceLock<Arc<Matcher>> = OnceLock::new();
+    MATCHER
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let (knowledge, errors) =
+                faqbot::knowledge::load(&root.join("faq"), &root.join("intents"));
+            assert!(
+                errors.is_empty(),
+                "fixture knowledge has problems: {errors:#?}"
+            );
+            Arc::new(Matcher::new(Arc::new(knowledge)))
+        })
+        .clone()
+}
+
+fn init_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("debug")
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+/// A running server.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    /// The data folder; kept alive across a restart by [`TestApp::stop`].
+    pub dir: TempDir,
+    shutdown: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(tempfile::tempdir().expect("temp dir"), |_| {}).await
+}
+
+/// A server on `dir` with settings adjusted by `tweak`.
+pub async fn spawn_app_with(dir: TempDir, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    init_logs();
+    let mut settings = Settings::default();
+    settings.storage.data_dir = dir.path().to_owned();
+    settings.server.web_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web");
+    settings.server.drain_secs = 3;
+    tweak(&mut settings);
+    let store = SqliteStore::open(dir.path()).expect("open store");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let state = faqbot::server::AppState::new(settings, matcher(), Box::new(store));
+    let (shutdown, rx) = oneshot::channel();
+    let server = tokio::spawn(async move {
+        let stop = async {
+            let _ = rx.await;
+        };
+        faqbot::server::run(listener, state, stop)
+            .await
+            .expect("server run");
+    });
+    TestApp {
+        addr,
+        dir,
+        shutdown,
+        server,
+    }
+}
+
+impl TestApp {
+    /// Graceful shutdown; returns the data folder for a restart.
+    pub async fn stop(self) -> TempDir {
+        let _ = self.shutdown.send(());
+        tokio::time::timeout(Duration::from_secs(10), self.server)
+            .await
+            .expect("server stops in time")
+            .expect("server task");
+        self.dir
+    }
+
+    /// Creates an advisor directly in the store and returns its token.
+    pub fn add_advisor(&self, name: &str) -> String {
+        add_advisor(self.dir.path(), name)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A new visitor (no session).
+    pub async fn visitor(&self) -> Client {
+        self.visitor_with("").await
+    }
+
+    /// A visitor with a query string (`session=…&last_seq=…&page=…`).
+    pub async fn visitor_with(&self, query: &str) -> Client {
+        let url = format!("ws://{}/ws?{query}", self.addr);
+        Client::connect(url.into_client_request().expect("request")).await
+    }
+
+    /// An advisor connection with a bearer token; panics if refused.
+    pub async fn advisor(&self, token: &str) -> Client {
+        self.try_advisor(Some(token), None)
+            .await
+            .expect("advisor accepted")
+    }
+
+    /// An advisor connection attempt: `Err(status)` when the handshake is refused.
+    pub async fn try_advisor(
+        &self,
+        token: Option<&str>,
+        cookie: Option<&str>,
+    ) -> Result<Client, u16> {
+        let mut request = format!("ws://{}/ws/advisor", self.addr)
+            .into_client_request()
+            .expect("request");
+        if let Some(t) = token {
+            request.headers_mut().insert(
+                "authorization",
+                format!("Bearer {t}").parse().expect("header"),
+            );
+        }
+        if let Some(c) = cookie {
+            request
+                .headers_mut()
+                .insert("cookie", c.parse().expect("header"));
+        }
+        Client::try_connect(request).await
+    }
+
+    pub async fn try_advisor_request(
+        &self,
+        request: tokio_tungstenite::tungstenite::handshake::client::Request,
+    ) -> Result<Client, u16> {
+        Client::try_connect(request).await
+    }
+}
+
+pub fn add_advisor(data: &Path, name: &str) -> String {
+    let mut store = SqliteStore::open(data).expect("open store");
+    let token = faqbot::store::new_token();
+    store
+        .add_advisor(
+            name,
+            "advisor",
+            &faqbot::store::hash_token(&token),
+            faqbot::store::now_ms(),
+        )
+        .expect("add advisor");
+    token
+}
+
+/// A WebSocket client speaking JSON frames.
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn connect(
+        request: tokio_tungstenite::tungstenite::handshake::client::Request,
+    ) -> Client {
+        Client::try_connect(request).await.expect("connected")
+    }
+
+    async fn try_connect(
+        request: tokio_tungstenite::tungstenite::handshake::client::Request,
+    ) -> Result<Client, u16> {
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(Client { ws }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+            Err(e) => panic!("cannot connect: {e}"),
+        }
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.send_text(&frame.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send");
+    }
+
+    /// The next JSON frame, or `None` if none comes within `wait` (or the socket closed).
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            let msg = match tokio::time::timeout(wait, self.ws.next()).await {
+                Ok(Some(Ok(m))) => m,
+                _ => return None,
+            };
+            match msg {
+                Message::Text(t) => return Some(serde_json::from_str(&t).expect("JSON frame")),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next JSON frame; panics if none comes.
+    pub async fn recv(&mut self) -> Value {
+        self.next_within(WAIT).await.expect("a frame")
+    }
+
+    /// Skips frames until one of type `kind`.
+    pub async fn recv_type(&mut self, kind: &str) -> Value {
+        loop {
+            let f = self.recv().await;
+            if f["type"] == kind {
+                return f;
+            }
+        }
+    }
+
+    /// Asserts that no frame arrives for a short while.
+    pub async fn assert_quiet(&mut self) {
+        if let Some(f) = self.next_within(QUIET).await {
+            panic!("unexpected frame: {f}");
+        }
+    }
+
+    /// Waits for the server's Close frame and returns its code.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next()).await {
+                Ok(Some(Ok(Message::Close(Some(c))))) => return Some(c.code.into()),
+                Ok(Some(Ok(Message::Close(None)))) | Ok(None) | Err(_) => return None,
+                Ok(Some(Err(_))) => return None,
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+
+    /// Sends a visitor message and returns the bot's reply frame.
+    pub async fn ask(&mut self, text: &str, id: &str) -> Value {
+        self.send(serde_json::json!({"type": "message", "text": text, "id": id}))
+            .await;
+        self.recv_type("reply").await
+    }
+}
+
+/// The welcome frame's session token.
+pub fn session(welcome: &Value) -> String {
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    welcome["session"].as_str().expect("session").to_owned()
+}
