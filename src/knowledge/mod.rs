@@ -124,19 +124,14 @@ fn cross_check(knowledge: &mut Knowledge, errors: &mut Vec<LoadError>) {
         }
     }
 
-    let mut by_id: BTreeMap<&str, Vec<Lang>> = BTreeMap::new();
+    let mut by_id: BTreeMap<&str, Vec<&FaqEntry>> = BTreeMap::new();
     for entry in &knowledge.entries {
-        by_id.entry(&entry.id).or_default().push(entry.lang);
+        by_id.entry(&entry.id).or_default().push(entry);
     }
-    for (id, langs) in by_id {
+    for (id, versions) in by_id {
         for lang in Lang::ALL {
-            if !langs.contains(&lang) {
-                let other = langs.first().copied().unwrap_or(Lang::Fr);
-                if let Some(entry) = knowledge
-                    .entries
-                    .iter()
-                    .find(|e| e.id == id && e.lang == other)
-                {
+            if versions.iter().all(|e| e.lang != lang) {
+                if let Some(entry) = versions.first() {
                     errors.push(LoadError::new(
                         &entry.path,
                         None,

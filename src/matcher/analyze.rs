@@ -52,6 +52,8 @@ pub struct Analyzer {
     phonetic: HashMap<String, String>,
     /// Stems of the knowledge: a word whose stem is here is not a typo.
     stems: HashSet<String>,
+    /// The stem of every knowledge word, computed once: stemming dominates indexing time.
+    stem_of: HashMap<String, String>,
     /// Concept variants as (stem, word) sequences, indexed by first stem, longest first.
     concepts: HashMap<String, Vec<(Variant, usize)>>,
     concept_ids: Vec<String>,
@@ -85,6 +87,7 @@ impl Analyzer {
             by_len: Vec::new(),
             phonetic: HashMap::new(),
             stems: HashSet::new(),
+            stem_of: HashMap::new(),
             concepts: HashMap::new(),
             concept_ids: Vec::new(),
             concept_topic: Vec::new(),
@@ -114,11 +117,18 @@ impl Analyzer {
                 if w.chars().any(|c| c.is_ascii_digit()) {
                     continue;
                 }
-                *analyzer.vocabulary.entry(w).or_insert(0) += 1;
+                match analyzer.vocabulary.get_mut(&w) {
+                    Some(count) => *count += 1,
+                    None => {
+                        analyzer.vocabulary.insert(w, 1);
+                    }
+                }
             }
         }
         for (word, count) in &analyzer.vocabulary {
-            analyzer.stems.insert(analyzer.stemmer.stem(lang, word));
+            let stem = analyzer.stemmer.stem(lang, word);
+            analyzer.stems.insert(stem.clone());
+            analyzer.stem_of.insert(word.clone(), stem);
             let len = word.chars().count();
             if analyzer.by_len.len() <= len {
                 analyzer.by_len.resize(len + 1, Vec::new());

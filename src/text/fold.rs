@@ -111,6 +111,12 @@ fn flush(word: &mut String, tokens: &mut Vec<(String, bool)>, elided: bool) {
     if word.is_empty() {
         return;
     }
+    if word.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        // The common case needs no Unicode work.
+        tokens.push((word.to_ascii_lowercase(), elided));
+        word.clear();
+        return;
+    }
     let lower = word.to_lowercase();
     let folded = match meaning_bearing(&lower) {
         Some(token) => token.to_owned(),
