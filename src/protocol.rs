@@ -368,7 +368,8 @@ pub struct WebhookEvent {
 
 /// Contact requests as CSV (header line first), for `faqbot leads` and `GET /api/leads?format=csv`.
 pub fn leads_csv(leads: &[LeadWire]) -> String {
-    let mut out = String::from("id,created_at,conversation,name,email,phone,message,consent,lang,page\n");
+    let mut out =
+        String::from("id,created_at,conversation,name,email,phone,message,consent,lang,page\n");
     for l in leads {
         let opt = |s: &Option<String>| csv_field(s.as_deref().unwrap_or(""));
         out.push_str(&format!(
@@ -390,6 +391,10 @@ pub fn leads_csv(leads: &[LeadWire]) -> String {
 
 /// One CSV field, quoted. A leading `=` or `@` is escaped so spreadsheets do not run it.
 fn csv_field(field: &str) -> String {
-    let field = if field.starts_with(['=', '@']) { format!("'{field}") } else { field.to_owned() };
+    let field = if field.starts_with(['=', '@']) {
+        format!("'{field}")
+    } else {
+        field.to_owned()
+    };
     format!("\"{}\"", field.replace('"', "\"\""))
 }

@@ -122,8 +122,10 @@ pub(super) async fn login(
     );
     let value = HeaderValue::from_str(&cookie).map_err(|_| ApiError::Unauthorized)?;
     tracing::info!(advisor = %advisor.name, "advisor logged in");
-    let mut response =
-        Json(serde_json::json!({ "name": advisor.name, "advisor": advisor.name, "role": advisor.role })).into_response();
+    let mut response = Json(
+        serde_json::json!({ "name": advisor.name, "advisor": advisor.name, "role": advisor.role }),
+    )
+    .into_response();
     response.headers_mut().insert(header::SET_COOKIE, value);
     Ok(response)
 }
@@ -159,7 +161,10 @@ pub(super) async fn leads(
     let mut response = if query.format.as_deref() == Some("csv") {
         let headers = [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"leads.csv\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"leads.csv\"",
+            ),
         ];
         (headers, crate::protocol::leads_csv(&leads)).into_response()
     } else {
