@@ -2,4 +2,5 @@
 //! tests faqbot from the outside, through its public API, its CLI or its network endpoints.
 
 mod accuracy;
+mod browser;
 mod cli;
