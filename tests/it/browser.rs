@@ -170,6 +170,13 @@ async fn a_visitor_and_an_advisor_chat_through_the_real_pages_in_chromium() {
         .click()
         .await
         .expect("tick consent");
+    wait_js(
+        &visitor,
+        "the error messages to go once the fields are corrected",
+        "return [...R.querySelectorAll('form.ct .e')].every(e => e.hidden)
+            && R.querySelector('form.ct .sum').textContent === ''",
+    )
+    .await;
     save_screenshot(&visitor, &shots, "widget-contact-form-1280x800.png").await;
     shadow(&visitor, "form.ct button[type=submit]")
         .await
@@ -284,6 +291,11 @@ async fn a_visitor_and_an_advisor_chat_through_the_real_pages_in_chromium() {
         ),
     )
     .await;
+    // The reply box took the focus and scrolled the page: show the conversation from its header.
+    advisor
+        .execute("window.scrollTo(0, 0)", vec![])
+        .await
+        .expect("scroll to the top");
     save_screenshot(&advisor, &shots, "console-conversation.png").await;
 
     wait_js(
@@ -323,6 +335,12 @@ async fn a_visitor_and_an_advisor_chat_through_the_real_pages_in_chromium() {
         counts,
         json!({"question": 1, "answer": 1, "xss": 1, "reply": 1}),
         "every message once after the reload"
+    );
+    let status = text_in_widget(&visitor, ".bar.st").await;
+    assert_eq!(
+        status,
+        format!("En conversation avec {ADVISOR}"),
+        "the advisor's name after the reload"
     );
 
     // --- The same conversation on a phone-sized screen.
