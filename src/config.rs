@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// Everything `faqbot serve` can be told. Every section and key is optional in the file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub server: ServerSettings,
@@ -160,18 +160,6 @@ impl Default for HandoffSettings {
             escalate_after_secs: 300,
             webhook_url: None,
             opening_hours: None,
-        }
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            server: ServerSettings::default(),
-            storage: StorageSettings::default(),
-            knowledge: KnowledgeSettings::default(),
-            chat: ChatSettings::default(),
-            handoff: HandoffSettings::default(),
         }
     }
 }
