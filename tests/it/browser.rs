@@ -23,6 +23,7 @@
 //! reference to it when it is attached, so the widget itself ships no test hook.
 
 use std::net::TcpListener as StdListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -502,7 +503,10 @@ impl ChromeDriver {
                 Stdio::null()
             }
         };
+        // Its own process group, so that dropping it also ends the browsers it started, even
+        // when a failed assertion skipped closing the sessions.
         let mut child = Command::new(&driver)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(quiet())
             .stderr(quiet())
@@ -597,6 +601,10 @@ impl ChromeDriver {
 
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
+        // The group's id is chromedriver's pid; `kill -- -PGID` reaches every Chromium in it.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
