@@ -24,7 +24,8 @@ pub struct ServerSettings {
     pub addr: SocketAddr,
     /// The folder with the demo page (`index.html`), `widget.js` and the console (`advisor.html`).
     pub web_dir: PathBuf,
-    /// Origins (`https://clinic.example`) allowed on `/ws/advisor` besides the server's own host.
+    /// Origins (`https://clinic.example`) allowed on `/ws` and `/ws/advisor` besides the server's
+    /// own host: the sites that embed the widget.
     pub allowed_origins: Vec<String>,
     /// Mark the login cookie `Secure` (set it when served over HTTPS).
     pub secure_cookie: bool,

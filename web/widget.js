@@ -501,13 +501,14 @@
     function field(name, label, tag, attrs) {
       var id = 'fb-c-' + name;
       attrs.id = id; attrs.name = name;
+      attrs.oninput = function () { clearErr(name); };
       attrs['aria-describedby'] = id + '-e' + (attrs['aria-describedby'] ? ' ' + attrs['aria-describedby'] : '');
       f[name] = h(tag, attrs);
       f[name + 'E'] = h('p', { class: 'e', id: id + '-e', hidden: true });
       return h('div', { class: 'f' }, [h('label', { for: id, text: label }), f[name], f[name + 'E']]);
     }
     f.sum = h('div', { class: 'sum', role: 'alert' });
-    f.consent = h('input', { type: 'checkbox', id: 'fb-c-consent', 'aria-describedby': 'fb-c-consent-e' });
+    f.consent = h('input', { type: 'checkbox', id: 'fb-c-consent', 'aria-describedby': 'fb-c-consent-e', onchange: function () { clearErr('consent'); } });
     f.consentE = h('p', { class: 'e', id: 'fb-c-consent-e', hidden: true });
     f.submit = h('button', { class: 'big', type: 'submit', text: T.ctSend });
     f.form = h('form', { class: 'ct', novalidate: true, hidden: true, 'aria-labelledby': 'fb-c-t', onsubmit: submitContact }, [
@@ -541,6 +542,13 @@
     e.hidden = !msg;
     if (msg) ct[name].setAttribute('aria-invalid', 'true'); else ct[name].removeAttribute('aria-invalid');
     return !msg;
+  }
+  /* A message goes as soon as its field is edited, so a corrected form shows no stale error. */
+  function clearErr(name) {
+    if (!ct[name + 'E']) return;
+    fieldErr(name, '');
+    if (name === 'phone' && ct.emailE.textContent === T.eReach) fieldErr('email', '');
+    if (['name', 'email', 'phone', 'consent'].every(function (n) { return ct[n + 'E'].hidden; })) ct.sum.textContent = '';
   }
   function submitContact(e) {
     e.preventDefault();
@@ -681,7 +689,10 @@
       if (x.id && st.els[x.id]) return;
       mine(x.text, x.id);
       if (x.id) ack(x.id);
-    } else if (from === 'advisor') bubble('adv', x.advisor || x.name || T.advisor, x.text, true);
+    } else if (from === 'advisor') {
+      st.advisor = x.advisor || x.name || st.advisor;
+      bubble('adv', x.advisor || x.name || T.advisor, x.text, true);
+    }
     else if (from === 'system') sys(x.text);
     else reply(x, false);
   }
@@ -705,6 +716,8 @@
     if (f.mode === 'advisor') showStatus(T.withAdvisor(st.advisor || T.someone));
     if (f.mode === 'bot') showStatus('');
     if (!st.rendered && Array.isArray(f.history)) f.history.forEach(historyItem);
+    // After a reload the advisor's name is known only from the history.
+    if (st.mode === 'advisor' && st.advisor) showStatus(T.withAdvisor(st.advisor));
     st.rendered = true;
     st.ready = true;
     st.attempt = 0;

@@ -38,7 +38,7 @@ pub(super) async fn upgrade(
 
 /// Browsers always send `Origin` on WebSocket handshakes: it must be this server (same host)
 /// or a configured origin. Other clients (no `Origin`) rely on the bearer token alone.
-fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+pub(super) fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let Some(origin) = headers.get("origin").and_then(|o| o.to_str().ok()) else {
         return true;
     };

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -44,8 +45,19 @@ pub(super) struct VisitorQuery {
 pub(super) async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
     Query(query): Query<VisitorQuery>,
 ) -> Response {
+    // Another site may embed the widget only when configured: its pages' handshakes carry
+    // their Origin. Clients without an Origin (not browsers) are not concerned.
+    if !super::advisor::origin_allowed(&headers, &state.settings.server.allowed_origins) {
+        tracing::warn!("visitor connection refused: Origin not in server.allowed_origins");
+        return (
+            StatusCode::FORBIDDEN,
+            "this origin may not open the chat: add it to server.allowed_origins",
+        )
+            .into_response();
+    }
     configure(ws).on_upgrade(move |socket| session(socket, state, query))
 }
 

@@ -2,6 +2,7 @@
 //! tests faqbot from the outside, through its public API, its CLI or its network endpoints.
 
 mod accuracy;
+mod browser;
 mod chat;
 mod cli;
 mod crash;
