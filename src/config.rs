@@ -47,6 +47,8 @@ pub struct KnowledgeSettings {
     pub faq: PathBuf,
     /// The intents folder.
     pub intents: PathBuf,
+    /// Reload when a file in either folder changes (SIGHUP and the console reload anyway).
+    pub watch: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +135,7 @@ impl Default for KnowledgeSettings {
         KnowledgeSettings {
             faq: PathBuf::from("faq"),
             intents: PathBuf::from("intents"),
+            watch: true,
         }
     }
 }

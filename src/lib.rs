@@ -6,6 +6,7 @@
 //! - [`text`]: pure text processing: folding, tokens, SMS spelling, stemming, language, typos.
 //! - [`knowledge`]: loads and validates `faq/` and `intents/` into an immutable [`Knowledge`].
 //! - [`matcher`]: pure matching: index, scoring and the answer / clarify / fallback decision.
+//! - [`live`]: the served knowledge: watch the files, reload off the request path, swap atomically.
 //! - [`protocol`]: the wire formats (CLI JSON lines, WebSocket frames); the only serde for the wire.
 //! - [`config`]: `faqbot serve` settings: defaults, TOML file, `FAQBOT_SECTION__KEY` variables.
 //! - [`store`]: the `Store` trait and its SQLite implementation; numbered frames for resume.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod dialogue;
 pub mod handoff;
 pub mod knowledge;
+pub mod live;
 pub mod matcher;
 pub mod protocol;
 pub mod server;

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use faqbot::knowledge::{self, Knowledge};
 use faqbot::protocol::{AskLine, ReplyPayload};
+use faqbot::live::Live;
 use faqbot::{Lang, Matcher, Reply};
 
 #[derive(Parser)]
@@ -332,23 +333,30 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settings.server.web_dir = web;
     }
 
-    let (knowledge, errors) = knowledge::load(&settings.knowledge.faq, &settings.knowledge.intents);
+    let (live, errors) = Live::load(&settings.knowledge.faq, &settings.knowledge.intents);
     for e in &errors {
         tracing::warn!("{e}");
     }
-    if knowledge.entries.is_empty() {
+    let status = live.status();
+    if status.entries == 0 {
         bail!(
             "no FAQ entry could be loaded from {}: run from the project folder or pass --faq DIR",
             settings.knowledge.faq.display()
         );
     }
     tracing::info!(
-        entries = knowledge.entries.len(),
-        intents = knowledge.intents.len(),
+        entries = status.entries,
+        intents = status.intents,
         problems = errors.len(),
         "knowledge loaded"
     );
-    let matcher = Arc::new(Matcher::new(Arc::new(knowledge)));
+    let live = Arc::new(live);
+    if settings.knowledge.watch {
+        // Without a watch the service still reloads on SIGHUP and from the console.
+        if let Err(e) = live.watch() {
+            tracing::warn!(cause = %e, "cannot watch the knowledge folders: reload with SIGHUP or from the console");
+        }
+    }
     let store =
         faqbot::store::SqliteStore::open(&settings.storage.data_dir).with_context(|| {
             format!(
@@ -370,10 +378,37 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, data = %settings.storage.data_dir.display(), "listening");
         tracing::info!("demo page: http://{addr}/ | advisor console: http://{addr}/advisor");
-        let state = faqbot::server::AppState::new(settings, matcher, Box::new(store));
+        tokio::spawn(reload_on_hangup(live.clone()));
+        let state = faqbot::server::AppState::new(settings, live, Box::new(store));
         faqbot::server::run(listener, state, shutdown_signal()).await?;
         anyhow::Ok(())
     })
+}
+
+/// SIGHUP re-reads the knowledge, as daemons re-read their configuration.
+async fn reload_on_hangup(live: Arc<Live>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(cause = %e, "cannot listen for SIGHUP: reload from the console instead");
+                return;
+            }
+        };
+        while hangup.recv().await.is_some() {
+            let live = live.clone();
+            if let Err(e) =
+                tokio::task::spawn_blocking(move || live.reload(faqbot::live::Trigger::Signal))
+                    .await
+            {
+                tracing::error!(cause = %e, "reload after SIGHUP failed");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = live;
 }
 
 /// Ctrl-C or SIGTERM (what `docker stop` sends).

@@ -4,6 +4,7 @@
 //! Loading never fails as a whole: [`load`] returns what it could read plus every problem found,
 //! each naming the file, the line and the fix, so one typo in one file is reported, not fatal.
 
+pub mod edit;
 mod error;
 mod faq;
 mod intents;

@@ -184,7 +184,7 @@ pub(super) async fn healthz() -> &'static str {
 
 /// `GET /readyz`: the knowledge is loaded, the database answers and no shutdown is under way.
 pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, ApiError> {
-    if state.shutting_down() || state.matcher.knowledge().entries.is_empty() {
+    if state.shutting_down() || state.live.matcher().knowledge().entries.is_empty() {
         return Err(ApiError::Unavailable);
     }
     state

@@ -242,7 +242,7 @@ pub(super) async fn visitor_message(
         };
         // The language is detected per message: visitors switch, and the page's language
         // is only a hint for the welcome text.
-        let reply = st.matcher.reply(&text, None);
+        let reply = st.live.matcher().reply(&text, None);
         Ok(Ok(reply_turn(&st, s, conv, text, reply, client_id)?))
     })
     .await?;
@@ -265,15 +265,15 @@ pub(super) async fn visitor_choose(
             Err(r) => return Ok(Err(r)),
         };
         let lang = lang_of(&conv);
-        let Some(reply) = st.matcher.answer_entry(&faq_id, lang) else {
+        let matcher = st.live.matcher();
+        let Some(reply) = matcher.answer_entry(&faq_id, lang) else {
             return Ok(Err(Refusal::new(
                 "unknown_faq",
                 format!("there is no FAQ entry `{faq_id}`: pick one of the suggestions"),
             )));
         };
         // The transcript shows the question picked, as if typed.
-        let question = st
-            .matcher
+        let question = matcher
             .knowledge()
             .entry(&faq_id, reply.lang)
             .map(|e| e.question.clone())

@@ -27,13 +27,13 @@ use crate::config::{Schedule, Settings};
 use crate::dialogue::Rules;
 use crate::handoff::{Hub, Webhook};
 use crate::store::{SharedStore, Store};
-use crate::Matcher;
+use crate::live::Live;
 
 /// What every request and session shares. Built once by [`AppState::new`].
 pub struct AppState {
     pub settings: Settings,
-    /// The matcher over the loaded knowledge.
-    pub matcher: Arc<Matcher>,
+    /// The served knowledge; take `live.matcher()` once per reply.
+    pub live: Arc<Live>,
     pub store: SharedStore,
     /// Live visitor and advisor connections.
     pub hub: Hub,
@@ -49,7 +49,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(settings: Settings, matcher: Arc<Matcher>, store: Box<dyn Store>) -> Arc<AppState> {
+    pub fn new(settings: Settings, live: Arc<Live>, store: Box<dyn Store>) -> Arc<AppState> {
         let schedule = settings
             .handoff
             .opening_hours
@@ -61,7 +61,7 @@ impl AppState {
             fallbacks_before_offer: settings.chat.fallbacks_before_offer,
         };
         Arc::new(AppState {
-            matcher,
+            live,
             store: SharedStore::new(store),
             hub: Hub::new(),
             webhook,

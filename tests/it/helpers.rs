@@ -79,7 +79,14 @@ pub async fn spawn_app_with(dir: TempDir, tweak: impl FnOnce(&mut Settings)) -> 
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let state = faqbot::server::AppState::new(settings, matcher(), Box::new(store));
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let live = Arc::new(faqbot::live::Live::new(
+        &root.join("faq"),
+        &root.join("intents"),
+        matcher(),
+        &[],
+    ));
+    let state = faqbot::server::AppState::new(settings, live, Box::new(store));
     let (shutdown, rx) = oneshot::channel();
     let server = tokio::spawn(async move {
         let stop = async {

@@ -1,0 +1,371 @@
+//! The knowledge being served and how it changes under a running service: the files are re-read,
+//! validated and indexed off the request path, then swapped in atomically; a broken change is refused.
+//!
+//! **Invariant:** a request holds the `Arc<Matcher>` it started with, so a reload never changes
+//! the knowledge under a reply being built; the next request sees the new one.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use notify::{RecursiveMode, Watcher};
+use serde::Serialize;
+
+use crate::knowledge::{self, LoadError};
+use crate::store::now_ms;
+use crate::Matcher;
+
+/// Editors and `git checkout` write several files in a burst: wait for this much quiet first.
+const SETTLE: Duration = Duration::from_millis(150);
+
+/// What asked for a reload, for the logs and the console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Trigger {
+    Startup,
+    /// The file watcher saw a change.
+    Files,
+    /// SIGHUP.
+    Signal,
+    /// A support advisor, from the console (a reload button or a save).
+    Console { advisor: String },
+}
+
+/// One problem of the knowledge, as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// `faq/fr/cout.md:12: …`: the same line `faqbot check` prints.
+    pub text: String,
+    pub path: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl From<&LoadError> for Problem {
+    fn from(e: &LoadError) -> Problem {
+        Problem {
+            text: e.to_string(),
+            path: e.path.display().to_string(),
+            line: e.line,
+            message: e.message.clone(),
+        }
+    }
+}
+
+/// A change that was not taken: the knowledge before it keeps serving.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refusal {
+    pub at: i64,
+    pub trigger: Trigger,
+    /// The problems the change brought (not those the served knowledge already had).
+    pub problems: Vec<Problem>,
+}
+
+/// What the console shows about the knowledge being served.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// Starts at 1 and goes up by one with every knowledge swapped in.
+    pub version: u64,
+    pub loaded_at: i64,
+    pub trigger: Trigger,
+    pub entries: usize,
+    pub intents: usize,
+    /// Problems of the served knowledge (files left out at startup).
+    pub problems: Vec<Problem>,
+    /// The last refused change, until a later reload succeeds.
+    pub refused: Option<Refusal>,
+    /// `true` while the files are watched.
+    pub watching: bool,
+}
+
+/// What one reload did.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The new knowledge serves from now on.
+    Swapped { version: u64, took: Duration },
+    /// The files have problems the served knowledge did not have; nothing changed.
+    Refused { problems: Vec<LoadError> },
+}
+
+/// The served knowledge: the matcher, the folders it came from, and its reload status.
+pub struct Live {
+    faq: PathBuf,
+    intents: PathBuf,
+    current: ArcSwap<Matcher>,
+    status: Mutex<State>,
+    /// One reload at a time: two overlapping reloads could swap in the older files last.
+    reloading: Mutex<()>,
+    /// Dropping it stops the watch thread.
+    watcher: Mutex<Option<notify::RecommendedWatcher>>,
+}
+
+struct State {
+    status: Status,
+    /// Problems tolerated because the served knowledge already had them (by file and message:
+    /// lines move when a file is edited).
+    tolerated: HashSet<(PathBuf, String)>,
+}
+
+impl Live {
+    /// Loads the folders. A file with a problem is left out and reported; the service starts
+    /// with what loaded, as `faqbot serve` always has.
+    pub fn load(faq: &Path, intents: &Path) -> (Live, Vec<LoadError>) {
+        let (knowledge, problems) = knowledge::load(faq, intents);
+        let matcher = Matcher::new(Arc::new(knowledge));
+        (Live::new(faq, intents, Arc::new(matcher), &problems), problems)
+    }
+
+    /// Serves `matcher`, built from `faq` and `intents` with `problems`.
+    pub fn new(faq: &Path, intents: &Path, matcher: Arc<Matcher>, problems: &[LoadError]) -> Live {
+        let status = Status {
+            version: 1,
+            loaded_at: now_ms(),
+            trigger: Trigger::Startup,
+            entries: matcher.knowledge().entries.len(),
+            intents: matcher.knowledge().intents.len(),
+            problems: problems.iter().map(Problem::from).collect(),
+            refused: None,
+            watching: false,
+        };
+        Live {
+            faq: faq.to_path_buf(),
+            intents: intents.to_path_buf(),
+            current: ArcSwap::new(matcher),
+            status: Mutex::new(State {
+                status,
+                tolerated: problems.iter().map(key).collect(),
+            }),
+            reloading: Mutex::new(()),
+            watcher: Mutex::new(None),
+        }
+    }
+
+    /// The matcher to answer with now. Hold it for the whole reply.
+    pub fn matcher(&self) -> Arc<Matcher> {
+        self.current.load_full()
+    }
+
+    pub fn faq_dir(&self) -> &Path {
+        &self.faq
+    }
+
+    pub fn intents_dir(&self) -> &Path {
+        &self.intents
+    }
+
+    pub fn status(&self) -> Status {
+        self.state().status.clone()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // The state is a plain value replaced whole: a panic elsewhere cannot leave it half-done.
+        self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Re-reads both folders and swaps the new knowledge in, unless it brings problems the served
+    /// knowledge did not have. Blocking (reads files, builds the index): call it off the async
+    /// runtime (`spawn_blocking`) or from the watch thread.
+    pub fn reload(&self, trigger: Trigger) -> Outcome {
+        let _one = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
+        let started = Instant::now();
+        let (knowledge, problems) = knowledge::load(&self.faq, &self.intents);
+        let tolerated = self.state().tolerated.clone();
+        let mut new: Vec<LoadError> = problems
+            .iter()
+            .filter(|p| blocks_reload(p) && !tolerated.contains(&key(p)))
+            .cloned()
+            .collect();
+        if knowledge.entries.is_empty() && new.is_empty() {
+            new.push(LoadError::new(
+                &self.faq,
+                None,
+                "no FAQ entry could be loaded: the folder is empty or unreadable; restore the files",
+            ));
+        }
+        if !new.is_empty() {
+            for p in &new {
+                tracing::warn!(problem = %p, ?trigger, "knowledge change refused; the previous knowledge keeps serving");
+            }
+            self.state().status.refused = Some(Refusal {
+                at: now_ms(),
+                trigger,
+                problems: new.iter().map(Problem::from).collect(),
+            });
+            return Outcome::Refused { problems: new };
+        }
+
+        let matcher = Arc::new(Matcher::new(Arc::new(knowledge)));
+        let (entries, intents) = (
+            matcher.knowledge().entries.len(),
+            matcher.knowledge().intents.len(),
+        );
+        let version = {
+            let mut state = self.state();
+            // Swap under the status lock so the console never reads a version that is not
+            // the one serving.
+            self.current.store(matcher);
+            let s = &mut state.status;
+            s.version += 1;
+            s.loaded_at = now_ms();
+            s.trigger = trigger.clone();
+            s.entries = entries;
+            s.intents = intents;
+            s.problems = problems.iter().map(Problem::from).collect();
+            s.refused = None;
+            // Only what is still broken stays tolerated: a file fixed and broken again is refused.
+            state.tolerated = problems.iter().map(key).collect();
+            state.status.version
+        };
+        let took = started.elapsed();
+        tracing::info!(
+            version,
+            entries,
+            intents,
+            ?trigger,
+            ms = took.as_millis() as u64,
+            "knowledge reloaded"
+        );
+        Outcome::Swapped { version, took }
+    }
+
+    /// Watches both folders and reloads after each burst of changes, on a thread of its own.
+    /// The watch stops when the last `Arc<Live>` is dropped.
+    pub fn watch(self: &Arc<Self>) -> Result<(), notify::Error> {
+        let (tx, rx) = mpsc::channel();
+        let mut watcher = notify::recommended_watcher(move |event| {
+            // The receiver is gone only when the watch thread ended: nothing left to tell.
+            let _ = tx.send(event);
+        })?;
+        watcher.watch(&self.faq, RecursiveMode::Recursive)?;
+        watcher.watch(&self.intents, RecursiveMode::Recursive)?;
+        *self.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
+        self.state().status.watching = true;
+
+        let live = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("knowledge-watch".into())
+            .spawn(move || watch_loop(live, rx))
+            .map_err(|e| notify::Error::io(e))?;
+        tracing::info!(faq = %self.faq.display(), intents = %self.intents.display(), "watching the knowledge files");
+        Ok(())
+    }
+}
+
+type WatchEvent = Result<notify::Event, notify::Error>;
+
+fn watch_loop(live: Weak<Live>, rx: mpsc::Receiver<WatchEvent>) {
+    while let Ok(first) = rx.recv() {
+        let mut relevant = is_relevant(&first);
+        // Let the burst settle: a save is often a write, a rename and a chmod.
+        loop {
+            match rx.recv_timeout(SETTLE) {
+                Ok(event) => relevant |= is_relevant(&event),
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        if !relevant {
+            continue;
+        }
+        let Some(live) = live.upgrade() else { return };
+        live.reload(Trigger::Files);
+    }
+}
+
+/// Changes to knowledge files, not to editors' swap files or our own temporary files.
+fn is_relevant(event: &WatchEvent) -> bool {
+    let event = match event {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(cause = %e, "file watch error; reloading to be safe");
+            return true;
+        }
+    };
+    if event.kind.is_access() {
+        return false;
+    }
+    event.paths.iter().any(|p| {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+        !name.starts_with('.') && !name.ends_with('~') && (ext == "md" || ext == "toml" || p.is_dir())
+    })
+}
+
+/// Whether a load problem stops a change from being served.
+fn blocks_reload(_problem: &LoadError) -> bool {
+    true
+}
+
+fn key(p: &LoadError) -> (PathBuf, String) {
+    (p.path.clone(), p.message.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("read dir") {
+            let entry = entry.expect("entry");
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy_dir(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).expect("copy");
+            }
+        }
+    }
+
+    fn fixture() -> (tempfile::TempDir, Live) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().expect("temp dir");
+        copy_dir(&root.join("faq"), &dir.path().join("faq"));
+        copy_dir(&root.join("intents"), &dir.path().join("intents"));
+        let (live, problems) = Live::load(&dir.path().join("faq"), &dir.path().join("intents"));
+        assert!(problems.is_empty(), "{problems:?}");
+        (dir, live)
+    }
+
+    #[test]
+    fn a_broken_file_is_refused_and_the_old_knowledge_keeps_answering() {
+        let (dir, live) = fixture();
+        let before = live.matcher();
+        let path = dir.path().join("faq/fr/cout.md");
+        std::fs::write(&path, "+++\nid = \"cout\nlang = \"fr\"\n+++\n").expect("write");
+        let Outcome::Refused { problems } = live.reload(Trigger::Signal) else {
+            panic!("a broken file must be refused")
+        };
+        assert!(problems[0].to_string().contains("cout.md:"), "{problems:?}");
+        assert!(Arc::ptr_eq(&before, &live.matcher()));
+        let status = live.status();
+        assert_eq!(status.version, 1);
+        assert!(status.refused.is_some());
+        let reply = live.matcher().reply("combien ça coûte ?", None);
+        assert_eq!(reply.faq_id.as_deref(), Some("cout"));
+    }
+
+    #[test]
+    fn a_fixed_file_is_swapped_in_and_clears_the_refusal() {
+        let (dir, live) = fixture();
+        let path = dir.path().join("faq/fr/cout.md");
+        let good = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, "broken").expect("write");
+        assert!(matches!(live.reload(Trigger::Files), Outcome::Refused { .. }));
+        let with_new_phrasing = good.replace(
+            "  \"prix ?\",\n",
+            "  \"prix ?\",\n  \"zorglub quantique\",\n",
+        );
+        assert_ne!(with_new_phrasing, good, "the fixture changed: update the test");
+        std::fs::write(&path, with_new_phrasing).expect("write");
+        let Outcome::Swapped { version, .. } = live.reload(Trigger::Files) else {
+            panic!("a good file must be swapped in")
+        };
+        assert_eq!(version, 2);
+        assert!(live.status().refused.is_none());
+        let reply = live.matcher().reply("zorglub quantique", None);
+        assert_eq!(reply.faq_id.as_deref(), Some("cout"));
+    }
+}
