@@ -4,7 +4,7 @@
 //! **Invariant:** a request holds the `Arc<Matcher>` it started with, so a reload never changes
 //! the knowledge under a reply being built; the next request sees the new one.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -13,6 +13,7 @@ use arc_swap::ArcSwap;
 use notify::{RecursiveMode, Watcher};
 use serde::Serialize;
 
+use crate::knowledge::edit::{self, EntryDraft, SaveError, Saved};
 use crate::knowledge::{self, LoadError};
 use crate::store::now_ms;
 use crate::Matcher;
@@ -30,7 +31,9 @@ pub enum Trigger {
     /// SIGHUP.
     Signal,
     /// A support advisor, from the console (a reload button or a save).
-    Console { advisor: String },
+    Console {
+        advisor: String,
+    },
 }
 
 /// One problem of the knowledge, as the console shows it.
@@ -87,6 +90,8 @@ pub enum Outcome {
     Swapped { version: u64, took: Duration },
     /// The files have problems the served knowledge did not have; nothing changed.
     Refused { problems: Vec<LoadError> },
+    /// A watch event, but the files are as the last reload saw them.
+    Unchanged,
 }
 
 /// The served knowledge: the matcher, the folders it came from, and its reload status.
@@ -99,10 +104,30 @@ pub struct Live {
     reloading: Mutex<()>,
     /// Dropping it stops the watch thread.
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
+    /// Serialises console saves (revision check then rename), and remembers who saved each file
+    /// last, so a refused save can say who changed the entry.
+    edits: Mutex<HashMap<PathBuf, LastSave>>,
+}
+
+/// Who saved a file from the console, and when.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastSave {
+    pub advisor: String,
+    pub at: i64,
+}
+
+/// A save from the console and what the reload after it did.
+#[derive(Debug)]
+pub struct SaveResult {
+    pub saved: Saved,
+    pub outcome: Outcome,
 }
 
 struct State {
     status: Status,
+    /// The files as the last reload saw them: a watch event that changed nothing (our own save,
+    /// already reloaded; an editor touching a file) does not rebuild the index again.
+    seen: u64,
     /// Problems tolerated because the served knowledge already had them (by file and message:
     /// lines move when a file is edited).
     tolerated: HashSet<(PathBuf, String)>,
@@ -114,7 +139,10 @@ impl Live {
     pub fn load(faq: &Path, intents: &Path) -> (Live, Vec<LoadError>) {
         let (knowledge, problems) = knowledge::load(faq, intents);
         let matcher = Matcher::new(Arc::new(knowledge));
-        (Live::new(faq, intents, Arc::new(matcher), &problems), problems)
+        (
+            Live::new(faq, intents, Arc::new(matcher), &problems),
+            problems,
+        )
     }
 
     /// Serves `matcher`, built from `faq` and `intents` with `problems`.
@@ -135,10 +163,12 @@ impl Live {
             current: ArcSwap::new(matcher),
             status: Mutex::new(State {
                 status,
+                seen: fingerprint(faq, intents),
                 tolerated: problems.iter().map(key).collect(),
             }),
             reloading: Mutex::new(()),
             watcher: Mutex::new(None),
+            edits: Mutex::new(HashMap::new()),
         }
     }
 
@@ -170,6 +200,11 @@ impl Live {
     pub fn reload(&self, trigger: Trigger) -> Outcome {
         let _one = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let started = Instant::now();
+        let seen = fingerprint(&self.faq, &self.intents);
+        if trigger == Trigger::Files && seen == self.state().seen {
+            return Outcome::Unchanged;
+        }
+        self.state().seen = seen;
         let (knowledge, problems) = knowledge::load(&self.faq, &self.intents);
         let tolerated = self.state().tolerated.clone();
         let mut new: Vec<LoadError> = problems
@@ -230,6 +265,39 @@ impl Live {
         Outcome::Swapped { version, took }
     }
 
+    /// Saves an entry edited in the console (see [`edit::save`]) and reloads at once, so the
+    /// answer to "is it served?" comes with the save. Blocking.
+    pub fn save(
+        &self,
+        draft: &EntryDraft,
+        base: Option<&str>,
+        advisor: &str,
+    ) -> Result<SaveResult, (SaveError, Option<LastSave>)> {
+        let mut edits = self.edits.lock().unwrap_or_else(|p| p.into_inner());
+        let saved = match edit::save(&self.faq, draft, base) {
+            Ok(saved) => saved,
+            Err(e) => {
+                let last = draft
+                    .path_in(&self.faq)
+                    .and_then(|p| edits.get(&p).cloned());
+                return Err((e, last));
+            }
+        };
+        edits.insert(
+            saved.path.clone(),
+            LastSave {
+                advisor: advisor.to_owned(),
+                at: now_ms(),
+            },
+        );
+        drop(edits);
+        tracing::info!(advisor, path = %saved.path.display(), revision = %saved.revision, "entry saved from the console");
+        let outcome = self.reload(Trigger::Console {
+            advisor: advisor.to_owned(),
+        });
+        Ok(SaveResult { saved, outcome })
+    }
+
     /// Watches both folders and reloads after each burst of changes, on a thread of its own.
     /// The watch stops when the last `Arc<Live>` is dropped.
     pub fn watch(self: &Arc<Self>) -> Result<(), notify::Error> {
@@ -247,7 +315,7 @@ impl Live {
         std::thread::Builder::new()
             .name("knowledge-watch".into())
             .spawn(move || watch_loop(live, rx))
-            .map_err(|e| notify::Error::io(e))?;
+            .map_err(notify::Error::io)?;
         tracing::info!(faq = %self.faq.display(), intents = %self.intents.display(), "watching the knowledge files");
         Ok(())
     }
@@ -289,8 +357,36 @@ fn is_relevant(event: &WatchEvent) -> bool {
     event.paths.iter().any(|p| {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-        !name.starts_with('.') && !name.ends_with('~') && (ext == "md" || ext == "toml" || p.is_dir())
+        !name.starts_with('.')
+            && !name.ends_with('~')
+            && (ext == "md" || ext == "toml" || p.is_dir())
     })
+}
+
+/// Names, sizes and modification times of every file under both folders, hashed.
+fn fingerprint(faq: &Path, intents: &Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    fn walk(dir: &Path, h: &mut std::collections::hash_map::DefaultHasher) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let Ok(meta) = entry.metadata() else { continue };
+            entry.file_name().hash(h);
+            if meta.is_dir() {
+                walk(&entry.path(), h);
+            } else {
+                meta.len().hash(h);
+                meta.modified().ok().hash(h);
+            }
+        }
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    walk(faq, &mut h);
+    walk(intents, &mut h);
+    h.finish()
 }
 
 /// Whether a load problem stops a change from being served.
@@ -353,12 +449,18 @@ mod tests {
         let path = dir.path().join("faq/fr/cout.md");
         let good = std::fs::read_to_string(&path).expect("read");
         std::fs::write(&path, "broken").expect("write");
-        assert!(matches!(live.reload(Trigger::Files), Outcome::Refused { .. }));
+        assert!(matches!(
+            live.reload(Trigger::Files),
+            Outcome::Refused { .. }
+        ));
         let with_new_phrasing = good.replace(
             "  \"prix ?\",\n",
             "  \"prix ?\",\n  \"zorglub quantique\",\n",
         );
-        assert_ne!(with_new_phrasing, good, "the fixture changed: update the test");
+        assert_ne!(
+            with_new_phrasing, good,
+            "the fixture changed: update the test"
+        );
         std::fs::write(&path, with_new_phrasing).expect("write");
         let Outcome::Swapped { version, .. } = live.reload(Trigger::Files) else {
             panic!("a good file must be swapped in")

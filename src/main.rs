@@ -9,8 +9,8 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
 use faqbot::knowledge::{self, Knowledge};
-use faqbot::protocol::{AskLine, ReplyPayload};
 use faqbot::live::Live;
+use faqbot::protocol::{AskLine, ReplyPayload};
 use faqbot::{Lang, Matcher, Reply};
 
 #[derive(Parser)]

@@ -398,3 +398,84 @@ fn csv_field(field: &str) -> String {
     };
     format!("\"{}\"", field.replace('"', "\"\""))
 }
+
+// ---------------------------------------------------------------------------------------------
+// The knowledge console (`/api/knowledge/…`, support staff only).
+// ---------------------------------------------------------------------------------------------
+
+/// "Try a question": what the bot would answer and why, as `faqbot explain` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExplainWire {
+    pub question: String,
+    pub lang: String,
+    pub lang_forced: bool,
+    pub tokens: Vec<TokenWire>,
+    /// The terms matched against the index (stems, `#concept`).
+    pub terms: Vec<String>,
+    /// Words known neither to the knowledge nor to the dictionary.
+    pub unknown: Vec<String>,
+    pub top: Vec<ScoredWire>,
+    /// Why this decision.
+    pub reason: String,
+    pub reply: ReplyPayload,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenWire {
+    pub word: String,
+    pub corrected: Option<String>,
+    pub stem: String,
+    pub concept: Option<String>,
+    pub stop: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoredWire {
+    pub id: String,
+    /// `faq` or the intent's kind.
+    pub kind: String,
+    pub confidence: f32,
+    pub coverage: f32,
+    pub similarity: f32,
+    pub recall: f32,
+    pub evidence: f32,
+}
+
+impl ExplainWire {
+    pub fn new(question: &str, e: &crate::matcher::Explanation) -> ExplainWire {
+        ExplainWire {
+            question: question.to_owned(),
+            lang: e.lang.code().to_owned(),
+            lang_forced: e.lang_forced,
+            tokens: e
+                .analysis
+                .tokens
+                .iter()
+                .map(|t| TokenWire {
+                    word: t.word.clone(),
+                    corrected: t.corrected.clone(),
+                    stem: t.stem.clone(),
+                    concept: t.concept.clone(),
+                    stop: t.stop,
+                })
+                .collect(),
+            terms: e.terms.clone(),
+            unknown: e.unknown.clone(),
+            top: e
+                .top
+                .iter()
+                .map(|(id, kind, s)| ScoredWire {
+                    id: id.clone(),
+                    kind: (*kind).to_owned(),
+                    confidence: s.confidence,
+                    coverage: s.coverage,
+                    similarity: s.similarity,
+                    recall: s.recall,
+                    evidence: s.evidence,
+                })
+                .collect(),
+            reason: e.reason.clone(),
+            reply: ReplyPayload::from(&e.reply),
+        }
+    }
+}

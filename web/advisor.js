@@ -189,6 +189,10 @@
     $('nav').hidden = $('tools').hidden = false;
     setView(st.view);
     connect();
+    // Support staff also edit the knowledge: show them the way to its page.
+    fetch('/api/me', { credentials: 'same-origin', headers: { Accept: 'application/json' } }).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (me) { $('tab-knowledge').hidden = !(me && me.role === 'support'); }).catch(function () {});
   }
 
   /* ---------- WebSocket ---------- */

@@ -289,7 +289,12 @@ mod tests {
             let file = std::fs::read_to_string(&entry.path).expect("read");
             assert_eq!(text, file, "{}", entry.path.display());
             let again = parse_entry(&entry.path, &text, entry.lang).expect("parses");
-            assert_eq!(EntryDraft::from_entry(&again), draft, "{}", entry.path.display());
+            assert_eq!(
+                EntryDraft::from_entry(&again),
+                draft,
+                "{}",
+                entry.path.display()
+            );
         }
     }
 
@@ -302,10 +307,19 @@ mod tests {
         let Err(problems) = entry else {
             panic!("3 phrasings are below today's minimum: update this test when it changes")
         };
-        assert!(problems[0].to_string().contains("phrasings"), "{problems:?}");
+        assert!(
+            problems[0].to_string().contains("phrasings"),
+            "{problems:?}"
+        );
         let text = d.render();
-        assert!(text.contains("  \"il dit \\\"bonjour\\\" à tous\",\n"), "{text}");
-        assert!(text.ends_with("+++\nDu lundi au vendredi.\n\n- ligne\n"), "{text}");
+        assert!(
+            text.contains("  \"il dit \\\"bonjour\\\" à tous\",\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("+++\nDu lundi au vendredi.\n\n- ligne\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -325,7 +339,10 @@ mod tests {
             lang: "../../etc".into(),
             ..draft()
         };
-        assert!(matches!(save(dir.path(), &d, None), Err(SaveError::BadName(_))));
+        assert!(matches!(
+            save(dir.path(), &d, None),
+            Err(SaveError::BadName(_))
+        ));
     }
 
     #[test]
@@ -334,7 +351,10 @@ mod tests {
         let mut d = draft();
         d.phrasings.extend(["a".into(), "b".into(), "c".into()]);
         let first = save(dir.path(), &d, None).expect("created");
-        assert!(matches!(save(dir.path(), &d, None), Err(SaveError::Exists { .. })));
+        assert!(matches!(
+            save(dir.path(), &d, None),
+            Err(SaveError::Exists { .. })
+        ));
 
         let mut alice = d.clone();
         alice.phrasings.push("d'alice".into());

@@ -20,13 +20,47 @@ pub(super) const COOKIE: &str = "faqbot_advisor";
 pub(super) enum ApiError {
     Unauthorized,
     Forbidden,
+    /// Signed in, but the page needs the `support` role.
+    NotSupport,
+    NotFound,
     Unavailable,
     Internal,
+    /// A refusal with its own status, code, message and details (e.g. the problems found).
+    Rejected {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        details: serde_json::Value,
+    },
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
+            ApiError::Rejected {
+                status,
+                code,
+                message,
+                details,
+            } => {
+                let mut body = serde_json::json!({ "error": code, "message": message });
+                if let (Some(body), serde_json::Value::Object(extra)) =
+                    (body.as_object_mut(), details)
+                {
+                    body.extend(extra);
+                }
+                return (status, Json(body)).into_response();
+            }
+            ApiError::NotSupport => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this page is for support staff: ask an administrator to run `faqbot advisor add NAME --role support`",
+            ),
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such entry: it may have been renamed or removed; reload the list",
+            ),
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -175,6 +209,18 @@ pub(super) async fn leads(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// `GET /api/me`: who is signed in, and with which role (the console shows the knowledge page's
+/// link to support staff only).
+pub(super) async fn me(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let advisor = authenticate(&state, &headers).await?;
+    Ok(Json(
+        serde_json::json!({ "name": advisor.name, "role": advisor.role }),
+    ))
 }
 
 /// `GET /healthz`: the process answers.

@@ -7,6 +7,7 @@
 mod advisor;
 mod api;
 mod chat;
+mod knowledge;
 mod visitor;
 mod web;
 
@@ -26,8 +27,8 @@ use tower_http::timeout::TimeoutLayer;
 use crate::config::{Schedule, Settings};
 use crate::dialogue::Rules;
 use crate::handoff::{Hub, Webhook};
-use crate::store::{SharedStore, Store};
 use crate::live::Live;
+use crate::store::{SharedStore, Store};
 
 /// What every request and session shares. Built once by [`AppState::new`].
 pub struct AppState {
@@ -126,11 +127,21 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ws/advisor", get(advisor::upgrade))
         .route("/api/login", post(api::login))
         .route("/api/logout", post(api::logout))
+        .route("/api/me", get(api::me))
         .route("/api/leads", get(api::leads))
+        .route("/api/knowledge", get(knowledge::overview))
+        .route(
+            "/api/knowledge/entries/{lang}/{id}",
+            get(knowledge::entry).put(knowledge::save),
+        )
+        .route("/api/knowledge/check", post(knowledge::check))
+        .route("/api/knowledge/try", post(knowledge::try_question))
+        .route("/api/knowledge/reload", post(knowledge::reload))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/", get(web::index))
         .route("/advisor", get(web::advisor))
+        .route("/advisor/knowledge", get(web::knowledge))
         .fallback(web::file)
         // Plain HTTP requests are small and quick; WebSocket upgrades answer at once, so the
         // timeout never cuts a live session.

@@ -1,5 +1,5 @@
 //! Static pages from the `web/` folder (`server.web_dir`): the demo page at `/`, the advisor
-//! console at `/advisor`, and any other file (`/widget.js`) by name. Read from disk on each
+//! console at `/advisor`, the knowledge page at `/advisor/knowledge`, and any other file (`/widget.js`) by name. Read from disk on each
 //! request, so the web team's edits show without a restart.
 //!
 //! Every response carries `X-Content-Type-Options: nosniff` and a `Referrer-Policy`; HTML pages
@@ -27,6 +27,13 @@ pub(super) async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap
 
 pub(super) async fn advisor(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let page = serve(&state.settings.server.web_dir, "advisor.html")
+        .await
+        .unwrap_or_else(not_found);
+    secure(page, &headers)
+}
+
+pub(super) async fn knowledge(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let page = serve(&state.settings.server.web_dir, "knowledge.html")
         .await
         .unwrap_or_else(not_found);
     secure(page, &headers)

@@ -38,13 +38,14 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use faqbot::config::Settings;
+use faqbot::live::Live;
 use faqbot::server::AppState;
 use faqbot::store::{hash_token, new_token, now_ms, SqliteStore, Store};
-use faqbot::Matcher;
 
 /// How long any one expected change on screen may take.
 const WAIT: Duration = Duration::from_secs(15);
 const ADVISOR: &str = "Claire";
+const SUPPORT: &str = "Sophie";
 const XSS: &str = "<img src=x onerror=alert(1)>";
 
 /// Runs in every document of the visitor's browser before the page's own scripts: keeps the
@@ -372,12 +373,176 @@ async fn a_visitor_and_an_advisor_chat_through_the_real_pages_in_chromium() {
     );
 }
 
+/// Support staff on `/advisor/knowledge`: log in, find an entry, add a phrasing with the
+/// check running as they type, save (the file changes, the bot answers it), try a question,
+/// and see a broken file refused in the banner while the bot keeps answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_staff_edit_the_faq_in_the_knowledge_page() {
+    let app = spawn_app().await;
+    let driver = ChromeDriver::start();
+    let shots = screenshot_dir();
+    let page = driver.session(1280, 900).await;
+    page.goto(&app.url("/advisor/knowledge"))
+        .await
+        .expect("open the knowledge page");
+    page.wait()
+        .at_most(WAIT)
+        .for_element(fantoccini::Locator::Css("#login:not([hidden]) #token"))
+        .await
+        .expect("the login form is shown")
+        .send_keys(&app.support_token)
+        .await
+        .expect("type the token");
+    click(&page, "#login-btn").await;
+    wait_js_plain(
+        &page,
+        "the list of entries",
+        "return document.querySelectorAll('#entries li').length > 30",
+    )
+    .await;
+
+    // Search narrows the list; open the cost entry.
+    page.find(fantoccini::Locator::Css("#search"))
+        .await
+        .expect("search box")
+        .send_keys("tarif")
+        .await
+        .expect("type in the search box");
+    wait_js_plain(
+        &page,
+        "the search to keep the cost entry among few",
+        "const n = document.querySelectorAll('#entries li').length;
+         return n > 0 && n < 10 && !!document.querySelector('#entries button[data-id=\"cout\"]')",
+    )
+    .await;
+    click(&page, "#entries button[data-id=\"cout\"]").await;
+    wait_js_plain(
+        &page,
+        "the editor to show the entry",
+        "return document.getElementById('f-id').value === 'cout' && document.getElementById('check-state').textContent === 'aucun problème'",
+    )
+    .await;
+
+    // A phrasing that goes to another entry is flagged while typing.
+    let phrasings = page
+        .find(fantoccini::Locator::Css("#f-phrasings"))
+        .await
+        .expect("phrasings field");
+    phrasings
+        .send_keys("\nqu'est-ce qu'une cirrhose")
+        .await
+        .expect("type a phrasing");
+    let flagged = wait_js_plain(
+        &page,
+        "the check to flag the phrasing of another entry",
+        "const li = document.querySelector('#check-list li'); return li ? li.textContent : null",
+    )
+    .await;
+    assert!(
+        flagged.as_str().is_some_and(|t| t.contains("cirrhose")),
+        "{flagged}"
+    );
+    save_screenshot(&page, &shots, "knowledge-check-1280x900.png").await;
+
+    // Replace it with a good one and save.
+    page.execute(
+        "const f = document.getElementById('f-phrasings');
+         f.value = f.value.replace(/\\nqu'est-ce qu'une cirrhose$/, '');
+         f.dispatchEvent(new Event('input', { bubbles: true }));",
+        vec![],
+    )
+    .await
+    .expect("remove the phrasing");
+    phrasings
+        .send_keys("\nzorglub quantique")
+        .await
+        .expect("type a phrasing");
+    wait_js_plain(
+        &page,
+        "the check to pass",
+        "return document.getElementById('check-state').textContent === 'aucun problème'",
+    )
+    .await;
+    click(&page, "#save").await;
+    let toast = wait_js_plain(
+        &page,
+        "the save to be confirmed",
+        "const t = [...document.querySelectorAll('.toast')].map(t => t.textContent).join(' | ');
+         return t.includes('Enregistré') ? t : null",
+    )
+    .await;
+    assert!(
+        toast.as_str().is_some_and(|t| t.contains("En service")),
+        "{toast}"
+    );
+    let file = app.knowledge.path().join("faq/fr/cout.md");
+    let text = std::fs::read_to_string(&file).expect("read the entry file");
+    assert!(text.contains("  \"zorglub quantique\",\n"), "{text}");
+
+    // Try it: the bot answers the new phrasing with the entry.
+    click(&page, "#tab-try").await;
+    page.find(fantoccini::Locator::Css("#try-q"))
+        .await
+        .expect("try box")
+        .send_keys("zorglub quantique ?\n")
+        .await
+        .expect("type a question");
+    let verdict = wait_js_plain(
+        &page,
+        "the explanation",
+        "const v = document.querySelector('#try-out .verdict'); return v ? v.textContent : null",
+    )
+    .await;
+    assert!(
+        verdict
+            .as_str()
+            .is_some_and(|t| t.contains("Réponse") && t.contains("cout")),
+        "{verdict}"
+    );
+    save_screenshot(&page, &shots, "knowledge-try-1280x900.png").await;
+
+    // A broken file: refused, shown in the banner, the bot keeps answering.
+    std::fs::write(&file, text.replacen("question = \"", "question = ", 1))
+        .expect("break the file");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    click(&page, "#reload").await;
+    let banner = wait_js_plain(
+        &page,
+        "the refusal banner",
+        "const b = document.getElementById('refused'); return b.hidden ? null : b.textContent",
+    )
+    .await;
+    assert!(
+        banner.as_str().is_some_and(|t| t.contains("cout.md:4")),
+        "{banner}"
+    );
+    save_screenshot(&page, &shots, "knowledge-refused-1280x900.png").await;
+    let mut visitor = crate::helpers::Client::connect(
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{}/ws",
+            app.addr
+        ))
+        .expect("request"),
+    )
+    .await;
+    visitor.recv_type("welcome").await;
+    let reply = visitor.ask("zorglub quantique", "after-break").await;
+    assert_eq!(reply["faq_id"], "cout", "{reply}");
+
+    page.close().await.expect("close the browser");
+    app.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The server
 
 struct TestApp {
     addr: std::net::SocketAddr,
     advisor_token: String,
+    /// An advisor with the `support` role, [`SUPPORT`].
+    support_token: String,
+    /// The copy of `faq/` and `intents/` the server watches.
+    knowledge: tempfile::TempDir,
     /// Completing it starts the graceful shutdown; `server` then finishes.
     stop: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -407,28 +572,36 @@ async fn spawn_app() -> TestApp {
     let mut settings = Settings::default();
     settings.server.web_dir = root.join("web");
     settings.storage.data_dir = data.path().to_owned();
-    settings.knowledge.faq = root.join("faq");
-    settings.knowledge.intents = root.join("intents");
     settings.server.drain_secs = 2;
 
-    let (knowledge, errors) =
-        faqbot::knowledge::load(&settings.knowledge.faq, &settings.knowledge.intents);
+    // Its own copy of the knowledge, watched, so the knowledge page can edit it.
+    let knowledge = tempfile::tempdir().expect("temp knowledge dir");
+    crate::helpers::copy_dir(&root.join("faq"), &knowledge.path().join("faq"));
+    crate::helpers::copy_dir(&root.join("intents"), &knowledge.path().join("intents"));
+    settings.knowledge.faq = knowledge.path().join("faq");
+    settings.knowledge.intents = knowledge.path().join("intents");
+    let (live, errors) = Live::load(&settings.knowledge.faq, &settings.knowledge.intents);
     assert!(
         errors.is_empty(),
         "the project's knowledge loads: {errors:?}"
     );
-    let matcher = Arc::new(Matcher::new(Arc::new(knowledge)));
+    let live = Arc::new(live);
+    live.watch().expect("watch the knowledge");
     let mut store = SqliteStore::open(data.path()).expect("open the store");
     let advisor_token = new_token();
     store
         .add_advisor(ADVISOR, "advisor", &hash_token(&advisor_token), now_ms())
         .expect("add the advisor");
+    let support_token = new_token();
+    store
+        .add_advisor(SUPPORT, "support", &hash_token(&support_token), now_ms())
+        .expect("add the support advisor");
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");
     let addr = listener.local_addr().expect("local addr");
-    let state = AppState::new(settings, matcher, Box::new(store));
+    let state = AppState::new(settings, live, Box::new(store));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(faqbot::server::run(listener, state, async move {
         let _ = stopped.await;
@@ -436,9 +609,11 @@ async fn spawn_app() -> TestApp {
     TestApp {
         addr,
         advisor_token,
+        support_token,
         stop,
         server,
         _data: data,
+        knowledge,
     }
 }
 

@@ -58,6 +58,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// The data folder; kept alive across a restart by [`TestApp::stop`].
     pub dir: TempDir,
+    /// The knowledge copy of [`spawn_app_live`].
+    knowledge: Option<TempDir>,
     shutdown: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -66,8 +68,55 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(tempfile::tempdir().expect("temp dir"), |_| {}).await
 }
 
-/// A server on `dir` with settings adjusted by `tweak`.
+/// A server on `dir` with settings adjusted by `tweak`, serving the repository's knowledge.
 pub async fn spawn_app_with(dir: TempDir, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let live = Arc::new(faqbot::live::Live::new(
+        &root.join("faq"),
+        &root.join("intents"),
+        matcher(),
+        &[],
+    ));
+    start(dir, live, None, tweak).await
+}
+
+/// A server on its own copy of `faq/` and `intents/` (in `app.knowledge_dir()`), watched for
+/// changes as `faqbot serve` does.
+pub async fn spawn_app_live() -> TestApp {
+    let knowledge = tempfile::tempdir().expect("temp dir");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(&root.join("faq"), &knowledge.path().join("faq"));
+    copy_dir(&root.join("intents"), &knowledge.path().join("intents"));
+    let (live, problems) = faqbot::live::Live::load(
+        &knowledge.path().join("faq"),
+        &knowledge.path().join("intents"),
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+    let live = Arc::new(live);
+    live.watch().expect("watch the knowledge");
+    let data = tempfile::tempdir().expect("temp dir");
+    start(data, live, Some(knowledge), |_| {}).await
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+async fn start(
+    dir: TempDir,
+    live: Arc<faqbot::live::Live>,
+    knowledge: Option<TempDir>,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
     init_logs();
     let mut settings = Settings::default();
     settings.storage.data_dir = dir.path().to_owned();
@@ -79,13 +128,6 @@ pub async fn spawn_app_with(dir: TempDir, tweak: impl FnOnce(&mut Settings)) -> 
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let live = Arc::new(faqbot::live::Live::new(
-        &root.join("faq"),
-        &root.join("intents"),
-        matcher(),
-        &[],
-    ));
     let state = faqbot::server::AppState::new(settings, live, Box::new(store));
     let (shutdown, rx) = oneshot::channel();
     let server = tokio::spawn(async move {
@@ -99,6 +141,7 @@ pub async fn spawn_app_with(dir: TempDir, tweak: impl FnOnce(&mut Settings)) -> 
     TestApp {
         addr,
         dir,
+        knowledge,
         shutdown,
         server,
     }
@@ -118,6 +161,19 @@ impl TestApp {
     /// Creates an advisor directly in the store and returns its token.
     pub fn add_advisor(&self, name: &str) -> String {
         add_advisor(self.dir.path(), name)
+    }
+
+    /// Creates an advisor with the `support` role (may edit the knowledge).
+    pub fn add_support(&self, name: &str) -> String {
+        add_advisor_with_role(self.dir.path(), name, "support")
+    }
+
+    /// The folder holding `faq/` and `intents/` of [`spawn_app_live`].
+    pub fn knowledge_dir(&self) -> &Path {
+        self.knowledge
+            .as_ref()
+            .expect("a server from spawn_app_live")
+            .path()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -174,12 +230,16 @@ impl TestApp {
 }
 
 pub fn add_advisor(data: &Path, name: &str) -> String {
+    add_advisor_with_role(data, name, "advisor")
+}
+
+pub fn add_advisor_with_role(data: &Path, name: &str, role: &str) -> String {
     let mut store = SqliteStore::open(data).expect("open store");
     let token = faqbot::store::new_token();
     store
         .add_advisor(
             name,
-            "advisor",
+            role,
             &faqbot::store::hash_token(&token),
             faqbot::store::now_ms(),
         )

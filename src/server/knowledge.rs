@@ -1,0 +1,323 @@
+//! The knowledge console's API (`/api/knowledge/…`, support staff only): list and read entries,
+//! check a draft as it is typed, save it to its file, try a question, reload.
+//!
+//! Saving writes the entry's Markdown file (the files stay the one source of truth) and reloads;
+//! a save based on an old revision is refused with 409, never merged silently.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::api::{authenticate, ApiError};
+use super::AppState;
+use crate::knowledge::edit::{current_revision, EntryDraft, SaveError};
+use crate::knowledge::{Knowledge, LoadError};
+use crate::live::{Outcome, Problem, Trigger};
+use crate::protocol::ExplainWire;
+use crate::store::Advisor;
+use crate::text::Lang;
+use crate::{Matcher, ReplyKind};
+
+/// The role that may edit the knowledge.
+pub(super) const SUPPORT: &str = "support";
+
+/// Questions longer than this are cut before "try a question", as the chat cuts them.
+const MAX_TRY_CHARS: usize = 2_000;
+
+async fn support(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Advisor, ApiError> {
+    let advisor = authenticate(state, headers).await?;
+    if advisor.role != SUPPORT {
+        return Err(ApiError::NotSupport);
+    }
+    Ok(advisor)
+}
+
+/// Runs blocking knowledge work (file reads, index builds) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::error!(cause = %e, "knowledge task failed");
+        ApiError::Internal
+    })
+}
+
+/// `GET /api/knowledge`: the served knowledge (version, problems, last refused change) and its
+/// entries.
+pub(super) async fn overview(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    support(&state, &headers).await?;
+    let matcher = state.live.matcher();
+    let entries: Vec<Value> = matcher
+        .knowledge()
+        .entries
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "lang": e.lang.code(),
+                "question": e.question,
+                "section": e.section,
+                "phrasings": e.phrasings.len(),
+                "keywords": e.keywords,
+                // For the list's search box: every word an author may look for.
+                "search": format!("{} {} {} {}", e.id, e.question, e.phrasings.join(" "), e.keywords.join(" ")),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "status": state.live.status(),
+        "entries": entries,
+    })))
+}
+
+/// `GET /api/knowledge/entries/{lang}/{id}`: the entry as the form edits it, with the revision
+/// the save must name.
+pub(super) async fn entry(
+    State(state): State<Arc<AppState>>,
+    Path((lang, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    support(&state, &headers).await?;
+    let lang = Lang::from_code(&lang).ok_or(ApiError::NotFound)?;
+    let matcher = state.live.matcher();
+    let entry = matcher
+        .knowledge()
+        .entry(&id, lang)
+        .ok_or(ApiError::NotFound)?
+        .clone();
+    let path = entry.path.clone();
+    // The revision of the file as it is now: the served entry may lag a save by a reload.
+    let revision = blocking(move || current_revision(&path))
+        .await?
+        .map_err(|e| {
+            tracing::error!(cause = %e, "cannot read an entry file");
+            ApiError::Internal
+        })?;
+    Ok(Json(json!({
+        "entry": EntryDraft::from_entry(&entry),
+        "revision": revision,
+        "path": entry.path.display().to_string(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CheckRequest {
+    entry: EntryDraft,
+}
+
+/// `POST /api/knowledge/check {"entry": …}`: every problem the draft would have once saved
+/// (file problems, then how the matcher would treat its phrasings). Nothing is written.
+pub(super) async fn check(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Json(request): Json<CheckRequest>,
+) -> Result<Json<Value>, ApiError> {
+    support(&state, &headers).await?;
+    let live = state.live.clone();
+    let problems =
+        blocking(move || draft_problems(&live.matcher(), live.faq_dir(), &request.entry)).await?;
+    Ok(Json(json!({ "problems": problems })))
+}
+
+/// The draft's file problems, or else its matching problems against the served knowledge with
+/// the draft in place of the entry it edits.
+fn draft_problems(served: &Matcher, faq_dir: &std::path::Path, draft: &EntryDraft) -> Vec<Problem> {
+    let entry = match draft.to_entry(faq_dir) {
+        Ok(entry) => entry,
+        Err(problems) => return problems.iter().map(Problem::from).collect(),
+    };
+    let mut knowledge: Knowledge = served.knowledge().as_ref().clone();
+    knowledge
+        .entries
+        .retain(|e| !(e.id == entry.id && e.lang == entry.lang));
+    knowledge.entries.push(entry.clone());
+    let matcher = Matcher::new(Arc::new(knowledge));
+    let mut problems = Vec::new();
+    for phrasing in &entry.phrasings {
+        let reply = matcher.reply(phrasing, Some(entry.lang));
+        let message = match (reply.kind, reply.faq_id.as_deref()) {
+            (ReplyKind::Answer, Some(id)) if id == entry.id => continue,
+            (ReplyKind::Answer, Some(other)) => format!(
+                "phrasing \"{phrasing}\" is answered by `{other}` instead: make it more specific, or add it to `{other}`"
+            ),
+            (kind, _) => format!(
+                "phrasing \"{phrasing}\" gets a {} reply: add a word specific to this entry",
+                kind.as_str()
+            ),
+        };
+        problems.push(Problem::from(&LoadError::new(
+            &entry.path,
+            entry.line_of_phrasing(phrasing),
+            message,
+        )));
+    }
+    problems
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SaveRequest {
+    entry: EntryDraft,
+    /// The revision the editor opened; `null` creates a new entry.
+    base_revision: Option<String>,
+}
+
+/// `PUT /api/knowledge/entries/{lang}/{id} {"entry": …, "base_revision": …}`: writes the file
+/// atomically and reloads. 409 if the file changed since `base_revision` (or exists, for a
+/// create), 422 with the problems if the draft is invalid.
+pub(super) async fn save(
+    State(state): State<Arc<AppState>>,
+    Path((lang, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(request): Json<SaveRequest>,
+) -> Result<Response, ApiError> {
+    let advisor = support(&state, &headers).await?;
+    if request.entry.id != id || request.entry.lang != lang {
+        return Err(ApiError::Rejected {
+            status: StatusCode::BAD_REQUEST,
+            code: "mismatch",
+            message: format!(
+                "the address names {lang}/{id} but the entry is {}/{}: save it at its own address",
+                request.entry.lang, request.entry.id
+            ),
+            details: Value::Null,
+        });
+    }
+    let live = state.live.clone();
+    let result = blocking(move || {
+        live.save(
+            &request.entry,
+            request.base_revision.as_deref(),
+            &advisor.name,
+        )
+    })
+    .await?;
+    let saved = match result {
+        Ok(saved) => saved,
+        Err((e, last)) => return Err(save_error(e, last)),
+    };
+    let (served, version, refused) = match &saved.outcome {
+        Outcome::Swapped { version, .. } => (true, *version, Vec::new()),
+        // Only watch events are skipped as unchanged; kept for completeness.
+        Outcome::Unchanged => (true, state.live.status().version, Vec::new()),
+        Outcome::Refused { problems } => (
+            false,
+            state.live.status().version,
+            problems.iter().map(Problem::from).collect(),
+        ),
+    };
+    Ok((
+        StatusCode::OK,
+        Json(json!({
+            "revision": saved.saved.revision,
+            "path": saved.saved.path.display().to_string(),
+            "served": served,
+            "version": version,
+            // Why the saved file is not served yet (another file is broken).
+            "refused": refused,
+        })),
+    )
+        .into_response())
+}
+
+fn save_error(e: SaveError, last: Option<crate::live::LastSave>) -> ApiError {
+    let message = e.to_string();
+    match e {
+        SaveError::Invalid(problems) => ApiError::Rejected {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid",
+            message,
+            details: json!({ "problems": problems.iter().map(Problem::from).collect::<Vec<_>>() }),
+        },
+        SaveError::BadName(_) => ApiError::Rejected {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "bad_name",
+            message,
+            details: Value::Null,
+        },
+        SaveError::Conflict { .. } | SaveError::Exists { .. } => ApiError::Rejected {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            message: match &last {
+                Some(l) => format!(
+                    "{message} (last saved from the console by {} at {})",
+                    l.advisor,
+                    crate::store::rfc3339(l.at)
+                ),
+                None => message,
+            },
+            details: json!({ "last_save": last }),
+        },
+        SaveError::Io { .. } => {
+            tracing::error!(cause = %message, "cannot save an entry");
+            ApiError::Rejected {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "io",
+                message,
+                details: Value::Null,
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TryRequest {
+    question: String,
+    lang: Option<String>,
+}
+
+/// `POST /api/knowledge/try {"question": …, "lang": "fr"|null}`: what the bot would answer,
+/// and why. Nothing is recorded.
+pub(super) async fn try_question(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Json(request): Json<TryRequest>,
+) -> Result<Json<ExplainWire>, ApiError> {
+    support(&state, &headers).await?;
+    let lang = match request.lang.as_deref() {
+        None | Some("") => None,
+        Some(code) => Some(Lang::from_code(code).ok_or(ApiError::Rejected {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_lang",
+            message: format!(
+                "unknown language `{code}`: use fr, en, or leave it empty to detect it"
+            ),
+            details: Value::Null,
+        })?),
+    };
+    let question: String = request.question.chars().take(MAX_TRY_CHARS).collect();
+    let matcher = state.live.matcher();
+    Ok(Json(ExplainWire::new(
+        &question,
+        &matcher.explain(&question, lang),
+    )))
+}
+
+/// `POST /api/knowledge/reload`: re-reads the files now (the watcher usually has already).
+pub(super) async fn reload(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let advisor = support(&state, &headers).await?;
+    let live = state.live.clone();
+    let outcome = blocking(move || {
+        live.reload(Trigger::Console {
+            advisor: advisor.name,
+        })
+    })
+    .await?;
+    Ok(Json(json!({
+        "swapped": matches!(outcome, Outcome::Swapped { .. }),
+        "status": state.live.status(),
+    })))
+}
