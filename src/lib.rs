@@ -11,6 +11,7 @@
 //! - [`store`]: the `Store` trait and its SQLite implementation; numbered frames for resume.
 //! - [`dialogue`]: pure per-message decisions: answer, stay silent, offer or start a handoff.
 //! - [`handoff`]: live connections, availability, handoff cards, the queue frame, the webhook.
+//! - [`report`]: what the bot missed: which questions count, rates, grouping by wording.
 //! - [`server`]: axum router, visitor and advisor WebSocket sessions, HTTP API, static pages.
 
 pub mod config;
@@ -19,6 +20,7 @@ pub mod handoff;
 pub mod knowledge;
 pub mod matcher;
 pub mod protocol;
+pub mod report;
 pub mod server;
 pub mod store;
 pub mod text;
