@@ -153,13 +153,35 @@ fn key(m: &StoredMiss) -> BTreeSet<String> {
     BTreeSet::from([format!("={words}")])
 }
 
-/// Dice coefficient of two sets: 1 when equal, 0 when disjoint.
+/// Dice coefficient of two term sets: 1 when equal, 0 when disjoint; terms pair one to one
+/// when [`same_term`].
 fn dice(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
     }
-    let shared = a.intersection(b).count();
+    let mut unpaired: Vec<&String> = b.iter().collect();
+    let mut shared = 0;
+    for x in a {
+        if let Some(i) = unpaired.iter().position(|y| same_term(x, y)) {
+            unpaired.swap_remove(i);
+            shared += 1;
+        }
+    }
     2.0 * shared as f64 / (a.len() + b.len()) as f64
+}
+
+/// Equal, or one stem a prefix of the other of at least 5 letters: the stemmer leaves
+/// "acceptée" as `accepte` and "acceptez" as `accept`. Concepts (`#…`) only when equal.
+fn same_term(x: &str, y: &str) -> bool {
+    const MIN_PREFIX: usize = 5;
+    if x == y {
+        return true;
+    }
+    if x.starts_with('#') || y.starts_with('#') {
+        return false;
+    }
+    let (short, long) = if x.len() <= y.len() { (x, y) } else { (y, x) };
+    short.chars().count() >= MIN_PREFIX && long.starts_with(short)
 }
 
 /// Counts in first-seen order, then sorted by count (stable: first seen wins a tie).
@@ -330,16 +352,19 @@ mod tests {
                 &["accept", "#refund"],
                 &[],
             ),
+            // `accepte` and `accept`: the stemmer's two readings of one word.
             miss(
                 4,
                 "fr",
                 "la carte vitale est acceptée ?",
-                &["#refund", "accept", "est"],
+                &["#refund", "accepte"],
                 &[],
             ),
+            // A concept is never a prefix match.
+            miss(5, "fr", "acceptable ?", &["#acceptable"], &[]),
         ];
         let groups = group(&misses);
-        assert_eq!(groups.len(), 2, "{groups:#?}");
+        assert_eq!(groups.len(), 3, "{groups:#?}");
         assert_eq!(groups[0].count, 3);
         assert_eq!(groups[0].id, 1);
         assert_eq!(groups[0].first_at, 1000);
@@ -353,6 +378,9 @@ mod tests {
             ]
         );
         assert_eq!(groups[1].count, 1);
+        assert!(same_term("accepte", "accept"));
+        assert!(!same_term("acc", "accept"), "too short to be a stem");
+        assert!(!same_term("#cost", "#costly"));
     }
 
     #[test]
