@@ -288,6 +288,10 @@ pub fn text(report: &Report) -> String {
                     x.faq_id, x.votes
                 );
             }
+            // Asking for a person is no question to answer: no entry either way.
+            None if g.kind() == MissKind::Handoff => {
+                let _ = writeln!(out, "     → no entry suggested");
+            }
             None => {
                 let _ = writeln!(out, "     → new entry");
             }
@@ -301,7 +305,7 @@ pub fn text(report: &Report) -> String {
     for e in &report.entries {
         let _ = writeln!(
             out,
-            "  {:<28} {:>5} answers  {:>4} picks",
+            "  {:<28} answered {:>5}  picked {:>4}",
             e.faq_id, e.answers, e.picks
         );
     }

@@ -20,32 +20,44 @@ pub(super) const COOKIE: &str = "faqbot_advisor";
 pub(super) enum ApiError {
     Unauthorized,
     Forbidden,
+    /// Signed in, but this needs the advisor role named.
+    NeedsRole(&'static str),
+    /// A query parameter is wrong: the message says how.
+    BadRequest(String),
     Unavailable,
     Internal,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, message) = match self {
+        let (status, code, message): (_, _, std::borrow::Cow<'static, str>) = match self {
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "sign in: send `Authorization: Bearer <token>` or log in at /advisor",
+                "sign in: send `Authorization: Bearer <token>` or log in at /advisor".into(),
             ),
             ApiError::Forbidden => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                "this origin may not open the advisor console",
+                "this origin may not open the advisor console".into(),
             ),
+            ApiError::NeedsRole(role) => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this needs an advisor with the `{role}` role (`faqbot advisor add NAME --role {role}`)").into(),
+            ),
+            ApiError::BadRequest(message) => {
+                (StatusCode::BAD_REQUEST, "bad_request", message.into())
+            }
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                "the service is not ready",
+                "the service is not ready".into(),
             ),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
-                "something went wrong on our side",
+                "something went wrong on our side".into(),
             ),
         };
         (
@@ -158,7 +170,7 @@ pub(super) async fn leads(
         ApiError::Internal
     })?;
     tracing::info!(advisor = %advisor.name, count = leads.len(), "leads listed");
-    let mut response = if query.format.as_deref() == Some("csv") {
+    let response = if query.format.as_deref() == Some("csv") {
         let headers = [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
             (
@@ -170,11 +182,15 @@ pub(super) async fn leads(
     } else {
         Json(serde_json::json!({ "leads": leads })).into_response()
     };
-    // Personal data: never cached by a browser or a proxy.
+    Ok(no_store(response))
+}
+
+/// Marks a response with personal or health data: never cached by a browser or a proxy.
+pub(super) fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
 }
 
 /// `GET /healthz`: the process answers.

@@ -7,6 +7,7 @@
 mod advisor;
 mod api;
 mod chat;
+mod missed;
 mod visitor;
 mod web;
 
@@ -127,6 +128,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/login", post(api::login))
         .route("/api/logout", post(api::logout))
         .route("/api/leads", get(api::leads))
+        .route("/api/knowledge/missed", get(missed::missed))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/", get(web::index))
