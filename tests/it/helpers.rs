@@ -167,12 +167,17 @@ impl TestApp {
 }
 
 pub fn add_advisor(data: &Path, name: &str) -> String {
+    add_advisor_as(data, name, "advisor")
+}
+
+/// Creates an advisor with `role` (`advisor` or `support`) and returns its token.
+pub fn add_advisor_as(data: &Path, name: &str, role: &str) -> String {
     let mut store = SqliteStore::open(data).expect("open store");
     let token = faqbot::store::new_token();
     store
         .add_advisor(
             name,
-            "advisor",
+            role,
             &faqbot::store::hash_token(&token),
             faqbot::store::now_ms(),
         )

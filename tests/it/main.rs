@@ -8,3 +8,4 @@ mod cli;
 mod crash;
 mod handoff;
 mod helpers;
+mod report;
