@@ -740,7 +740,9 @@ mod tests {
         store
             .create_conversation("c1", "hash", "fr", None, 1)
             .expect("conversation");
-        store.apply(turn("a", Some(miss("xyzzy")), None), 10).expect("a");
+        store
+            .apply(turn("a", Some(miss("xyzzy")), None), 10)
+            .expect("a");
         // The same message id again (a resend): not recorded twice.
         let again = store.apply(turn("a", Some(miss("xyzzy")), None), 11);
         assert!(matches!(again, Ok(Applied::Duplicate { .. })));
@@ -772,7 +774,10 @@ mod tests {
             ]
         );
         assert_eq!(reader.misses(15).expect("since").len(), 1);
-        assert!(reader.apply(turn("e", None, None), 50).is_err(), "read-only");
+        assert!(
+            reader.apply(turn("e", None, None), 50).is_err(),
+            "read-only"
+        );
     }
 
     #[test]
@@ -784,7 +789,8 @@ mod tests {
         ));
         let conn = Connection::open(dir.path().join("faqbot.db")).expect("create");
         conn.execute_batch(MIGRATIONS[0]).expect("first schema");
-        conn.pragma_update(None, "user_version", 1).expect("version");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version");
         drop(conn);
         let err = SqliteStore::open_read_only(dir.path()).err();
         assert!(
