@@ -11,16 +11,16 @@
 //!   "since": null,                    // or RFC 3339 UTC
 //!   "low_confidence": 0.6,            // answers below it count as missed
 //!   "stats": {
-//!     "questions": 9,                 // typed questions the bot replied to
-//!     "conversations": 3,
-//!     "kinds": [{"kind": "answer", "count": 4, "rate": 0.4444}, …],
+//!     "questions": 8,                 // typed questions the bot replied to
+//!     "conversations": 2,
+//!     "kinds": [{"kind": "answer", "count": 2, "rate": 0.25}, …],
 //!                                     // answer, clarify, fallback, handoff, smalltalk, emergency
 //!     "low_confidence": 1,            // answers below the threshold (within "answer")
 //!     "picks": 1,                     // suggestions picked (not typed: not in the rates)
 //!     "misses": 6,
 //!     "handoff_requests": 1           // in words or with the button
 //!   },
-//!   "groups": [{                      // biggest first
+//!   "groups": [{                      // biggest first (web/README.md has a full example)
 //!     "id": 12,                       // the first miss's id: a stable key
 //!     "lang": "fr",
 //!     "count": 2,
@@ -30,7 +30,7 @@
 //!     "kinds": {"fallback": 2},
 //!     "outcome": "asked_again",       // most frequent: none | picked | answered | asked_again
 //!                                     //   | asked_person | other
-//!     "outcomes": {"asked_again": 1, "none": 1},
+//!     "outcomes": {"asked_again": 2},
 //!     "candidates": [{"id": "out_of_scope", "is_intent": true, "question": "",
 //!                     "count": 2, "confidence": 0.85}],    // ≤ 3, most frequent first
 //!     "suggestion": {"faq_id": "cout", "question": "Combien coûte… ?",
@@ -38,8 +38,8 @@
 //!     "first_at": "2025-01-31T08:00:00Z",
 //!     "last_at": "2025-01-31T09:12:00Z"
 //!   }],
-//!   "groups_total": 4,
-//!   "entries": [{"faq_id": "cout", "answers": 3, "picks": 1}]  // most given first
+//!   "groups_total": 5,
+//!   "entries": [{"faq_id": "cout", "answers": 1, "picks": 0}]  // most given first
 //! }
 //! ```
 
