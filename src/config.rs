@@ -15,6 +15,7 @@ pub struct Settings {
     pub knowledge: KnowledgeSettings,
     pub chat: ChatSettings,
     pub handoff: HandoffSettings,
+    pub report: ReportSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +78,13 @@ pub struct HandoffSettings {
     pub webhook_url: Option<String>,
     /// When advisors answer; outside these hours visitors are offered a contact request.
     pub opening_hours: Option<OpeningHours>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSettings {
+    /// Answers below this confidence (0 to 1) are recorded as missed questions.
+    pub low_confidence: f32,
 }
 
 /// Weekly opening hours in one fixed UTC offset.
@@ -167,6 +175,14 @@ impl Default for HandoffSettings {
     }
 }
 
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings {
+            low_confidence: crate::report::LOW_CONFIDENCE,
+        }
+    }
+}
+
 impl Settings {
     /// Defaults, then `file` (if any), then the process environment.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
@@ -235,6 +251,11 @@ impl Settings {
         if self.chat.outgoing_queue == 0 {
             return Err(ConfigError::Invalid(
                 "chat.outgoing_queue must be at least 1".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.report.low_confidence) {
+            return Err(ConfigError::Invalid(
+                "report.low_confidence must be between 0 and 1".into(),
             ));
         }
         if let Some(hours) = &self.handoff.opening_hours {

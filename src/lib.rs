@@ -12,6 +12,7 @@
 //! - [`store`]: the `Store` trait and its SQLite implementation; numbered frames for resume.
 //! - [`dialogue`]: pure per-message decisions: answer, stay silent, offer or start a handoff.
 //! - [`handoff`]: live connections, availability, handoff cards, the queue frame, the webhook.
+//! - [`report`]: what the bot missed: which questions count, rates, grouping by wording.
 //! - [`server`]: axum router, visitor and advisor WebSocket sessions, HTTP API, static pages.
 
 pub mod config;
@@ -21,6 +22,7 @@ pub mod knowledge;
 pub mod live;
 pub mod matcher;
 pub mod protocol;
+pub mod report;
 pub mod server;
 pub mod store;
 pub mod text;

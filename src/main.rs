@@ -1,5 +1,5 @@
-//! The `faqbot` command: serve the chat, ask, explain and check the knowledge, add advisors and
-//! list contact requests. Parses arguments, loads files, prints; all logic lives in the library.
+//! The `faqbot` command: serve the chat, ask, explain and check the knowledge, add advisors,
+//! list contact requests and report what the bot missed. Parses arguments, loads files, prints; all logic lives in the library.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -75,6 +75,22 @@ enum Command {
         #[arg(long, default_value = "data")]
         data: PathBuf,
     },
+    /// What the bot missed: decision rates, missed questions grouped by wording, top entries.
+    /// Reads the database without writing: safe while the service runs.
+    Report {
+        /// The data folder of the service.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// One CSV table instead of text (columns in the README).
+        #[arg(long)]
+        csv: bool,
+        /// Only since a date (2025-01-31), an RFC 3339 time, or some days or hours back (7d, 12h).
+        #[arg(long)]
+        since: Option<String>,
+        /// The most missed groups and most given entries shown.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
 }
 
 #[derive(Args)]
@@ -137,6 +153,12 @@ fn main() -> anyhow::Result<()> {
             command: AdvisorCommand::Add { name, data, role },
         } => advisor_add(&name, &data, &role),
         Command::Leads { data } => leads(&data),
+        Command::Report {
+            data,
+            csv,
+            since,
+            limit,
+        } => report(&data, csv, since.as_deref(), limit),
     }
 }
 
@@ -465,5 +487,23 @@ fn leads(data: &Path) -> anyhow::Result<()> {
     let mut store = faqbot::store::SqliteStore::open(data)
         .with_context(|| format!("opening the database in {}", data.display()))?;
     print!("{}", faqbot::protocol::leads_csv(&store.leads()?));
+    Ok(())
+}
+
+fn report(data: &Path, csv: bool, since: Option<&str>, limit: usize) -> anyhow::Result<()> {
+    use faqbot::store::Store;
+    let since = since
+        .map(|s| faqbot::report::parse_since(s, faqbot::store::now_ms()))
+        .transpose()?;
+    let from = since.unwrap_or(0);
+    let mut store = faqbot::store::SqliteStore::open_read_only(data)
+        .with_context(|| format!("opening the database in {}", data.display()))?;
+    let (misses, decisions) = store.snapshot(|s| Ok((s.misses(from)?, s.decisions(from)?)))?;
+    let report = faqbot::report::build(&misses, &decisions, since, limit);
+    if csv {
+        print!("{}", faqbot::protocol::report_csv(&report));
+    } else {
+        print!("{}", faqbot::report::text(&report));
+    }
     Ok(())
 }

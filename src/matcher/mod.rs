@@ -203,6 +203,12 @@ impl Matcher {
         self.decide(question, lang, forced.is_some())
     }
 
+    /// The terms `question` is matched on in `lang` (as in [`Explanation::terms`]): its
+    /// normalised form, on which missed questions are grouped. Only the analysis, no scoring.
+    pub fn terms(&self, question: &str, lang: Lang) -> Vec<String> {
+        self.strip_politeness(&self.index(lang).analyzer.analyze_question(question))
+    }
+
     /// Terms of a question without greeting/thanks/goodbye concepts.
     fn strip_politeness(&self, analysis: &Analysis) -> Vec<String> {
         let polite: HashSet<String> = self

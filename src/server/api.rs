@@ -20,8 +20,10 @@ pub(super) const COOKIE: &str = "faqbot_advisor";
 pub(super) enum ApiError {
     Unauthorized,
     Forbidden,
-    /// Signed in, but the page needs the `support` role.
-    NotSupport,
+    /// Signed in, but this needs the advisor role named.
+    NeedsRole(&'static str),
+    /// A query parameter is wrong: the message says how.
+    BadRequest(String),
     NotFound,
     Unavailable,
     Internal,
@@ -36,7 +38,7 @@ pub(super) enum ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, message) = match self {
+        let (status, code, message): (_, _, std::borrow::Cow<'static, str>) = match self {
             ApiError::Rejected {
                 status,
                 code,
@@ -51,35 +53,38 @@ impl IntoResponse for ApiError {
                 }
                 return (status, Json(body)).into_response();
             }
-            ApiError::NotSupport => (
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this page is for support staff: ask an administrator to run `faqbot advisor add NAME --role support`",
-            ),
             ApiError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "not_found",
-                "no such entry: it may have been renamed or removed; reload the list",
+                "no such entry: it may have been renamed or removed; reload the list".into(),
             ),
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "sign in: send `Authorization: Bearer <token>` or log in at /advisor",
+                "sign in: send `Authorization: Bearer <token>` or log in at /advisor".into(),
             ),
             ApiError::Forbidden => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                "this origin may not open the advisor console",
+                "this origin may not open the advisor console".into(),
             ),
+            ApiError::NeedsRole(role) => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this needs an advisor with the `{role}` role (`faqbot advisor add NAME --role {role}`)").into(),
+            ),
+            ApiError::BadRequest(message) => {
+                (StatusCode::BAD_REQUEST, "bad_request", message.into())
+            }
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                "the service is not ready",
+                "the service is not ready".into(),
             ),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
-                "something went wrong on our side",
+                "something went wrong on our side".into(),
             ),
         };
         (
@@ -99,6 +104,21 @@ pub(super) async fn authenticate(
         .or_else(|| cookie(headers))
         .ok_or(ApiError::Unauthorized)?;
     check_token(state, token).await
+}
+
+/// The role that sees and edits the knowledge.
+const SUPPORT: &str = "support";
+
+/// [`authenticate`], then the `support` role (the knowledge page and its API).
+pub(super) async fn authenticate_support(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+) -> Result<Advisor, ApiError> {
+    let advisor = authenticate(state, headers).await?;
+    if advisor.role != SUPPORT {
+        return Err(ApiError::NeedsRole(SUPPORT));
+    }
+    Ok(advisor)
 }
 
 async fn check_token(state: &Arc<AppState>, token: String) -> Result<Advisor, ApiError> {
@@ -192,7 +212,7 @@ pub(super) async fn leads(
         ApiError::Internal
     })?;
     tracing::info!(advisor = %advisor.name, count = leads.len(), "leads listed");
-    let mut response = if query.format.as_deref() == Some("csv") {
+    let response = if query.format.as_deref() == Some("csv") {
         let headers = [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
             (
@@ -204,11 +224,15 @@ pub(super) async fn leads(
     } else {
         Json(serde_json::json!({ "leads": leads })).into_response()
     };
-    // Personal data: never cached by a browser or a proxy.
+    Ok(no_store(response))
+}
+
+/// Marks a response with personal or health data: never cached by a browser or a proxy.
+pub(super) fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
 }
 
 /// `GET /api/me`: who is signed in, and with which role (the console shows the knowledge page's

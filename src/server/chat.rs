@@ -15,11 +15,12 @@ use crate::protocol::{
     AdvisorOut, CandidateWire, HandoffCard, HandoffStatusWire, ReplyPayload, VisitorOut,
     WebhookEvent,
 };
+use crate::report;
 use crate::store::{
-    now_ms, rfc3339, Applied, Conversation, ConversationUpdate, EndStatus, HandoffChange, Mode,
-    NewContact, NewMessage, Sender, Store, StoreError, Turn,
+    now_ms, rfc3339, Applied, Conversation, ConversationUpdate, EndStatus, HandoffChange, Miss,
+    Mode, NewContact, NewMessage, Outcome, Sender, Store, StoreError, Turn, PICK,
 };
-use crate::{Lang, Reply};
+use crate::{Lang, Matcher, Reply};
 
 /// A frame refused, with the code and message of the `error` frame that answers it.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,15 +156,28 @@ fn request_handoff(
     }
 }
 
+/// Where the text of a visitor turn comes from.
+enum Origin {
+    /// Typed, with the message's id.
+    Typed(Option<String>),
+    /// A suggestion picked: this entry.
+    Picked(String),
+}
+
 /// Builds and commits the turn of a visitor text (typed, or a picked suggestion) and its reply.
 fn reply_turn(
     state: &AppState,
+    matcher: &Matcher,
     s: &mut dyn Store,
     mut conv: Conversation,
     text: String,
     reply: Reply,
-    client_id: Option<String>,
+    origin: Origin,
 ) -> Result<After, StoreError> {
+    let client_id = match &origin {
+        Origin::Typed(id) => id.clone(),
+        Origin::Picked(_) => None,
+    };
     let step = dialogue::on_message(conv.mode, conv.fallbacks, reply.clone(), &state.rules);
     let mut after = After {
         kind: Some(reply.kind.as_str()),
@@ -193,12 +207,35 @@ fn reply_turn(
             faq_id: r.faq_id.clone(),
             confidence: Some(r.confidence),
             advisor: None,
+            kind: Some(match origin {
+                Origin::Typed(_) => r.kind.as_str(),
+                Origin::Picked(_) => PICK,
+            }),
         });
         turn.frames.push(VisitorOut::Reply {
             reply_to: client_id,
             reply: ReplyPayload::from(r),
             handoff_offer: step.offer.is_some(),
         });
+    }
+    // While an advisor holds the conversation the bot does not answer: nothing to learn.
+    if conv.mode != Mode::Advisor {
+        let low = state.settings.report.low_confidence;
+        match origin {
+            Origin::Picked(faq_id) => turn.outcome = Some(Outcome::Picked(faq_id)),
+            Origin::Typed(_) => {
+                turn.outcome = Some(report::outcome_of(&reply, low));
+                turn.miss = report::classify(&reply, low).map(|kind| Miss {
+                    lang: reply.lang.code().to_owned(),
+                    question: text.clone(),
+                    terms: matcher.terms(&text, reply.lang),
+                    kind,
+                    confidence: reply.confidence,
+                    candidates: candidates(&reply),
+                    outcome: report::first_outcome(kind),
+                });
+            }
+        }
     }
     if let Some(reason) = step.handoff {
         // The card shows this very question and its candidates.
@@ -242,8 +279,19 @@ pub(super) async fn visitor_message(
         };
         // The language is detected per message: visitors switch, and the page's language
         // is only a hint for the welcome text.
-        let reply = st.live.matcher().reply(&text, None);
-        Ok(Ok(reply_turn(&st, s, conv, text, reply, client_id)?))
+        // One snapshot for the reply and what is recorded about it: a reload may swap the
+        // knowledge between two calls.
+        let matcher = st.live.matcher();
+        let reply = matcher.reply(&text, None);
+        Ok(Ok(reply_turn(
+            &st,
+            &matcher,
+            s,
+            conv,
+            text,
+            reply,
+            Origin::Typed(client_id),
+        )?))
     })
     .await?;
     finish(state, conv_id, after, forwarded, started);
@@ -279,7 +327,15 @@ pub(super) async fn visitor_choose(
             .map(|e| e.question.clone())
             .unwrap_or_else(|| faq_id.clone());
         Ok(Ok((
-            reply_turn(&st, s, conv, question.clone(), reply, None)?,
+            reply_turn(
+                &st,
+                &matcher,
+                s,
+                conv,
+                question.clone(),
+                reply,
+                Origin::Picked(faq_id),
+            )?,
             question,
         )))
     })
@@ -334,6 +390,7 @@ pub(super) async fn visitor_handoff(state: &Arc<AppState>, conv_id: &str) -> Res
                 touch: true,
                 ..Default::default()
             },
+            outcome: Some(Outcome::AskedPerson),
             ..Turn::default()
         };
         let opened = request_handoff(&st, s, &mut turn, &conv, reason)?;
@@ -563,6 +620,7 @@ pub(super) async fn advisor_message(
                 faq_id: None,
                 confidence: None,
                 advisor: Some(name.clone()),
+                kind: None,
             }],
             frames: vec![VisitorOut::AdvisorMessage {
                 text,

@@ -13,29 +13,17 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::api::{authenticate, ApiError};
+use super::api::{authenticate_support, ApiError};
 use super::AppState;
 use crate::knowledge::edit::{current_revision, EntryDraft, SaveError};
 use crate::knowledge::{Knowledge, LoadError};
 use crate::live::{Outcome, Problem, Trigger};
 use crate::protocol::ExplainWire;
-use crate::store::Advisor;
 use crate::text::Lang;
 use crate::{Matcher, ReplyKind};
 
-/// The role that may edit the knowledge.
-pub(super) const SUPPORT: &str = "support";
-
 /// Questions longer than this are cut before "try a question", as the chat cuts them.
 const MAX_TRY_CHARS: usize = 2_000;
-
-async fn support(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Advisor, ApiError> {
-    let advisor = authenticate(state, headers).await?;
-    if advisor.role != SUPPORT {
-        return Err(ApiError::NotSupport);
-    }
-    Ok(advisor)
-}
 
 /// Runs blocking knowledge work (file reads, index builds) off the async threads.
 async fn blocking<T: Send + 'static>(
@@ -53,7 +41,7 @@ pub(super) async fn overview(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    support(&state, &headers).await?;
+    authenticate_support(&state, &headers).await?;
     let matcher = state.live.matcher();
     let entries: Vec<Value> = matcher
         .knowledge()
@@ -85,7 +73,7 @@ pub(super) async fn entry(
     Path((lang, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    support(&state, &headers).await?;
+    authenticate_support(&state, &headers).await?;
     let lang = Lang::from_code(&lang).ok_or(ApiError::NotFound)?;
     let matcher = state.live.matcher();
     let entry = matcher
@@ -121,7 +109,7 @@ pub(super) async fn check(
     headers: HeaderMap,
     Json(request): Json<CheckRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    support(&state, &headers).await?;
+    authenticate_support(&state, &headers).await?;
     let live = state.live.clone();
     let problems =
         blocking(move || draft_problems(&live.matcher(), live.faq_dir(), &request.entry)).await?;
@@ -180,7 +168,7 @@ pub(super) async fn save(
     headers: HeaderMap,
     Json(request): Json<SaveRequest>,
 ) -> Result<Response, ApiError> {
-    let advisor = support(&state, &headers).await?;
+    let advisor = authenticate_support(&state, &headers).await?;
     if request.entry.id != id || request.entry.lang != lang {
         return Err(ApiError::Rejected {
             status: StatusCode::BAD_REQUEST,
@@ -283,7 +271,7 @@ pub(super) async fn try_question(
     headers: HeaderMap,
     Json(request): Json<TryRequest>,
 ) -> Result<Json<ExplainWire>, ApiError> {
-    support(&state, &headers).await?;
+    authenticate_support(&state, &headers).await?;
     let lang = match request.lang.as_deref() {
         None | Some("") => None,
         Some(code) => Some(Lang::from_code(code).ok_or(ApiError::Rejected {
@@ -308,7 +296,7 @@ pub(super) async fn reload(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let advisor = support(&state, &headers).await?;
+    let advisor = authenticate_support(&state, &headers).await?;
     let live = state.live.clone();
     let outcome = blocking(move || {
         live.reload(Trigger::Console {

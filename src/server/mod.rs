@@ -8,6 +8,7 @@ mod advisor;
 mod api;
 mod chat;
 mod knowledge;
+mod missed;
 mod visitor;
 mod web;
 
@@ -130,6 +131,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/me", get(api::me))
         .route("/api/leads", get(api::leads))
         .route("/api/knowledge", get(knowledge::overview))
+        .route("/api/knowledge/missed", get(missed::missed))
         .route(
             "/api/knowledge/entries/{lang}/{id}",
             get(knowledge::entry).put(knowledge::save),

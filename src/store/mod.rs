@@ -1,9 +1,11 @@
 //! Durable storage of conversations, messages, numbered visitor frames, handoffs, contact
-//! requests and advisors, behind the [`Store`] trait (SQLite today, PostgreSQL later).
+//! requests, advisors and missed questions, behind the [`Store`] trait (SQLite today,
+//! PostgreSQL later).
 //!
 //! **Invariant:** a frame is sent to a visitor only after the [`Turn`] that created it is
 //! committed, so whatever a client has seen is on disk. A `Turn` is one transaction: a visitor
-//! message, the bot's reply, its frames and any handoff change land together or not at all.
+//! message, the bot's reply, its frames, any handoff change, the missed question it is and the
+//! outcome it gives the previous one land together or not at all.
 
 mod shared;
 mod sqlite;
@@ -28,6 +30,14 @@ pub enum StoreError {
     AdvisorExists(String),
     #[error("the storage task failed: {0}")]
     Task(String),
+    #[error("there is no database at {0}: pass --data with the service's data folder")]
+    NoDatabase(std::path::PathBuf),
+    #[error("the database at {path} has schema version {found}, this faqbot needs {needed}: run this version of `faqbot serve` on it once to upgrade it")]
+    Outdated {
+        path: std::path::PathBuf,
+        found: i64,
+        needed: i64,
+    },
 }
 
 /// Who wrote a message.
@@ -80,7 +90,14 @@ pub struct NewMessage {
     pub faq_id: Option<String>,
     pub confidence: Option<f32>,
     pub advisor: Option<String>,
+    /// On a bot reply, the decision: a [`crate::ReplyKind`] name for a typed question, or
+    /// [`PICK`] for the answer to a picked suggestion (what the report's rates count).
+    pub kind: Option<&'static str>,
 }
+
+/// The decision kind stored for the answer to a picked suggestion: it is not a typed question,
+/// so it stays out of the answer rate.
+pub const PICK: &str = "pick";
 
 impl NewMessage {
     pub fn visitor(text: impl Into<String>) -> NewMessage {
@@ -90,8 +107,131 @@ impl NewMessage {
             faq_id: None,
             confidence: None,
             advisor: None,
+            kind: None,
         }
     }
+}
+
+/// Why a question counts as missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MissKind {
+    Fallback,
+    Clarify,
+    /// Answered, but with a confidence below `report.low_confidence`.
+    LowConfidence,
+    /// The visitor asked for a person in words.
+    Handoff,
+}
+
+impl MissKind {
+    pub const ALL: [MissKind; 4] = [
+        MissKind::Fallback,
+        MissKind::Clarify,
+        MissKind::LowConfidence,
+        MissKind::Handoff,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissKind::Fallback => "fallback",
+            MissKind::Clarify => "clarify",
+            MissKind::LowConfidence => "low_confidence",
+            MissKind::Handoff => "handoff",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MissKind> {
+        MissKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// What the visitor did right after a missed question (their next action in the conversation).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Nothing yet: the visitor has not acted since (or left).
+    None,
+    /// Picked this suggested entry.
+    Picked(String),
+    /// Asked again and got a confident answer from this entry.
+    Answered(String),
+    /// Asked again and was missed again.
+    AskedAgain,
+    /// Asked for a person: the advisor button, or in words.
+    AskedPerson,
+    /// Small talk or an emergency.
+    Other,
+}
+
+impl Outcome {
+    /// The stored name (`picked` and `answered` also store their entry).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::None => "none",
+            Outcome::Picked(_) => "picked",
+            Outcome::Answered(_) => "answered",
+            Outcome::AskedAgain => "asked_again",
+            Outcome::AskedPerson => "asked_person",
+            Outcome::Other => "other",
+        }
+    }
+
+    /// The entry picked or answered.
+    pub fn entry(&self) -> Option<&str> {
+        match self {
+            Outcome::Picked(id) | Outcome::Answered(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// From the stored name and entry; an unknown name reads as `None` (nothing known).
+    pub fn parse(name: &str, entry: Option<String>) -> Outcome {
+        match (name, entry) {
+            ("picked", Some(id)) => Outcome::Picked(id),
+            ("answered", Some(id)) => Outcome::Answered(id),
+            ("asked_again", _) => Outcome::AskedAgain,
+            ("asked_person", _) => Outcome::AskedPerson,
+            ("other", _) => Outcome::Other,
+            _ => Outcome::None,
+        }
+    }
+}
+
+/// A question the bot missed, as recorded with the turn that answered it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Miss {
+    pub lang: String,
+    /// As typed.
+    pub question: String,
+    /// The matcher's terms for it (stems and `#concepts`, greetings removed): what groups it.
+    pub terms: Vec<String>,
+    pub kind: MissKind,
+    pub confidence: f32,
+    /// The bot's best candidates, best first.
+    pub candidates: Vec<CandidateWire>,
+    pub outcome: Outcome,
+}
+
+/// A recorded missed question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMiss {
+    pub id: i64,
+    pub conversation: String,
+    /// Unix milliseconds.
+    pub at: i64,
+    pub miss: Miss,
+}
+
+/// How the bot's decisions add up over a period (for the report's rates and top entries).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decisions {
+    /// Bot replies per stored decision kind (`answer`, `clarify`, …, [`PICK`]).
+    pub kinds: Vec<(String, u64)>,
+    /// Per FAQ entry: (id, answers to typed questions, answers to picked suggestions).
+    pub entries: Vec<(String, u64, u64)>,
+    /// Conversations with at least one visitor message.
+    pub conversations: u64,
+    /// Handoffs requested (queued or unavailable).
+    pub handoff_requests: u64,
 }
 
 /// A contact request to store.
@@ -158,6 +298,11 @@ pub struct Turn {
     pub update: ConversationUpdate,
     pub handoff: Option<HandoffChange>,
     pub contact: Option<NewContact>,
+    /// The visitor's action, as the outcome of the conversation's last missed question (set
+    /// only while that one has none yet).
+    pub outcome: Option<Outcome>,
+    /// This turn's question, when the bot missed it.
+    pub miss: Option<Miss>,
 }
 
 /// A frame as stored: its number and its JSON text.
@@ -232,6 +377,10 @@ pub trait Store: Send {
         now: i64,
     ) -> Result<(), StoreError>;
     fn advisor_by_token(&mut self, token_hash: &str) -> Result<Option<Advisor>, StoreError>;
+    /// Missed questions recorded at or after `since` (Unix milliseconds), oldest first.
+    fn misses(&mut self, since: i64) -> Result<Vec<StoredMiss>, StoreError>;
+    /// The bot's decisions at or after `since`, counted.
+    fn decisions(&mut self, since: i64) -> Result<Decisions, StoreError>;
     /// Checks the database answers (readiness).
     fn ping(&mut self) -> Result<(), StoreError>;
     /// Folds the write-ahead log into the database file (shutdown).

@@ -6,13 +6,14 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    rfc3339, Advisor, Applied, Conversation, HandoffChange, Mode, QueuedHandoff, Sender, Store,
-    StoreError, StoredFrame, Turn,
+    rfc3339, Advisor, Applied, Conversation, Decisions, HandoffChange, Miss, MissKind, Mode,
+    Outcome, QueuedHandoff, Sender, Store, StoreError, StoredFrame, StoredMiss, Turn, PICK,
 };
 use crate::protocol::{FromWire, HandoffCard, HistoryItem, LeadWire};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE conversations (
     id TEXT PRIMARY KEY,
     token_hash TEXT NOT NULL UNIQUE,
@@ -82,7 +83,30 @@ CREATE TABLE advisors (
     token_hash TEXT NOT NULL UNIQUE,
     created_at INTEGER NOT NULL
 );
-"#];
+"#,
+    // 2: what the bot missed. `messages.kind` is the bot's decision for each reply (the report's
+    // rates); `misses` keeps each fallback, clarify, low-confidence answer and handoff in words,
+    // with what the visitor did next (`outcome`, set by their next action).
+    r#"
+ALTER TABLE messages ADD COLUMN kind TEXT;
+CREATE INDEX messages_by_kind ON messages(kind, at) WHERE kind IS NOT NULL;
+CREATE TABLE misses (
+    id INTEGER PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    at INTEGER NOT NULL,
+    lang TEXT NOT NULL,
+    question TEXT NOT NULL,
+    terms TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    candidates TEXT NOT NULL,
+    outcome TEXT NOT NULL DEFAULT 'none',
+    outcome_faq_id TEXT
+);
+CREATE INDEX misses_by_conversation ON misses(conversation_id, id);
+CREATE INDEX misses_by_at ON misses(at);
+"#,
+];
 
 /// The SQLite store. Not shared: the service wraps it in one mutex (see `server::Db`).
 pub struct SqliteStore {
@@ -106,6 +130,48 @@ impl SqliteStore {
         let mut store = SqliteStore { conn };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Opens an existing `DATA_DIR/faqbot.db` read-only, for reports: it never creates, migrates
+    /// or writes, and WAL lets it read while `faqbot serve` writes.
+    pub fn open_read_only(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        use rusqlite::OpenFlags;
+        let path = data_dir.join("faqbot.db");
+        if !path.is_file() {
+            return Err(StoreError::NoDatabase(path));
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let needed = MIGRATIONS.len() as i64;
+        if found < needed {
+            return Err(StoreError::Outdated {
+                path,
+                found,
+                needed,
+            });
+        }
+        Ok(SqliteStore { conn })
+    }
+
+    /// Runs `f` in one read transaction, so that all it reads is one snapshot even while the
+    /// service commits turns (a report's rates and misses then agree).
+    pub fn snapshot<T>(
+        &mut self,
+        f: impl FnOnce(&mut SqliteStore) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.conn.execute_batch("BEGIN")?;
+        let result = f(self);
+        // Nothing was written: ending the transaction either way loses nothing.
+        let end = self
+            .conn
+            .execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        let value = result?;
+        end?;
+        Ok(value)
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -346,8 +412,26 @@ impl Store for SqliteStore {
                 None
             };
             tx.execute(
-                "INSERT INTO messages (conversation_id, at, sender, text, faq_id, confidence, advisor, client_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![conv, now, sender_str(m.from), m.text, m.faq_id, m.confidence.map(f64::from), m.advisor, client_id],
+                "INSERT INTO messages (conversation_id, at, sender, text, faq_id, confidence, advisor, client_id, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![conv, now, sender_str(m.from), m.text, m.faq_id, m.confidence.map(f64::from), m.advisor, client_id, m.kind],
+            )?;
+        }
+
+        // The outcome first: it belongs to the miss before this turn's own.
+        if let Some(outcome) = &turn.outcome {
+            tx.execute(
+                "UPDATE misses SET outcome = ?2, outcome_faq_id = ?3
+                 WHERE id = (SELECT MAX(id) FROM misses WHERE conversation_id = ?1) AND outcome = 'none'",
+                params![conv, outcome.as_str(), outcome.entry()],
+            )?;
+        }
+        if let Some(m) = &turn.miss {
+            let terms = serde_json::to_string(&m.terms).unwrap_or_else(|_| "[]".into());
+            let candidates = serde_json::to_string(&m.candidates).unwrap_or_else(|_| "[]".into());
+            tx.execute(
+                "INSERT INTO misses (conversation_id, at, lang, question, terms, kind, confidence, candidates, outcome, outcome_faq_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![conv, now, m.lang, m.question, terms, m.kind.as_str(), f64::from(m.confidence), candidates, m.outcome.as_str(), m.outcome.entry()],
             )?;
         }
 
@@ -541,6 +625,73 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
+    fn misses(&mut self, since: i64) -> Result<Vec<StoredMiss>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, conversation_id, at, lang, question, terms, kind, confidence, candidates, outcome, outcome_faq_id
+             FROM misses WHERE at >= ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([since], |row| {
+            let terms: String = row.get(5)?;
+            let kind: String = row.get(6)?;
+            let candidates: String = row.get(8)?;
+            let outcome: String = row.get(9)?;
+            Ok(StoredMiss {
+                id: row.get(0)?,
+                conversation: row.get(1)?,
+                at: row.get(2)?,
+                miss: Miss {
+                    lang: row.get(3)?,
+                    question: row.get(4)?,
+                    // A row we cannot read in full still counts, with what can be read.
+                    terms: serde_json::from_str(&terms).unwrap_or_default(),
+                    kind: MissKind::parse(&kind).unwrap_or(MissKind::Fallback),
+                    confidence: row.get::<_, f64>(7)? as f32,
+                    candidates: serde_json::from_str(&candidates).unwrap_or_default(),
+                    outcome: Outcome::parse(&outcome, row.get(10)?),
+                },
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn decisions(&mut self, since: i64) -> Result<Decisions, StoreError> {
+        let count = |v: i64| v.max(0) as u64;
+        let kinds = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT kind, COUNT(*) FROM messages WHERE kind IS NOT NULL AND at >= ?1 GROUP BY kind ORDER BY kind",
+            )?;
+            let rows = stmt.query_map([since], |r| Ok((r.get(0)?, count(r.get(1)?))))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let entries = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT faq_id, SUM(kind = 'answer'), SUM(kind = ?2) FROM messages
+                 WHERE kind IN ('answer', ?2) AND faq_id IS NOT NULL AND at >= ?1
+                 GROUP BY faq_id ORDER BY faq_id",
+            )?;
+            let rows = stmt.query_map(params![since, PICK], |r| {
+                Ok((r.get(0)?, count(r.get(1)?), count(r.get(2)?)))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let conversations = self.conn.query_row(
+            "SELECT COUNT(DISTINCT conversation_id) FROM messages WHERE sender = 'visitor' AND at >= ?1",
+            [since],
+            |r| r.get(0),
+        )?;
+        let handoff_requests = self.conn.query_row(
+            "SELECT COUNT(*) FROM handoffs WHERE created_at >= ?1",
+            [since],
+            |r| r.get(0),
+        )?;
+        Ok(Decisions {
+            kinds,
+            entries,
+            conversations: count(conversations),
+            handoff_requests: count(handoff_requests),
+        })
+    }
+
     fn ping(&mut self) -> Result<(), StoreError> {
         self.conn
             .query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
@@ -551,5 +702,103 @@ impl Store for SqliteStore {
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewMessage;
+
+    fn miss(question: &str) -> Miss {
+        Miss {
+            lang: "fr".into(),
+            question: question.into(),
+            terms: vec!["xyzzy".into()],
+            kind: MissKind::Fallback,
+            confidence: 0.0,
+            candidates: Vec::new(),
+            outcome: Outcome::None,
+        }
+    }
+
+    fn turn(client_id: &str, miss: Option<Miss>, outcome: Option<Outcome>) -> Turn {
+        Turn {
+            conversation: "c1".into(),
+            client_id: Some(client_id.into()),
+            messages: vec![NewMessage::visitor(client_id)],
+            miss,
+            outcome,
+            ..Turn::default()
+        }
+    }
+
+    #[test]
+    fn a_miss_is_recorded_once_and_gets_the_next_action_as_outcome() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = SqliteStore::open(dir.path()).expect("open");
+        store
+            .create_conversation("c1", "hash", "fr", None, 1)
+            .expect("conversation");
+        store
+            .apply(turn("a", Some(miss("xyzzy")), None), 10)
+            .expect("a");
+        // The same message id again (a resend): not recorded twice.
+        let again = store.apply(turn("a", Some(miss("xyzzy")), None), 11);
+        assert!(matches!(again, Ok(Applied::Duplicate { .. })));
+        store
+            .apply(
+                turn("b", Some(miss("plugh")), Some(Outcome::AskedAgain)),
+                20,
+            )
+            .expect("b");
+        store
+            .apply(turn("c", None, Some(Outcome::Picked("cout".into()))), 30)
+            .expect("c");
+        // An outcome is given once: a later action does not overwrite it.
+        store
+            .apply(turn("d", None, Some(Outcome::Other)), 40)
+            .expect("d");
+
+        let mut reader = SqliteStore::open_read_only(dir.path()).expect("read-only");
+        let misses = reader.snapshot(|s| s.misses(0)).expect("misses");
+        let outcomes: Vec<(&str, &Outcome)> = misses
+            .iter()
+            .map(|m| (m.miss.question.as_str(), &m.miss.outcome))
+            .collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                ("xyzzy", &Outcome::AskedAgain),
+                ("plugh", &Outcome::Picked("cout".into()))
+            ]
+        );
+        assert_eq!(reader.misses(15).expect("since").len(), 1);
+        assert!(
+            reader.apply(turn("e", None, None), 50).is_err(),
+            "read-only"
+        );
+    }
+
+    #[test]
+    fn reports_refuse_a_missing_or_outdated_database() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert!(matches!(
+            SqliteStore::open_read_only(dir.path()),
+            Err(StoreError::NoDatabase(_))
+        ));
+        let conn = Connection::open(dir.path().join("faqbot.db")).expect("create");
+        conn.execute_batch(MIGRATIONS[0]).expect("first schema");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version");
+        drop(conn);
+        let err = SqliteStore::open_read_only(dir.path()).err();
+        assert!(
+            matches!(err, Some(StoreError::Outdated { found: 1, .. })),
+            "{err:?}"
+        );
+        // The service upgrades it on open; then reports can read it.
+        SqliteStore::open(dir.path()).expect("migrated");
+        assert!(SqliteStore::open_read_only(dir.path()).is_ok());
     }
 }

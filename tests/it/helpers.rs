@@ -165,7 +165,7 @@ impl TestApp {
 
     /// Creates an advisor with the `support` role (may edit the knowledge).
     pub fn add_support(&self, name: &str) -> String {
-        add_advisor_with_role(self.dir.path(), name, "support")
+        add_advisor_as(self.dir.path(), name, "support")
     }
 
     /// The folder holding `faq/` and `intents/` of [`spawn_app_live`].
@@ -230,10 +230,11 @@ impl TestApp {
 }
 
 pub fn add_advisor(data: &Path, name: &str) -> String {
-    add_advisor_with_role(data, name, "advisor")
+    add_advisor_as(data, name, "advisor")
 }
 
-pub fn add_advisor_with_role(data: &Path, name: &str, role: &str) -> String {
+/// Creates an advisor with `role` (`advisor` or `support`) and returns its token.
+pub fn add_advisor_as(data: &Path, name: &str, role: &str) -> String {
     let mut store = SqliteStore::open(data).expect("open store");
     let token = faqbot::store::new_token();
     store

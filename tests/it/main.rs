@@ -9,3 +9,4 @@ mod crash;
 mod handoff;
 mod helpers;
 mod live;
+mod report;
