@@ -398,3 +398,47 @@ fn csv_field(field: &str) -> String {
     };
     format!("\"{}\"", field.replace('"', "\"\""))
 }
+
+/// One finding of `faqbot check` or of the console's check on save (a [`LoadError`]), as JSON:
+/// `{"path":"faq/fr/cout.md","line":6,"severity":"warning","entry":"cout","message":"…"}`.
+///
+/// [`LoadError`]: crate::knowledge::LoadError
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingWire {
+    pub path: String,
+    pub line: Option<usize>,
+    /// `error` (the reload is refused) or `warning` (served anyway).
+    pub severity: String,
+    pub entry: Option<String>,
+    pub message: String,
+}
+
+impl From<&crate::knowledge::LoadError> for FindingWire {
+    fn from(e: &crate::knowledge::LoadError) -> Self {
+        FindingWire {
+            // Lossy: a path that is not UTF-8 must not make the whole list unserializable.
+            path: e.path.to_string_lossy().into_owned(),
+            line: e.line,
+            severity: e.severity.as_str().to_owned(),
+            entry: e.entry.clone(),
+            message: e.message.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::LoadError;
+
+    #[test]
+    fn a_finding_is_plain_json_with_its_severity() {
+        let w = LoadError::warning(std::path::Path::new("faq/fr/cout.md"), Some(6), "few")
+            .for_entry("cout");
+        let json = serde_json::to_value(FindingWire::from(&w)).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({"path": "faq/fr/cout.md", "line": 6, "severity": "warning", "entry": "cout", "message": "few"})
+        );
+    }
+}

@@ -115,7 +115,7 @@ enum Outcome<'k> {
     Own,
     /// Answered by another entry.
     Other(&'k str),
-    /// "Did you mean" offering these other entries.
+    /// "Did you mean" offering these other entries (those within [`OVERLAP_GAP`] if any).
     Clarify(Vec<&'k str>),
     /// No entry: fallback, small talk, handoff or emergency (with the intent, if any).
     Elsewhere(ReplyKind, Option<String>),
@@ -125,7 +125,7 @@ struct Asked<'k> {
     entry: &'k FaqEntry,
     phrasing: &'k str,
     outcome: Outcome<'k>,
-    /// Other entries that took it, were offered with it, or came within [`OVERLAP_GAP`] of it.
+    /// Other entries that took it or came within [`OVERLAP_GAP`] of it.
     contested_by: Vec<&'k str>,
 }
 
@@ -323,25 +323,6 @@ fn ask<'k>(matcher: &'k Matcher, entry: &'k FaqEntry, phrasing: &'k str) -> Aske
             .entry(id, entry.lang)
             .map(|e| e.id.as_str())
     };
-    let outcome = match (reply.kind, reply.faq_id.as_deref()) {
-        (ReplyKind::Answer, Some(id)) if id == entry.id => Outcome::Own,
-        (ReplyKind::Answer, Some(other)) => known(other).map_or(Outcome::Own, Outcome::Other),
-        (ReplyKind::Clarify, _) => {
-            let others: Vec<&str> = reply
-                .suggestions
-                .iter()
-                .filter(|s| s.faq_id != entry.id)
-                .filter_map(|s| known(&s.faq_id))
-                .collect();
-            // "Did you mean" offering only this entry is as good as an answer.
-            if others.is_empty() {
-                Outcome::Own
-            } else {
-                Outcome::Clarify(others)
-            }
-        }
-        (kind, _) => Outcome::Elsewhere(kind, reply.intent.clone()),
-    };
     let own = explanation
         .top
         .iter()
@@ -355,10 +336,35 @@ fn ask<'k>(matcher: &'k Matcher, entry: &'k FaqEntry, phrasing: &'k str) -> Aske
         })
         .filter_map(|(id, _, _)| known(id))
         .collect();
-    match &outcome {
-        Outcome::Other(other) => contested_by.push(other),
-        Outcome::Clarify(others) => contested_by.extend(others.iter().copied()),
-        Outcome::Own | Outcome::Elsewhere(..) => {}
+    let outcome = match (reply.kind, reply.faq_id.as_deref()) {
+        (ReplyKind::Answer, Some(id)) if id == entry.id => Outcome::Own,
+        (ReplyKind::Answer, Some(other)) => known(other).map_or(Outcome::Own, Outcome::Other),
+        (ReplyKind::Clarify, _) => {
+            let offered: Vec<&str> = reply
+                .suggestions
+                .iter()
+                .filter(|s| s.faq_id != entry.id)
+                .filter_map(|s| known(&s.faq_id))
+                .collect();
+            // Blame the entries that are really close: a "did you mean" offers up to three,
+            // and the third is often only there because the first two tie.
+            let close: Vec<&str> = offered
+                .iter()
+                .copied()
+                .filter(|o| contested_by.contains(o))
+                .collect();
+            match (offered.is_empty(), close.is_empty()) {
+                // "Did you mean" offering only this entry is as good as an answer.
+                (true, _) => Outcome::Own,
+                // Not a tie but a weak match: every entry offered is in the way.
+                (false, true) => Outcome::Clarify(offered),
+                (false, false) => Outcome::Clarify(close),
+            }
+        }
+        (kind, _) => Outcome::Elsewhere(kind, reply.intent.clone()),
+    };
+    if let Outcome::Other(other) = &outcome {
+        contested_by.push(other);
     }
     contested_by.sort_unstable();
     contested_by.dedup();
