@@ -8,7 +8,7 @@
 //!
 //! [`Severity::Warning`]: crate::knowledge::Severity::Warning
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -143,9 +143,17 @@ fn run<'k>(
         .iter()
         .filter(|e| e.lang == lang)
         .collect();
+    // By id, so a finding costs no scan of the entries (the FAQ may grow large).
+    let by_id: HashMap<&str, &FaqEntry> = entries.iter().map(|e| (e.id.as_str(), *e)).collect();
     let asked: Vec<Asked> = entries
         .iter()
-        .flat_map(|&entry| entry.phrasings.iter().map(move |p| ask(matcher, entry, p)))
+        .flat_map(|&entry| {
+            let by_id = &by_id;
+            entry
+                .phrasings
+                .iter()
+                .map(move |p| ask(matcher, by_id, entry, p))
+        })
         .collect();
     let mut findings = Vec::new();
 
@@ -158,12 +166,7 @@ fn run<'k>(
             slot.0 += 1;
         }
     }
-    let phrasings_of = |id: &str| {
-        entries
-            .iter()
-            .find(|e| e.id == id)
-            .map_or(0, |e| e.phrasings.len())
-    };
+    let phrasings_of = |id: &str| by_id.get(id).map_or(0, |e| e.phrasings.len());
     let mut overlapping: HashSet<(&str, &str)> = HashSet::new();
     for (&(x, y), &(n, example)) in &contested {
         let total = phrasings_of(x) + phrasings_of(y);
@@ -172,7 +175,7 @@ fn run<'k>(
         }
         overlapping.insert((x, y));
         let (here, there) = if focus == Some(y) { (y, x) } else { (x, y) };
-        let Some(entry) = entries.iter().find(|e| e.id == here) else {
+        let Some(entry) = by_id.get(here) else {
             continue;
         };
         findings.push(Finding {
@@ -313,16 +316,16 @@ fn run<'k>(
 }
 
 /// Asks one phrasing of `entry` as a visitor would, in the entry's language.
-fn ask<'k>(matcher: &'k Matcher, entry: &'k FaqEntry, phrasing: &'k str) -> Asked<'k> {
+fn ask<'k>(
+    matcher: &Matcher,
+    by_id: &HashMap<&str, &'k FaqEntry>,
+    entry: &'k FaqEntry,
+    phrasing: &'k str,
+) -> Asked<'k> {
     let explanation = matcher.explain(phrasing, Some(entry.lang));
     let reply = &explanation.reply;
     // Ids borrowed from the knowledge (not the reply) so findings can outlive the reply.
-    let known = |id: &str| -> Option<&'k str> {
-        matcher
-            .knowledge()
-            .entry(id, entry.lang)
-            .map(|e| e.id.as_str())
-    };
+    let known = |id: &str| -> Option<&'k str> { by_id.get(id).map(|e| e.id.as_str()) };
     let own = explanation
         .top
         .iter()
