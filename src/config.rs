@@ -50,6 +50,18 @@ pub struct KnowledgeSettings {
     pub intents: PathBuf,
     /// Reload when a file in either folder changes (SIGHUP and the console reload anyway).
     pub watch: bool,
+    /// Longest FAQ answer, in characters, before the console warns that it is too long for a
+    /// chat bubble (`faqbot check --max-answer-chars` for CI).
+    pub max_answer_chars: usize,
+}
+
+impl KnowledgeSettings {
+    /// What the quality gates measure against.
+    pub fn gate_options(&self) -> crate::matcher::GateOptions {
+        crate::matcher::GateOptions {
+            max_answer_chars: self.max_answer_chars,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -144,6 +156,7 @@ impl Default for KnowledgeSettings {
             faq: PathBuf::from("faq"),
             intents: PathBuf::from("intents"),
             watch: true,
+            max_answer_chars: crate::matcher::gates::DEFAULT_MAX_ANSWER_CHARS,
         }
     }
 }
@@ -248,6 +261,11 @@ impl Settings {
                 "chat.max_text_chars must be above 0 and chat.max_frame_bytes at least 256".into(),
             ));
         }
+        if self.knowledge.max_answer_chars == 0 {
+            return Err(ConfigError::Invalid(
+                "knowledge.max_answer_chars must be at least 1".into(),
+            ));
+        }
         if self.chat.outgoing_queue == 0 {
             return Err(ConfigError::Invalid(
                 "chat.outgoing_queue must be at least 1".into(),
@@ -345,6 +363,16 @@ mod tests {
         let s = Settings::load_from(Some(&path), env).expect("settings");
         assert_eq!(s.server.addr.port(), 9000);
         assert_eq!(s.chat.max_text_chars, 50);
+        assert_eq!(
+            s.knowledge.gate_options(),
+            crate::matcher::GateOptions::default()
+        );
+        let env = vec![(
+            "FAQBOT_KNOWLEDGE__MAX_ANSWER_CHARS".to_owned(),
+            "600".to_owned(),
+        )];
+        let s = Settings::load_from(None, env).expect("settings");
+        assert_eq!(s.knowledge.gate_options().max_answer_chars, 600);
 
         let env = vec![("FAQBOT_CHAT__MAX_TEXT_CHAR".to_owned(), "50".to_owned())];
         let err = Settings::load_from(None, env).expect_err("misspelt key");

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use notify::{RecursiveMode, Watcher};
-use serde::Serialize;
 
 use crate::knowledge::edit::{self, EntryDraft, SaveError, Saved};
 use crate::knowledge::{self, LoadError};
+use crate::matcher::{gates, GateOptions};
 use crate::store::now_ms;
 use crate::Matcher;
 
@@ -22,8 +22,7 @@ use crate::Matcher;
 const SETTLE: Duration = Duration::from_millis(150);
 
 /// What asked for a reload, for the logs and the console.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "by", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
     Startup,
     /// The file watcher saw a change.
@@ -36,38 +35,17 @@ pub enum Trigger {
     },
 }
 
-/// One problem of the knowledge, as the console shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// `faq/fr/cout.md:12: …`: the same line `faqbot check` prints.
-    pub text: String,
-    pub path: String,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl From<&LoadError> for Problem {
-    fn from(e: &LoadError) -> Problem {
-        Problem {
-            text: e.to_string(),
-            path: e.path.display().to_string(),
-            line: e.line,
-            message: e.message.clone(),
-        }
-    }
-}
-
 /// A change that was not taken: the knowledge before it keeps serving.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Refusal {
     pub at: i64,
     pub trigger: Trigger,
-    /// The problems the change brought (not those the served knowledge already had).
-    pub problems: Vec<Problem>,
+    /// The errors the change brought (not those the served knowledge already had).
+    pub problems: Vec<LoadError>,
 }
 
 /// What the console shows about the knowledge being served.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Status {
     /// Starts at 1 and goes up by one with every knowledge swapped in.
     pub version: u64,
@@ -75,8 +53,12 @@ pub struct Status {
     pub trigger: Trigger,
     pub entries: usize,
     pub intents: usize,
-    /// Problems of the served knowledge (files left out at startup).
-    pub problems: Vec<Problem>,
+    /// What loading the served files found: errors tolerated since startup (those files are
+    /// left out) and warnings.
+    pub problems: Vec<LoadError>,
+    /// The quality gates' findings on the served knowledge; `None` until
+    /// [`Live::check_quality`] ran for this version.
+    pub quality: Option<Vec<LoadError>>,
     /// The last refused change, until a later reload succeeds.
     pub refused: Option<Refusal>,
     /// `true` while the files are watched.
@@ -104,13 +86,15 @@ pub struct Live {
     reloading: Mutex<()>,
     /// Dropping it stops the watch thread.
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
+    /// What the quality gates measure against.
+    gates: GateOptions,
     /// Serialises console saves (revision check then rename), and remembers who saved each file
     /// last, so a refused save can say who changed the entry.
     edits: Mutex<HashMap<PathBuf, LastSave>>,
 }
 
 /// Who saved a file from the console, and when.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct LastSave {
     pub advisor: String,
     pub at: i64,
@@ -153,7 +137,8 @@ impl Live {
             trigger: Trigger::Startup,
             entries: matcher.knowledge().entries.len(),
             intents: matcher.knowledge().intents.len(),
-            problems: problems.iter().map(Problem::from).collect(),
+            problems: problems.to_vec(),
+            quality: None,
             refused: None,
             watching: false,
         };
@@ -169,6 +154,39 @@ impl Live {
             reloading: Mutex::new(()),
             watcher: Mutex::new(None),
             edits: Mutex::new(HashMap::new()),
+            gates: GateOptions::default(),
+        }
+    }
+
+    /// Measures the quality gates against `gates` (the default otherwise).
+    pub fn with_gates(mut self, gates: GateOptions) -> Live {
+        self.gates = gates;
+        self
+    }
+
+    pub fn gate_options(&self) -> &GateOptions {
+        &self.gates
+    }
+
+    /// Runs the quality gates on the served knowledge and adds their findings to the status,
+    /// unless another version was swapped in meanwhile. Blocking, and slow on a large FAQ (it
+    /// asks every phrasing): run it off the request path, after a swap.
+    pub fn check_quality(&self) {
+        let (version, matcher) = {
+            let state = self.state();
+            (state.status.version, self.current.load_full())
+        };
+        let started = Instant::now();
+        let findings = gates::gates(&matcher, &self.gates);
+        let mut state = self.state();
+        if state.status.version == version {
+            tracing::info!(
+                version,
+                findings = findings.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "quality gates checked"
+            );
+            state.status.quality = Some(findings);
         }
     }
 
@@ -226,7 +244,7 @@ impl Live {
             self.state().status.refused = Some(Refusal {
                 at: now_ms(),
                 trigger,
-                problems: new.iter().map(Problem::from).collect(),
+                problems: new.clone(),
             });
             return Outcome::Refused { problems: new };
         }
@@ -247,7 +265,8 @@ impl Live {
             s.trigger = trigger.clone();
             s.entries = entries;
             s.intents = intents;
-            s.problems = problems.iter().map(Problem::from).collect();
+            s.problems = problems.clone();
+            s.quality = None;
             s.refused = None;
             // Only what is still broken stays tolerated: a file fixed and broken again is refused.
             state.tolerated = problems.iter().map(key).collect();
@@ -338,7 +357,9 @@ fn watch_loop(live: Weak<Live>, rx: mpsc::Receiver<WatchEvent>) {
             continue;
         }
         let Some(live) = live.upgrade() else { return };
-        live.reload(Trigger::Files);
+        if let Outcome::Swapped { .. } = live.reload(Trigger::Files) {
+            live.check_quality();
+        }
     }
 }
 
@@ -389,9 +410,10 @@ fn fingerprint(faq: &Path, intents: &Path) -> u64 {
     h.finish()
 }
 
-/// Whether a load problem stops a change from being served.
-fn blocks_reload(_problem: &LoadError) -> bool {
-    true
+/// Whether a load problem stops a change from being served: errors do (the file cannot be
+/// used), warnings do not (quality findings shown to authors).
+fn blocks_reload(problem: &LoadError) -> bool {
+    problem.is_error()
 }
 
 fn key(p: &LoadError) -> (PathBuf, String) {

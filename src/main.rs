@@ -57,10 +57,15 @@ enum Command {
         knowledge: KnowledgeArgs,
         question: Vec<String>,
     },
-    /// Validate faq/ and intents/; exits non-zero with file:line messages on any problem.
+    /// Validate faq/ and intents/ and run the quality gates; prints file:line messages and exits
+    /// non-zero on any error or warning.
     Check {
         #[command(flatten)]
         knowledge: KnowledgeArgs,
+        /// Longest answer, in characters, before it is reported as too long for a chat bubble
+        /// (the server reads `[knowledge] max_answer_chars`).
+        #[arg(long, default_value_t = faqbot::matcher::gates::DEFAULT_MAX_ANSWER_CHARS, value_parser = parse_positive)]
+        max_answer_chars: usize,
     },
     /// Run the chat service: visitor and advisor WebSockets, demo page and console.
     Serve(ServeArgs),
@@ -129,6 +134,13 @@ enum AdvisorCommand {
     },
 }
 
+fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("`{s}` is not a whole number above 0")),
+    }
+}
+
 fn parse_lang(s: &str) -> Result<Lang, String> {
     Lang::from_code(s).ok_or_else(|| format!("unknown language `{s}`: use fr or en"))
 }
@@ -147,7 +159,16 @@ fn main() -> anyhow::Result<()> {
             knowledge,
             question,
         } => explain(&knowledge, lang, &question.join(" ")),
-        Command::Check { knowledge } => check(&knowledge),
+        Command::Check {
+            knowledge,
+            max_answer_chars,
+        } => {
+            if !check(&knowledge, max_answer_chars) {
+                // The findings and the count are printed already: no anyhow "Error:" line.
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Serve(args) => serve(args),
         Command::Advisor {
             command: AdvisorCommand::Add { name, data, role },
@@ -162,11 +183,16 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Loads the knowledge for answering: problems are printed as warnings, and what loaded serves.
+/// Loads the knowledge for answering: problems are printed, and what loaded serves.
 fn load_for_answers(args: &KnowledgeArgs) -> anyhow::Result<Matcher> {
     let (knowledge, errors) = knowledge::load(&args.faq, &args.intents);
     for e in &errors {
-        eprintln!("warning: {e}");
+        // An error left something out, which is only a warning for answering questions.
+        if e.is_error() {
+            eprintln!("warning: {e}");
+        } else {
+            eprintln!("{e}");
+        }
     }
     if knowledge.entries.is_empty() {
         bail!(
@@ -290,12 +316,15 @@ fn explain(args: &KnowledgeArgs, lang: Option<Lang>, question: &str) -> anyhow::
     Ok(())
 }
 
-fn check(args: &KnowledgeArgs) -> anyhow::Result<()> {
+/// Prints every finding and a last line with the counts; false if there is any.
+fn check(args: &KnowledgeArgs, max_answer_chars: usize) -> bool {
     let (knowledge, mut problems) = knowledge::load(&args.faq, &args.intents);
-    if problems.is_empty() {
-        // Matching checks only make sense on files that all load.
+    if !problems.iter().any(|p| p.is_error()) {
+        // Matching gates only make sense on files that all load: a left-out entry would make
+        // its phrasings' neighbours look fine or wrong for the wrong reason.
         let matcher = Matcher::new(Arc::new(knowledge.clone()));
-        problems.extend(faqbot::matcher::self_check(&matcher));
+        let opts = faqbot::matcher::GateOptions { max_answer_chars };
+        problems.extend(faqbot::matcher::gates(&matcher, &opts));
     }
     report_check(&knowledge, &problems, &args.faq, &args.intents)
 }
@@ -305,7 +334,7 @@ fn report_check(
     problems: &[faqbot::LoadError],
     faq: &Path,
     intents: &Path,
-) -> anyhow::Result<()> {
+) -> bool {
     for p in problems {
         println!("{p}");
     }
@@ -318,12 +347,15 @@ fn report_check(
             faq.display(),
             intents.display()
         );
-        Ok(())
+        true
     } else {
-        bail!(
-            "{} problem(s) found: fix them and run `faqbot check` again",
-            problems.len()
-        )
+        // Warnings fail too: CI keeps the shipped files clean; only the server serves despite them.
+        let errors = problems.iter().filter(|p| p.is_error()).count();
+        println!(
+            "{errors} error(s), {} warning(s): fix them and run `faqbot check` again",
+            problems.len() - errors
+        );
+        false
     }
 }
 
@@ -372,7 +404,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         problems = errors.len(),
         "knowledge loaded"
     );
-    let live = Arc::new(live);
+    let live = Arc::new(live.with_gates(settings.knowledge.gate_options()));
+    {
+        // The gates ask every phrasing: the console shows their findings when they are ready.
+        let live = live.clone();
+        std::thread::spawn(move || live.check_quality());
+    }
     if settings.knowledge.watch {
         // Without a watch the service still reloads on SIGHUP and from the console.
         if let Err(e) = live.watch() {
@@ -421,10 +458,14 @@ async fn reload_on_hangup(live: Arc<Live>) {
         };
         while hangup.recv().await.is_some() {
             let live = live.clone();
-            if let Err(e) =
-                tokio::task::spawn_blocking(move || live.reload(faqbot::live::Trigger::Signal))
-                    .await
-            {
+            let reload = move || {
+                if let faqbot::live::Outcome::Swapped { .. } =
+                    live.reload(faqbot::live::Trigger::Signal)
+                {
+                    live.check_quality();
+                }
+            };
+            if let Err(e) = tokio::task::spawn_blocking(reload).await {
                 tracing::error!(cause = %e, "reload after SIGHUP failed");
             }
         }

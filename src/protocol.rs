@@ -769,3 +769,119 @@ impl ExplainWire {
         }
     }
 }
+
+/// One finding of `faqbot check` or of the console's check on save (a [`LoadError`]), as JSON:
+/// `{"path":"faq/fr/cout.md","line":6,"severity":"warning","entry":"cout","message":"…"}`.
+///
+/// [`LoadError`]: crate::knowledge::LoadError
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingWire {
+    pub path: String,
+    pub line: Option<usize>,
+    /// `error` (the reload is refused) or `warning` (served anyway).
+    pub severity: String,
+    pub entry: Option<String>,
+    pub message: String,
+}
+
+impl From<&crate::knowledge::LoadError> for FindingWire {
+    fn from(e: &crate::knowledge::LoadError) -> Self {
+        FindingWire {
+            // Lossy: a path that is not UTF-8 must not make the whole list unserializable.
+            path: e.path.to_string_lossy().into_owned(),
+            line: e.line,
+            severity: e.severity.as_str().to_owned(),
+            entry: e.entry.clone(),
+            message: e.message.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::LoadError;
+
+    #[test]
+    fn a_finding_is_plain_json_with_its_severity() {
+        let w = LoadError::warning(std::path::Path::new("faq/fr/cout.md"), Some(6), "few")
+            .for_entry("cout");
+        let json = serde_json::to_value(FindingWire::from(&w)).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({"path": "faq/fr/cout.md", "line": 6, "severity": "warning", "entry": "cout", "message": "few"})
+        );
+    }
+}
+
+/// The served knowledge, as the knowledge page shows it (`GET /api/knowledge`).
+#[derive(Debug, Clone, Serialize)]
+pub struct KnowledgeStatusWire {
+    /// Goes up by one with every knowledge swapped in.
+    pub version: u64,
+    /// Milliseconds since the epoch.
+    pub loaded_at: i64,
+    /// What loaded it: `startup`, `files`, `signal` or `console`.
+    pub trigger: &'static str,
+    /// The support advisor who saved or reloaded, for `console`.
+    pub by: Option<String>,
+    pub entries: usize,
+    pub intents: usize,
+    /// Load findings: errors tolerated since startup (those files are left out) and warnings.
+    pub problems: Vec<FindingWire>,
+    /// The quality gates' findings; `null` while they are being computed.
+    pub quality: Option<Vec<FindingWire>>,
+    /// The last change refused (the previous knowledge kept serving), until one is taken.
+    pub refused: Option<RefusalWire>,
+    /// Whether file changes are picked up on their own.
+    pub watching: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusalWire {
+    pub at: i64,
+    pub trigger: &'static str,
+    pub by: Option<String>,
+    /// The errors that made the change unusable, each with its file and line.
+    pub problems: Vec<FindingWire>,
+}
+
+fn trigger_wire(t: &crate::live::Trigger) -> (&'static str, Option<String>) {
+    use crate::live::Trigger;
+    match t {
+        Trigger::Startup => ("startup", None),
+        Trigger::Files => ("files", None),
+        Trigger::Signal => ("signal", None),
+        Trigger::Console { advisor } => ("console", Some(advisor.clone())),
+    }
+}
+
+fn findings(list: &[crate::knowledge::LoadError]) -> Vec<FindingWire> {
+    list.iter().map(FindingWire::from).collect()
+}
+
+impl From<&crate::live::Status> for KnowledgeStatusWire {
+    fn from(s: &crate::live::Status) -> Self {
+        let (trigger, by) = trigger_wire(&s.trigger);
+        KnowledgeStatusWire {
+            version: s.version,
+            loaded_at: s.loaded_at,
+            trigger,
+            by,
+            entries: s.entries,
+            intents: s.intents,
+            problems: findings(&s.problems),
+            quality: s.quality.as_deref().map(findings),
+            refused: s.refused.as_ref().map(|r| {
+                let (trigger, by) = trigger_wire(&r.trigger);
+                RefusalWire {
+                    at: r.at,
+                    trigger,
+                    by,
+                    problems: findings(&r.problems),
+                }
+            }),
+            watching: s.watching,
+        }
+    }
+}

@@ -60,7 +60,7 @@
   function problemItem(p) {
     return h('li', { class: p.severity === 'warning' ? 'warn' : 'bad' }, [
       h('code', { text: (p.path || '').replace(/^.*?(faq|intents)\//, '$1/') + (p.line ? ':' + p.line : '') }),
-      ' ', p.message || p.text || ''
+      ' ', (p.severity === 'warning' ? 'remarque : ' : '') + (p.message || '')
     ]);
   }
 
@@ -132,14 +132,18 @@
     var r = s.refused;
     $('refused').hidden = !r;
     if (r) {
-      $('refused-meta').textContent = 'Le ' + hhmm(r.at) + (r.trigger && r.trigger.advisor ? ', par ' + r.trigger.advisor : '') + ' :';
+      $('refused-meta').textContent = 'Le ' + hhmm(r.at) + (r.by ? ', par ' + r.by : '') + ' :';
       clear($('refused-list'));
       r.problems.forEach(function (p) { $('refused-list').appendChild(problemItem(p)); });
     }
-    var warnings = s.problems || [];
-    $('warnings').hidden = warnings.length === 0;
-    $('warnings-count').textContent = String(warnings.length);
+    // Load findings, then the quality gates (computed after each change, a moment later).
+    var warnings = (s.problems || []).concat(s.quality || []);
+    $('warnings').hidden = warnings.length === 0 && s.quality !== null;
+    $('warnings-count').textContent = s.quality === null ? '…' : String(warnings.length);
     clear($('warnings-list'));
+    if (s.quality === null) {
+      $('warnings-list').appendChild(h('li', { class: 'help', text: 'Vérification de qualité en cours… (Recharger la liste dans un instant.)' }));
+    }
     warnings.forEach(function (p) { $('warnings-list').appendChild(problemItem(p)); });
   }
   function renderList() {

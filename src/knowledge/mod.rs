@@ -3,17 +3,19 @@
 //!
 //! Loading never fails as a whole: [`load`] returns what it could read plus every problem found,
 //! each naming the file, the line and the fix, so one typo in one file is reported, not fatal.
+//! Errors leave something out; warnings ([`Severity`]) are served anyway and only fail
+//! `faqbot check`.
 
 pub mod edit;
 mod error;
 mod faq;
 mod intents;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-pub use error::LoadError;
-pub use faq::FaqEntry;
+pub use error::{LoadError, Severity};
+pub use faq::{parse_entry, FaqEntry};
 pub use intents::{Concept, Intent, IntentKind, Rule, Spelling};
 
 use crate::text::Lang;
@@ -40,10 +42,76 @@ impl Knowledge {
     pub fn intent(&self, id: &str) -> Option<&Intent> {
         self.intents.iter().find(|i| i.id == id)
     }
+
+    /// A copy with `entry` added, or replacing the entry with its id and language: the
+    /// knowledge as it would be after saving an edit, to check the edit before it is saved.
+    pub fn with_entry(&self, entry: FaqEntry) -> Knowledge {
+        let mut knowledge = self.clone();
+        knowledge
+            .entries
+            .retain(|e| !(e.id == entry.id && e.lang == entry.lang));
+        knowledge.entries.push(entry);
+        knowledge
+            .entries
+            .sort_by(|a, b| (&a.id, a.lang).cmp(&(&b.id, b.lang)));
+        knowledge
+    }
 }
 
-/// The minimum number of phrasings an entry needs to be matched reliably.
-pub const MIN_PHRASINGS: usize = 6;
+/// Fewer phrasings than this is a warning: the matcher has too little to recognise the entry by.
+/// Zero is an error (nothing leads to the entry); faq/README.md advises 6 or more.
+pub const MIN_PHRASINGS: usize = 3;
+
+/// Warnings about one entry that need no matcher: too few phrasings, follow-ups that point
+/// nowhere, no translation. [`load`] reports them for every entry; the console asks them for the
+/// entry it edits.
+pub fn entry_warnings(knowledge: &Knowledge, entry: &FaqEntry) -> Vec<LoadError> {
+    warnings_of(entry, |id, lang| knowledge.entry(id, lang).is_some())
+}
+
+/// [`entry_warnings`] with the lookup given, so [`load`] can use a set (linear in the entries).
+fn warnings_of(entry: &FaqEntry, exists: impl Fn(&str, Lang) -> bool) -> Vec<LoadError> {
+    let mut warnings = Vec::new();
+    let mut warn = |line: Option<usize>, message: String| {
+        warnings.push(LoadError::warning(&entry.path, line, message).for_entry(&entry.id));
+    };
+    if entry.phrasings.len() < MIN_PHRASINGS {
+        warn(
+            entry.line_of("phrasings"),
+            format!(
+                "only {} phrasing(s): write at least {MIN_PHRASINGS} ways visitors ask this, 6 or more is better (short, colloquial, with typos…)",
+                entry.phrasings.len()
+            ),
+        );
+    }
+    for related in &entry.related {
+        // The reply leaves a dangling follow-up out, so this is served; but the author meant to
+        // offer something.
+        if !exists(related, entry.lang) {
+            warn(
+                entry.line_of("related"),
+                format!(
+                    "`related` names `{related}`, which is no {} entry's id: the follow-up is not offered; fix the id or remove it",
+                    entry.lang
+                ),
+            );
+        }
+    }
+    for lang in Lang::ALL {
+        // The language that exists is served meanwhile (a new entry is often written in one
+        // language first).
+        if lang != entry.lang && !exists(&entry.id, lang) {
+            warn(
+                None,
+                format!(
+                    "entry `{}` has no {lang} version: add faq/{lang}/{}.md (same id, translated)",
+                    entry.id, entry.id
+                ),
+            );
+        }
+    }
+    warnings
+}
 
 /// Loads `faq_dir` (with `fr/` and `en/` inside) and `intents_dir`. Returns the knowledge that
 /// could be read and every problem found; an entry with a problem is left out.
@@ -87,23 +155,26 @@ pub fn load(faq_dir: &Path, intents_dir: &Path) -> (Knowledge, Vec<LoadError>) {
     (knowledge, errors)
 }
 
-/// Checks that need more than one file: duplicate ids, follow-ups that point nowhere, rules
-/// naming unknown concepts, entries missing a translation.
+/// Checks that need more than one file: duplicate ids and rules naming unknown concepts
+/// (errors); follow-ups that point nowhere, missing translations, few phrasings (warnings).
 fn cross_check(knowledge: &mut Knowledge, errors: &mut Vec<LoadError>) {
     let mut seen: HashMap<(String, Lang), PathBuf> = HashMap::new();
     let mut keep = vec![true; knowledge.entries.len()];
     for (i, entry) in knowledge.entries.iter().enumerate() {
         if let Some(first) = seen.get(&(entry.id.clone(), entry.lang)) {
-            errors.push(LoadError::new(
-                &entry.path,
-                entry.line_of("id"),
-                format!(
-                    "duplicate id `{}` ({}): already used by {}; give one of them another id",
-                    entry.id,
-                    entry.lang,
-                    first.display()
-                ),
-            ));
+            errors.push(
+                LoadError::new(
+                    &entry.path,
+                    entry.line_of("id"),
+                    format!(
+                        "duplicate id `{}` ({}): already used by {}; give one of them another id",
+                        entry.id,
+                        entry.lang,
+                        first.display()
+                    ),
+                )
+                .for_entry(&entry.id),
+            );
             keep[i] = false;
         } else {
             seen.insert((entry.id.clone(), entry.lang), entry.path.clone());
@@ -112,35 +183,13 @@ fn cross_check(knowledge: &mut Knowledge, errors: &mut Vec<LoadError>) {
     let mut flags = keep.into_iter();
     knowledge.entries.retain(|_| flags.next().unwrap_or(true));
 
-    let ids: HashSet<&str> = knowledge.entries.iter().map(|e| e.id.as_str()).collect();
+    let present: HashSet<(&str, Lang)> = knowledge
+        .entries
+        .iter()
+        .map(|e| (e.id.as_str(), e.lang))
+        .collect();
     for entry in &knowledge.entries {
-        for related in &entry.related {
-            if !ids.contains(related.as_str()) {
-                errors.push(LoadError::new(
-                    &entry.path,
-                    entry.line_of("related"),
-                    format!("`related` names `{related}`, which is no entry's id: fix the id or remove it"),
-                ));
-            }
-        }
-    }
-
-    let mut by_id: BTreeMap<&str, Vec<&FaqEntry>> = BTreeMap::new();
-    for entry in &knowledge.entries {
-        by_id.entry(&entry.id).or_default().push(entry);
-    }
-    for (id, versions) in by_id {
-        for lang in Lang::ALL {
-            if versions.iter().all(|e| e.lang != lang) {
-                if let Some(entry) = versions.first() {
-                    errors.push(LoadError::new(
-                        &entry.path,
-                        None,
-                        format!("entry `{id}` has no {lang} version: add faq/{lang}/{id}.md (same id, translated)"),
-                    ));
-                }
-            }
-        }
+        errors.extend(warnings_of(entry, |id, lang| present.contains(&(id, lang))));
     }
 
     let concepts: HashSet<&str> = knowledge.concepts.iter().map(|c| c.id.as_str()).collect();

@@ -6,6 +6,7 @@
 //! when the best candidate is both confident and clearly ahead of the next one.
 
 mod analyze;
+pub mod gates;
 mod index;
 mod messages;
 mod score;
@@ -14,6 +15,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 pub use analyze::{Analysis, Token};
+pub use gates::{check_edit, check_entry, gates, GateOptions};
 pub use score::Scored;
 
 use crate::knowledge::{IntentKind, Knowledge};
@@ -379,6 +381,8 @@ impl Matcher {
 
     fn entry_reply(&self, idx: usize, confidence: f32, candidates: Vec<Candidate>) -> Reply {
         let e = &self.knowledge.entries[idx];
+        // A follow-up naming no entry of this language is left out: it is a warning for the
+        // author (`faqbot check`), never a broken button for the visitor.
         let suggestions = e
             .related
             .iter()
@@ -481,43 +485,4 @@ fn seed(question: &str) -> u64 {
     question.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
-}
-
-/// Re-asks every phrasing of every entry and reports those the matcher sends to another entry,
-/// or does not answer at all: the authors' main quality gate (`faqbot check`).
-pub fn self_check(matcher: &Matcher) -> Vec<crate::knowledge::LoadError> {
-    let mut problems = Vec::new();
-    for entry in &matcher.knowledge.entries {
-        for phrasing in &entry.phrasings {
-            let reply = matcher.reply(phrasing, Some(entry.lang));
-            let line = entry.line_of_phrasing(phrasing);
-            let message = match (reply.kind, reply.faq_id.as_deref()) {
-                (ReplyKind::Answer, Some(id)) if id == entry.id => continue,
-                (ReplyKind::Answer, Some(other)) => format!(
-                    "phrasing \"{phrasing}\" of `{}` is answered by `{other}` instead: make it more specific, or move it to `{other}`",
-                    entry.id
-                ),
-                (ReplyKind::Clarify, _) => {
-                    let others: Vec<&str> = reply.suggestions.iter().map(|s| s.faq_id.as_str()).filter(|id| *id != entry.id).collect();
-                    if reply.suggestions.first().is_some_and(|s| s.faq_id == entry.id) && others.is_empty() {
-                        continue;
-                    }
-                    format!(
-                        "phrasing \"{phrasing}\" of `{}` is too close to {}: visitors asking it get \"did you mean\"; add a word specific to `{}`",
-                        entry.id,
-                        others.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
-                        entry.id
-                    )
-                }
-                (kind, _) => format!(
-                    "phrasing \"{phrasing}\" of `{}` gets a {} reply ({}): reword it, or check intents/ for a rule that catches it",
-                    entry.id,
-                    kind.as_str(),
-                    reply.intent.as_deref().unwrap_or("no entry close enough")
-                ),
-            };
-            problems.push(crate::knowledge::LoadError::new(&entry.path, line, message));
-        }
-    }
-    problems
 }

@@ -16,11 +16,10 @@ use serde_json::{json, Value};
 use super::api::{authenticate_support, ApiError};
 use super::AppState;
 use crate::knowledge::edit::{current_revision, EntryDraft, SaveError};
-use crate::knowledge::{Knowledge, LoadError};
-use crate::live::{Outcome, Problem, Trigger};
-use crate::protocol::ExplainWire;
+use crate::live::{Outcome, Trigger};
+use crate::matcher::gates;
+use crate::protocol::{ExplainWire, FindingWire, KnowledgeStatusWire};
 use crate::text::Lang;
-use crate::{Matcher, ReplyKind};
 
 /// Questions longer than this are cut before "try a question", as the chat cuts them.
 const MAX_TRY_CHARS: usize = 2_000;
@@ -61,7 +60,7 @@ pub(super) async fn overview(
         })
         .collect();
     Ok(Json(json!({
-        "status": state.live.status(),
+        "status": KnowledgeStatusWire::from(&state.live.status()),
         "entries": entries,
     })))
 }
@@ -102,8 +101,10 @@ pub(super) struct CheckRequest {
     entry: EntryDraft,
 }
 
-/// `POST /api/knowledge/check {"entry": …}`: every problem the draft would have once saved
-/// (file problems, then how the matcher would treat its phrasings). Nothing is written.
+/// `POST /api/knowledge/check {"entry": …}`: every finding the draft would have once saved:
+/// file errors, or else the quality gates for this entry with the draft in place of the entry
+/// it edits (its phrasings sent elsewhere, phrasings of others it takes, overlaps, length…).
+/// Nothing is written.
 pub(super) async fn check(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -111,44 +112,22 @@ pub(super) async fn check(
 ) -> Result<Json<Value>, ApiError> {
     authenticate_support(&state, &headers).await?;
     let live = state.live.clone();
-    let problems =
-        blocking(move || draft_problems(&live.matcher(), live.faq_dir(), &request.entry)).await?;
+    let problems = blocking(move || draft_findings(&live, &request.entry)).await?;
     Ok(Json(json!({ "problems": problems })))
 }
 
-/// The draft's file problems, or else its matching problems against the served knowledge with
-/// the draft in place of the entry it edits.
-fn draft_problems(served: &Matcher, faq_dir: &std::path::Path, draft: &EntryDraft) -> Vec<Problem> {
-    let entry = match draft.to_entry(faq_dir) {
-        Ok(entry) => entry,
-        Err(problems) => return problems.iter().map(Problem::from).collect(),
+fn draft_findings(live: &crate::live::Live, draft: &EntryDraft) -> Vec<FindingWire> {
+    let findings = match (draft.path_in(live.faq_dir()), draft.language()) {
+        (Some(path), Some(lang)) => gates::check_edit(
+            &live.matcher(),
+            &path,
+            &draft.render(),
+            lang,
+            live.gate_options(),
+        ),
+        _ => draft.problems(live.faq_dir()),
     };
-    let mut knowledge: Knowledge = served.knowledge().as_ref().clone();
-    knowledge
-        .entries
-        .retain(|e| !(e.id == entry.id && e.lang == entry.lang));
-    knowledge.entries.push(entry.clone());
-    let matcher = Matcher::new(Arc::new(knowledge));
-    let mut problems = Vec::new();
-    for phrasing in &entry.phrasings {
-        let reply = matcher.reply(phrasing, Some(entry.lang));
-        let message = match (reply.kind, reply.faq_id.as_deref()) {
-            (ReplyKind::Answer, Some(id)) if id == entry.id => continue,
-            (ReplyKind::Answer, Some(other)) => format!(
-                "phrasing \"{phrasing}\" is answered by `{other}` instead: make it more specific, or add it to `{other}`"
-            ),
-            (kind, _) => format!(
-                "phrasing \"{phrasing}\" gets a {} reply: add a word specific to this entry",
-                kind.as_str()
-            ),
-        };
-        problems.push(Problem::from(&LoadError::new(
-            &entry.path,
-            entry.line_of_phrasing(phrasing),
-            message,
-        )));
-    }
-    problems
+    findings.iter().map(FindingWire::from).collect()
 }
 
 #[derive(Deserialize)]
@@ -193,6 +172,9 @@ pub(super) async fn save(
         Ok(saved) => saved,
         Err((e, last)) => return Err(save_error(e, last)),
     };
+    if let Outcome::Swapped { .. } = saved.outcome {
+        check_quality_later(&state);
+    }
     let (served, version, refused) = match &saved.outcome {
         Outcome::Swapped { version, .. } => (true, *version, Vec::new()),
         // Only watch events are skipped as unchanged; kept for completeness.
@@ -200,7 +182,7 @@ pub(super) async fn save(
         Outcome::Refused { problems } => (
             false,
             state.live.status().version,
-            problems.iter().map(Problem::from).collect(),
+            problems.iter().map(FindingWire::from).collect(),
         ),
     };
     Ok((
@@ -224,7 +206,7 @@ fn save_error(e: SaveError, last: Option<crate::live::LastSave>) -> ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "invalid",
             message,
-            details: json!({ "problems": problems.iter().map(Problem::from).collect::<Vec<_>>() }),
+            details: json!({ "problems": problems.iter().map(FindingWire::from).collect::<Vec<_>>() }),
         },
         SaveError::BadName(_) => ApiError::Rejected {
             status: StatusCode::UNPROCESSABLE_ENTITY,
@@ -243,7 +225,9 @@ fn save_error(e: SaveError, last: Option<crate::live::LastSave>) -> ApiError {
                 ),
                 None => message,
             },
-            details: json!({ "last_save": last }),
+            details: json!({
+                "last_save": last.map(|l| json!({ "by": l.advisor, "at": l.at })),
+            }),
         },
         SaveError::Io { .. } => {
             tracing::error!(cause = %message, "cannot save an entry");
@@ -255,6 +239,13 @@ fn save_error(e: SaveError, last: Option<crate::live::LastSave>) -> ApiError {
             }
         }
     }
+}
+
+/// The gates ask every phrasing: their findings reach the status page when ready, after the
+/// save has answered.
+fn check_quality_later(state: &Arc<AppState>) {
+    let live = state.live.clone();
+    tokio::task::spawn_blocking(move || live.check_quality());
 }
 
 #[derive(Deserialize)]
@@ -304,8 +295,12 @@ pub(super) async fn reload(
         })
     })
     .await?;
+    let swapped = matches!(outcome, Outcome::Swapped { .. });
+    if swapped {
+        check_quality_later(&state);
+    }
     Ok(Json(json!({
-        "swapped": matches!(outcome, Outcome::Swapped { .. }),
-        "status": state.live.status(),
+        "swapped": swapped,
+        "status": KnowledgeStatusWire::from(&state.live.status()),
     })))
 }

@@ -181,6 +181,10 @@ fn check_reports_duplicate_ids_and_empty_answers() {
         text.contains("avenir2.md:2: id `avenir` differs from the file name"),
         "{text}"
     );
+    assert!(
+        summary(&text).starts_with("2 error(s), "),
+        "errors are counted apart from warnings: {text}"
+    );
 }
 
 #[test]
@@ -201,6 +205,159 @@ fn check_reports_a_phrasing_that_another_entry_answers() {
         text.lines().any(|l| l.contains("avenir.md:")
             && l.contains("combien coûte la thérapie par cellules souches ?")
             && l.contains("cout")),
+        "{text}"
+    );
+}
+
+/// Edits a copied file in place.
+fn edit(path: &Path, change: impl FnOnce(String) -> String) {
+    let text = std::fs::read_to_string(path).expect("read");
+    std::fs::write(path, change(text)).expect("write");
+}
+
+/// The last line of `faqbot check`: the counts.
+fn summary(text: &str) -> &str {
+    text.lines().last().unwrap_or_default()
+}
+
+#[test]
+fn check_warns_about_an_entry_with_two_phrasings_and_fails() {
+    let (_dir, out) = broken_copy(|d| {
+        edit(&d.join("faq/fr/avenir.md"), |text| {
+            let start = text.find("phrasings = [").expect("phrasings");
+            let end = start + text[start..].find("]\n").expect("end of phrasings");
+            format!(
+                "{}phrasings = [\"quel avenir pour cette thérapie ?\", \"perspectives futures\"{}",
+                &text[..start],
+                &text[end..]
+            )
+        });
+    });
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("faq/fr/avenir.md:6: warning: only 2 phrasing(s): write at least 3"),
+        "{text}"
+    );
+    assert!(
+        summary(&text).starts_with("0 error(s), ")
+            && summary(&text).ends_with("warning(s): fix them and run `faqbot check` again"),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_warns_about_a_long_answer_with_the_configurable_limit() {
+    let (_dir, out) = broken_copy(|d| {
+        edit(&d.join("faq/fr/cout.md"), |text| {
+            format!("{text}{}\n", " Ces prix sont indicatifs.".repeat(40))
+        });
+    });
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.lines().any(|l| l.contains("faq/fr/cout.md:")
+            && l.contains(": warning: the answer is ")
+            && l.contains("(1000 at most, `max_answer_chars`)")),
+        "{text}"
+    );
+    assert_eq!(
+        summary(&text),
+        "0 error(s), 1 warning(s): fix them and run `faqbot check` again"
+    );
+
+    // The limit is a flag: the shipped references (a list of six) are over 800 characters.
+    let out = faqbot(&["check", "--max-answer-chars", "800"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("faq/fr/references.md:25: warning: the answer is 917 characters"),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_warns_about_a_follow_up_that_points_nowhere() {
+    let (_dir, out) = broken_copy(|d| {
+        edit(&d.join("faq/fr/cout.md"), |text| {
+            text.replacen(
+                "related = [\"cout_facteurs\"",
+                "related = [\"nulle_part\"",
+                1,
+            )
+        });
+    });
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "faq/fr/cout.md:23: warning: `related` names `nulle_part`, which is no fr entry's id"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        summary(&text),
+        "0 error(s), 1 warning(s): fix them and run `faqbot check` again"
+    );
+}
+
+#[test]
+fn check_reports_two_near_identical_entries_once_with_both_ids() {
+    let (_dir, out) = broken_copy(|d| {
+        for lang in ["fr", "en"] {
+            let text =
+                std::fs::read_to_string(d.join(format!("faq/{lang}/cout.md"))).expect("read");
+            // The copy keeps most phrasings, loses its last three, and gets its own id.
+            let mut lines: Vec<&str> = text.lines().collect();
+            let close = lines
+                .iter()
+                .position(|l| *l == "]")
+                .expect("end of phrasings");
+            lines.drain(close - 3..close);
+            let copy = lines
+                .join("\n")
+                .replacen("id = \"cout\"", "id = \"cout_bis\"", 1);
+            std::fs::write(d.join(format!("faq/{lang}/cout_bis.md")), copy).expect("write");
+        }
+    });
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    for lang in ["fr", "en"] {
+        let pair: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("`cout` and `cout_bis` overlap"))
+            .filter(|l| l.contains(&format!("faq/{lang}/cout.md:6: warning: ")))
+            .collect();
+        assert_eq!(pair.len(), 1, "{text}");
+        assert!(
+            pair[0].contains("add a word specific to each, or merge them"),
+            "{text}"
+        );
+    }
+    // Reported as the pair, not phrasing by phrasing.
+    assert!(!text.contains("is in both"), "{text}");
+    assert_eq!(
+        summary(&text),
+        "0 error(s), 2 warning(s): fix them and run `faqbot check` again"
+    );
+}
+
+#[test]
+fn check_reports_a_phrasing_copied_from_another_entry_with_both_places() {
+    let (_dir, out) = broken_copy(|d| {
+        edit(&d.join("faq/fr/avenir.md"), |text| {
+            text.replacen(
+                "phrasings = [",
+                "phrasings = [\n  \"combien ça coûte ?\",",
+                1,
+            )
+        });
+    });
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.lines().any(|l| l.contains("faq/fr/avenir.md:7: warning: phrasing \"combien ça coûte ?\" is in both `avenir` and `cout` (")
+            && l.contains("faq/fr/cout.md:8)")),
         "{text}"
     );
 }

@@ -116,8 +116,16 @@ async fn a_broken_file_is_refused_and_the_service_answers_as_before() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let problem = refused["problems"][0]["text"].as_str().expect("a problem");
-    assert!(problem.contains("faq/fr/cout.md:4:"), "{problem}");
+    let problem = &refused["problems"][0];
+    assert!(
+        problem["path"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("faq/fr/cout.md")
+            && problem["line"] == 4,
+        "{problem}"
+    );
+    assert_eq!(problem["severity"], "error");
 
     // The old knowledge keeps answering, including the broken entry.
     let reply = visitor.ask("combien ça coûte ?", "q1").await;
