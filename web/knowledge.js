@@ -413,7 +413,7 @@
         actions.push(h('button', {
           type: 'button', class: 'secondary',
           onclick: function () { addAsPhrasing(g.lang, c.id, examples); }
-        }, ['… ou de ' + c.id]));
+        }, ['… ou de « ' + (c.question || c.id) + ' »']));
       });
       if (g.kind !== 'handoff') {
         actions.push(h('button', {

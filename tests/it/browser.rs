@@ -379,6 +379,18 @@ async fn a_visitor_and_an_advisor_chat_through_the_real_pages_in_chromium() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn support_staff_edit_the_faq_in_the_knowledge_page() {
     let app = spawn_app().await;
+    // Visitors miss twice with two wordings of one question, and once get "did you mean".
+    let mut visitor = visitor_socket(&app).await;
+    for (i, q) in [
+        "Acceptez-vous la carte vitale ?",
+        "Est-ce que la carte vitale est acceptée chez vous ?",
+        "traitement",
+    ]
+    .iter()
+    .enumerate()
+    {
+        visitor.ask(q, &format!("m{i}")).await;
+    }
     let driver = ChromeDriver::start();
     let shots = screenshot_dir();
     let page = driver.session(1280, 900).await;
@@ -501,6 +513,66 @@ async fn support_staff_edit_the_faq_in_the_knowledge_page() {
     );
     save_screenshot(&page, &shots, "knowledge-try-1280x900.png").await;
 
+    // What the bot missed: the two wordings are one group, which can become a new entry; the
+    // clarify group offers its best candidate.
+    click(&page, "#tab-missed").await;
+    let group = wait_js_plain(
+        &page,
+        "the missed questions, grouped",
+        "const g = [...document.querySelectorAll('#groups .group')].find(g => g.textContent.includes('carte vitale'));
+         return g ? g.textContent : null",
+    )
+    .await;
+    let group = group.as_str().unwrap_or_default();
+    assert!(
+        group.contains("2×")
+            && group.contains("Acceptez-vous")
+            && group.contains("acceptée chez vous"),
+        "{group}"
+    );
+    save_screenshot(&page, &shots, "knowledge-missed-1280x900.png").await;
+    page.execute(
+        "const g = [...document.querySelectorAll('#groups .group')].find(g => g.textContent.includes('carte vitale'));
+         [...g.querySelectorAll('button')].find(b => b.textContent === 'Nouvelle entrée').click();",
+        vec![],
+    )
+    .await
+    .expect("click « Nouvelle entrée »");
+    let prefilled = wait_js_plain(
+        &page,
+        "a new entry prefilled with the missed wordings",
+        "const f = document.getElementById('f-phrasings');
+         return !document.getElementById('editor').hidden && document.getElementById('f-id').value === '' ? f.value : null",
+    )
+    .await;
+    assert!(
+        prefilled
+            .as_str()
+            .is_some_and(|t| t.contains("Acceptez-vous la carte vitale ?")
+                && t.contains("Est-ce que la carte vitale est acceptée chez vous ?")),
+        "{prefilled}"
+    );
+    // Leaving the unsaved draft asks first; accept.
+    page.execute("window.confirm = () => true;", vec![])
+        .await
+        .expect("stub confirm");
+    click(&page, "#tab-missed").await;
+    page.execute(
+        "const g = [...document.querySelectorAll('#groups .group')].find(g => g.textContent.includes('traitement'));
+         g.querySelector('button.primary').click();",
+        vec![],
+    )
+    .await
+    .expect("click « Ajouter comme formulation »");
+    let added = wait_js_plain(
+        &page,
+        "the suggested entry open with the missed wording added",
+        "const f = document.getElementById('f-phrasings');
+         return document.getElementById('f-id').value !== '' && f.value.split('\\n').includes('traitement') ? document.getElementById('f-id').value : null",
+    )
+    .await;
+    assert!(added.as_str().is_some_and(|id| !id.is_empty()), "{added}");
+
     // A broken file: refused, shown in the banner, the bot keeps answering.
     std::fs::write(&file, text.replacen("question = \"", "question = ", 1))
         .expect("break the file");
@@ -517,15 +589,6 @@ async fn support_staff_edit_the_faq_in_the_knowledge_page() {
         "{banner}"
     );
     save_screenshot(&page, &shots, "knowledge-refused-1280x900.png").await;
-    let mut visitor = crate::helpers::Client::connect(
-        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
-            "ws://{}/ws",
-            app.addr
-        ))
-        .expect("request"),
-    )
-    .await;
-    visitor.recv_type("welcome").await;
     let reply = visitor.ask("zorglub quantique", "after-break").await;
     assert_eq!(reply["faq_id"], "cout", "{reply}");
 
@@ -535,6 +598,17 @@ async fn support_staff_edit_the_faq_in_the_knowledge_page() {
 
 // ---------------------------------------------------------------------------------------------
 // The server
+
+/// A visitor's WebSocket, welcomed.
+async fn visitor_socket(app: &TestApp) -> crate::helpers::Client {
+    let request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        format!("ws://{}/ws", app.addr),
+    )
+    .expect("request");
+    let mut visitor = crate::helpers::Client::connect(request).await;
+    visitor.recv_type("welcome").await;
+    visitor
+}
 
 struct TestApp {
     addr: std::net::SocketAddr,
