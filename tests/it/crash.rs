@@ -1,46 +1,18 @@
 //! A real `faqbot serve` process killed with SIGKILL mid-conversation and restarted on the same
 //! data folder: every frame a client received before the kill is still there, byte for byte.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Child;
 
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{add_advisor, session, Client};
+use crate::helpers::{add_advisor, session, start_serve, Client};
 
-/// Starts `faqbot serve` on a free port; returns the child and the address it logged.
+/// Starts `faqbot serve` on a free port with the repository's knowledge.
 fn start(data: &Path) -> (Child, SocketAddr) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faqbot"))
-        .current_dir(root)
-        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn faqbot serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            // "listening addr=127.0.0.1:PORT data=…": the port chosen by the OS.
-            if let Some(rest) = line.split("listening addr=").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
-                let _ = tx.send(addr);
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the server logs its address")
-        .parse()
-        .expect("an address");
-    (child, addr)
+    start_serve(data, &[], &[])
 }
 
 async fn connect(addr: SocketAddr, path: &str, token: Option<&str>) -> Client {

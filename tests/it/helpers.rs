@@ -347,3 +347,43 @@ pub fn session(welcome: &Value) -> String {
     assert_eq!(welcome["type"], "welcome", "{welcome}");
     welcome["session"].as_str().expect("session").to_owned()
 }
+
+/// Starts the real `faqbot serve` binary on a free port, from the repository folder, with extra
+/// arguments and environment; returns the child and the address it logged.
+pub fn start_serve(
+    data: &Path,
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, &str)],
+) -> (std::process::Child, SocketAddr) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faqbot"))
+        .current_dir(root)
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn faqbot serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            // "listening addr=127.0.0.1:PORT data=…": the port chosen by the OS.
+            if let Some(rest) = line.split("listening addr=").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server logs its address")
+        .parse()
+        .expect("an address");
+    (child, addr)
+}

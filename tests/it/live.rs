@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_live, Client, TestApp};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::helpers::{copy_dir, spawn_app_live, start_serve, Client, TestApp};
 
 /// What the issue promises: a change is served within 2 seconds.
 const SERVED_WITHIN: Duration = Duration::from_secs(2);
@@ -389,4 +391,48 @@ async fn try_a_question_explains_the_decision() {
         .collect();
     assert!(!corrected.is_empty(), "the typo is shown corrected: {body}");
     assert!(!body["reason"].as_str().unwrap_or("").is_empty());
+}
+
+#[tokio::test]
+async fn sighup_reloads_a_server_that_does_not_watch() {
+    let knowledge = tempfile::tempdir().expect("temp dir");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(&root.join("faq"), &knowledge.path().join("faq"));
+    copy_dir(&root.join("intents"), &knowledge.path().join("intents"));
+    let data = tempfile::tempdir().expect("temp dir");
+    let (faq, intents) = (
+        knowledge.path().join("faq"),
+        knowledge.path().join("intents"),
+    );
+    let (mut child, addr) = start_serve(
+        data.path(),
+        &[
+            "--faq".as_ref(),
+            faq.as_os_str(),
+            "--intents".as_ref(),
+            intents.as_os_str(),
+        ],
+        &[("FAQBOT_KNOWLEDGE__WATCH", "false")],
+    );
+    let request = format!("ws://{addr}/ws")
+        .into_client_request()
+        .expect("request");
+    let mut visitor = Client::connect(request).await;
+    visitor.recv_type("welcome").await;
+
+    add_phrasing(&faq.join("fr/cout.md"), NEW_PHRASING);
+    // Not watched: the change waits for the signal.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let before = visitor.ask(NEW_PHRASING, "before").await;
+    assert_ne!(before["faq_id"], "cout", "{before}");
+
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    let took = answered_within(&mut visitor, NEW_PHRASING, "cout", SERVED_WITHIN).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(took.is_some(), "SIGHUP did not reload within 2 s");
 }
