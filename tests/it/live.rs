@@ -47,6 +47,29 @@ async fn answered_within(
     None
 }
 
+async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (u16, Value) {
+    api(app, reqwest::Method::GET, path, token, None).await
+}
+
+/// Polls `GET /api/knowledge` until `done` holds for its `status`, at most [`SERVED_WITHIN`].
+async fn status_when(
+    app: &TestApp,
+    token: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let started = Instant::now();
+    loop {
+        let (code, body) = get(app, "/api/knowledge", Some(token)).await;
+        assert_eq!(code, 200, "{body}");
+        if done(&body["status"]) {
+            return body["status"].clone();
+        }
+        assert!(started.elapsed() < SERVED_WITHIN, "{what}: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn api(
     app: &TestApp,
     method: reqwest::Method,
@@ -98,26 +121,11 @@ async fn a_broken_file_is_refused_and_the_service_answers_as_before() {
     std::fs::write(&path, text.replacen("question = \"", "question = ", 1)).expect("write");
 
     // The refusal shows in the console's status, naming file and line.
-    let started = Instant::now();
-    let refused = loop {
-        let (status, body) = api(
-            &app,
-            reqwest::Method::GET,
-            "/api/knowledge",
-            Some(&support),
-            None,
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        if !body["status"]["refused"].is_null() {
-            break body["status"]["refused"].clone();
-        }
-        assert!(
-            started.elapsed() < SERVED_WITHIN,
-            "no refusal reported: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = status_when(&app, &support, "no refusal reported", |s| {
+        !s["refused"].is_null()
+    })
+    .await;
+    let refused = &status["refused"];
     let problem = &refused["problems"][0];
     assert!(
         problem["path"]
@@ -132,14 +140,7 @@ async fn a_broken_file_is_refused_and_the_service_answers_as_before() {
     // The old knowledge keeps answering, including the broken entry.
     let reply = visitor.ask("combien ça coûte ?", "q1").await;
     assert_eq!(reply["faq_id"], "cout", "{reply}");
-    let (_, body) = api(
-        &app,
-        reqwest::Method::GET,
-        "/api/knowledge",
-        Some(&support),
-        None,
-    )
-    .await;
+    let (_, body) = get(&app, "/api/knowledge", Some(&support)).await;
     assert_eq!(
         body["status"]["version"], 1,
         "nothing was swapped in: {body}"
@@ -147,26 +148,11 @@ async fn a_broken_file_is_refused_and_the_service_answers_as_before() {
 
     // Fixing the file serves it again and clears the refusal.
     std::fs::write(&path, &text).expect("write");
-    let started = Instant::now();
-    loop {
-        let (_, body) = api(
-            &app,
-            reqwest::Method::GET,
-            "/api/knowledge",
-            Some(&support),
-            None,
-        )
-        .await;
-        if body["status"]["refused"].is_null() {
-            assert_eq!(body["status"]["version"], 2, "{body}");
-            break;
-        }
-        assert!(
-            started.elapsed() < SERVED_WITHIN,
-            "the fix was not taken: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let status = status_when(&app, &support, "the fix was not taken", |s| {
+        s["refused"].is_null()
+    })
+    .await;
+    assert_eq!(status["version"], 2, "{status}");
 }
 
 #[tokio::test]
@@ -175,7 +161,7 @@ async fn the_console_saves_an_entry_atomically_and_refuses_a_stale_save() {
     let (alice, bob) = (app.add_support("Alice"), app.add_support("Bob"));
     let path = "/api/knowledge/entries/fr/cout";
 
-    let (status, opened) = api(&app, reqwest::Method::GET, path, Some(&alice), None).await;
+    let (status, opened) = get(&app, path, Some(&alice)).await;
     assert_eq!(status, 200, "{opened}");
     let revision = opened["revision"].as_str().expect("revision").to_owned();
     let mut entry = opened["entry"].clone();
@@ -251,7 +237,7 @@ async fn the_console_saves_an_entry_atomically_and_refuses_a_stale_save() {
     // An invalid draft is refused with the problems, and nothing is written.
     let mut empty = opened["entry"].clone();
     empty["answer"] = json!("   ");
-    let (_, current) = api(&app, reqwest::Method::GET, path, Some(&alice), None).await;
+    let (_, current) = get(&app, path, Some(&alice)).await;
     let (status, invalid) = api(
         &app,
         reqwest::Method::PUT,
@@ -338,16 +324,9 @@ async fn a_new_entry_created_in_the_console_is_served() {
 async fn the_knowledge_api_is_for_support_staff_only() {
     let app = spawn_app_live().await;
     let advisor = app.add_advisor("Alice");
-    let (status, body) = api(&app, reqwest::Method::GET, "/api/knowledge", None, None).await;
+    let (status, body) = get(&app, "/api/knowledge", None).await;
     assert_eq!(status, 401, "{body}");
-    let (status, body) = api(
-        &app,
-        reqwest::Method::GET,
-        "/api/knowledge",
-        Some(&advisor),
-        None,
-    )
-    .await;
+    let (status, body) = get(&app, "/api/knowledge", Some(&advisor)).await;
     assert_eq!(status, 403, "{body}");
     assert!(
         body["message"]
