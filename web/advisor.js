@@ -23,20 +23,7 @@
   };
 
   /* ---------- helpers ---------- */
-  function h(tag, attrs, kids) {
-    var e = d.createElement(tag);
-    for (var k in attrs || {}) {
-      var v = attrs[k];
-      if (v == null || v === false) continue;
-      if (k === 'text') e.textContent = v;
-      else if (k === 'class') e.className = v;
-      else if (k.slice(0, 2) === 'on') e.addEventListener(k.slice(2), v);
-      else e.setAttribute(k, v === true ? '' : v);
-    }
-    (kids || []).forEach(function (c) { if (c != null) e.appendChild(typeof c === 'string' ? d.createTextNode(c) : c); });
-    return e;
-  }
-  function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); }
+  var ui = window.faqbotUI, h = ui.h, clear = ui.clear, toast = ui.toast;
   function toDate(v) {
     if (v == null || v === '') return null;
     if (typeof v === 'number') return new Date(v < 1e12 ? v * 1000 : v);
@@ -77,11 +64,6 @@
     var ok = false;
     try { ok = /^https?:$/.test(new URL(url).protocol); } catch (e) { ok = false; }
     return ok ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', text: url }) : h('span', { text: String(url) });
-  }
-  function toast(text, bad) {
-    var t = h('div', { class: bad ? 'toast bad' : 'toast', text: text });
-    $('toasts').appendChild(t);
-    setTimeout(function () { t.remove(); }, bad ? 9000 : 6000);
   }
 
   /* ---------- sound and title badge ---------- */

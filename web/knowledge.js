@@ -13,30 +13,12 @@
   };
 
   /* ---------- helpers ---------- */
-  function h(tag, attrs, kids) {
-    var e = d.createElement(tag);
-    for (var k in attrs || {}) {
-      var v = attrs[k];
-      if (v == null || v === false) continue;
-      if (k === 'text') e.textContent = v;
-      else if (k === 'class') e.className = v;
-      else if (k.slice(0, 2) === 'on') e.addEventListener(k.slice(2), v);
-      else e.setAttribute(k, v === true ? '' : v);
-    }
-    (kids || []).forEach(function (c) { if (c != null) e.appendChild(typeof c === 'string' ? d.createTextNode(c) : c); });
-    return e;
-  }
-  function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); }
+  var ui = window.faqbotUI, h = ui.h, clear = ui.clear, toast = ui.toast;
   function hhmm(ms) {
     var dt = new Date(typeof ms === 'number' ? ms : Date.parse(ms));
     return isNaN(dt.getTime()) ? '' : dt.toLocaleString('fr-FR', { day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit' });
   }
   function pct(x) { return Math.round(Number(x || 0) * 100) + ' %'; }
-  function toast(text, bad) {
-    var t = h('div', { class: 'toast' + (bad ? ' bad' : ''), text: text });
-    $('toasts').appendChild(t);
-    setTimeout(function () { t.remove(); }, bad ? 9000 : 4500);
-  }
   function fold(s) {
     return String(s || '').toLowerCase().normalize('NFD').replace(/[\u0300-\u036f]/g, '');
   }
