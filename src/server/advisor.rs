@@ -2,9 +2,9 @@
 //! Origin-checked before the upgrade; then claims, messages, releases and closes.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -12,13 +12,11 @@ use tokio::sync::mpsc;
 
 use super::api::{authenticate, ApiError};
 use super::chat::{self, Refusal};
-use super::visitor::{check_text, close, configure, parse_frame};
+use super::socket::{close, pump, Session};
+use super::visitor::{check_text, configure, parse_frame};
 use super::AppState;
-use crate::handoff::Outbound;
 use crate::protocol::{AdvisorIn, AdvisorOut};
 use crate::store::{Advisor, EndStatus};
-
-const PING_EVERY: Duration = Duration::from_secs(30);
 
 pub(super) async fn upgrade(
     ws: WebSocketUpgrade,
@@ -76,58 +74,24 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, advisor: Advisor) 
             }
         };
     tracing::info!(role = %advisor.role, "advisor connected");
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
-    let mut ok = true;
-    while ok {
-        tokio::select! {
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    if let Err(r) = handle(&state, conn_id, &advisor, text.as_str()).await {
-                        ok = send_error(&mut socket, r).await;
-                    }
-                }
-                Some(Ok(Message::Binary(_))) => {
-                    ok = send_error(&mut socket, Refusal::new("bad_frame", "send JSON text frames, not binary")).await;
-                }
-                Some(Ok(Message::Close(_))) | None => break,
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    tracing::debug!(cause = %e, "advisor socket error");
-                    break;
-                }
-            },
-            out = rx.recv() => match out {
-                Some(Outbound::Text(text)) => ok = socket.send(Message::Text(text.into())).await.is_ok(),
-                Some(Outbound::Close(code, reason)) => {
-                    let _ = socket.send(close(code, reason)).await;
-                    break;
-                }
-                None => {
-                    let _ = socket.send(close(1013, "too slow: reconnect for a fresh queue")).await;
-                    break;
-                }
-            },
-            _ = shutdown.changed() => {
-                let _ = socket.send(close(1001, "going away")).await;
-                break;
+    let kind = Session {
+        who: "advisor",
+        overflow: "too slow: reconnect for a fresh queue",
+        error_frame: |r| {
+            AdvisorOut::Error {
+                code: r.code,
+                message: r.message,
             }
-            _ = ping.tick() => ok = socket.send(Message::Ping(Default::default())).await.is_ok(),
-        }
-    }
+            .to_text()
+        },
+    };
+    pump(&mut socket, &mut rx, &mut shutdown, &kind, |text| {
+        let (state, advisor) = (state.clone(), advisor.clone());
+        async move { handle(&state, conn_id, &advisor, &text).await }
+    })
+    .await;
     state.hub.unregister_advisor(conn_id);
     tracing::info!(secs = started.elapsed().as_secs(), "advisor disconnected");
-}
-
-async fn send_error(socket: &mut WebSocket, r: Refusal) -> bool {
-    tracing::debug!(code = r.code, "advisor frame refused");
-    let frame = AdvisorOut::Error {
-        code: r.code,
-        message: r.message,
-    };
-    socket
-        .send(Message::Text(frame.to_text().into()))
-        .await
-        .is_ok()
 }
 
 async fn handle(

@@ -9,6 +9,7 @@ mod api;
 mod chat;
 mod knowledge;
 mod missed;
+mod socket;
 mod visitor;
 mod web;
 

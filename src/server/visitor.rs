@@ -1,10 +1,10 @@
 //! The visitor WebSocket `/ws`: opens or resumes a conversation, replays missed frames, then
-//! runs one `select!` loop over the socket, the outgoing queue, shutdown and a ping timer.
+//! runs the shared session loop (`socket::pump`): socket, outgoing queue, shutdown, pings.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,9 +13,9 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::chat::{self, Refusal};
+use super::socket::{close, pump, Session};
 use super::AppState;
 use crate::dialogue;
-use crate::handoff::Outbound;
 use crate::protocol::{HistoryItem, ModeWire, VisitorIn, VisitorOut};
 use crate::store::{
     hash_token, new_id, new_token, now_ms, Conversation, Mode, NewContact, StoredFrame,
@@ -27,8 +27,6 @@ pub(super) const BUFFER_BYTES: usize = 4 * 1024;
 /// Messages above this are cut off by the WebSocket layer itself (connection closed); those
 /// between `chat.max_frame_bytes` and this get an error frame and the connection stays.
 pub(super) const HARD_LIMIT_BYTES: usize = 64 * 1024;
-/// Keeps proxies from closing idle connections.
-const PING_EVERY: Duration = Duration::from_secs(30);
 
 /// The query of `GET /ws`.
 #[derive(Debug, Deserialize)]
@@ -198,65 +196,26 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuer
         ok = socket.send(Message::Text(frame.text.into())).await.is_ok();
     }
 
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
-    while ok {
-        tokio::select! {
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    if let Err(r) = handle(&state, &conv_id, text.as_str()).await {
-                        ok = send_error(&mut socket, r).await;
-                    }
+    if ok {
+        let kind = Session {
+            who: "visitor",
+            overflow: "too slow: reconnect with last_seq",
+            error_frame: |r| {
+                VisitorOut::Error {
+                    code: r.code,
+                    message: r.message,
                 }
-                Some(Ok(Message::Binary(_))) => {
-                    ok = send_error(&mut socket, Refusal::new("bad_frame", "send JSON text frames, not binary")).await;
-                }
-                Some(Ok(Message::Close(_))) | None => break,
-                Some(Ok(_)) => {} // Ping/Pong: answered by the WebSocket layer.
-                Some(Err(e)) => {
-                    tracing::debug!(cause = %e, "visitor socket error");
-                    break;
-                }
+                .to_text()
             },
-            out = rx.recv() => match out {
-                Some(Outbound::Text(text)) => ok = socket.send(Message::Text(text.into())).await.is_ok(),
-                Some(Outbound::Close(code, reason)) => {
-                    let _ = socket.send(close(code, reason)).await;
-                    break;
-                }
-                None => {
-                    // Dropped by the hub: the queue overflowed.
-                    let _ = socket.send(close(1013, "too slow: reconnect with last_seq")).await;
-                    break;
-                }
-            },
-            _ = shutdown.changed() => {
-                let _ = socket.send(close(1001, "going away")).await;
-                break;
-            }
-            _ = ping.tick() => ok = socket.send(Message::Ping(Default::default())).await.is_ok(),
-        }
+        };
+        pump(&mut socket, &mut rx, &mut shutdown, &kind, |text| {
+            let (state, conv_id) = (state.clone(), conv_id.clone());
+            async move { handle(&state, &conv_id, &text).await }
+        })
+        .await;
     }
     state.hub.unregister_visitor(&conv_id, opened.conn_id);
     tracing::info!(secs = started.elapsed().as_secs(), "visitor disconnected");
-}
-
-pub(super) fn close(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }))
-}
-
-async fn send_error(socket: &mut WebSocket, r: Refusal) -> bool {
-    tracing::debug!(code = r.code, "frame refused");
-    let frame = VisitorOut::Error {
-        code: r.code,
-        message: r.message,
-    };
-    socket
-        .send(Message::Text(frame.to_text().into()))
-        .await
-        .is_ok()
 }
 
 /// Parses one frame: size, JSON, `type`, then the fields.

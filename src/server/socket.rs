@@ -1,0 +1,95 @@
+//! The loop every WebSocket session runs until it ends: frames in, hub frames out, pings and
+//! shutdown. Visitor and advisor sessions differ only in how they handle a text frame.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use tokio::sync::{mpsc, watch};
+
+use super::chat::Refusal;
+use crate::handoff::Outbound;
+
+/// Idle connections are pinged so proxies keep them open and dead peers are noticed.
+const PING_EVERY: Duration = Duration::from_secs(30);
+
+/// How one kind of session answers its client.
+pub(super) struct Session {
+    /// For the logs: `visitor` or `advisor`.
+    pub who: &'static str,
+    /// The close reason when the hub dropped this connection because its queue overflowed.
+    pub overflow: &'static str,
+    /// The error frame for a refused client frame.
+    pub error_frame: fn(Refusal) -> String,
+}
+
+/// Runs the session until the client leaves, the socket fails, the hub closes it, or the
+/// service shuts down. `on_text` handles each text frame; a refusal is sent back as an error
+/// frame and the session goes on.
+pub(super) async fn pump<F, Fut>(
+    socket: &mut WebSocket,
+    rx: &mut mpsc::Receiver<Outbound>,
+    shutdown: &mut watch::Receiver<bool>,
+    kind: &Session,
+    mut on_text: F,
+) where
+    // Owned text, not `&str`: an async closure borrowing its argument is not `Send` for every
+    // lifetime, which axum's upgrade needs.
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<(), Refusal>>,
+{
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let mut ok = true;
+    while ok {
+        tokio::select! {
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    if let Err(r) = on_text(text.as_str().to_owned()).await {
+                        ok = send_error(socket, kind, r).await;
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    ok = send_error(socket, kind, Refusal::new("bad_frame", "send JSON text frames, not binary")).await;
+                }
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Ok(_)) => {} // Ping/Pong: answered by the WebSocket layer.
+                Some(Err(e)) => {
+                    tracing::debug!(cause = %e, who = kind.who, "socket error");
+                    break;
+                }
+            },
+            out = rx.recv() => match out {
+                Some(Outbound::Text(text)) => ok = socket.send(Message::Text(text.into())).await.is_ok(),
+                Some(Outbound::Close(code, reason)) => {
+                    let _ = socket.send(close(code, reason)).await;
+                    break;
+                }
+                None => {
+                    // Dropped by the hub: the queue overflowed.
+                    let _ = socket.send(close(1013, kind.overflow)).await;
+                    break;
+                }
+            },
+            _ = shutdown.changed() => {
+                let _ = socket.send(close(1001, "going away")).await;
+                break;
+            }
+            _ = ping.tick() => ok = socket.send(Message::Ping(Default::default())).await.is_ok(),
+        }
+    }
+}
+
+pub(super) fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+async fn send_error(socket: &mut WebSocket, kind: &Session, r: Refusal) -> bool {
+    tracing::debug!(code = r.code, who = kind.who, "frame refused");
+    socket
+        .send(Message::Text((kind.error_frame)(r).into()))
+        .await
+        .is_ok()
+}
