@@ -125,7 +125,7 @@ impl Analyzer {
                 }
             }
         }
-        for (word, count) in &analyzer.vocabulary {
+        for word in analyzer.vocabulary.keys() {
             let stem = analyzer.stemmer.stem(lang, word);
             analyzer.stems.insert(stem.clone());
             analyzer.stem_of.insert(word.clone(), stem);
@@ -136,10 +136,17 @@ impl Analyzer {
             analyzer.by_len[len].push(word.clone());
             if len >= 4 {
                 let key = phonetic_key(word);
+                // The map is read in a random order: equal counts are settled by the word itself
+                // (shorter, then alphabetical), else the same question could get another reply
+                // after a restart.
+                let rank = |w: &String| {
+                    let c = analyzer.vocabulary.get(w).copied().unwrap_or(0);
+                    (std::cmp::Reverse(c), w.chars().count(), w.clone())
+                };
                 let better = analyzer
                     .phonetic
                     .get(&key)
-                    .is_none_or(|w| analyzer.vocabulary.get(w).copied().unwrap_or(0) < *count);
+                    .is_none_or(|w| rank(word) < rank(w));
                 if better {
                     analyzer.phonetic.insert(key, word.clone());
                 }
