@@ -1,11 +1,9 @@
 //! The per-language index: candidates (FAQ entries and intents), their phrasings as term sets,
 //! term rarity, and posting lists from a term to what contains it. Built once per load.
 
-use std::collections::HashMap;
-
 use super::analyze::Analyzer;
 use crate::knowledge::{IntentKind, Knowledge};
-use crate::text::Lang;
+use crate::text::{FastMap, Lang};
 
 /// What a candidate stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +39,7 @@ pub struct LangIndex {
     pub analyzer: Analyzer,
     pub candidates: Vec<Candidate>,
     pub phrasings: Vec<Phrasing>,
-    pub terms: HashMap<String, u32>,
+    pub terms: FastMap<String, u32>,
     pub idf: Vec<f32>,
     pub postings: Vec<Postings>,
     /// The largest rarity of any term: the weight of a word the knowledge does not know.
@@ -55,49 +53,14 @@ impl LangIndex {
             analyzer,
             candidates: Vec::new(),
             phrasings: Vec::new(),
-            terms: HashMap::new(),
+            terms: FastMap::default(),
             idf: Vec::new(),
             postings: Vec::new(),
             max_idf: 1.0,
         };
-        // Per candidate: term -> field weight (1 for phrasings/keywords, ANSWER_WEIGHT otherwise).
-        let mut fields: Vec<HashMap<u32, f32>> = Vec::new();
+        // Per candidate: (term, field weight), sorted by term, each term once.
+        let mut fields: Vec<Vec<(u32, f32)>> = Vec::new();
         let mut phrasing_terms: Vec<Vec<u32>> = Vec::new();
-
-        let mut add_candidate = |index: &mut LangIndex,
-                                 target: Target,
-                                 phrasings: &[String],
-                                 strong: &[&str],
-                                 weak: &[&str]| {
-            let cand = index.candidates.len() as u32;
-            let mut field: HashMap<u32, f32> = HashMap::new();
-            for p in phrasings {
-                let terms = index.intern_all(&index.analyzer.analyze_knowledge(p).terms);
-                if terms.is_empty() {
-                    continue;
-                }
-                for &t in &terms {
-                    field.insert(t, 1.0);
-                }
-                index.phrasings.push(Phrasing {
-                    candidate: cand,
-                    weight: 0.0,
-                });
-                phrasing_terms.push(terms);
-            }
-            for s in strong {
-                for t in index.intern_all(&index.analyzer.analyze_knowledge(s).terms) {
-                    field.insert(t, 1.0);
-                }
-            }
-            for w in weak {
-                for t in index.intern_all(&index.analyzer.analyze_knowledge(w).terms) {
-                    field.entry(t).or_insert(ANSWER_WEIGHT);
-                }
-            }
-            index.candidates.push(Candidate { target });
-            fields.push(field);
-        };
 
         for (i, e) in knowledge
             .entries
@@ -105,16 +68,14 @@ impl LangIndex {
             .enumerate()
             .filter(|(_, e)| e.lang == lang)
         {
-            let mut phrasings = e.phrasings.clone();
-            phrasings.push(e.question.clone());
-            let strong: Vec<&str> = e.keywords.iter().map(String::as_str).collect();
-            add_candidate(
-                &mut index,
-                Target::Entry(i),
-                &phrasings,
-                &strong,
-                &[&e.answer, &e.section],
-            );
+            let phrasings = e.phrasings.iter().map(String::as_str);
+            let fields_of = Fields {
+                phrasings: phrasings.chain(std::iter::once(e.question.as_str())),
+                strong: e.keywords.iter().map(String::as_str),
+                weak: [e.answer.as_str(), e.section.as_str()].into_iter(),
+            };
+            let field = index.add_candidate(Target::Entry(i), fields_of, &mut phrasing_terms);
+            fields.push(field);
         }
         for (i, intent) in knowledge.intents.iter().enumerate() {
             // Politeness is handled by stripping its words, not by matching; emergencies by
@@ -122,11 +83,16 @@ impl LangIndex {
             if intent.politeness {
                 continue;
             }
-            let phrases = intent.phrases.get(&lang).cloned().unwrap_or_default();
-            if phrases.is_empty() {
+            let Some(phrases) = intent.phrases.get(&lang).filter(|p| !p.is_empty()) else {
                 continue;
-            }
-            add_candidate(&mut index, Target::Intent(i), &phrases, &[], &[]);
+            };
+            let fields_of = Fields {
+                phrasings: phrases.iter().map(String::as_str),
+                strong: std::iter::empty(),
+                weak: std::iter::empty(),
+            };
+            let field = index.add_candidate(Target::Intent(i), fields_of, &mut phrasing_terms);
+            fields.push(field);
             debug_assert!(matches!(
                 intent.kind,
                 IntentKind::Smalltalk
@@ -140,7 +106,7 @@ impl LangIndex {
         let n = index.candidates.len() as f32;
         let mut df = vec![0u32; index.terms.len()];
         for field in &fields {
-            for &t in field.keys() {
+            for &(t, _) in field {
                 df[t as usize] += 1;
             }
         }
@@ -156,9 +122,7 @@ impl LangIndex {
             .map(|_| Postings::default())
             .collect();
         for (cand, field) in fields.iter().enumerate() {
-            let mut entries: Vec<(&u32, &f32)> = field.iter().collect();
-            entries.sort_by_key(|(t, _)| **t);
-            for (&t, &w) in entries {
+            for &(t, w) in field {
                 index.postings[t as usize].candidates.push((cand as u32, w));
             }
         }
@@ -171,19 +135,75 @@ impl LangIndex {
         index
     }
 
-    fn intern_all(&mut self, terms: &[String]) -> Vec<u32> {
-        let mut out: Vec<u32> = terms.iter().map(|t| self.intern(t)).collect();
-        out.sort_unstable();
-        out.dedup();
-        out
+    /// Adds a candidate and its phrasings; returns its terms with their field weight: 1 for
+    /// phrasings and keywords, [`ANSWER_WEIGHT`] for terms found only in the answer or section.
+    fn add_candidate<'a>(
+        &mut self,
+        target: Target,
+        fields: Fields<
+            impl Iterator<Item = &'a str>,
+            impl Iterator<Item = &'a str>,
+            impl Iterator<Item = &'a str>,
+        >,
+        phrasing_terms: &mut Vec<Vec<u32>>,
+    ) -> Vec<(u32, f32)> {
+        let cand = self.candidates.len() as u32;
+        let mut field: Vec<(u32, f32)> = Vec::new();
+        for p in fields.phrasings {
+            let mut terms = self.terms_of(p);
+            terms.sort_unstable();
+            terms.dedup();
+            if terms.is_empty() {
+                continue;
+            }
+            field.extend(terms.iter().map(|&t| (t, 1.0)));
+            self.phrasings.push(Phrasing {
+                candidate: cand,
+                weight: 0.0,
+            });
+            phrasing_terms.push(terms);
+        }
+        for s in fields.strong {
+            let terms = self.terms_of(s);
+            field.extend(terms.into_iter().map(|t| (t, 1.0)));
+        }
+        for w in fields.weak {
+            let terms = self.terms_of(w);
+            field.extend(terms.into_iter().map(|t| (t, ANSWER_WEIGHT)));
+        }
+        // Each term once, with its strongest field.
+        field.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+        field.dedup_by_key(|(t, _)| *t);
+        self.candidates.push(Candidate { target });
+        field
     }
 
-    fn intern(&mut self, term: &str) -> u32 {
-        if let Some(&id) = self.terms.get(term) {
-            return id;
-        }
-        let id = self.terms.len() as u32;
-        self.terms.insert(term.to_owned(), id);
-        id
+    /// The term ids of a knowledge text in order of appearance (repeats included); new terms
+    /// get the next id.
+    fn terms_of(&mut self, text: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        let terms = &mut self.terms;
+        self.analyzer.knowledge_terms(text, |term| {
+            let next = terms.len() as u32;
+            let id = match terms.get(term) {
+                Some(&id) => id,
+                None => {
+                    terms.insert(term.to_owned(), next);
+                    next
+                }
+            };
+            out.push(id);
+        });
+        out
     }
+}
+
+/// The texts of one candidate, by how much a term found in them counts.
+struct Fields<P, S, A> {
+    /// Phrasings (and the entry's question): matched as whole phrases too.
+    phrasings: P,
+    /// Keywords.
+    strong: S,
+    /// Answer and section.
+    weak: A,
 }
