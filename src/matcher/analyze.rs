@@ -77,14 +77,63 @@ enum Found {
     Word(usize),
 }
 
+/// A matching term of a knowledge text: a stem (index of `Analyzer::stems`) or a concept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Term {
+    Stem(u32),
+    Concept(usize),
+}
+
+/// Reads the knowledge texts of one language into word ids, giving each new word the next id
+/// and counting occurrences (typo targets are chosen by frequency), so that no text is
+/// tokenized twice while indexing.
+pub struct Reader {
+    spelling: FastMap<String, Vec<String>>,
+    ids: FastMap<String, u32>,
+    names: Vec<String>,
+    counts: Vec<u32>,
+}
+
+impl Reader {
+    /// Appends the word ids of `text` (after SMS rewrites) to `out`. `count`: its words count
+    /// as occurrences; pass false for a text whose words are counted elsewhere.
+    pub fn read(&mut self, text: &str, count: bool, out: &mut Vec<u32>) {
+        let Reader {
+            spelling,
+            ids,
+            names,
+            counts,
+        } = self;
+        each_word(spelling, text, |w| {
+            let id = match ids.get(w) {
+                Some(&id) => id,
+                None => {
+                    let id = names.len() as u32;
+                    ids.insert(w.to_owned(), id);
+                    names.push(w.to_owned());
+                    counts.push(0);
+                    id
+                }
+            };
+            if count {
+                counts[id as usize] += 1;
+            }
+            out.push(id);
+        });
+    }
+}
+
 /// Everything needed to analyse text of one language. Built once per knowledge load.
 pub struct Analyzer {
     lang: Lang,
     stemmer: Stemmer,
     /// SMS rewrites: a folded word to the folded words it stands for.
     spelling: FastMap<String, Vec<String>>,
-    /// Every word of the knowledge (folded), stemmed once.
-    lexicon: FastMap<String, Word>,
+    /// Every word of the knowledge (folded) and its index in `words` and `names`.
+    lexicon: FastMap<String, u32>,
+    /// Each knowledge word, stemmed once.
+    words: Vec<Word>,
+    names: Vec<String>,
     /// Distinct stems of the knowledge's words, and their indexes.
     stems: Vec<String>,
     stem_ids: FastMap<String, u32>,
@@ -104,7 +153,15 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
-    pub fn new(knowledge: &Knowledge, lang: Lang) -> Analyzer {
+    /// Builds the analyzer of one language, reading every knowledge text of it once.
+    /// `read_indexed` reads the texts the index matches on through the [`Reader`] it is given
+    /// (and keeps their word ids); the analyzer then reads the rest of the vocabulary itself:
+    /// every intent's phrases and every concept's variants.
+    pub fn new(
+        knowledge: &Knowledge,
+        lang: Lang,
+        read_indexed: impl FnOnce(&mut Reader),
+    ) -> Analyzer {
         let stemmer = Stemmer::default();
         let spelling: FastMap<String, Vec<String>> = knowledge
             .spelling
@@ -121,11 +178,39 @@ impl Analyzer {
             })
             .unwrap_or_default();
 
+        // Vocabulary: every word the knowledge of this language uses.
+        let mut reader = Reader {
+            spelling,
+            ids: FastMap::default(),
+            names: Vec::new(),
+            counts: Vec::new(),
+        };
+        read_indexed(&mut reader);
+        let mut scratch = Vec::new();
+        for i in &knowledge.intents {
+            for p in i.phrases.get(&lang).into_iter().flatten() {
+                reader.read(p, true, &mut scratch);
+            }
+        }
+        for c in &knowledge.concepts {
+            for v in c.variants.get(&lang).into_iter().flatten() {
+                reader.read(v, true, &mut scratch);
+            }
+        }
+        let Reader {
+            spelling,
+            ids: lexicon,
+            names,
+            counts,
+        } = reader;
+
         let mut analyzer = Analyzer {
             lang,
             stemmer,
             spelling,
-            lexicon: FastMap::default(),
+            lexicon,
+            words: Vec::with_capacity(names.len()),
+            names: Vec::new(),
             stems: Vec::new(),
             stem_ids: FastMap::default(),
             stem_known: Vec::new(),
@@ -136,40 +221,28 @@ impl Analyzer {
             concept_terms: Vec::new(),
             concept_topic: Vec::new(),
         };
-
-        // Vocabulary: every word the knowledge of this language uses.
-        let mut texts: Vec<&str> = Vec::new();
-        for e in knowledge.entries.iter().filter(|e| e.lang == lang) {
-            texts.push(&e.question);
-            texts.push(&e.section);
-            texts.push(&e.answer);
-            texts.extend(e.phrasings.iter().map(String::as_str));
-            texts.extend(e.keywords.iter().map(String::as_str));
+        // Each distinct word stemmed once.
+        for (word, &count) in names.iter().zip(&counts) {
+            // Words with digits ("2025", "24h") are matched but never typo targets, and do not
+            // make their stem a known one.
+            let digits = word.bytes().any(|b| b.is_ascii_digit());
+            let stem = analyzer.stem_id(word, !digits);
+            let w = Word {
+                stem,
+                count: if digits { 0 } else { count },
+                stop: is_stop_word(lang, word),
+            };
+            analyzer.words.push(w);
         }
-        for i in &knowledge.intents {
-            if let Some(p) = i.phrases.get(&lang) {
-                texts.extend(p.iter().map(String::as_str));
-            }
-        }
-        for c in &knowledge.concepts {
-            if let Some(v) = c.variants.get(&lang) {
-                texts.extend(v.iter().map(String::as_str));
-            }
-        }
-        let spelling = std::mem::take(&mut analyzer.spelling);
-        for t in texts {
-            each_word(&spelling, t, |w| {
-                analyzer.add_word(w, true);
-            });
-        }
-        analyzer.spelling = spelling;
+        analyzer.names = names;
 
         // Typo targets, in order of length then alphabet: among words with one phonetic key,
         // the most frequent wins, and on equal counts the first in that order (the map has no
         // order of its own, and the same question must get the same reply after a restart).
         let mut vocabulary: Vec<(&str, u32)> = analyzer
-            .lexicon
+            .names
             .iter()
+            .zip(&analyzer.words)
             .filter(|(_, w)| w.count > 0)
             .map(|(word, w)| (word.as_str(), w.count))
             .collect();
@@ -198,7 +271,11 @@ impl Analyzer {
                     .words(variant)
                     .into_iter()
                     .map(|word| {
-                        let stem = analyzer.add_word(&word, false);
+                        // Every variant word was read above; a stem is all it needs here.
+                        let stem = match analyzer.lexicon.get(&word) {
+                            Some(&id) => analyzer.words[id as usize].stem,
+                            None => analyzer.stem_id(&word, false),
+                        };
                         let long_stem = analyzer.stems[stem as usize].chars().count() >= 5;
                         VariantWord {
                             stem,
@@ -220,17 +297,9 @@ impl Analyzer {
         analyzer
     }
 
-    /// Records a knowledge word (counting it when `count`), stemming it the first time it is
-    /// seen; returns its stem's index.
-    fn add_word(&mut self, word: &str, count: bool) -> u32 {
-        // Words with digits ("2025", "24h") are matched but never typo targets.
-        let digits = word.bytes().any(|b| b.is_ascii_digit());
-        if let Some(w) = self.lexicon.get_mut(word) {
-            if count && !digits {
-                w.count += 1;
-            }
-            return w.stem;
-        }
+    /// The index of a word's stem, added if new; `known` marks it as the stem of a word
+    /// without digits (see `stem_known`).
+    fn stem_id(&mut self, word: &str, known: bool) -> u32 {
         let stem = self.stemmer.stem(self.lang, word);
         let id = match self.stem_ids.get(&stem) {
             Some(&id) => id,
@@ -242,15 +311,9 @@ impl Analyzer {
                 id
             }
         };
-        if !digits {
+        if known {
             self.stem_known[id as usize] = true;
         }
-        let w = Word {
-            stem: id,
-            count: u32::from(count && !digits),
-            stop: is_stop_word(self.lang, word),
-        };
-        self.lexicon.insert(word.to_owned(), w);
         id
     }
 
@@ -263,7 +326,7 @@ impl Analyzer {
 
     /// Whether a folded word is known to the knowledge of this language (as is, or by its stem).
     pub fn knows(&self, word: &str) -> bool {
-        self.lexicon.get(word).is_some_and(|w| w.count > 0)
+        self.word(word).is_some_and(|w| w.count > 0)
             || self
                 .stem_ids
                 .get(&self.stemmer.stem(self.lang, word))
@@ -277,7 +340,7 @@ impl Analyzer {
         for word in self.words(text) {
             let corrected = self.correct(&word);
             let typed = corrected.as_deref().unwrap_or(&word);
-            let (stem_id, stem, stop) = match self.lexicon.get(typed) {
+            let (stem_id, stem, stop) = match self.word(typed) {
                 Some(w) => (Some(w.stem), self.stems[w.stem as usize].clone(), w.stop),
                 None => {
                     let stem = self.stemmer.stem(self.lang, typed);
@@ -330,44 +393,47 @@ impl Analyzer {
         }
     }
 
-    /// Calls `term` with each matching term of a knowledge text (no typo correction) in order
-    /// of appearance, repeats included: the `terms` a question with these words would get,
-    /// without building its tokens (indexing reads every text of the knowledge).
-    pub fn knowledge_terms(&self, text: &str, mut term: impl FnMut(&str)) {
-        let mut lites: Vec<Lite> = Vec::new();
-        let mut stops: Vec<bool> = Vec::new();
-        each_word(&self.spelling, text, |word| {
-            // Every knowledge word was recorded when the analyzer was built: borrow its key.
-            match self.lexicon.get_key_value(word) {
-                Some((key, w)) => {
-                    stops.push(w.stop);
-                    lites.push(Lite {
-                        stem: Some(w.stem),
-                        typed: Cow::Borrowed(key),
-                    });
-                }
-                None => {
-                    stops.push(is_stop_word(self.lang, word));
-                    let stem = self.stemmer.stem(self.lang, word);
-                    lites.push(Lite {
-                        stem: self.stem_ids.get(&stem).copied(),
-                        typed: Cow::Owned(word.to_owned()),
-                    });
-                }
-            }
-        });
+    fn word(&self, word: &str) -> Option<&Word> {
+        self.lexicon.get(word).map(|&id| &self.words[id as usize])
+    }
+
+    /// Calls `term` with each matching term of a knowledge text read by a [`Reader`] (no typo
+    /// correction) in order of appearance, repeats included: the `terms` a question with these
+    /// words would get, without building its tokens (indexing reads every knowledge text).
+    pub fn knowledge_terms(&self, words: &[u32], mut term: impl FnMut(Term)) {
+        let lites: Vec<Lite> = words
+            .iter()
+            .map(|&id| Lite {
+                stem: Some(self.words[id as usize].stem),
+                typed: Cow::Borrowed(&self.names[id as usize]),
+            })
+            .collect();
         self.scan(&lites, |f| match f {
             Found::Concept { idx, .. } => {
                 if self.concept_topic[idx] {
-                    term(&self.concept_terms[idx]);
+                    term(Term::Concept(idx));
                 }
             }
-            Found::Word(i) if stops[i] => {}
-            Found::Word(i) => match lites[i].stem {
-                Some(stem) => term(&self.stems[stem as usize]),
-                None => term(&self.stemmer.stem(self.lang, &lites[i].typed)),
-            },
+            Found::Word(i) => {
+                let w = &self.words[words[i] as usize];
+                if !w.stop {
+                    term(Term::Stem(w.stem));
+                }
+            }
         });
+    }
+
+    /// How many distinct stems and concepts there are: the bounds of [`Term`]'s indexes.
+    pub fn term_bounds(&self) -> (usize, usize) {
+        (self.stems.len(), self.concept_ids.len())
+    }
+
+    /// The text of a term, as [`Analysis::terms`] has it.
+    pub fn term_text(&self, term: Term) -> &str {
+        match term {
+            Term::Stem(s) => &self.stems[s as usize],
+            Term::Concept(c) => &self.concept_terms[c],
+        }
     }
 
     /// Walks the tokens left to right: the longest concept variant starting at a token covers

@@ -1,7 +1,9 @@
 //! The per-language index: candidates (FAQ entries and intents), their phrasings as term sets,
 //! term rarity, and posting lists from a term to what contains it. Built once per load.
 
-use super::analyze::Analyzer;
+use std::ops::Range;
+
+use super::analyze::{Analyzer, Term};
 use crate::knowledge::{IntentKind, Knowledge};
 use crate::text::{FastMap, Lang};
 
@@ -48,7 +50,76 @@ pub struct LangIndex {
 
 impl LangIndex {
     pub fn build(knowledge: &Knowledge, lang: Lang) -> LangIndex {
-        let analyzer = Analyzer::new(knowledge, lang);
+        // Every text is tokenized once, while the analyzer reads the vocabulary: `words` holds
+        // the word ids of all texts end to end, `ends` where each text ends, and each
+        // candidate its texts as ranges of `ends`.
+        let mut words: Vec<u32> = Vec::new();
+        let mut ends: Vec<usize> = Vec::new();
+        let mut pending: Vec<(Target, Texts)> = Vec::new();
+        let analyzer = Analyzer::new(knowledge, lang, |reader| {
+            // Returns how many texts have been read.
+            let mut read = |text: &str, count: bool| {
+                reader.read(text, count, &mut words);
+                ends.push(words.len());
+                ends.len()
+            };
+            let mut n = 0;
+            for (i, e) in knowledge
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.lang == lang)
+            {
+                let start = n;
+                for p in e.phrasings.iter().chain(std::iter::once(&e.question)) {
+                    n = read(p, true);
+                }
+                let phrasings = n;
+                for k in &e.keywords {
+                    n = read(k, true);
+                }
+                let strong = n;
+                read(&e.answer, true);
+                n = read(&e.section, true);
+                let texts = Texts {
+                    phrasings: start..phrasings,
+                    strong: phrasings..strong,
+                    weak: strong..n,
+                };
+                pending.push((Target::Entry(i), texts));
+            }
+            for (i, intent) in knowledge.intents.iter().enumerate() {
+                // Politeness is handled by stripping its words, not by matching; emergencies
+                // by their rules and phrases both.
+                if intent.politeness {
+                    continue;
+                }
+                let Some(phrases) = intent.phrases.get(&lang).filter(|p| !p.is_empty()) else {
+                    continue;
+                };
+                let start = n;
+                for p in phrases {
+                    // The analyzer counts every intent's phrases itself.
+                    n = read(p, false);
+                }
+                let end = n;
+                pending.push((
+                    Target::Intent(i),
+                    Texts {
+                        phrasings: start..end,
+                        strong: end..end,
+                        weak: end..end,
+                    },
+                ));
+                debug_assert!(matches!(
+                    intent.kind,
+                    IntentKind::Smalltalk
+                        | IntentKind::Handoff
+                        | IntentKind::Emergency
+                        | IntentKind::Fallback
+                ));
+            }
+        });
         let mut index = LangIndex {
             analyzer,
             candidates: Vec::new(),
@@ -58,49 +129,79 @@ impl LangIndex {
             postings: Vec::new(),
             max_idf: 1.0,
         };
-        // Per candidate: (term, field weight), sorted by term, each term once.
-        let mut fields: Vec<Vec<(u32, f32)>> = Vec::new();
-        let mut phrasing_terms: Vec<Vec<u32>> = Vec::new();
 
-        for (i, e) in knowledge
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.lang == lang)
-        {
-            let phrasings = e.phrasings.iter().map(String::as_str);
-            let fields_of = Fields {
-                phrasings: phrasings.chain(std::iter::once(e.question.as_str())),
-                strong: e.keywords.iter().map(String::as_str),
-                weak: [e.answer.as_str(), e.section.as_str()].into_iter(),
+        // Term ids in order of first appearance, by stem or concept index.
+        let (stems, concepts) = index.analyzer.term_bounds();
+        let mut ids = TermIds {
+            stem: vec![u32::MAX; stems],
+            concept: vec![u32::MAX; concepts],
+            names: Vec::new(),
+        };
+        let text = |k: usize| &words[if k == 0 { 0 } else { ends[k - 1] }..ends[k]];
+        // Per candidate: (term, field weight), sorted by term, each term once.
+        let mut fields: Vec<Vec<(u32, f32)>> = Vec::with_capacity(pending.len());
+        let mut phrasing_terms: Vec<Vec<u32>> = Vec::new();
+        // Where a term sits in the field of the candidate being built (`u32::MAX`: absent).
+        let mut slot: Vec<u32> = Vec::new();
+        for (target, texts) in pending {
+            let cand = index.candidates.len() as u32;
+            let mut field: Vec<(u32, f32)> = Vec::new();
+            let mut add = |field: &mut Vec<(u32, f32)>, t: u32, weight: f32| {
+                let t = t as usize;
+                if slot.len() <= t {
+                    slot.resize(t + 1, u32::MAX);
+                }
+                match slot[t] {
+                    u32::MAX => {
+                        slot[t] = field.len() as u32;
+                        field.push((t as u32, weight));
+                    }
+                    // Each term once, with its strongest field.
+                    at => {
+                        let w = &mut field[at as usize].1;
+                        *w = w.max(weight);
+                    }
+                }
             };
-            let field = index.add_candidate(Target::Entry(i), fields_of, &mut phrasing_terms);
-            fields.push(field);
-        }
-        for (i, intent) in knowledge.intents.iter().enumerate() {
-            // Politeness is handled by stripping its words, not by matching; emergencies by
-            // their rules and phrases both.
-            if intent.politeness {
-                continue;
+            for k in texts.phrasings {
+                let mut terms = Vec::new();
+                index.analyzer.knowledge_terms(text(k), |term| {
+                    terms.push(ids.get(&index.analyzer, term));
+                });
+                terms.sort_unstable();
+                terms.dedup();
+                if terms.is_empty() {
+                    continue;
+                }
+                for &t in &terms {
+                    add(&mut field, t, 1.0);
+                }
+                index.phrasings.push(Phrasing {
+                    candidate: cand,
+                    weight: 0.0,
+                });
+                phrasing_terms.push(terms);
             }
-            let Some(phrases) = intent.phrases.get(&lang).filter(|p| !p.is_empty()) else {
-                continue;
-            };
-            let fields_of = Fields {
-                phrasings: phrases.iter().map(String::as_str),
-                strong: std::iter::empty(),
-                weak: std::iter::empty(),
-            };
-            let field = index.add_candidate(Target::Intent(i), fields_of, &mut phrasing_terms);
+            for (range, weight) in [(texts.strong, 1.0), (texts.weak, ANSWER_WEIGHT)] {
+                for k in range {
+                    index.analyzer.knowledge_terms(text(k), |term| {
+                        add(&mut field, ids.get(&index.analyzer, term), weight);
+                    });
+                }
+            }
+            for &(t, _) in &field {
+                slot[t as usize] = u32::MAX;
+            }
+            field.sort_unstable_by_key(|&(t, _)| t);
+            index.candidates.push(Candidate { target });
             fields.push(field);
-            debug_assert!(matches!(
-                intent.kind,
-                IntentKind::Smalltalk
-                    | IntentKind::Handoff
-                    | IntentKind::Emergency
-                    | IntentKind::Fallback
-            ));
         }
+        index.terms = ids
+            .names
+            .into_iter()
+            .enumerate()
+            .map(|(id, name)| (name, id as u32))
+            .collect();
 
         // Rarity over candidates (BM25's idf): a term in many entries tells little.
         let n = index.candidates.len() as f32;
@@ -134,76 +235,36 @@ impl LangIndex {
         }
         index
     }
-
-    /// Adds a candidate and its phrasings; returns its terms with their field weight: 1 for
-    /// phrasings and keywords, [`ANSWER_WEIGHT`] for terms found only in the answer or section.
-    fn add_candidate<'a>(
-        &mut self,
-        target: Target,
-        fields: Fields<
-            impl Iterator<Item = &'a str>,
-            impl Iterator<Item = &'a str>,
-            impl Iterator<Item = &'a str>,
-        >,
-        phrasing_terms: &mut Vec<Vec<u32>>,
-    ) -> Vec<(u32, f32)> {
-        let cand = self.candidates.len() as u32;
-        let mut field: Vec<(u32, f32)> = Vec::new();
-        for p in fields.phrasings {
-            let mut terms = self.terms_of(p);
-            terms.sort_unstable();
-            terms.dedup();
-            if terms.is_empty() {
-                continue;
-            }
-            field.extend(terms.iter().map(|&t| (t, 1.0)));
-            self.phrasings.push(Phrasing {
-                candidate: cand,
-                weight: 0.0,
-            });
-            phrasing_terms.push(terms);
-        }
-        for s in fields.strong {
-            let terms = self.terms_of(s);
-            field.extend(terms.into_iter().map(|t| (t, 1.0)));
-        }
-        for w in fields.weak {
-            let terms = self.terms_of(w);
-            field.extend(terms.into_iter().map(|t| (t, ANSWER_WEIGHT)));
-        }
-        // Each term once, with its strongest field.
-        field.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
-        field.dedup_by_key(|(t, _)| *t);
-        self.candidates.push(Candidate { target });
-        field
-    }
-
-    /// The term ids of a knowledge text in order of appearance (repeats included); new terms
-    /// get the next id.
-    fn terms_of(&mut self, text: &str) -> Vec<u32> {
-        let mut out = Vec::new();
-        let terms = &mut self.terms;
-        self.analyzer.knowledge_terms(text, |term| {
-            let next = terms.len() as u32;
-            let id = match terms.get(term) {
-                Some(&id) => id,
-                None => {
-                    terms.insert(term.to_owned(), next);
-                    next
-                }
-            };
-            out.push(id);
-        });
-        out
-    }
 }
 
-/// The texts of one candidate, by how much a term found in them counts.
-struct Fields<P, S, A> {
-    /// Phrasings (and the entry's question): matched as whole phrases too.
-    phrasings: P,
-    /// Keywords.
-    strong: S,
-    /// Answer and section.
-    weak: A,
+/// One candidate's texts, as ranges of text numbers, by how much a term found in them counts.
+struct Texts {
+    /// Phrasings (and the entry's question): matched as whole phrases too; weight 1.
+    phrasings: Range<usize>,
+    /// Keywords: weight 1.
+    strong: Range<usize>,
+    /// Answer and section: [`ANSWER_WEIGHT`] unless the term is also in a stronger field.
+    weak: Range<usize>,
+}
+
+/// Term ids as they are first met, without hashing the term's text.
+struct TermIds {
+    stem: Vec<u32>,
+    concept: Vec<u32>,
+    /// The text of each term id.
+    names: Vec<String>,
+}
+
+impl TermIds {
+    fn get(&mut self, analyzer: &Analyzer, term: Term) -> u32 {
+        let slot = match term {
+            Term::Stem(s) => &mut self.stem[s as usize],
+            Term::Concept(c) => &mut self.concept[c],
+        };
+        if *slot == u32::MAX {
+            *slot = self.names.len() as u32;
+            self.names.push(analyzer.term_text(term).to_owned());
+        }
+        *slot
+    }
 }

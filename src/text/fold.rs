@@ -96,6 +96,11 @@ pub fn for_each_token(text: &str, mut emit: impl FnMut(&str, bool)) {
             }
             word_start.get_or_insert(pos);
             pos += c.len_utf8();
+            // The rest of an ASCII run needs no decoding: nothing above changes within a word.
+            pos += text.as_bytes()[pos..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count();
             continue;
         }
         let elided = matches!(c, '\'' | '\u{2019}' | '\u{2018}' | '\u{02bc}');
