@@ -23,7 +23,7 @@ impl Rng {
 
 /// Writes a FAQ of `n` French entries under `dir/faq`, built from the words of `article` (the
 /// real FAQ's source text) plus invented ones, so the vocabulary grows with the FAQ as it would
-/// (about 20 000 distinct words).
+/// (a list of 20 000 words, of which 10 000 entries use about 9 300: the Zipf tail is thin).
 ///
 /// Harsher than real text in two ways, kept on purpose: words are drawn by rank in a list
 /// sorted alphabetically, so the head of the distribution is the article's first words
