@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use faqbot::Matcher;
 
+#[path = "support/genfaq.rs"]
+mod genfaq;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -34,72 +37,6 @@ fn questions() -> Vec<String> {
         }
     }
     out
-}
-
-/// A deterministic pseudo-random generator (xorshift), so every run builds the same FAQ.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    /// Zipf-like pick: low indexes far more often, as in real text.
-    fn zipf(&mut self, n: usize) -> usize {
-        let u = (self.next() % 1_000_000) as f64 / 1_000_000.0;
-        ((n as f64).powf(u) as usize).saturating_sub(1).min(n - 1)
-    }
-}
-
-/// Writes a FAQ of `n` French entries built from the real FAQ's words plus invented ones, so
-/// the vocabulary grows with the FAQ as it would (about 20 000 distinct words).
-fn generate_faq(dir: &Path, n: usize) {
-    let real = std::fs::read_to_string(root().join("faq/source/article.txt")).unwrap_or_default();
-    let mut words: Vec<String> = real
-        .split(|c: char| !c.is_alphabetic())
-        .filter(|w| w.chars().count() > 3)
-        .map(str::to_lowercase)
-        .collect();
-    words.sort();
-    words.dedup();
-    let syllables = [
-        "ka", "lo", "mi", "ter", "pha", "sin", "dra", "vo", "lu", "mes", "cor", "ni", "ber", "tal",
-    ];
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    while words.len() < 20_000 {
-        let len = 2 + rng.next() as usize % 3;
-        let w: String = (0..len)
-            .map(|_| syllables[rng.next() as usize % syllables.len()])
-            .collect();
-        words.push(w);
-    }
-    let fr = dir.join("faq/fr");
-    std::fs::create_dir_all(&fr).expect("create generated faq dir");
-    for i in 0..n {
-        let sentence = |rng: &mut Rng, len: usize| -> String {
-            (0..len)
-                .map(|_| words[rng.zipf(words.len())].as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let phrasings: Vec<String> = (0..8)
-            .map(|_| {
-                let len = 5 + rng.next() as usize % 6;
-                format!("\"{} ?\"", sentence(&mut rng, len))
-            })
-            .collect();
-        let text = format!(
-            "+++\nid = \"e{i}\"\nlang = \"fr\"\nquestion = \"{} ?\"\nsection = \"{}\"\nphrasings = [{}]\nkeywords = [\"{}\"]\n+++\n{}.\n",
-            sentence(&mut rng, 7),
-            sentence(&mut rng, 4),
-            phrasings.join(", "),
-            sentence(&mut rng, 1),
-            sentence(&mut rng, 40)
-        );
-        std::fs::write(fr.join(format!("e{i}.md")), text).expect("write generated entry");
-    }
-    std::fs::create_dir_all(dir.join("faq/en")).expect("create en dir");
 }
 
 fn percentiles(matcher: &Matcher, questions: &[String], label: &str) {
@@ -139,7 +76,9 @@ fn bench(c: &mut Criterion) {
     );
 
     let dir = tempfile::tempdir().expect("temp dir");
-    generate_faq(dir.path(), 10_000);
+    let article =
+        std::fs::read_to_string(root().join("faq/source/article.txt")).unwrap_or_default();
+    genfaq::generate_faq(dir.path(), &article, 10_000).expect("write the generated FAQ");
     let faq = dir.path().join("faq");
     let intents = root().join("intents");
     let start = Instant::now();

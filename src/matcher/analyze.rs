@@ -2,18 +2,37 @@
 //! vocabulary, stemming, synonym concepts and stop words. The FAQ side goes through the same
 //! steps (without typo correction), so both sides meet on the same terms.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
 
 use crate::knowledge::Knowledge;
 use crate::text::{
-    self, is_dictionary_word, is_stop_word, phonetic_key, typo_budget, typo_distance, Lang, Stemmer,
+    self, is_dictionary_word, is_stop_word, phonetic_key, FastMap, Lang, Stemmer, TypoIndex,
 };
 
 /// Prefix of concept terms, so that a concept never collides with a stem.
 pub const CONCEPT_PREFIX: char = '#';
 
-/// A concept variant: its words as (stem, folded word) pairs.
-type Variant = Vec<(String, String)>;
+/// A word of the knowledge, analysed once when the analyzer is built: indexing reads each
+/// knowledge text again, and stemming every occurrence was most of the indexing time.
+struct Word {
+    /// Index into `Analyzer::stems`.
+    stem: u32,
+    /// Occurrences in the knowledge; 0 for words with digits, which are no typo targets.
+    count: u32,
+    stop: bool,
+}
+
+/// One word of a concept variant.
+#[derive(PartialEq)]
+struct VariantWord {
+    stem: u32,
+    /// The folded word.
+    word: String,
+    /// Whether the stem has five letters or more (see [`same_word`]).
+    long_stem: bool,
+}
+
+type Variant = Vec<VariantWord>;
 
 /// One word of a question and what became of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,33 +57,113 @@ pub struct Analysis {
     pub concepts: Vec<String>,
 }
 
+/// What finding concepts needs to know of a token.
+struct Lite<'a> {
+    /// The stem's index in `Analyzer::stems`; None when no knowledge word has this stem.
+    stem: Option<u32>,
+    /// The word, or the knowledge word it was corrected to.
+    typed: Cow<'a, str>,
+}
+
+/// What the scan of a text found at a token.
+enum Found {
+    /// Concept `idx` covers tokens `start..start + len`.
+    Concept {
+        start: usize,
+        len: usize,
+        idx: usize,
+    },
+    /// Token `i` stands for itself (its stem, unless it is a stop word).
+    Word(usize),
+}
+
+/// A matching term of a knowledge text: a stem (index of `Analyzer::stems`) or a concept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Term {
+    Stem(u32),
+    Concept(usize),
+}
+
+/// Reads the knowledge texts of one language into word ids, giving each new word the next id
+/// and counting occurrences (typo targets are chosen by frequency), so that no text is
+/// tokenized twice while indexing.
+pub struct Reader {
+    spelling: FastMap<String, Vec<String>>,
+    ids: FastMap<String, u32>,
+    names: Vec<String>,
+    counts: Vec<u32>,
+}
+
+impl Reader {
+    /// Appends the word ids of `text` (after SMS rewrites) to `out`. `count`: its words count
+    /// as occurrences; pass false for a text whose words are counted elsewhere.
+    pub fn read(&mut self, text: &str, count: bool, out: &mut Vec<u32>) {
+        let Reader {
+            spelling,
+            ids,
+            names,
+            counts,
+        } = self;
+        each_word(spelling, text, |w| {
+            let id = match ids.get(w) {
+                Some(&id) => id,
+                None => {
+                    let id = names.len() as u32;
+                    ids.insert(w.to_owned(), id);
+                    names.push(w.to_owned());
+                    counts.push(0);
+                    id
+                }
+            };
+            if count {
+                counts[id as usize] += 1;
+            }
+            out.push(id);
+        });
+    }
+}
+
 /// Everything needed to analyse text of one language. Built once per knowledge load.
 pub struct Analyzer {
     lang: Lang,
     stemmer: Stemmer,
     /// SMS rewrites: a folded word to the folded words it stands for.
-    spelling: HashMap<String, Vec<String>>,
-    /// Words of the knowledge (folded), with how often they occur: typo targets.
-    vocabulary: HashMap<String, u32>,
-    /// Knowledge words by length in characters, so a typo scan reads only plausible lengths.
-    by_len: Vec<Vec<String>>,
+    spelling: FastMap<String, Vec<String>>,
+    /// Every word of the knowledge (folded) and its index in `words` and `names`.
+    lexicon: FastMap<String, u32>,
+    /// Each knowledge word, stemmed once.
+    words: Vec<Word>,
+    names: Vec<String>,
+    /// Distinct stems of the knowledge's words, and their indexes.
+    stems: Vec<String>,
+    stem_ids: FastMap<String, u32>,
+    /// Whether a stem is that of a word without digits: a word with such a stem is not a typo.
+    stem_known: Vec<bool>,
+    /// Typo targets: the words without digits, in a deletion index.
+    typos: TypoIndex,
     /// Phonetic key to the most frequent knowledge word with that key.
-    phonetic: HashMap<String, String>,
-    /// Stems of the knowledge: a word whose stem is here is not a typo.
-    stems: HashSet<String>,
-    /// The stem of every knowledge word, computed once: stemming dominates indexing time.
-    stem_of: HashMap<String, String>,
-    /// Concept variants as (stem, word) sequences, indexed by first stem, longest first.
-    concepts: HashMap<String, Vec<(Variant, usize)>>,
+    phonetic: FastMap<String, String>,
+    /// Concept variants, indexed by the stem of their first word, longest first.
+    concepts: FastMap<u32, Vec<(Variant, usize)>>,
     concept_ids: Vec<String>,
+    /// The term each concept adds: its id with [`CONCEPT_PREFIX`].
+    concept_terms: Vec<String>,
     /// Whether each concept counts when matching (see `Concept::topic`).
     concept_topic: Vec<bool>,
 }
 
 impl Analyzer {
-    pub fn new(knowledge: &Knowledge, lang: Lang) -> Analyzer {
+    /// Builds the analyzer of one language, reading every knowledge text of it once.
+    /// `read_indexed` reads the texts the index matches on through the [`Reader`] it is given
+    /// (and keeps their word ids); the analyzer then reads the rest of the vocabulary itself:
+    /// every intent's phrases and every concept's variants.
+    pub fn new(
+        knowledge: &Knowledge,
+        lang: Lang,
+        read_indexed: impl FnOnce(&mut Reader),
+    ) -> Analyzer {
         let stemmer = Stemmer::default();
-        let spelling: HashMap<String, Vec<String>> = knowledge
+        let spelling: FastMap<String, Vec<String>> = knowledge
             .spelling
             .rewrites
             .get(&lang)
@@ -79,87 +178,113 @@ impl Analyzer {
             })
             .unwrap_or_default();
 
+        // Vocabulary: every word the knowledge of this language uses.
+        let mut reader = Reader {
+            spelling,
+            ids: FastMap::default(),
+            names: Vec::new(),
+            counts: Vec::new(),
+        };
+        read_indexed(&mut reader);
+        let mut scratch = Vec::new();
+        for i in &knowledge.intents {
+            for p in i.phrases.get(&lang).into_iter().flatten() {
+                reader.read(p, true, &mut scratch);
+            }
+        }
+        for c in &knowledge.concepts {
+            for v in c.variants.get(&lang).into_iter().flatten() {
+                reader.read(v, true, &mut scratch);
+            }
+        }
+        let Reader {
+            spelling,
+            ids: lexicon,
+            names,
+            counts,
+        } = reader;
+
         let mut analyzer = Analyzer {
             lang,
             stemmer,
             spelling,
-            vocabulary: HashMap::new(),
-            by_len: Vec::new(),
-            phonetic: HashMap::new(),
-            stems: HashSet::new(),
-            stem_of: HashMap::new(),
-            concepts: HashMap::new(),
+            lexicon,
+            words: Vec::with_capacity(names.len()),
+            names: Vec::new(),
+            stems: Vec::new(),
+            stem_ids: FastMap::default(),
+            stem_known: Vec::new(),
+            typos: TypoIndex::new([]),
+            phonetic: FastMap::default(),
+            concepts: FastMap::default(),
             concept_ids: Vec::new(),
+            concept_terms: Vec::new(),
             concept_topic: Vec::new(),
         };
+        // Each distinct word stemmed once.
+        for (word, &count) in names.iter().zip(&counts) {
+            // Words with digits ("2025", "24h") are matched but never typo targets, and do not
+            // make their stem a known one.
+            let digits = word.bytes().any(|b| b.is_ascii_digit());
+            let stem = analyzer.stem_id(word, !digits);
+            let w = Word {
+                stem,
+                count: if digits { 0 } else { count },
+                stop: is_stop_word(lang, word),
+            };
+            analyzer.words.push(w);
+        }
+        analyzer.names = names;
 
-        // Vocabulary: every word the knowledge of this language uses.
-        let mut texts: Vec<&str> = Vec::new();
-        for e in knowledge.entries.iter().filter(|e| e.lang == lang) {
-            texts.push(&e.question);
-            texts.push(&e.section);
-            texts.push(&e.answer);
-            texts.extend(e.phrasings.iter().map(String::as_str));
-            texts.extend(e.keywords.iter().map(String::as_str));
-        }
-        for i in &knowledge.intents {
-            if let Some(p) = i.phrases.get(&lang) {
-                texts.extend(p.iter().map(String::as_str));
-            }
-        }
-        for c in &knowledge.concepts {
-            if let Some(v) = c.variants.get(&lang) {
-                texts.extend(v.iter().map(String::as_str));
-            }
-        }
-        for t in texts {
-            for w in analyzer.words(t) {
-                if w.chars().any(|c| c.is_ascii_digit()) {
-                    continue;
-                }
-                match analyzer.vocabulary.get_mut(&w) {
-                    Some(count) => *count += 1,
-                    None => {
-                        analyzer.vocabulary.insert(w, 1);
-                    }
+        // Typo targets, in order of length then alphabet: among words with one phonetic key,
+        // the most frequent wins, and on equal counts the first in that order (the map has no
+        // order of its own, and the same question must get the same reply after a restart).
+        let mut vocabulary: Vec<(&str, u32)> = analyzer
+            .names
+            .iter()
+            .zip(&analyzer.words)
+            .filter(|(_, w)| w.count > 0)
+            .map(|(word, w)| (word.as_str(), w.count))
+            .collect();
+        vocabulary.sort_unstable_by_key(|&(word, _)| (word.chars().count(), word));
+        let mut phonetic: FastMap<String, (String, u32)> = FastMap::default();
+        for &(word, count) in &vocabulary {
+            if word.chars().count() >= 4 {
+                let slot = phonetic.entry(phonetic_key(word)).or_default();
+                if slot.0.is_empty() || slot.1 < count {
+                    *slot = (word.to_owned(), count);
                 }
             }
         }
-        for (word, count) in &analyzer.vocabulary {
-            let stem = analyzer.stemmer.stem(lang, word);
-            analyzer.stems.insert(stem.clone());
-            analyzer.stem_of.insert(word.clone(), stem);
-            let len = word.chars().count();
-            if analyzer.by_len.len() <= len {
-                analyzer.by_len.resize(len + 1, Vec::new());
-            }
-            analyzer.by_len[len].push(word.clone());
-            if len >= 4 {
-                let key = phonetic_key(word);
-                let better = analyzer
-                    .phonetic
-                    .get(&key)
-                    .is_none_or(|w| analyzer.vocabulary.get(w).copied().unwrap_or(0) < *count);
-                if better {
-                    analyzer.phonetic.insert(key, word.clone());
-                }
-            }
-        }
-        for bucket in &mut analyzer.by_len {
-            bucket.sort();
-        }
+        analyzer.phonetic = phonetic.into_iter().map(|(k, (w, _))| (k, w)).collect();
+        analyzer.typos = TypoIndex::new(vocabulary);
 
         // Concepts: stem sequences, longest first.
         for (idx, concept) in knowledge.concepts.iter().enumerate() {
             analyzer.concept_ids.push(concept.id.clone());
+            analyzer
+                .concept_terms
+                .push(format!("{CONCEPT_PREFIX}{}", concept.id));
             analyzer.concept_topic.push(concept.topic);
             for variant in concept.variants.get(&lang).into_iter().flatten() {
-                let seq: Vec<(String, String)> = analyzer
+                let seq: Variant = analyzer
                     .words(variant)
                     .into_iter()
-                    .map(|w| (analyzer.stemmer.stem(lang, &w), w))
+                    .map(|word| {
+                        // Every variant word was read above; a stem is all it needs here.
+                        let stem = match analyzer.lexicon.get(&word) {
+                            Some(&id) => analyzer.words[id as usize].stem,
+                            None => analyzer.stem_id(&word, false),
+                        };
+                        let long_stem = analyzer.stems[stem as usize].chars().count() >= 5;
+                        VariantWord {
+                            stem,
+                            word,
+                            long_stem,
+                        }
+                    })
                     .collect();
-                if let Some((first, _)) = seq.first().cloned() {
+                if let Some(first) = seq.first().map(|w| w.stem) {
                     analyzer.concepts.entry(first).or_default().push((seq, idx));
                 }
             }
@@ -172,75 +297,94 @@ impl Analyzer {
         analyzer
     }
 
+    /// The index of a word's stem, added if new; `known` marks it as the stem of a word
+    /// without digits (see `stem_known`).
+    fn stem_id(&mut self, word: &str, known: bool) -> u32 {
+        let stem = self.stemmer.stem(self.lang, word);
+        let id = match self.stem_ids.get(&stem) {
+            Some(&id) => id,
+            None => {
+                let id = self.stems.len() as u32;
+                self.stem_ids.insert(stem.clone(), id);
+                self.stems.push(stem);
+                self.stem_known.push(false);
+                id
+            }
+        };
+        if known {
+            self.stem_known[id as usize] = true;
+        }
+        id
+    }
+
     /// Folded words of a text after SMS rewrites.
     fn words(&self, text: &str) -> Vec<String> {
         let mut out = Vec::new();
-        for (token, elided) in text::tokenize_marked(text) {
-            match self.spelling.get(&token).filter(|_| !elided) {
-                Some(rewrite) => out.extend(rewrite.iter().cloned()),
-                None => out.push(token),
-            }
-        }
+        each_word(&self.spelling, text, |w| out.push(w.to_owned()));
         out
     }
 
     /// Whether a folded word is known to the knowledge of this language (as is, or by its stem).
     pub fn knows(&self, word: &str) -> bool {
-        self.vocabulary.contains_key(word)
-            || self.stems.contains(&self.stemmer.stem(self.lang, word))
+        self.word(word).is_some_and(|w| w.count > 0)
+            || self
+                .stem_ids
+                .get(&self.stemmer.stem(self.lang, word))
+                .is_some_and(|&id| self.stem_known[id as usize])
     }
 
     /// Analyses a visitor question (with typo correction).
     pub fn analyze_question(&self, text: &str) -> Analysis {
-        self.analyze(text, true)
-    }
-
-    /// Analyses a knowledge text (phrasing, keyword, answer): no typo correction.
-    pub fn analyze_knowledge(&self, text: &str) -> Analysis {
-        self.analyze(text, false)
-    }
-
-    fn analyze(&self, text: &str, correct: bool) -> Analysis {
-        let mut tokens: Vec<Token> = self
-            .words(text)
-            .into_iter()
-            .map(|word| {
-                let corrected = if correct { self.correct(&word) } else { None };
-                let stem = self
-                    .stemmer
-                    .stem(self.lang, corrected.as_deref().unwrap_or(&word));
-                let stop = is_stop_word(self.lang, corrected.as_deref().unwrap_or(&word));
-                Token {
-                    word,
-                    corrected,
-                    stem,
-                    concept: None,
-                    stop,
+        let mut tokens: Vec<Token> = Vec::new();
+        let mut stems: Vec<Option<u32>> = Vec::new();
+        for word in self.words(text) {
+            let corrected = self.correct(&word);
+            let typed = corrected.as_deref().unwrap_or(&word);
+            let (stem_id, stem, stop) = match self.word(typed) {
+                Some(w) => (Some(w.stem), self.stems[w.stem as usize].clone(), w.stop),
+                None => {
+                    let stem = self.stemmer.stem(self.lang, typed);
+                    let id = self.stem_ids.get(&stem).copied();
+                    (id, stem, is_stop_word(self.lang, typed))
                 }
+            };
+            stems.push(stem_id);
+            tokens.push(Token {
+                word,
+                corrected,
+                stem,
+                concept: None,
+                stop,
+            });
+        }
+        let lites: Vec<Lite> = tokens
+            .iter()
+            .zip(&stems)
+            .map(|(t, &stem)| Lite {
+                stem,
+                typed: Cow::Borrowed(t.corrected.as_deref().unwrap_or(&t.word)),
             })
             .collect();
+        let mut found: Vec<Found> = Vec::new();
+        self.scan(&lites, |f| found.push(f));
 
         let mut terms: Vec<String> = Vec::new();
         let mut concepts: Vec<String> = Vec::new();
-        let mut i = 0;
-        while i < tokens.len() {
-            if let Some((len, idx)) = self.concept_at(&tokens, i) {
-                let id = &self.concept_ids[idx];
-                for t in &mut tokens[i..i + len] {
-                    t.concept = Some(id.clone());
+        for f in found {
+            match f {
+                Found::Concept { start, len, idx } => {
+                    let id = &self.concept_ids[idx];
+                    for t in &mut tokens[start..start + len] {
+                        t.concept = Some(id.clone());
+                    }
+                    if self.concept_topic[idx] {
+                        push_unique(&mut terms, &self.concept_terms[idx]);
+                    }
+                    push_unique(&mut concepts, id);
                 }
-                if self.concept_topic[idx] {
-                    push_unique(&mut terms, format!("{CONCEPT_PREFIX}{id}"));
-                }
-                push_unique(&mut concepts, id.clone());
-                i += len;
-                continue;
+                Found::Word(i) if !tokens[i].stop => push_unique(&mut terms, &tokens[i].stem),
+                Found::Word(_) => {}
             }
-            let t = &tokens[i];
-            if !t.stop {
-                push_unique(&mut terms, t.stem.clone());
-            }
-            i += 1;
         }
         Analysis {
             tokens,
@@ -249,17 +393,72 @@ impl Analyzer {
         }
     }
 
+    fn word(&self, word: &str) -> Option<&Word> {
+        self.lexicon.get(word).map(|&id| &self.words[id as usize])
+    }
+
+    /// Calls `term` with each matching term of a knowledge text read by a [`Reader`] (no typo
+    /// correction) in order of appearance, repeats included: the `terms` a question with these
+    /// words would get, without building its tokens (indexing reads every knowledge text).
+    pub fn knowledge_terms(&self, words: &[u32], mut term: impl FnMut(Term)) {
+        let lites: Vec<Lite> = words
+            .iter()
+            .map(|&id| Lite {
+                stem: Some(self.words[id as usize].stem),
+                typed: Cow::Borrowed(&self.names[id as usize]),
+            })
+            .collect();
+        self.scan(&lites, |f| match f {
+            Found::Concept { idx, .. } => {
+                if self.concept_topic[idx] {
+                    term(Term::Concept(idx));
+                }
+            }
+            Found::Word(i) => {
+                let w = &self.words[words[i] as usize];
+                if !w.stop {
+                    term(Term::Stem(w.stem));
+                }
+            }
+        });
+    }
+
+    /// How many distinct stems and concepts there are: the bounds of [`Term`]'s indexes.
+    pub fn term_bounds(&self) -> (usize, usize) {
+        (self.stems.len(), self.concept_ids.len())
+    }
+
+    /// The text of a term, as [`Analysis::terms`] has it.
+    pub fn term_text(&self, term: Term) -> &str {
+        match term {
+            Term::Stem(s) => &self.stems[s as usize],
+            Term::Concept(c) => &self.concept_terms[c],
+        }
+    }
+
+    /// Walks the tokens left to right: the longest concept variant starting at a token covers
+    /// it and the words of the variant; any other token stands for itself.
+    fn scan(&self, tokens: &[Lite], mut found: impl FnMut(Found)) {
+        let mut i = 0;
+        while i < tokens.len() {
+            if let Some((len, idx)) = self.concept_at(tokens, i) {
+                found(Found::Concept { start: i, len, idx });
+                i += len;
+                continue;
+            }
+            found(Found::Word(i));
+            i += 1;
+        }
+    }
+
     /// The longest concept variant starting at token `i`: (number of tokens, concept index).
-    fn concept_at(&self, tokens: &[Token], i: usize) -> Option<(usize, usize)> {
-        let candidates = self.concepts.get(&tokens[i].stem)?;
+    fn concept_at(&self, tokens: &[Lite], i: usize) -> Option<(usize, usize)> {
+        let candidates = self.concepts.get(&tokens[i].stem?)?;
         candidates
             .iter()
             .find(|(seq, _)| {
                 seq.len() <= tokens.len() - i
-                    && seq
-                        .iter()
-                        .zip(&tokens[i..])
-                        .all(|((stem, word), t)| same_word(stem, word, t))
+                    && seq.iter().zip(&tokens[i..]).all(|(v, t)| same_word(v, t))
             })
             .map(|(seq, idx)| (seq.len(), *idx))
     }
@@ -276,31 +475,10 @@ impl Analyzer {
         if is_dictionary_word(self.lang, word) {
             return None;
         }
-        let budget = typo_budget(word);
-        let len = word.chars().count();
-        let mut best: Option<(usize, u32, &String)> = None;
-        if budget > 0 {
-            for l in len.saturating_sub(budget)..=len + budget {
-                for candidate in self.by_len.get(l).into_iter().flatten() {
-                    let d = typo_distance(word, candidate);
-                    if d > budget {
-                        continue;
-                    }
-                    let freq = self.vocabulary.get(candidate).copied().unwrap_or(0);
-                    let better = match best {
-                        None => true,
-                        Some((bd, bf, _)) => d < bd || (d == bd && freq > bf),
-                    };
-                    if better {
-                        best = Some((d, freq, candidate));
-                    }
-                }
-            }
+        if let Some(w) = self.typos.best(word) {
+            return Some(w.to_owned());
         }
-        if let Some((_, _, w)) = best {
-            return Some(w.clone());
-        }
-        if len >= 4 {
+        if word.chars().count() >= 4 {
             return self
                 .phonetic
                 .get(&phonetic_key(word))
@@ -311,27 +489,36 @@ impl Analyzer {
     }
 }
 
+/// Calls `f` with each folded word of a text after SMS rewrites.
+fn each_word(spelling: &FastMap<String, Vec<String>>, text: &str, mut f: impl FnMut(&str)) {
+    text::for_each_token(text, |token, elided| {
+        match spelling.get(token).filter(|_| !elided) {
+            Some(rewrite) => rewrite.iter().for_each(|w| f(w)),
+            None => f(token),
+        }
+    });
+}
+
 /// Whether a question token is the concept variant's word. Short stems collide across
 /// unrelated words ("gêne"/"gens" → "gen", "montant"/"monter" → "mont"), so below five letters
 /// of stem only the word itself or its plural/feminine form counts.
-fn same_word(stem: &str, word: &str, token: &Token) -> bool {
-    if token.stem != stem {
+fn same_word(v: &VariantWord, token: &Lite) -> bool {
+    if token.stem != Some(v.stem) {
         return false;
     }
-    if stem.chars().count() >= 5 {
+    if v.long_stem {
         return true;
     }
-    let typed = token.corrected.as_deref().unwrap_or(&token.word);
-    let bare = |w: &str| {
-        w.trim_end_matches(['s', 'x'])
-            .trim_end_matches('e')
-            .to_owned()
-    };
-    typed == word || bare(typed) == bare(word)
+    token.typed == v.word.as_str() || bare(&token.typed) == bare(&v.word)
 }
 
-fn push_unique(list: &mut Vec<String>, item: String) {
-    if !list.contains(&item) {
-        list.push(item);
+/// A word without its plural or feminine ending.
+fn bare(word: &str) -> &str {
+    word.trim_end_matches(['s', 'x']).trim_end_matches('e')
+}
+
+fn push_unique(list: &mut Vec<String>, item: &str) {
+    if !list.iter().any(|x| x == item) {
+        list.push(item.to_owned());
     }
 }

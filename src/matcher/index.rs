@@ -1,11 +1,11 @@
 //! The per-language index: candidates (FAQ entries and intents), their phrasings as term sets,
 //! term rarity, and posting lists from a term to what contains it. Built once per load.
 
-use std::collections::HashMap;
+use std::ops::Range;
 
-use super::analyze::Analyzer;
+use super::analyze::{Analyzer, Term};
 use crate::knowledge::{IntentKind, Knowledge};
-use crate::text::Lang;
+use crate::text::{FastMap, Lang};
 
 /// What a candidate stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub struct LangIndex {
     pub analyzer: Analyzer,
     pub candidates: Vec<Candidate>,
     pub phrasings: Vec<Phrasing>,
-    pub terms: HashMap<String, u32>,
+    pub terms: FastMap<String, u32>,
     pub idf: Vec<f32>,
     pub postings: Vec<Postings>,
     /// The largest rarity of any term: the weight of a word the knowledge does not know.
@@ -50,34 +50,131 @@ pub struct LangIndex {
 
 impl LangIndex {
     pub fn build(knowledge: &Knowledge, lang: Lang) -> LangIndex {
-        let analyzer = Analyzer::new(knowledge, lang);
+        // Every text is tokenized once, while the analyzer reads the vocabulary: `words` holds
+        // the word ids of all texts end to end, `ends` where each text ends, and each
+        // candidate its texts as ranges of `ends`.
+        let mut words: Vec<u32> = Vec::new();
+        let mut ends: Vec<usize> = Vec::new();
+        let mut pending: Vec<(Target, Texts)> = Vec::new();
+        let analyzer = Analyzer::new(knowledge, lang, |reader| {
+            // Returns how many texts have been read.
+            let mut read = |text: &str, count: bool| {
+                reader.read(text, count, &mut words);
+                ends.push(words.len());
+                ends.len()
+            };
+            let mut n = 0;
+            for (i, e) in knowledge
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.lang == lang)
+            {
+                let start = n;
+                for p in e.phrasings.iter().chain(std::iter::once(&e.question)) {
+                    n = read(p, true);
+                }
+                let phrasings = n;
+                for k in &e.keywords {
+                    n = read(k, true);
+                }
+                let strong = n;
+                read(&e.answer, true);
+                n = read(&e.section, true);
+                let texts = Texts {
+                    phrasings: start..phrasings,
+                    strong: phrasings..strong,
+                    weak: strong..n,
+                };
+                pending.push((Target::Entry(i), texts));
+            }
+            for (i, intent) in knowledge.intents.iter().enumerate() {
+                // Politeness is handled by stripping its words, not by matching; emergencies
+                // by their rules and phrases both.
+                if intent.politeness {
+                    continue;
+                }
+                let Some(phrases) = intent.phrases.get(&lang).filter(|p| !p.is_empty()) else {
+                    continue;
+                };
+                let start = n;
+                for p in phrases {
+                    // The analyzer counts every intent's phrases itself.
+                    n = read(p, false);
+                }
+                let end = n;
+                pending.push((
+                    Target::Intent(i),
+                    Texts {
+                        phrasings: start..end,
+                        strong: end..end,
+                        weak: end..end,
+                    },
+                ));
+                debug_assert!(matches!(
+                    intent.kind,
+                    IntentKind::Smalltalk
+                        | IntentKind::Handoff
+                        | IntentKind::Emergency
+                        | IntentKind::Fallback
+                ));
+            }
+        });
         let mut index = LangIndex {
             analyzer,
             candidates: Vec::new(),
             phrasings: Vec::new(),
-            terms: HashMap::new(),
+            terms: FastMap::default(),
             idf: Vec::new(),
             postings: Vec::new(),
             max_idf: 1.0,
         };
-        // Per candidate: term -> field weight (1 for phrasings/keywords, ANSWER_WEIGHT otherwise).
-        let mut fields: Vec<HashMap<u32, f32>> = Vec::new();
-        let mut phrasing_terms: Vec<Vec<u32>> = Vec::new();
 
-        let mut add_candidate = |index: &mut LangIndex,
-                                 target: Target,
-                                 phrasings: &[String],
-                                 strong: &[&str],
-                                 weak: &[&str]| {
+        // Term ids in order of first appearance, by stem or concept index.
+        let (stems, concepts) = index.analyzer.term_bounds();
+        let mut ids = TermIds {
+            stem: vec![u32::MAX; stems],
+            concept: vec![u32::MAX; concepts],
+            names: Vec::new(),
+        };
+        let text = |k: usize| &words[if k == 0 { 0 } else { ends[k - 1] }..ends[k]];
+        // Per candidate: (term, field weight), sorted by term, each term once.
+        let mut fields: Vec<Vec<(u32, f32)>> = Vec::with_capacity(pending.len());
+        let mut phrasing_terms: Vec<Vec<u32>> = Vec::new();
+        // Where a term sits in the field of the candidate being built (`u32::MAX`: absent).
+        let mut slot: Vec<u32> = Vec::new();
+        for (target, texts) in pending {
             let cand = index.candidates.len() as u32;
-            let mut field: HashMap<u32, f32> = HashMap::new();
-            for p in phrasings {
-                let terms = index.intern_all(&index.analyzer.analyze_knowledge(p).terms);
+            let mut field: Vec<(u32, f32)> = Vec::new();
+            let mut add = |field: &mut Vec<(u32, f32)>, t: u32, weight: f32| {
+                let t = t as usize;
+                if slot.len() <= t {
+                    slot.resize(t + 1, u32::MAX);
+                }
+                match slot[t] {
+                    u32::MAX => {
+                        slot[t] = field.len() as u32;
+                        field.push((t as u32, weight));
+                    }
+                    // Each term once, with its strongest field.
+                    at => {
+                        let w = &mut field[at as usize].1;
+                        *w = w.max(weight);
+                    }
+                }
+            };
+            for k in texts.phrasings {
+                let mut terms = Vec::new();
+                index.analyzer.knowledge_terms(text(k), |term| {
+                    terms.push(ids.get(&index.analyzer, term));
+                });
+                terms.sort_unstable();
+                terms.dedup();
                 if terms.is_empty() {
                     continue;
                 }
                 for &t in &terms {
-                    field.insert(t, 1.0);
+                    add(&mut field, t, 1.0);
                 }
                 index.phrasings.push(Phrasing {
                     candidate: cand,
@@ -85,62 +182,32 @@ impl LangIndex {
                 });
                 phrasing_terms.push(terms);
             }
-            for s in strong {
-                for t in index.intern_all(&index.analyzer.analyze_knowledge(s).terms) {
-                    field.insert(t, 1.0);
+            for (range, weight) in [(texts.strong, 1.0), (texts.weak, ANSWER_WEIGHT)] {
+                for k in range {
+                    index.analyzer.knowledge_terms(text(k), |term| {
+                        add(&mut field, ids.get(&index.analyzer, term), weight);
+                    });
                 }
             }
-            for w in weak {
-                for t in index.intern_all(&index.analyzer.analyze_knowledge(w).terms) {
-                    field.entry(t).or_insert(ANSWER_WEIGHT);
-                }
+            for &(t, _) in &field {
+                slot[t as usize] = u32::MAX;
             }
+            field.sort_unstable_by_key(|&(t, _)| t);
             index.candidates.push(Candidate { target });
             fields.push(field);
-        };
-
-        for (i, e) in knowledge
-            .entries
-            .iter()
+        }
+        index.terms = ids
+            .names
+            .into_iter()
             .enumerate()
-            .filter(|(_, e)| e.lang == lang)
-        {
-            let mut phrasings = e.phrasings.clone();
-            phrasings.push(e.question.clone());
-            let strong: Vec<&str> = e.keywords.iter().map(String::as_str).collect();
-            add_candidate(
-                &mut index,
-                Target::Entry(i),
-                &phrasings,
-                &strong,
-                &[&e.answer, &e.section],
-            );
-        }
-        for (i, intent) in knowledge.intents.iter().enumerate() {
-            // Politeness is handled by stripping its words, not by matching; emergencies by
-            // their rules and phrases both.
-            if intent.politeness {
-                continue;
-            }
-            let phrases = intent.phrases.get(&lang).cloned().unwrap_or_default();
-            if phrases.is_empty() {
-                continue;
-            }
-            add_candidate(&mut index, Target::Intent(i), &phrases, &[], &[]);
-            debug_assert!(matches!(
-                intent.kind,
-                IntentKind::Smalltalk
-                    | IntentKind::Handoff
-                    | IntentKind::Emergency
-                    | IntentKind::Fallback
-            ));
-        }
+            .map(|(id, name)| (name, id as u32))
+            .collect();
 
         // Rarity over candidates (BM25's idf): a term in many entries tells little.
         let n = index.candidates.len() as f32;
         let mut df = vec![0u32; index.terms.len()];
         for field in &fields {
-            for &t in field.keys() {
+            for &(t, _) in field {
                 df[t as usize] += 1;
             }
         }
@@ -156,9 +223,7 @@ impl LangIndex {
             .map(|_| Postings::default())
             .collect();
         for (cand, field) in fields.iter().enumerate() {
-            let mut entries: Vec<(&u32, &f32)> = field.iter().collect();
-            entries.sort_by_key(|(t, _)| **t);
-            for (&t, &w) in entries {
+            for &(t, w) in field {
                 index.postings[t as usize].candidates.push((cand as u32, w));
             }
         }
@@ -170,20 +235,36 @@ impl LangIndex {
         }
         index
     }
+}
 
-    fn intern_all(&mut self, terms: &[String]) -> Vec<u32> {
-        let mut out: Vec<u32> = terms.iter().map(|t| self.intern(t)).collect();
-        out.sort_unstable();
-        out.dedup();
-        out
-    }
+/// One candidate's texts, as ranges of text numbers, by how much a term found in them counts.
+struct Texts {
+    /// Phrasings (and the entry's question): matched as whole phrases too; weight 1.
+    phrasings: Range<usize>,
+    /// Keywords: weight 1.
+    strong: Range<usize>,
+    /// Answer and section: [`ANSWER_WEIGHT`] unless the term is also in a stronger field.
+    weak: Range<usize>,
+}
 
-    fn intern(&mut self, term: &str) -> u32 {
-        if let Some(&id) = self.terms.get(term) {
-            return id;
+/// Term ids as they are first met, without hashing the term's text.
+struct TermIds {
+    stem: Vec<u32>,
+    concept: Vec<u32>,
+    /// The text of each term id.
+    names: Vec<String>,
+}
+
+impl TermIds {
+    fn get(&mut self, analyzer: &Analyzer, term: Term) -> u32 {
+        let slot = match term {
+            Term::Stem(s) => &mut self.stem[s as usize],
+            Term::Concept(c) => &mut self.concept[c],
+        };
+        if *slot == u32::MAX {
+            *slot = self.names.len() as u32;
+            self.names.push(analyzer.term_text(term).to_owned());
         }
-        let id = self.terms.len() as u32;
-        self.terms.insert(term.to_owned(), id);
-        id
+        *slot
     }
 }

@@ -11,7 +11,6 @@ mod index;
 mod messages;
 mod score;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 pub use analyze::{Analysis, Token};
@@ -124,6 +123,8 @@ pub struct Matcher {
     knowledge: Arc<Knowledge>,
     fr: LangIndex,
     en: LangIndex,
+    /// The terms of greeting, thanks and goodbye concepts (`#hello`…), stripped from questions.
+    polite: Vec<String>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -140,7 +141,21 @@ impl Matcher {
     pub fn new(knowledge: Arc<Knowledge>) -> Matcher {
         let fr = LangIndex::build(&knowledge, Lang::Fr);
         let en = LangIndex::build(&knowledge, Lang::En);
-        Matcher { knowledge, fr, en }
+        let mut polite: Vec<String> = knowledge
+            .intents
+            .iter()
+            .filter(|i| i.politeness)
+            .flat_map(|i| i.rules.iter().flat_map(|r| r.all.iter()))
+            .map(|c| format!("{}{c}", analyze::CONCEPT_PREFIX))
+            .collect();
+        polite.sort();
+        polite.dedup();
+        Matcher {
+            knowledge,
+            fr,
+            en,
+            polite,
+        }
     }
 
     pub fn knowledge(&self) -> &Arc<Knowledge> {
@@ -172,37 +187,43 @@ impl Matcher {
 
     /// The decision with its reasons: tokens, corrections, concepts, top candidates.
     pub fn explain(&self, question: &str, forced: Option<Lang>) -> Explanation {
-        let lang = match forced {
-            Some(lang) => lang,
-            None => {
-                let detection = text::detect(&text::tokenize(question));
-                if detection.clear {
-                    detection.lang
-                } else {
-                    // Unclear (short, or words of both languages): the language whose
-                    // knowledge reads more of the question wins ("hi" is an English greeting,
-                    // not an unknown French word); French on a tie.
-                    let known = |l: Lang| {
-                        let a = self.index(l).analyzer.analyze_question(question);
-                        // A synonym concept is stronger evidence than a word seen somewhere.
-                        a.tokens
-                            .iter()
-                            .map(|t| match (&t.concept, t.stop) {
-                                (Some(_), _) => 2,
-                                (None, false) if self.index(l).analyzer.knows(&t.word) => 1,
-                                _ => 0,
-                            })
-                            .sum::<usize>()
-                    };
-                    if known(Lang::En) > known(Lang::Fr) {
-                        Lang::En
-                    } else {
-                        detection.lang
-                    }
-                }
-            }
+        if let Some(lang) = forced {
+            let analysis = self.index(lang).analyzer.analyze_question(question);
+            return self.decide(question, lang, true, analysis);
+        }
+        let detection = text::detect(&text::tokenize(question));
+        if detection.clear {
+            let analysis = self
+                .index(detection.lang)
+                .analyzer
+                .analyze_question(question);
+            return self.decide(question, detection.lang, false, analysis);
+        }
+        // Unclear (short, or words of both languages): the language whose knowledge reads more
+        // of the question wins ("hi" is an English greeting, not an unknown French word); French
+        // on a tie. The winner's analysis is the one decided on.
+        let known = |l: Lang| {
+            let a = self.index(l).analyzer.analyze_question(question);
+            // A synonym concept is stronger evidence than a word seen somewhere.
+            let score = a
+                .tokens
+                .iter()
+                .map(|t| match (&t.concept, t.stop) {
+                    (Some(_), _) => 2,
+                    (None, false) if self.index(l).analyzer.knows(&t.word) => 1,
+                    _ => 0,
+                })
+                .sum::<usize>();
+            (score, a)
         };
-        self.decide(question, lang, forced.is_some())
+        let (en, en_analysis) = known(Lang::En);
+        let (fr, fr_analysis) = known(Lang::Fr);
+        let lang = if en > fr { Lang::En } else { detection.lang };
+        let analysis = match lang {
+            Lang::En => en_analysis,
+            Lang::Fr => fr_analysis,
+        };
+        self.decide(question, lang, false, analysis)
     }
 
     /// The terms `question` is matched on in `lang` (as in [`Explanation::terms`]): its
@@ -213,61 +234,71 @@ impl Matcher {
 
     /// Terms of a question without greeting/thanks/goodbye concepts.
     fn strip_politeness(&self, analysis: &Analysis) -> Vec<String> {
-        let polite: HashSet<String> = self
-            .knowledge
-            .intents
-            .iter()
-            .filter(|i| i.politeness)
-            .flat_map(|i| i.rules.iter().flat_map(|r| r.all.iter()))
-            .map(|c| format!("#{c}"))
-            .collect();
         analysis
             .terms
             .iter()
-            .filter(|t| !polite.contains(*t))
+            .filter(|t| !self.polite.contains(*t))
             .cloned()
             .collect()
     }
 
-    fn decide(&self, question: &str, lang: Lang, lang_forced: bool) -> Explanation {
+    fn decide(
+        &self,
+        question: &str,
+        lang: Lang,
+        lang_forced: bool,
+        analysis: Analysis,
+    ) -> Explanation {
         let index = self.index(lang);
-        let analysis = index.analyzer.analyze_question(question);
-        let seed = seed(question);
         let terms = self.strip_politeness(&analysis);
         let query = Query::new(index, &terms);
         let top = score::top(index, &query, 5);
-        let labelled: Vec<(String, &'static str, Scored)> = top
+        let (reason, reply) = self.verdict(question, lang, index, &analysis, &terms, &top);
+        let top = top
             .iter()
             .map(|s| match index.candidates[s.candidate as usize].target {
                 Target::Entry(i) => (self.knowledge.entries[i].id.clone(), "faq", *s),
                 Target::Intent(i) => (self.knowledge.intents[i].id.clone(), "intent", *s),
             })
             .collect();
+        Explanation {
+            lang,
+            lang_forced,
+            analysis,
+            terms,
+            unknown: query.unknown.into_iter().map(|(t, _)| t).collect(),
+            top,
+            reason,
+            reply,
+        }
+    }
+
+    /// The reply to an analysed question, and why.
+    fn verdict(
+        &self,
+        question: &str,
+        lang: Lang,
+        index: &LangIndex,
+        analysis: &Analysis,
+        terms: &[String],
+        top: &[Scored],
+    ) -> (String, Reply) {
+        let seed = seed(question);
         let candidates: Vec<Candidate> = top
             .iter()
             .take(3)
             .map(|s| self.candidate(index, s))
             .collect();
-        let explain = |reason: String, reply: Reply| Explanation {
-            lang,
-            lang_forced,
-            analysis: analysis.clone(),
-            terms: terms.clone(),
-            unknown: query.unknown.iter().map(|(t, _)| t.clone()).collect(),
-            top: labelled.clone(),
-            reason,
-            reply,
-        };
 
         // 1. Emergencies beat everything, including a greeting or a question around them.
-        if let Some((i, rule)) = self.rule_fires(IntentKind::Emergency, &analysis) {
+        if let Some((i, rule)) = self.rule_fires(IntentKind::Emergency, analysis) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
-            return explain(format!("emergency: the rule [{rule}] fired"), reply);
+            return (format!("emergency: the rule [{rule}] fired"), reply);
         }
         // 2. A request for a person.
-        if let Some((i, rule)) = self.rule_fires(IntentKind::Handoff, &analysis) {
+        if let Some((i, rule)) = self.rule_fires(IntentKind::Handoff, analysis) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
-            return explain(format!("handoff: the rule [{rule}] fired"), reply);
+            return (format!("handoff: the rule [{rule}] fired"), reply);
         }
         // 3. Nothing but greetings, thanks or goodbyes.
         let meaningful = terms.iter().any(|t| !t.is_empty());
@@ -280,13 +311,13 @@ impl Matcher {
             });
             if let Some((i, _)) = polite {
                 let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
-                return explain(
+                return (
                     "small talk: only greeting, thanks or goodbye words".to_owned(),
                     reply,
                 );
             }
             let reply = self.fallback(lang, 0.0, Vec::new(), candidates);
-            return explain(
+            return (
                 "fallback: no word to match (empty, symbols or emoji)".to_owned(),
                 reply,
             );
@@ -295,7 +326,7 @@ impl Matcher {
         // 4. Scored candidates.
         let Some(best) = top.first() else {
             let reply = self.fallback(lang, 0.0, Vec::new(), candidates);
-            return explain("fallback: no known word in the question".to_owned(), reply);
+            return ("fallback: no known word in the question".to_owned(), reply);
         };
         let runner_up = top.get(1).map_or(0.0, |s| s.confidence);
         let best_target = index.candidates[best.candidate as usize].target;
@@ -306,7 +337,7 @@ impl Matcher {
                 Target::Entry(i) => self.entry_reply(i, conf, candidates),
                 Target::Intent(i) => self.intent_reply(i, lang, conf, seed, candidates),
             };
-            return explain(format!("{}: {reason}", reply.kind.as_str()), reply);
+            return (format!("{}: {reason}", reply.kind.as_str()), reply);
         }
         let suggestions: Vec<Suggestion> = top
             .iter()
@@ -325,12 +356,12 @@ impl Matcher {
             } else {
                 format!("clarify: the best ({conf:.2}) is below the answer threshold {ANSWER_AT}")
             };
-            return explain(why, reply);
+            return (why, reply);
         }
         let reason =
             format!("fallback: the best ({conf:.2}) is below the clarify threshold {CLARIFY_AT}");
         let reply = self.fallback(lang, conf, suggestions, candidates);
-        explain(reason, reply)
+        (reason, reply)
     }
 
     /// The first intent of `kind` with a rule whose concepts are all in the question.

@@ -55,79 +55,174 @@ pub fn tokenize(text: &str) -> Vec<String> {
 /// "c" alone means "c'est", the "c" of "c'est" does not.
 pub fn tokenize_marked(text: &str) -> Vec<(String, bool)> {
     let mut tokens: Vec<(String, bool)> = Vec::new();
-    let mut word = String::new();
+    for_each_token(text, |token, elided| {
+        tokens.push((token.to_owned(), elided))
+    });
+    tokens
+}
+
+/// The tokens of [`tokenize_marked`], one at a time, without a string per token: indexing
+/// reads every text of the knowledge, and most of its words are already known.
+pub fn for_each_token(text: &str, mut emit: impl FnMut(&str, bool)) {
+    let mut tokens = Pending::default();
     // Whether the previous separator run was a single space/dot/nbsp between digit groups.
     let mut pending_sep: Option<char> = None;
-    let chars: Vec<char> = text.chars().collect();
-    let mut i = 0;
-    while i < chars.len() && tokens.len() < MAX_TOKENS {
-        let c = chars[i];
+    // Where the word being read starts (a byte offset): words are runs of letters and digits.
+    let mut word_start: Option<usize> = None;
+    let mut pos = 0;
+    while tokens.count < MAX_TOKENS {
+        let Some(c) = text[pos..].chars().next() else {
+            break;
+        };
         if c.is_alphanumeric() {
             if let Some(sep) = pending_sep.take() {
                 // "7 000": join a 3-digit group to the number before it.
-                let group_len = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-                let follows_digit = tokens
-                    .last()
-                    .is_some_and(|(t, _)| t.chars().all(|c| c.is_ascii_digit()));
-                let group_ends = chars
-                    .get(i + group_len)
+                let rest = &text[pos..];
+                let group_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+                let follows_digit = tokens.have && tokens.last.bytes().all(|b| b.is_ascii_digit());
+                let group_ends = rest[group_len..]
+                    .chars()
+                    .next()
                     .is_none_or(|c| !c.is_alphanumeric());
                 if follows_digit
                     && group_len == 3
                     && group_ends
                     && matches!(sep, ' ' | '.' | '\u{a0}' | '\u{202f}')
                 {
-                    if let Some((last, _)) = tokens.last_mut() {
-                        last.extend(&chars[i..i + 3]);
-                    }
-                    i += 3;
+                    tokens.last.push_str(&rest[..3]);
+                    pos += 3;
                     continue;
                 }
             }
-            word.push(c);
-            i += 1;
+            word_start.get_or_insert(pos);
+            pos += c.len_utf8();
+            // The rest of an ASCII run needs no decoding: nothing above changes within a word.
+            pos += text.as_bytes()[pos..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count();
             continue;
         }
         let elided = matches!(c, '\'' | '\u{2019}' | '\u{2018}' | '\u{02bc}');
-        flush(&mut word, &mut tokens, elided);
+        if let Some(start) = word_start.take() {
+            tokens.word(&text[start..pos], elided, &mut emit);
+        }
         pending_sep = if matches!(c, ' ' | '.' | '\u{a0}' | '\u{202f}') && pending_sep.is_none() {
             Some(c)
         } else {
             None
         };
         match c {
-            '+' => tokens.push(("plus".to_owned(), false)),
-            '€' => tokens.push(("euros".to_owned(), false)),
+            '+' => tokens.push("plus", false, &mut emit),
+            '€' => tokens.push("euros", false, &mut emit),
             _ => {}
         }
-        i += 1;
+        pos += c.len_utf8();
     }
-    flush(&mut word, &mut tokens, false);
-    tokens.truncate(MAX_TOKENS);
-    tokens
+    if let Some(start) = word_start {
+        tokens.word(&text[start..], false, &mut emit);
+    }
+    if tokens.have {
+        emit(&tokens.last, tokens.elided);
+    }
 }
 
-fn flush(word: &mut String, tokens: &mut Vec<(String, bool)>, elided: bool) {
-    if word.is_empty() {
-        return;
+/// The latest token, held back because a digit group may still join it ("7 000"), and a
+/// buffer for the next one: two strings reused for the whole text.
+#[derive(Default)]
+struct Pending {
+    last: String,
+    elided: bool,
+    have: bool,
+    next: String,
+    /// Tokens so far, the held one included.
+    count: usize,
+}
+
+impl Pending {
+    /// A word (letters and digits) as read: folded into a token, if anything remains of it.
+    fn word(&mut self, word: &str, elided: bool, emit: &mut impl FnMut(&str, bool)) {
+        self.next.clear();
+        if word.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            // The common case needs no Unicode work.
+            self.next.push_str(word);
+            self.next.make_ascii_lowercase();
+        } else if !fold_latin(word, &mut self.next) {
+            // Accented French words are common in the knowledge: the table folds them without
+            // normalisation; anything else takes the full path.
+            self.next.clear();
+            self.next.push_str(&fold_word(word));
+        }
+        if !self.next.is_empty() {
+            self.commit(elided, emit);
+        }
     }
-    if word.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        // The common case needs no Unicode work.
-        tokens.push((word.to_ascii_lowercase(), elided));
-        word.clear();
-        return;
+
+    fn push(&mut self, token: &str, elided: bool, emit: &mut impl FnMut(&str, bool)) {
+        self.next.clear();
+        self.next.push_str(token);
+        self.commit(elided, emit);
     }
+
+    /// Makes `next` the held token, passing the previous one on. Tokens past [`MAX_TOKENS`]
+    /// are dropped.
+    fn commit(&mut self, elided: bool, emit: &mut impl FnMut(&str, bool)) {
+        if self.count >= MAX_TOKENS {
+            return;
+        }
+        if self.have {
+            emit(&self.last, self.elided);
+        }
+        std::mem::swap(&mut self.last, &mut self.next);
+        self.elided = elided;
+        self.have = true;
+        self.count += 1;
+    }
+}
+
+/// The token of a word of letters and digits, by Unicode lowercasing and NFKD.
+fn fold_word(word: &str) -> String {
     let lower = word.to_lowercase();
     let folded = match meaning_bearing(&lower) {
         Some(token) => token.to_owned(),
         None => fold(&lower),
     };
     // NFKD can turn one character into letters plus marks only; keep letters and digits.
-    let folded: String = folded.chars().filter(|c| c.is_alphanumeric()).collect();
-    if !folded.is_empty() {
-        tokens.push((folded, elided));
+    folded.chars().filter(|c| c.is_alphanumeric()).collect()
+}
+
+/// [`fold_word`] for words of ASCII letters and digits and the accented letters of French and
+/// its neighbours, by a table: appends the same token to `out` without normalising. False (with
+/// part of the word appended) for any other character, and for ù and û, which make "où" and
+/// "sûr" (see [`meaning_bearing`]).
+fn fold_latin(word: &str, out: &mut String) -> bool {
+    for c in word.chars() {
+        let folded = match c {
+            'a'..='z' | '0'..='9' => c,
+            'A'..='Z' => c.to_ascii_lowercase(),
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => {
+                'a'
+            }
+            'ç' | 'Ç' => 'c',
+            'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => 'e',
+            'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => 'i',
+            'ñ' | 'Ñ' => 'n',
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' => 'o',
+            'ú' | 'ü' | 'Ú' | 'Ü' => 'u',
+            'ý' | 'ÿ' | 'Ý' | 'Ÿ' => 'y',
+            'œ' | 'Œ' => {
+                out.push_str("oe");
+                continue;
+            }
+            'æ' | 'Æ' => {
+                out.push_str("ae");
+                continue;
+            }
+            _ => return false,
+        };
+        out.push(folded);
     }
-    word.clear();
+    true
 }
 
 #[cfg(test)]
@@ -184,8 +279,46 @@ mod tests {
     }
 
     #[test]
+    fn latin_table_folds_as_normalisation_does() {
+        // Every character of Latin-1 and Latin Extended-A, alone and inside a word.
+        for c in ('\u{20}'..='\u{17f}').filter(|c| c.is_alphanumeric()) {
+            for word in [c.to_string(), format!("x{c}y"), format!("{c}{c}")] {
+                let mut fast = String::new();
+                if fold_latin(&word, &mut fast) {
+                    assert_eq!(fast, fold_word(&word), "{word:?}");
+                }
+            }
+        }
+        let mut out = String::new();
+        assert!(fold_latin("Hépatite", &mut out));
+        assert_eq!(out, "hepatite");
+        assert!(
+            !fold_latin("sûr", &mut out),
+            "meaning-bearing accents take the full path"
+        );
+        check("Où ? SÛR. Cœur", &["ouu", "suur", "coeur"]);
+    }
+
+    #[test]
     fn long_input_is_bounded() {
         let long = "foie ".repeat(5000);
         assert_eq!(tokenize(&long).len(), MAX_TOKENS);
+        // Reading stops at the bound: a "+" right after it is dropped, and so is a digit
+        // group that would have joined the last token.
+        let plus = format!("{}a+ b", "x ".repeat(MAX_TOKENS - 1));
+        let tokens = tokenize(&plus);
+        assert_eq!(tokens.len(), MAX_TOKENS);
+        assert_eq!(tokens.last().map(String::as_str), Some("a"));
+        let joined = format!("{}7 000", "x ".repeat(MAX_TOKENS - 1));
+        assert_eq!(tokenize(&joined).last().map(String::as_str), Some("7"));
+    }
+
+    #[test]
+    fn odd_words_fold_as_before() {
+        check(
+            "ǅemal ſ ø 1ᵉʳ 7 000 000x",
+            &["dzemal", "s", "ø", "1er", "7000", "000x"],
+        );
+        check("7 000 000 et 12.500", &["7000000", "et", "12500"]);
     }
 }

@@ -6,15 +6,19 @@
 //! concepts (in the matcher), stop words.
 
 mod fold;
+mod hash;
 mod lang;
 mod stem;
 mod stopwords;
 mod typo;
+mod typo_index;
 mod words;
 
-pub use fold::{fold, tokenize, tokenize_marked};
+pub use fold::{fold, for_each_token, tokenize, tokenize_marked};
+pub use hash::{FastMap, FxHasher};
 pub use lang::{detect, Lang};
 pub use stem::Stemmer;
 pub use stopwords::is_stop_word;
-pub use typo::{phonetic_key, typo_budget, typo_distance};
+pub use typo::{budget_for_chars, phonetic_key, typo_budget, typo_distance};
+pub use typo_index::TypoIndex;
 pub use words::is_dictionary_word;

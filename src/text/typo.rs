@@ -3,7 +3,12 @@
 
 /// How many edits a word of this many characters may carry and still be corrected.
 pub fn typo_budget(word: &str) -> usize {
-    match word.chars().count() {
+    budget_for_chars(word.chars().count())
+}
+
+/// [`typo_budget`] of a word of `chars` characters.
+pub fn budget_for_chars(chars: usize) -> usize {
+    match chars {
         0..=4 => 0,
         5..=8 => 1,
         _ => 2,
