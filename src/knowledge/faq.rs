@@ -91,7 +91,7 @@ pub fn parse_entry(path: &Path, text: &str, folder_lang: Lang) -> Result<FaqEntr
             line,
             format!(
                 "bad settings between the `+++` lines: {} (see faq/README.md)",
-                e.message()
+                super::one_line(e.message())
             ),
         )
     })?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{line_at, line_of_key, list_files, read_text, Knowledge, LoadError};
+use super::{line_at, line_of_key, list_files, one_line, read_text, Knowledge, LoadError};
 use crate::text::Lang;
 
 /// What the bot does when an intent is recognised.
@@ -163,7 +163,7 @@ fn toml_error(path: &Path, text: &str, err: toml::de::Error, what: &str) -> Vec<
     vec![LoadError::new(
         path,
         line,
-        format!("{}: {what}", err.message().trim()),
+        format!("{}: {what}", one_line(err.message())),
     )]
 }
 

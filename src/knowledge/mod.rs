@@ -126,13 +126,19 @@ pub fn load(faq_dir: &Path, intents_dir: &Path) -> (Knowledge, Vec<LoadError>) {
             "the FAQ folder does not exist: run from the project folder, or pass --faq DIR",
         ));
     } else {
+        let mut files = Vec::new();
         for lang in Lang::ALL {
             let dir = faq_dir.join(lang.code());
-            for path in markdown_files(&dir, &mut errors) {
-                match faq::read_entry(&path, lang) {
-                    Ok(entry) => knowledge.entries.push(entry),
-                    Err(mut errs) => errors.append(&mut errs),
-                }
+            files.extend(
+                markdown_files(&dir, &mut errors)
+                    .into_iter()
+                    .map(|path| (path, lang)),
+            );
+        }
+        for read in read_entries(&files) {
+            match read {
+                Ok(entry) => knowledge.entries.push(entry),
+                Err(mut errs) => errors.append(&mut errs),
             }
         }
     }
@@ -206,6 +212,41 @@ fn cross_check(knowledge: &mut Knowledge, errors: &mut Vec<LoadError>) {
             }
         }
     }
+}
+
+/// The TOML parser's message on one line ("invalid string; expected `"`"): one finding is one
+/// line in a CI log and in the console.
+pub(crate) fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Reads and parses the entry files, in order, on every core: parsing the front matter is most
+/// of a large FAQ's load time, and each file stands alone.
+fn read_entries(files: &[(PathBuf, Lang)]) -> Vec<Result<FaqEntry, Vec<LoadError>>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let chunk = files.len().div_ceil(threads).max(64);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(path, lang)| faq::read_entry(path, *lang))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            // A panic while parsing is a bug: re-raise it rather than load half the files.
+            .flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 fn markdown_files(dir: &Path, errors: &mut Vec<LoadError>) -> Vec<PathBuf> {
