@@ -88,9 +88,17 @@ pub struct Live {
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
     /// What the quality gates measure against.
     gates: GateOptions,
+    /// Whether the gates are running, and whether they must run again after.
+    gates_run: Mutex<GatesRun>,
     /// Serialises console saves (revision check then rename), and remembers who saved each file
     /// last, so a refused save can say who changed the entry.
     edits: Mutex<HashMap<PathBuf, LastSave>>,
+}
+
+#[derive(Default)]
+struct GatesRun {
+    running: bool,
+    again: bool,
 }
 
 /// Who saved a file from the console, and when.
@@ -155,6 +163,7 @@ impl Live {
             watcher: Mutex::new(None),
             edits: Mutex::new(HashMap::new()),
             gates: GateOptions::default(),
+            gates_run: Mutex::new(GatesRun::default()),
         }
     }
 
@@ -168,9 +177,43 @@ impl Live {
         &self.gates
     }
 
+    /// Runs [`Live::check_quality`] on a thread of its own. At most one run at a time: asked
+    /// while one runs, it runs once more after it (on the newest knowledge), however many times
+    /// it was asked. On a large FAQ the gates take long (≈ 1 min for 10 000 entries), and reloads
+    /// must not wait for them.
+    pub fn check_quality_later(self: &Arc<Self>) {
+        {
+            let mut gates = self.gates_run.lock().unwrap_or_else(|p| p.into_inner());
+            if gates.running {
+                gates.again = true;
+                return;
+            }
+            gates.running = true;
+        }
+        let live = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new()
+            .name("quality-gates".into())
+            .spawn(move || loop {
+                let Some(live) = live.upgrade() else { return };
+                live.check_quality();
+                let mut gates = live.gates_run.lock().unwrap_or_else(|p| p.into_inner());
+                if !std::mem::take(&mut gates.again) {
+                    gates.running = false;
+                    return;
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(cause = %e, "cannot start the quality gates");
+            self.gates_run
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .running = false;
+        }
+    }
+
     /// Runs the quality gates on the served knowledge and adds their findings to the status,
     /// unless another version was swapped in meanwhile. Blocking, and slow on a large FAQ (it
-    /// asks every phrasing): run it off the request path, after a swap.
+    /// asks every phrasing): prefer [`Live::check_quality_later`].
     pub fn check_quality(&self) {
         let (version, matcher) = {
             let state = self.state();
@@ -358,7 +401,7 @@ fn watch_loop(live: Weak<Live>, rx: mpsc::Receiver<WatchEvent>) {
         }
         let Some(live) = live.upgrade() else { return };
         if let Outcome::Swapped { .. } = live.reload(Trigger::Files) {
-            live.check_quality();
+            live.check_quality_later();
         }
     }
 }
@@ -491,5 +534,27 @@ mod tests {
         assert!(live.status().refused.is_none());
         let reply = live.matcher().reply("zorglub quantique", None);
         assert_eq!(reply.faq_id.as_deref(), Some("cout"));
+    }
+
+    #[test]
+    fn quality_gates_run_in_the_background_once_per_burst() {
+        let (_dir, live) = fixture();
+        let live = Arc::new(live);
+        assert!(live.status().quality.is_none());
+        for _ in 0..5 {
+            live.check_quality_later();
+        }
+        let started = Instant::now();
+        while live.status().quality.is_none() {
+            assert!(started.elapsed() < Duration::from_secs(60), "the gates never ran");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The shipped knowledge passes the gates.
+        assert_eq!(live.status().quality, Some(Vec::new()));
+        // Runs end: a later request starts a new run.
+        while live.gates_run.lock().map(|g| g.running).unwrap_or(false) {
+            assert!(started.elapsed() < Duration::from_secs(60), "the gates never ended");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }

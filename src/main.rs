@@ -405,11 +405,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "knowledge loaded"
     );
     let live = Arc::new(live.with_gates(settings.knowledge.gate_options()));
-    {
-        // The gates ask every phrasing: the console shows their findings when they are ready.
-        let live = live.clone();
-        std::thread::spawn(move || live.check_quality());
-    }
+    // The gates ask every phrasing: the console shows their findings when they are ready.
+    live.check_quality_later();
     if settings.knowledge.watch {
         // Without a watch the service still reloads on SIGHUP and from the console.
         if let Err(e) = live.watch() {
@@ -462,7 +459,7 @@ async fn reload_on_hangup(live: Arc<Live>) {
                 if let faqbot::live::Outcome::Swapped { .. } =
                     live.reload(faqbot::live::Trigger::Signal)
                 {
-                    live.check_quality();
+                    live.check_quality_later();
                 }
             };
             if let Err(e) = tokio::task::spawn_blocking(reload).await {

@@ -173,7 +173,8 @@ pub(super) async fn save(
         Err((e, last)) => return Err(save_error(e, last)),
     };
     if let Outcome::Swapped { .. } = saved.outcome {
-        check_quality_later(&state);
+        // The gates' findings reach the status when ready, after this answer.
+        state.live.check_quality_later();
     }
     let (served, version, refused) = match &saved.outcome {
         Outcome::Swapped { version, .. } => (true, *version, Vec::new()),
@@ -241,13 +242,6 @@ fn save_error(e: SaveError, last: Option<crate::live::LastSave>) -> ApiError {
     }
 }
 
-/// The gates ask every phrasing: their findings reach the status page when ready, after the
-/// save has answered.
-fn check_quality_later(state: &Arc<AppState>) {
-    let live = state.live.clone();
-    tokio::task::spawn_blocking(move || live.check_quality());
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TryRequest {
@@ -297,7 +291,8 @@ pub(super) async fn reload(
     .await?;
     let swapped = matches!(outcome, Outcome::Swapped { .. });
     if swapped {
-        check_quality_later(&state);
+        // The gates' findings reach the status when ready, after this answer.
+        state.live.check_quality_later();
     }
     Ok(Json(json!({
         "swapped": swapped,
