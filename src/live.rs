@@ -546,14 +546,20 @@ mod tests {
         }
         let started = Instant::now();
         while live.status().quality.is_none() {
-            assert!(started.elapsed() < Duration::from_secs(60), "the gates never ran");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the gates never ran"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         // The shipped knowledge passes the gates.
         assert_eq!(live.status().quality, Some(Vec::new()));
         // Runs end: a later request starts a new run.
         while live.gates_run.lock().map(|g| g.running).unwrap_or(false) {
-            assert!(started.elapsed() < Duration::from_secs(60), "the gates never ended");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the gates never ended"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

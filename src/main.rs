@@ -433,7 +433,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             })?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, data = %settings.storage.data_dir.display(), "listening");
-        tracing::info!("demo page: http://{addr}/ | advisor console: http://{addr}/advisor");
+        tracing::info!("demo page: http://{addr}/ | advisor console: http://{addr}/advisor | knowledge page (support role): http://{addr}/advisor/knowledge");
         tokio::spawn(reload_on_hangup(live.clone()));
         let state = faqbot::server::AppState::new(settings, live, Box::new(store));
         faqbot::server::run(listener, state, shutdown_signal()).await?;
