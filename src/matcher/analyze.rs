@@ -95,6 +95,46 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// An empty reader with the same SMS rewrites, to read part of the texts on another thread;
+    /// [`Reader::absorb`] then merges what it read.
+    pub fn fork(&self) -> Reader {
+        Reader {
+            spelling: self.spelling.clone(),
+            ids: FastMap::default(),
+            names: Vec::new(),
+            counts: Vec::new(),
+        }
+    }
+
+    /// Takes in the words `part` (a [`Reader::fork`]) read, as if this reader had read its texts
+    /// itself right now, and rewrites `words`, the ids `part` gave, into this reader's ids.
+    /// `part` numbered its words in order of first appearance, so its words new to this reader,
+    /// taken in that order, get the ids reading the texts here would have given them.
+    pub fn absorb(&mut self, part: Reader, words: &mut [u32]) {
+        let ids: Vec<u32> = part
+            .names
+            .into_iter()
+            .zip(part.counts)
+            .map(|(name, count)| {
+                let id = match self.ids.get(&name) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.names.len() as u32;
+                        self.ids.insert(name.clone(), id);
+                        self.names.push(name);
+                        self.counts.push(0);
+                        id
+                    }
+                };
+                self.counts[id as usize] += count;
+                id
+            })
+            .collect();
+        for w in words {
+            *w = ids[*w as usize];
+        }
+    }
+
     /// Appends the word ids of `text` (after SMS rewrites) to `out`. `count`: its words count
     /// as occurrences; pass false for a text whose words are counted elsewhere.
     pub fn read(&mut self, text: &str, count: bool, out: &mut Vec<u32>) {

@@ -3,8 +3,8 @@
 
 use std::ops::Range;
 
-use super::analyze::{Analyzer, Term};
-use crate::knowledge::{IntentKind, Knowledge};
+use super::analyze::{Analyzer, Reader, Term};
+use crate::knowledge::{FaqEntry, IntentKind, Knowledge};
 use crate::text::{FastMap, Lang};
 
 /// What a candidate stands for.
@@ -56,38 +56,44 @@ impl LangIndex {
         let mut words: Vec<u32> = Vec::new();
         let mut ends: Vec<usize> = Vec::new();
         let mut pending: Vec<(Target, Texts)> = Vec::new();
+        let entries: Vec<(usize, &FaqEntry)> = knowledge
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.lang == lang)
+            .collect();
         let analyzer = Analyzer::new(knowledge, lang, |reader| {
+            // The entries are read in parts on every core (tokenizing is most of the indexing
+            // time), then merged in order: word ids, counts and text numbers come out as if
+            // one reader had read them all.
+            for part in read_entries(reader, &entries) {
+                let Part {
+                    reader: part_reader,
+                    words: mut part_words,
+                    ends: part_ends,
+                    texts,
+                } = part;
+                reader.absorb(part_reader, &mut part_words);
+                let (word_base, text_base) = (words.len(), ends.len());
+                words.extend_from_slice(&part_words);
+                ends.extend(part_ends.iter().map(|&e| e + word_base));
+                let shift = |r: Range<usize>| r.start + text_base..r.end + text_base;
+                pending.extend(texts.into_iter().map(|(target, t)| {
+                    let texts = Texts {
+                        phrasings: shift(t.phrasings),
+                        strong: shift(t.strong),
+                        weak: shift(t.weak),
+                    };
+                    (target, texts)
+                }));
+            }
+            let mut n = ends.len();
             // Returns how many texts have been read.
             let mut read = |text: &str, count: bool| {
                 reader.read(text, count, &mut words);
                 ends.push(words.len());
                 ends.len()
             };
-            let mut n = 0;
-            for (i, e) in knowledge
-                .entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.lang == lang)
-            {
-                let start = n;
-                for p in e.phrasings.iter().chain(std::iter::once(&e.question)) {
-                    n = read(p, true);
-                }
-                let phrasings = n;
-                for k in &e.keywords {
-                    n = read(k, true);
-                }
-                let strong = n;
-                read(&e.answer, true);
-                n = read(&e.section, true);
-                let texts = Texts {
-                    phrasings: start..phrasings,
-                    strong: phrasings..strong,
-                    weak: strong..n,
-                };
-                pending.push((Target::Entry(i), texts));
-            }
             for (i, intent) in knowledge.intents.iter().enumerate() {
                 // Politeness is handled by stripping its words, not by matching; emergencies
                 // by their rules and phrases both.
@@ -234,6 +240,84 @@ impl LangIndex {
             }
         }
         index
+    }
+}
+
+/// The entries one thread read: its own reader (word ids of its own), the word ids of the texts
+/// end to end, where each text ends, and each entry's texts, numbered from 0.
+struct Part {
+    reader: Reader,
+    words: Vec<u32>,
+    ends: Vec<usize>,
+    texts: Vec<(Target, Texts)>,
+}
+
+/// Fewest entries worth a thread of their own: a small FAQ is read at once on this thread.
+const MIN_PART: usize = 256;
+
+/// Reads the entries in parts, one per core, each with a fork of `reader`; the parts come back
+/// in the order of the entries.
+fn read_entries(reader: &Reader, entries: &[(usize, &FaqEntry)]) -> Vec<Part> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let chunk = entries.len().div_ceil(threads).max(MIN_PART);
+    if entries.len() <= chunk {
+        return vec![read_part(reader.fork(), entries)];
+    }
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = entries
+            .chunks(chunk)
+            .map(|part| {
+                let fork = reader.fork();
+                scope.spawn(move || read_part(fork, part))
+            })
+            .collect();
+        parts
+            .into_iter()
+            // A panic while reading is a bug: re-raise it rather than index half the entries.
+            .map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// Reads the texts of some entries, in order: phrasings and question, keywords, then answer
+/// and section.
+fn read_part(mut reader: Reader, entries: &[(usize, &FaqEntry)]) -> Part {
+    let mut words: Vec<u32> = Vec::new();
+    let mut ends: Vec<usize> = Vec::new();
+    let mut texts: Vec<(Target, Texts)> = Vec::with_capacity(entries.len());
+    // Returns how many texts have been read.
+    let mut read = |text: &str| {
+        reader.read(text, true, &mut words);
+        ends.push(words.len());
+        ends.len()
+    };
+    let mut n = 0;
+    for &(i, e) in entries {
+        let start = n;
+        for p in e.phrasings.iter().chain(std::iter::once(&e.question)) {
+            n = read(p);
+        }
+        let phrasings = n;
+        for k in &e.keywords {
+            n = read(k);
+        }
+        let strong = n;
+        read(&e.answer);
+        n = read(&e.section);
+        texts.push((
+            Target::Entry(i),
+            Texts {
+                phrasings: start..phrasings,
+                strong: phrasings..strong,
+                weak: strong..n,
+            },
+        ));
+    }
+    Part {
+        reader,
+        words,
+        ends,
+        texts,
     }
 }
 
