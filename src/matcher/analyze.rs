@@ -195,13 +195,16 @@ pub struct Analyzer {
 impl Analyzer {
     /// Builds the analyzer of one language, reading every knowledge text of it once.
     /// `read_indexed` reads the texts the index matches on through the [`Reader`] it is given
-    /// (and keeps their word ids); the analyzer then reads the rest of the vocabulary itself:
-    /// every intent's phrases and every concept's variants.
-    pub fn new(
+    /// (and returns their word ids); the analyzer then reads the rest of the vocabulary itself:
+    /// every intent's phrases and every concept's variants. `index` is then given the analyzer
+    /// and what `read_indexed` returned, and runs while another thread builds the typo targets,
+    /// which indexing does not use (they correct questions only).
+    pub fn new<T, R>(
         knowledge: &Knowledge,
         lang: Lang,
-        read_indexed: impl FnOnce(&mut Reader),
-    ) -> Analyzer {
+        read_indexed: impl FnOnce(&mut Reader) -> T,
+        index: impl FnOnce(&Analyzer, T) -> R,
+    ) -> (Analyzer, R) {
         let stemmer = Stemmer::default();
         let spelling: FastMap<String, Vec<String>> = knowledge
             .spelling
@@ -225,7 +228,7 @@ impl Analyzer {
             names: Vec::new(),
             counts: Vec::new(),
         };
-        read_indexed(&mut reader);
+        let read = read_indexed(&mut reader);
         let mut scratch = Vec::new();
         for i in &knowledge.intents {
             for p in i.phrases.get(&lang).into_iter().flatten() {
@@ -276,29 +279,6 @@ impl Analyzer {
         }
         analyzer.names = names;
 
-        // Typo targets, in order of length then alphabet: among words with one phonetic key,
-        // the most frequent wins, and on equal counts the first in that order (the map has no
-        // order of its own, and the same question must get the same reply after a restart).
-        let mut vocabulary: Vec<(&str, u32)> = analyzer
-            .names
-            .iter()
-            .zip(&analyzer.words)
-            .filter(|(_, w)| w.count > 0)
-            .map(|(word, w)| (word.as_str(), w.count))
-            .collect();
-        vocabulary.sort_unstable_by_key(|&(word, _)| (word.chars().count(), word));
-        let mut phonetic: FastMap<String, (String, u32)> = FastMap::default();
-        for &(word, count) in &vocabulary {
-            if word.chars().count() >= 4 {
-                let slot = phonetic.entry(phonetic_key(word)).or_default();
-                if slot.0.is_empty() || slot.1 < count {
-                    *slot = (word.to_owned(), count);
-                }
-            }
-        }
-        analyzer.phonetic = phonetic.into_iter().map(|(k, (w, _))| (k, w)).collect();
-        analyzer.typos = TypoIndex::new(vocabulary);
-
         // Concepts: stem sequences, longest first.
         for (idx, concept) in knowledge.concepts.iter().enumerate() {
             analyzer.concept_ids.push(concept.id.clone());
@@ -334,7 +314,19 @@ impl Analyzer {
             list.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
             list.dedup_by(|a, b| a.0 == b.0);
         }
-        analyzer
+
+        let (indexed, (phonetic, typos)) = std::thread::scope(|scope| {
+            let typos = scope.spawn(|| typo_targets(&analyzer.names, &analyzer.words));
+            let indexed = index(&analyzer, read);
+            // A panic while indexing is a bug: re-raise it rather than serve half an analyzer.
+            let typos = typos
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (indexed, typos)
+        });
+        analyzer.phonetic = phonetic;
+        analyzer.typos = typos;
+        (analyzer, indexed)
     }
 
     /// The index of a word's stem, added if new; `known` marks it as the stem of a word
@@ -527,6 +519,32 @@ impl Analyzer {
         }
         None
     }
+}
+
+/// The typo targets of a vocabulary (`names`, and `words` their analysis): each phonetic key's
+/// word, and the deletion index of the words without digits.
+fn typo_targets(names: &[String], words: &[Word]) -> (FastMap<String, String>, TypoIndex) {
+    // Typo targets, in order of length then alphabet: among words with one phonetic key,
+    // the most frequent wins, and on equal counts the first in that order (the map has no
+    // order of its own, and the same question must get the same reply after a restart).
+    let mut vocabulary: Vec<(&str, u32)> = names
+        .iter()
+        .zip(words)
+        .filter(|(_, w)| w.count > 0)
+        .map(|(word, w)| (word.as_str(), w.count))
+        .collect();
+    vocabulary.sort_unstable_by_key(|&(word, _)| (word.chars().count(), word));
+    let mut phonetic: FastMap<String, (String, u32)> = FastMap::default();
+    for &(word, count) in &vocabulary {
+        if word.chars().count() >= 4 {
+            let slot = phonetic.entry(phonetic_key(word)).or_default();
+            if slot.0.is_empty() || slot.1 < count {
+                *slot = (word.to_owned(), count);
+            }
+        }
+    }
+    let phonetic = phonetic.into_iter().map(|(k, (w, _))| (k, w)).collect();
+    (phonetic, TypoIndex::new(vocabulary))
 }
 
 /// Calls `f` with each folded word of a text after SMS rewrites.

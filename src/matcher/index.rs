@@ -53,16 +53,16 @@ impl LangIndex {
         // Every text is tokenized once, while the analyzer reads the vocabulary: `words` holds
         // the word ids of all texts end to end, `ends` where each text ends, and each
         // candidate its texts as ranges of `ends`.
-        let mut words: Vec<u32> = Vec::new();
-        let mut ends: Vec<usize> = Vec::new();
-        let mut pending: Vec<(Target, Texts)> = Vec::new();
         let entries: Vec<(usize, &FaqEntry)> = knowledge
             .entries
             .iter()
             .enumerate()
             .filter(|(_, e)| e.lang == lang)
             .collect();
-        let analyzer = Analyzer::new(knowledge, lang, |reader| {
+        let read = |reader: &mut Reader| {
+            let mut words: Vec<u32> = Vec::new();
+            let mut ends: Vec<usize> = Vec::new();
+            let mut pending: Vec<(Target, Texts)> = Vec::new();
             // The entries are read in parts on every core (tokenizing is most of the indexing
             // time), then merged in order: word ids, counts and text numbers come out as if
             // one reader had read them all.
@@ -125,122 +125,164 @@ impl LangIndex {
                         | IntentKind::Fallback
                 ));
             }
+            (words, ends, pending)
+        };
+        // The texts are turned into terms while another thread builds the typo targets.
+        let (analyzer, tables) = Analyzer::new(knowledge, lang, read, |analyzer, read| {
+            let (words, ends, pending) = read;
+            tables(analyzer, &words, &ends, pending)
         });
-        let mut index = LangIndex {
+        let Tables {
+            candidates,
+            phrasings,
+            terms,
+            idf,
+            postings,
+            max_idf,
+        } = tables;
+        LangIndex {
             analyzer,
-            candidates: Vec::new(),
-            phrasings: Vec::new(),
-            terms: FastMap::default(),
-            idf: Vec::new(),
-            postings: Vec::new(),
-            max_idf: 1.0,
-        };
-
-        // Term ids in order of first appearance, by stem or concept index.
-        let (stems, concepts) = index.analyzer.term_bounds();
-        let mut ids = TermIds {
-            stem: vec![u32::MAX; stems],
-            concept: vec![u32::MAX; concepts],
-            names: Vec::new(),
-        };
-        let text = |k: usize| &words[if k == 0 { 0 } else { ends[k - 1] }..ends[k]];
-        // Per candidate: (term, field weight), sorted by term, each term once.
-        let mut fields: Vec<Vec<(u32, f32)>> = Vec::with_capacity(pending.len());
-        let mut phrasing_terms: Vec<Vec<u32>> = Vec::new();
-        // Where a term sits in the field of the candidate being built (`u32::MAX`: absent).
-        let mut slot: Vec<u32> = Vec::new();
-        for (target, texts) in pending {
-            let cand = index.candidates.len() as u32;
-            let mut field: Vec<(u32, f32)> = Vec::new();
-            let mut add = |field: &mut Vec<(u32, f32)>, t: u32, weight: f32| {
-                let t = t as usize;
-                if slot.len() <= t {
-                    slot.resize(t + 1, u32::MAX);
-                }
-                match slot[t] {
-                    u32::MAX => {
-                        slot[t] = field.len() as u32;
-                        field.push((t as u32, weight));
-                    }
-                    // Each term once, with its strongest field.
-                    at => {
-                        let w = &mut field[at as usize].1;
-                        *w = w.max(weight);
-                    }
-                }
-            };
-            for k in texts.phrasings {
-                let mut terms = Vec::new();
-                index.analyzer.knowledge_terms(text(k), |term| {
-                    terms.push(ids.get(&index.analyzer, term));
-                });
-                terms.sort_unstable();
-                terms.dedup();
-                if terms.is_empty() {
-                    continue;
-                }
-                for &t in &terms {
-                    add(&mut field, t, 1.0);
-                }
-                index.phrasings.push(Phrasing {
-                    candidate: cand,
-                    weight: 0.0,
-                });
-                phrasing_terms.push(terms);
-            }
-            for (range, weight) in [(texts.strong, 1.0), (texts.weak, ANSWER_WEIGHT)] {
-                for k in range {
-                    index.analyzer.knowledge_terms(text(k), |term| {
-                        add(&mut field, ids.get(&index.analyzer, term), weight);
-                    });
-                }
-            }
-            for &(t, _) in &field {
-                slot[t as usize] = u32::MAX;
-            }
-            field.sort_unstable_by_key(|&(t, _)| t);
-            index.candidates.push(Candidate { target });
-            fields.push(field);
+            candidates,
+            phrasings,
+            terms,
+            idf,
+            postings,
+            max_idf,
         }
-        index.terms = ids
-            .names
-            .into_iter()
-            .enumerate()
-            .map(|(id, name)| (name, id as u32))
-            .collect();
-
-        // Rarity over candidates (BM25's idf): a term in many entries tells little.
-        let n = index.candidates.len() as f32;
-        let mut df = vec![0u32; index.terms.len()];
-        for field in &fields {
-            for &(t, _) in field {
-                df[t as usize] += 1;
-            }
-        }
-        index.idf = df
-            .iter()
-            .map(|&d| {
-                let d = d as f32;
-                (1.0 + (n - d + 0.5) / (d + 0.5)).ln()
-            })
-            .collect();
-        index.max_idf = index.idf.iter().copied().fold(1.0, f32::max);
-        index.postings = (0..index.terms.len())
-            .map(|_| Postings::default())
-            .collect();
-        for (cand, field) in fields.iter().enumerate() {
-            for &(t, w) in field {
-                index.postings[t as usize].candidates.push((cand as u32, w));
-            }
-        }
-        for (p, terms) in phrasing_terms.iter().enumerate() {
-            index.phrasings[p].weight = terms.iter().map(|&t| index.idf[t as usize]).sum();
-            for &t in terms {
-                index.postings[t as usize].phrasings.push(p as u32);
-            }
-        }
-        index
     }
+}
+
+/// Everything of a [`LangIndex`] but its analyzer.
+struct Tables {
+    candidates: Vec<Candidate>,
+    phrasings: Vec<Phrasing>,
+    terms: FastMap<String, u32>,
+    idf: Vec<f32>,
+    postings: Vec<Postings>,
+    max_idf: f32,
+}
+
+/// Turns the texts read (`words` and `ends`, as [`LangIndex::build`] keeps them) into the
+/// candidates, their phrasings and terms, the terms' rarity and the posting lists.
+fn tables(
+    analyzer: &Analyzer,
+    words: &[u32],
+    ends: &[usize],
+    pending: Vec<(Target, Texts)>,
+) -> Tables {
+    let mut index = Tables {
+        candidates: Vec::new(),
+        phrasings: Vec::new(),
+        terms: FastMap::default(),
+        idf: Vec::new(),
+        postings: Vec::new(),
+        max_idf: 1.0,
+    };
+
+    // Term ids in order of first appearance, by stem or concept index.
+    let (stems, concepts) = analyzer.term_bounds();
+    let mut ids = TermIds {
+        stem: vec![u32::MAX; stems],
+        concept: vec![u32::MAX; concepts],
+        names: Vec::new(),
+    };
+    let text = |k: usize| &words[if k == 0 { 0 } else { ends[k - 1] }..ends[k]];
+    // Per candidate: (term, field weight), sorted by term, each term once.
+    let mut fields: Vec<Vec<(u32, f32)>> = Vec::with_capacity(pending.len());
+    let mut phrasing_terms: Vec<Vec<u32>> = Vec::new();
+    // Where a term sits in the field of the candidate being built (`u32::MAX`: absent).
+    let mut slot: Vec<u32> = Vec::new();
+    for (target, texts) in pending {
+        let cand = index.candidates.len() as u32;
+        let mut field: Vec<(u32, f32)> = Vec::new();
+        let mut add = |field: &mut Vec<(u32, f32)>, t: u32, weight: f32| {
+            let t = t as usize;
+            if slot.len() <= t {
+                slot.resize(t + 1, u32::MAX);
+            }
+            match slot[t] {
+                u32::MAX => {
+                    slot[t] = field.len() as u32;
+                    field.push((t as u32, weight));
+                }
+                // Each term once, with its strongest field.
+                at => {
+                    let w = &mut field[at as usize].1;
+                    *w = w.max(weight);
+                }
+            }
+        };
+        for k in texts.phrasings {
+            let mut terms = Vec::new();
+            analyzer.knowledge_terms(text(k), |term| {
+                terms.push(ids.get(&analyzer, term));
+            });
+            terms.sort_unstable();
+            terms.dedup();
+            if terms.is_empty() {
+                continue;
+            }
+            for &t in &terms {
+                add(&mut field, t, 1.0);
+            }
+            index.phrasings.push(Phrasing {
+                candidate: cand,
+                weight: 0.0,
+            });
+            phrasing_terms.push(terms);
+        }
+        for (range, weight) in [(texts.strong, 1.0), (texts.weak, ANSWER_WEIGHT)] {
+            for k in range {
+                analyzer.knowledge_terms(text(k), |term| {
+                    add(&mut field, ids.get(&analyzer, term), weight);
+                });
+            }
+        }
+        for &(t, _) in &field {
+            slot[t as usize] = u32::MAX;
+        }
+        field.sort_unstable_by_key(|&(t, _)| t);
+        index.candidates.push(Candidate { target });
+        fields.push(field);
+    }
+    index.terms = ids
+        .names
+        .into_iter()
+        .enumerate()
+        .map(|(id, name)| (name, id as u32))
+        .collect();
+
+    // Rarity over candidates (BM25's idf): a term in many entries tells little.
+    let n = index.candidates.len() as f32;
+    let mut df = vec![0u32; index.terms.len()];
+    for field in &fields {
+        for &(t, _) in field {
+            df[t as usize] += 1;
+        }
+    }
+    index.idf = df
+        .iter()
+        .map(|&d| {
+            let d = d as f32;
+            (1.0 + (n - d + 0.5) / (d + 0.5)).ln()
+        })
+        .collect();
+    index.max_idf = index.idf.iter().copied().fold(1.0, f32::max);
+    index.postings = (0..index.terms.len())
+        .map(|_| Postings::default())
+        .collect();
+    for (cand, field) in fields.iter().enumerate() {
+        for &(t, w) in field {
+            index.postings[t as usize].candidates.push((cand as u32, w));
+        }
+    }
+    for (p, terms) in phrasing_terms.iter().enumerate() {
+        index.phrasings[p].weight = terms.iter().map(|&t| index.idf[t as usize]).sum();
+        for &t in terms {
+            index.postings[t as usize].phrasings.push(p as u32);
+        }
+    }
+    index
 }
 
 /// The entries one thread read: its own reader (word ids of its own), the word ids of the texts
