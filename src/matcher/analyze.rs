@@ -65,6 +65,10 @@ struct Lite<'a> {
     typed: Cow<'a, str>,
 }
 
+/// Room for [`Analyzer::knowledge_terms`] to work in, reused from text to text.
+#[derive(Default)]
+pub struct Scratch<'a>(Vec<Lite<'a>>);
+
 /// What the scan of a text found at a token.
 enum Found {
     /// Concept `idx` covers tokens `start..start + len`.
@@ -185,6 +189,9 @@ pub struct Analyzer {
     phonetic: FastMap<String, String>,
     /// Concept variants, indexed by the stem of their first word, longest first.
     concepts: FastMap<u32, Vec<(Variant, usize)>>,
+    /// Whether a stem (by index) starts some concept variant: most words start none, and this
+    /// spares them a look-up in `concepts` (indexing scans every word of the knowledge).
+    concept_starts: Vec<bool>,
     concept_ids: Vec<String>,
     /// The term each concept adds: its id with [`CONCEPT_PREFIX`].
     concept_terms: Vec<String>,
@@ -260,6 +267,7 @@ impl Analyzer {
             typos: TypoIndex::new([]),
             phonetic: FastMap::default(),
             concepts: FastMap::default(),
+            concept_starts: Vec::new(),
             concept_ids: Vec::new(),
             concept_terms: Vec::new(),
             concept_topic: Vec::new(),
@@ -313,6 +321,10 @@ impl Analyzer {
             // Longest first; on equal length, the concept defined first wins.
             list.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
             list.dedup_by(|a, b| a.0 == b.0);
+        }
+        analyzer.concept_starts = vec![false; analyzer.stems.len()];
+        for &stem in analyzer.concepts.keys() {
+            analyzer.concept_starts[stem as usize] = true;
         }
 
         let (indexed, (phonetic, typos)) = std::thread::scope(|scope| {
@@ -432,15 +444,20 @@ impl Analyzer {
     /// Calls `term` with each matching term of a knowledge text read by a [`Reader`] (no typo
     /// correction) in order of appearance, repeats included: the `terms` a question with these
     /// words would get, without building its tokens (indexing reads every knowledge text).
-    pub fn knowledge_terms(&self, words: &[u32], mut term: impl FnMut(Term)) {
-        let lites: Vec<Lite> = words
-            .iter()
-            .map(|&id| Lite {
-                stem: Some(self.words[id as usize].stem),
-                typed: Cow::Borrowed(&self.names[id as usize]),
-            })
-            .collect();
-        self.scan(&lites, |f| match f {
+    /// `scratch` is reused from text to text (a list per text was a tenth of indexing's time).
+    pub fn knowledge_terms<'a>(
+        &'a self,
+        words: &[u32],
+        scratch: &mut Scratch<'a>,
+        mut term: impl FnMut(Term),
+    ) {
+        let lites = &mut scratch.0;
+        lites.clear();
+        lites.extend(words.iter().map(|&id| Lite {
+            stem: Some(self.words[id as usize].stem),
+            typed: Cow::Borrowed(&self.names[id as usize]),
+        }));
+        self.scan(lites, |f| match f {
             Found::Concept { idx, .. } => {
                 if self.concept_topic[idx] {
                     term(Term::Concept(idx));
@@ -485,7 +502,16 @@ impl Analyzer {
 
     /// The longest concept variant starting at token `i`: (number of tokens, concept index).
     fn concept_at(&self, tokens: &[Lite], i: usize) -> Option<(usize, usize)> {
-        let candidates = self.concepts.get(&tokens[i].stem?)?;
+        let stem = tokens[i].stem?;
+        if !self
+            .concept_starts
+            .get(stem as usize)
+            .copied()
+            .unwrap_or(false)
+        {
+            return None;
+        }
+        let candidates = self.concepts.get(&stem)?;
         candidates
             .iter()
             .find(|(seq, _)| {

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::analyze::{Analyzer, Reader, Term};
+use super::analyze::{Analyzer, Reader, Scratch, Term};
 use crate::knowledge::{FaqEntry, IntentKind, Knowledge};
 use crate::text::{FastMap, Lang};
 
@@ -199,6 +199,7 @@ fn tables(
     let mut slot: Vec<u32> = Vec::new();
     // The terms of the phrasing being read.
     let mut terms: Vec<u32> = Vec::new();
+    let mut scratch = Scratch::default();
     for (target, texts) in pending {
         let cand = index.candidates.len() as u32;
         let field_start = fields.len();
@@ -222,7 +223,9 @@ fn tables(
         };
         for k in texts.phrasings {
             terms.clear();
-            analyzer.knowledge_terms(text(k), |term| terms.push(ids.get(analyzer, term)));
+            analyzer.knowledge_terms(text(k), &mut scratch, |term| {
+                terms.push(ids.get(analyzer, term))
+            });
             // Sorted: a phrasing's weight is summed in this order.
             terms.sort_unstable();
             terms.dedup();
@@ -242,7 +245,7 @@ fn tables(
         }
         for (range, weight) in [(texts.strong, 1.0), (texts.weak, ANSWER_WEIGHT)] {
             for k in range {
-                analyzer.knowledge_terms(text(k), |term| {
+                analyzer.knowledge_terms(text(k), &mut scratch, |term| {
                     add(&mut fields, ids.get(analyzer, term), weight);
                 });
             }
