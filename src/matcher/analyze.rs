@@ -65,6 +65,10 @@ struct Lite<'a> {
     typed: Cow<'a, str>,
 }
 
+/// Room for [`Analyzer::knowledge_terms`] to work in, reused from text to text.
+#[derive(Default)]
+pub struct Scratch<'a>(Vec<Lite<'a>>);
+
 /// What the scan of a text found at a token.
 enum Found {
     /// Concept `idx` covers tokens `start..start + len`.
@@ -95,6 +99,46 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// An empty reader with the same SMS rewrites, to read part of the texts on another thread;
+    /// [`Reader::absorb`] then merges what it read.
+    pub fn fork(&self) -> Reader {
+        Reader {
+            spelling: self.spelling.clone(),
+            ids: FastMap::default(),
+            names: Vec::new(),
+            counts: Vec::new(),
+        }
+    }
+
+    /// Takes in the words `part` (a [`Reader::fork`]) read, as if this reader had read its texts
+    /// itself right now, and rewrites `words`, the ids `part` gave, into this reader's ids.
+    /// `part` numbered its words in order of first appearance, so its words new to this reader,
+    /// taken in that order, get the ids reading the texts here would have given them.
+    pub fn absorb(&mut self, part: Reader, words: &mut [u32]) {
+        let ids: Vec<u32> = part
+            .names
+            .into_iter()
+            .zip(part.counts)
+            .map(|(name, count)| {
+                let id = match self.ids.get(&name) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.names.len() as u32;
+                        self.ids.insert(name.clone(), id);
+                        self.names.push(name);
+                        self.counts.push(0);
+                        id
+                    }
+                };
+                self.counts[id as usize] += count;
+                id
+            })
+            .collect();
+        for w in words {
+            *w = ids[*w as usize];
+        }
+    }
+
     /// Appends the word ids of `text` (after SMS rewrites) to `out`. `count`: its words count
     /// as occurrences; pass false for a text whose words are counted elsewhere.
     pub fn read(&mut self, text: &str, count: bool, out: &mut Vec<u32>) {
@@ -145,6 +189,9 @@ pub struct Analyzer {
     phonetic: FastMap<String, String>,
     /// Concept variants, indexed by the stem of their first word, longest first.
     concepts: FastMap<u32, Vec<(Variant, usize)>>,
+    /// Whether a stem (by index) starts some concept variant: most words start none, and this
+    /// spares them a look-up in `concepts` (indexing scans every word of the knowledge).
+    concept_starts: Vec<bool>,
     concept_ids: Vec<String>,
     /// The term each concept adds: its id with [`CONCEPT_PREFIX`].
     concept_terms: Vec<String>,
@@ -155,13 +202,16 @@ pub struct Analyzer {
 impl Analyzer {
     /// Builds the analyzer of one language, reading every knowledge text of it once.
     /// `read_indexed` reads the texts the index matches on through the [`Reader`] it is given
-    /// (and keeps their word ids); the analyzer then reads the rest of the vocabulary itself:
-    /// every intent's phrases and every concept's variants.
-    pub fn new(
+    /// (and returns their word ids); the analyzer then reads the rest of the vocabulary itself:
+    /// every intent's phrases and every concept's variants. `index` is then given the analyzer
+    /// and what `read_indexed` returned, and runs while another thread builds the typo targets,
+    /// which indexing does not use (they correct questions only).
+    pub fn new<T, R>(
         knowledge: &Knowledge,
         lang: Lang,
-        read_indexed: impl FnOnce(&mut Reader),
-    ) -> Analyzer {
+        read_indexed: impl FnOnce(&mut Reader) -> T,
+        index: impl FnOnce(&Analyzer, T) -> R,
+    ) -> (Analyzer, R) {
         let stemmer = Stemmer::default();
         let spelling: FastMap<String, Vec<String>> = knowledge
             .spelling
@@ -185,7 +235,7 @@ impl Analyzer {
             names: Vec::new(),
             counts: Vec::new(),
         };
-        read_indexed(&mut reader);
+        let read = read_indexed(&mut reader);
         let mut scratch = Vec::new();
         for i in &knowledge.intents {
             for p in i.phrases.get(&lang).into_iter().flatten() {
@@ -217,6 +267,7 @@ impl Analyzer {
             typos: TypoIndex::new([]),
             phonetic: FastMap::default(),
             concepts: FastMap::default(),
+            concept_starts: Vec::new(),
             concept_ids: Vec::new(),
             concept_terms: Vec::new(),
             concept_topic: Vec::new(),
@@ -235,29 +286,6 @@ impl Analyzer {
             analyzer.words.push(w);
         }
         analyzer.names = names;
-
-        // Typo targets, in order of length then alphabet: among words with one phonetic key,
-        // the most frequent wins, and on equal counts the first in that order (the map has no
-        // order of its own, and the same question must get the same reply after a restart).
-        let mut vocabulary: Vec<(&str, u32)> = analyzer
-            .names
-            .iter()
-            .zip(&analyzer.words)
-            .filter(|(_, w)| w.count > 0)
-            .map(|(word, w)| (word.as_str(), w.count))
-            .collect();
-        vocabulary.sort_unstable_by_key(|&(word, _)| (word.chars().count(), word));
-        let mut phonetic: FastMap<String, (String, u32)> = FastMap::default();
-        for &(word, count) in &vocabulary {
-            if word.chars().count() >= 4 {
-                let slot = phonetic.entry(phonetic_key(word)).or_default();
-                if slot.0.is_empty() || slot.1 < count {
-                    *slot = (word.to_owned(), count);
-                }
-            }
-        }
-        analyzer.phonetic = phonetic.into_iter().map(|(k, (w, _))| (k, w)).collect();
-        analyzer.typos = TypoIndex::new(vocabulary);
 
         // Concepts: stem sequences, longest first.
         for (idx, concept) in knowledge.concepts.iter().enumerate() {
@@ -294,7 +322,23 @@ impl Analyzer {
             list.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
             list.dedup_by(|a, b| a.0 == b.0);
         }
-        analyzer
+        analyzer.concept_starts = vec![false; analyzer.stems.len()];
+        for &stem in analyzer.concepts.keys() {
+            analyzer.concept_starts[stem as usize] = true;
+        }
+
+        let (indexed, (phonetic, typos)) = std::thread::scope(|scope| {
+            let typos = scope.spawn(|| typo_targets(&analyzer.names, &analyzer.words));
+            let indexed = index(&analyzer, read);
+            // A panic while indexing is a bug: re-raise it rather than serve half an analyzer.
+            let typos = typos
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (indexed, typos)
+        });
+        analyzer.phonetic = phonetic;
+        analyzer.typos = typos;
+        (analyzer, indexed)
     }
 
     /// The index of a word's stem, added if new; `known` marks it as the stem of a word
@@ -400,15 +444,20 @@ impl Analyzer {
     /// Calls `term` with each matching term of a knowledge text read by a [`Reader`] (no typo
     /// correction) in order of appearance, repeats included: the `terms` a question with these
     /// words would get, without building its tokens (indexing reads every knowledge text).
-    pub fn knowledge_terms(&self, words: &[u32], mut term: impl FnMut(Term)) {
-        let lites: Vec<Lite> = words
-            .iter()
-            .map(|&id| Lite {
-                stem: Some(self.words[id as usize].stem),
-                typed: Cow::Borrowed(&self.names[id as usize]),
-            })
-            .collect();
-        self.scan(&lites, |f| match f {
+    /// `scratch` is reused from text to text (a list per text was a tenth of indexing's time).
+    pub fn knowledge_terms<'a>(
+        &'a self,
+        words: &[u32],
+        scratch: &mut Scratch<'a>,
+        mut term: impl FnMut(Term),
+    ) {
+        let lites = &mut scratch.0;
+        lites.clear();
+        lites.extend(words.iter().map(|&id| Lite {
+            stem: Some(self.words[id as usize].stem),
+            typed: Cow::Borrowed(&self.names[id as usize]),
+        }));
+        self.scan(lites, |f| match f {
             Found::Concept { idx, .. } => {
                 if self.concept_topic[idx] {
                     term(Term::Concept(idx));
@@ -453,7 +502,16 @@ impl Analyzer {
 
     /// The longest concept variant starting at token `i`: (number of tokens, concept index).
     fn concept_at(&self, tokens: &[Lite], i: usize) -> Option<(usize, usize)> {
-        let candidates = self.concepts.get(&tokens[i].stem?)?;
+        let stem = tokens[i].stem?;
+        if !self
+            .concept_starts
+            .get(stem as usize)
+            .copied()
+            .unwrap_or(false)
+        {
+            return None;
+        }
+        let candidates = self.concepts.get(&stem)?;
         candidates
             .iter()
             .find(|(seq, _)| {
@@ -487,6 +545,32 @@ impl Analyzer {
         }
         None
     }
+}
+
+/// The typo targets of a vocabulary (`names`, and `words` their analysis): each phonetic key's
+/// word, and the deletion index of the words without digits.
+fn typo_targets(names: &[String], words: &[Word]) -> (FastMap<String, String>, TypoIndex) {
+    // Typo targets, in order of length then alphabet: among words with one phonetic key,
+    // the most frequent wins, and on equal counts the first in that order (the map has no
+    // order of its own, and the same question must get the same reply after a restart).
+    let mut vocabulary: Vec<(&str, u32)> = names
+        .iter()
+        .zip(words)
+        .filter(|(_, w)| w.count > 0)
+        .map(|(word, w)| (word.as_str(), w.count))
+        .collect();
+    vocabulary.sort_unstable_by_key(|&(word, _)| (word.chars().count(), word));
+    let mut phonetic: FastMap<String, (String, u32)> = FastMap::default();
+    for &(word, count) in &vocabulary {
+        if word.chars().count() >= 4 {
+            let slot = phonetic.entry(phonetic_key(word)).or_default();
+            if slot.0.is_empty() || slot.1 < count {
+                *slot = (word.to_owned(), count);
+            }
+        }
+    }
+    let phonetic = phonetic.into_iter().map(|(k, (w, _))| (k, w)).collect();
+    (phonetic, TypoIndex::new(vocabulary))
 }
 
 /// Calls `f` with each folded word of a text after SMS rewrites.

@@ -3,8 +3,8 @@
 
 use std::ops::Range;
 
-use super::analyze::{Analyzer, Term};
-use crate::knowledge::{IntentKind, Knowledge};
+use super::analyze::{Analyzer, Reader, Scratch, Term};
+use crate::knowledge::{FaqEntry, IntentKind, Knowledge};
 use crate::text::{FastMap, Lang};
 
 /// What a candidate stands for.
@@ -53,41 +53,47 @@ impl LangIndex {
         // Every text is tokenized once, while the analyzer reads the vocabulary: `words` holds
         // the word ids of all texts end to end, `ends` where each text ends, and each
         // candidate its texts as ranges of `ends`.
-        let mut words: Vec<u32> = Vec::new();
-        let mut ends: Vec<usize> = Vec::new();
-        let mut pending: Vec<(Target, Texts)> = Vec::new();
-        let analyzer = Analyzer::new(knowledge, lang, |reader| {
+        let entries: Vec<(usize, &FaqEntry)> = knowledge
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.lang == lang)
+            .collect();
+        let read = |reader: &mut Reader| {
+            let mut words: Vec<u32> = Vec::new();
+            let mut ends: Vec<usize> = Vec::new();
+            let mut pending: Vec<(Target, Texts)> = Vec::new();
+            // The entries are read in parts on every core (tokenizing is most of the indexing
+            // time), then merged in order: word ids, counts and text numbers come out as if
+            // one reader had read them all.
+            for part in read_entries(reader, &entries) {
+                let Part {
+                    reader: part_reader,
+                    words: mut part_words,
+                    ends: part_ends,
+                    texts,
+                } = part;
+                reader.absorb(part_reader, &mut part_words);
+                let (word_base, text_base) = (words.len(), ends.len());
+                words.extend_from_slice(&part_words);
+                ends.extend(part_ends.iter().map(|&e| e + word_base));
+                let shift = |r: Range<usize>| r.start + text_base..r.end + text_base;
+                pending.extend(texts.into_iter().map(|(target, t)| {
+                    let texts = Texts {
+                        phrasings: shift(t.phrasings),
+                        strong: shift(t.strong),
+                        weak: shift(t.weak),
+                    };
+                    (target, texts)
+                }));
+            }
+            let mut n = ends.len();
             // Returns how many texts have been read.
             let mut read = |text: &str, count: bool| {
                 reader.read(text, count, &mut words);
                 ends.push(words.len());
                 ends.len()
             };
-            let mut n = 0;
-            for (i, e) in knowledge
-                .entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.lang == lang)
-            {
-                let start = n;
-                for p in e.phrasings.iter().chain(std::iter::once(&e.question)) {
-                    n = read(p, true);
-                }
-                let phrasings = n;
-                for k in &e.keywords {
-                    n = read(k, true);
-                }
-                let strong = n;
-                read(&e.answer, true);
-                n = read(&e.section, true);
-                let texts = Texts {
-                    phrasings: start..phrasings,
-                    strong: phrasings..strong,
-                    weak: strong..n,
-                };
-                pending.push((Target::Entry(i), texts));
-            }
             for (i, intent) in knowledge.intents.iter().enumerate() {
                 // Politeness is handled by stripping its words, not by matching; emergencies
                 // by their rules and phrases both.
@@ -119,121 +125,265 @@ impl LangIndex {
                         | IntentKind::Fallback
                 ));
             }
+            (words, ends, pending)
+        };
+        // The texts are turned into terms while another thread builds the typo targets.
+        let (analyzer, tables) = Analyzer::new(knowledge, lang, read, |analyzer, read| {
+            let (words, ends, pending) = read;
+            tables(analyzer, &words, &ends, pending)
         });
-        let mut index = LangIndex {
+        let Tables {
+            candidates,
+            phrasings,
+            terms,
+            idf,
+            postings,
+            max_idf,
+        } = tables;
+        LangIndex {
             analyzer,
-            candidates: Vec::new(),
-            phrasings: Vec::new(),
-            terms: FastMap::default(),
-            idf: Vec::new(),
-            postings: Vec::new(),
-            max_idf: 1.0,
-        };
-
-        // Term ids in order of first appearance, by stem or concept index.
-        let (stems, concepts) = index.analyzer.term_bounds();
-        let mut ids = TermIds {
-            stem: vec![u32::MAX; stems],
-            concept: vec![u32::MAX; concepts],
-            names: Vec::new(),
-        };
-        let text = |k: usize| &words[if k == 0 { 0 } else { ends[k - 1] }..ends[k]];
-        // Per candidate: (term, field weight), sorted by term, each term once.
-        let mut fields: Vec<Vec<(u32, f32)>> = Vec::with_capacity(pending.len());
-        let mut phrasing_terms: Vec<Vec<u32>> = Vec::new();
-        // Where a term sits in the field of the candidate being built (`u32::MAX`: absent).
-        let mut slot: Vec<u32> = Vec::new();
-        for (target, texts) in pending {
-            let cand = index.candidates.len() as u32;
-            let mut field: Vec<(u32, f32)> = Vec::new();
-            let mut add = |field: &mut Vec<(u32, f32)>, t: u32, weight: f32| {
-                let t = t as usize;
-                if slot.len() <= t {
-                    slot.resize(t + 1, u32::MAX);
-                }
-                match slot[t] {
-                    u32::MAX => {
-                        slot[t] = field.len() as u32;
-                        field.push((t as u32, weight));
-                    }
-                    // Each term once, with its strongest field.
-                    at => {
-                        let w = &mut field[at as usize].1;
-                        *w = w.max(weight);
-                    }
-                }
-            };
-            for k in texts.phrasings {
-                let mut terms = Vec::new();
-                index.analyzer.knowledge_terms(text(k), |term| {
-                    terms.push(ids.get(&index.analyzer, term));
-                });
-                terms.sort_unstable();
-                terms.dedup();
-                if terms.is_empty() {
-                    continue;
-                }
-                for &t in &terms {
-                    add(&mut field, t, 1.0);
-                }
-                index.phrasings.push(Phrasing {
-                    candidate: cand,
-                    weight: 0.0,
-                });
-                phrasing_terms.push(terms);
-            }
-            for (range, weight) in [(texts.strong, 1.0), (texts.weak, ANSWER_WEIGHT)] {
-                for k in range {
-                    index.analyzer.knowledge_terms(text(k), |term| {
-                        add(&mut field, ids.get(&index.analyzer, term), weight);
-                    });
-                }
-            }
-            for &(t, _) in &field {
-                slot[t as usize] = u32::MAX;
-            }
-            field.sort_unstable_by_key(|&(t, _)| t);
-            index.candidates.push(Candidate { target });
-            fields.push(field);
+            candidates,
+            phrasings,
+            terms,
+            idf,
+            postings,
+            max_idf,
         }
-        index.terms = ids
-            .names
-            .into_iter()
-            .enumerate()
-            .map(|(id, name)| (name, id as u32))
-            .collect();
+    }
+}
 
-        // Rarity over candidates (BM25's idf): a term in many entries tells little.
-        let n = index.candidates.len() as f32;
-        let mut df = vec![0u32; index.terms.len()];
-        for field in &fields {
-            for &(t, _) in field {
-                df[t as usize] += 1;
+/// Everything of a [`LangIndex`] but its analyzer.
+struct Tables {
+    candidates: Vec<Candidate>,
+    phrasings: Vec<Phrasing>,
+    terms: FastMap<String, u32>,
+    idf: Vec<f32>,
+    postings: Vec<Postings>,
+    max_idf: f32,
+}
+
+/// Turns the texts read (`words` and `ends`, as [`LangIndex::build`] keeps them) into the
+/// candidates, their phrasings and terms, the terms' rarity and the posting lists.
+fn tables(
+    analyzer: &Analyzer,
+    words: &[u32],
+    ends: &[usize],
+    pending: Vec<(Target, Texts)>,
+) -> Tables {
+    let mut index = Tables {
+        candidates: Vec::new(),
+        phrasings: Vec::new(),
+        terms: FastMap::default(),
+        idf: Vec::new(),
+        postings: Vec::new(),
+        max_idf: 1.0,
+    };
+
+    // Term ids in order of first appearance, by stem or concept index.
+    let (stems, concepts) = analyzer.term_bounds();
+    let mut ids = TermIds {
+        stem: vec![u32::MAX; stems],
+        concept: vec![u32::MAX; concepts],
+        names: Vec::new(),
+    };
+    let text = |k: usize| &words[if k == 0 { 0 } else { ends[k - 1] }..ends[k]];
+    // Per candidate: (term, field weight), each term once, end to end in `fields`, the
+    // candidate's ending at `field_ends`; likewise each phrasing's terms, sorted, in
+    // `phrasing_terms` (flat lists: a list per phrasing and candidate was a tenth of the time
+    // in allocations).
+    let mut fields: Vec<(u32, f32)> = Vec::new();
+    let mut field_ends: Vec<usize> = Vec::with_capacity(pending.len());
+    let mut phrasing_terms: Vec<u32> = Vec::new();
+    let mut phrasing_ends: Vec<usize> = Vec::new();
+    // Where a term sits in the field of the candidate being built (`u32::MAX`: absent).
+    let mut slot: Vec<u32> = Vec::new();
+    // The terms of the phrasing being read.
+    let mut terms: Vec<u32> = Vec::new();
+    let mut scratch = Scratch::default();
+    for (target, texts) in pending {
+        let cand = index.candidates.len() as u32;
+        let field_start = fields.len();
+        // `fields[field_start..]` is the field of this candidate.
+        let mut add = |fields: &mut Vec<(u32, f32)>, t: u32, weight: f32| {
+            let t = t as usize;
+            if slot.len() <= t {
+                slot.resize(t + 1, u32::MAX);
+            }
+            match slot[t] {
+                u32::MAX => {
+                    slot[t] = (fields.len() - field_start) as u32;
+                    fields.push((t as u32, weight));
+                }
+                // Each term once, with its strongest field.
+                at => {
+                    let w = &mut fields[field_start + at as usize].1;
+                    *w = w.max(weight);
+                }
+            }
+        };
+        for k in texts.phrasings {
+            terms.clear();
+            analyzer.knowledge_terms(text(k), &mut scratch, |term| {
+                terms.push(ids.get(analyzer, term))
+            });
+            // Sorted: a phrasing's weight is summed in this order.
+            terms.sort_unstable();
+            terms.dedup();
+            if terms.is_empty() {
+                continue;
+            }
+            let start = phrasing_terms.len();
+            phrasing_terms.extend_from_slice(&terms);
+            for &t in &phrasing_terms[start..] {
+                add(&mut fields, t, 1.0);
+            }
+            index.phrasings.push(Phrasing {
+                candidate: cand,
+                weight: 0.0,
+            });
+            phrasing_ends.push(phrasing_terms.len());
+        }
+        for (range, weight) in [(texts.strong, 1.0), (texts.weak, ANSWER_WEIGHT)] {
+            for k in range {
+                analyzer.knowledge_terms(text(k), &mut scratch, |term| {
+                    add(&mut fields, ids.get(analyzer, term), weight);
+                });
             }
         }
-        index.idf = df
-            .iter()
-            .map(|&d| {
-                let d = d as f32;
-                (1.0 + (n - d + 0.5) / (d + 0.5)).ln()
+        // In order of first appearance: the order of a field's terms makes no difference below.
+        for &(t, _) in &fields[field_start..] {
+            slot[t as usize] = u32::MAX;
+        }
+        index.candidates.push(Candidate { target });
+        field_ends.push(fields.len());
+    }
+    let field = |c: usize| &fields[if c == 0 { 0 } else { field_ends[c - 1] }..field_ends[c]];
+    let phrasing =
+        |p: usize| &phrasing_terms[if p == 0 { 0 } else { phrasing_ends[p - 1] }..phrasing_ends[p]];
+    index.terms = ids
+        .names
+        .into_iter()
+        .enumerate()
+        .map(|(id, name)| (name, id as u32))
+        .collect();
+
+    // Rarity over candidates (BM25's idf): a term in many entries tells little.
+    let n = index.candidates.len() as f32;
+    let mut df = vec![0u32; index.terms.len()];
+    for &(t, _) in &fields {
+        df[t as usize] += 1;
+    }
+    index.idf = df
+        .iter()
+        .map(|&d| {
+            let d = d as f32;
+            (1.0 + (n - d + 0.5) / (d + 0.5)).ln()
+        })
+        .collect();
+    index.max_idf = index.idf.iter().copied().fold(1.0, f32::max);
+    // Each posting list sized once: `df` counts its candidates, `in_phrasings` its phrasings.
+    let mut in_phrasings = vec![0u32; index.terms.len()];
+    for &t in &phrasing_terms {
+        in_phrasings[t as usize] += 1;
+    }
+    index.postings = df
+        .iter()
+        .zip(&in_phrasings)
+        .map(|(&d, &p)| Postings {
+            candidates: Vec::with_capacity(d as usize),
+            phrasings: Vec::with_capacity(p as usize),
+        })
+        .collect();
+    for cand in 0..field_ends.len() {
+        for &(t, w) in field(cand) {
+            index.postings[t as usize].candidates.push((cand as u32, w));
+        }
+    }
+    for p in 0..phrasing_ends.len() {
+        let terms = phrasing(p);
+        index.phrasings[p].weight = terms.iter().map(|&t| index.idf[t as usize]).sum();
+        for &t in terms {
+            index.postings[t as usize].phrasings.push(p as u32);
+        }
+    }
+    index
+}
+
+/// The entries one thread read: its own reader (word ids of its own), the word ids of the texts
+/// end to end, where each text ends, and each entry's texts, numbered from 0.
+struct Part {
+    reader: Reader,
+    words: Vec<u32>,
+    ends: Vec<usize>,
+    texts: Vec<(Target, Texts)>,
+}
+
+/// Fewest entries worth a thread of their own: a small FAQ is read at once on this thread.
+const MIN_PART: usize = 256;
+
+/// Reads the entries in parts, one per core, each with a fork of `reader`; the parts come back
+/// in the order of the entries.
+fn read_entries(reader: &Reader, entries: &[(usize, &FaqEntry)]) -> Vec<Part> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let chunk = entries.len().div_ceil(threads).max(MIN_PART);
+    if entries.len() <= chunk {
+        return vec![read_part(reader.fork(), entries)];
+    }
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = entries
+            .chunks(chunk)
+            .map(|part| {
+                let fork = reader.fork();
+                scope.spawn(move || read_part(fork, part))
             })
             .collect();
-        index.max_idf = index.idf.iter().copied().fold(1.0, f32::max);
-        index.postings = (0..index.terms.len())
-            .map(|_| Postings::default())
-            .collect();
-        for (cand, field) in fields.iter().enumerate() {
-            for &(t, w) in field {
-                index.postings[t as usize].candidates.push((cand as u32, w));
-            }
+        parts
+            .into_iter()
+            // A panic while reading is a bug: re-raise it rather than index half the entries.
+            .map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// Reads the texts of some entries, in order: phrasings and question, keywords, then answer
+/// and section.
+fn read_part(mut reader: Reader, entries: &[(usize, &FaqEntry)]) -> Part {
+    let mut words: Vec<u32> = Vec::new();
+    let mut ends: Vec<usize> = Vec::new();
+    let mut texts: Vec<(Target, Texts)> = Vec::with_capacity(entries.len());
+    // Returns how many texts have been read.
+    let mut read = |text: &str| {
+        reader.read(text, true, &mut words);
+        ends.push(words.len());
+        ends.len()
+    };
+    let mut n = 0;
+    for &(i, e) in entries {
+        let start = n;
+        for p in e.phrasings.iter().chain(std::iter::once(&e.question)) {
+            n = read(p);
         }
-        for (p, terms) in phrasing_terms.iter().enumerate() {
-            index.phrasings[p].weight = terms.iter().map(|&t| index.idf[t as usize]).sum();
-            for &t in terms {
-                index.postings[t as usize].phrasings.push(p as u32);
-            }
+        let phrasings = n;
+        for k in &e.keywords {
+            n = read(k);
         }
-        index
+        let strong = n;
+        read(&e.answer);
+        n = read(&e.section);
+        texts.push((
+            Target::Entry(i),
+            Texts {
+                phrasings: start..phrasings,
+                strong: phrasings..strong,
+                weak: strong..n,
+            },
+        ));
+    }
+    Part {
+        reader,
+        words,
+        ends,
+        texts,
     }
 }
 
