@@ -127,28 +127,19 @@ impl EntryDraft {
 
     /// Every problem the file would have, as `faqbot check` reports it for this one file.
     pub fn problems(&self, faq_dir: &Path) -> Vec<LoadError> {
-        let Some(path) = self.path_in(faq_dir) else {
-            return vec![LoadError::new(
-                &faq_dir.join(format!("{}/{}.md", self.lang, self.id)),
-                Some(2),
-                SaveError::BadName(self.id.clone()).to_string(),
-            )];
-        };
-        let lang = self.language().unwrap_or(Lang::Fr);
-        match parse_entry(&path, &self.render(), lang) {
-            Ok(_) => Vec::new(),
-            Err(problems) => problems,
-        }
+        self.to_entry(faq_dir).err().unwrap_or_default()
     }
 
     /// The entry the draft would load as, for matching checks before saving.
     pub fn to_entry(&self, faq_dir: &Path) -> Result<FaqEntry, Vec<LoadError>> {
-        let problems = self.problems(faq_dir);
-        let path = match (problems.is_empty(), self.path_in(faq_dir)) {
-            (true, Some(path)) => path,
-            _ => return Err(problems),
+        let (Some(path), Some(lang)) = (self.path_in(faq_dir), self.language()) else {
+            return Err(vec![LoadError::new(
+                &faq_dir.join(format!("{}/{}.md", self.lang, self.id)),
+                Some(2),
+                SaveError::BadName(self.id.clone()).to_string(),
+            )]);
         };
-        parse_entry(&path, &self.render(), self.language().unwrap_or(Lang::Fr))
+        parse_entry(&path, &self.render(), lang)
     }
 }
 

@@ -322,7 +322,7 @@ impl Matcher {
                     reply,
                 );
             }
-            let reply = self.fallback(lang, 0.0, Vec::new(), candidates);
+            let reply = self.unsure(ReplyKind::Fallback, lang, 0.0, Vec::new(), candidates);
             return (
                 "fallback: no word to match (empty, symbols or emoji)".to_owned(),
                 reply,
@@ -331,7 +331,7 @@ impl Matcher {
 
         // 4. Scored candidates.
         let Some(best) = top.first() else {
-            let reply = self.fallback(lang, 0.0, Vec::new(), candidates);
+            let reply = self.unsure(ReplyKind::Fallback, lang, 0.0, Vec::new(), candidates);
             return ("fallback: no known word in the question".to_owned(), reply);
         };
         let runner_up = top.get(1).map_or(0.0, |s| s.confidence);
@@ -356,7 +356,7 @@ impl Matcher {
             .collect();
         if conf >= CLARIFY_AT && !suggestions.is_empty() {
             // An intent too close to call (e.g. out of scope vs an entry) still gets the choice.
-            let reply = self.clarify(lang, conf, suggestions, candidates);
+            let reply = self.unsure(ReplyKind::Clarify, lang, conf, suggestions, candidates);
             let why = if conf >= ANSWER_AT {
                 format!("clarify: the best ({conf:.2}) is not clearly ahead of the next ({runner_up:.2})")
             } else {
@@ -366,7 +366,7 @@ impl Matcher {
         }
         let reason =
             format!("fallback: the best ({conf:.2}) is below the clarify threshold {CLARIFY_AT}");
-        let reply = self.fallback(lang, conf, suggestions, candidates);
+        let reply = self.unsure(ReplyKind::Fallback, lang, conf, suggestions, candidates);
         (reason, reply)
     }
 
@@ -475,36 +475,23 @@ impl Matcher {
         }
     }
 
-    fn clarify(
+    /// A reply without an answer: "did you mean…" (clarify) or "I am not sure" (fallback),
+    /// with the suggestions it offers.
+    fn unsure(
         &self,
+        kind: ReplyKind,
         lang: Lang,
         confidence: f32,
         suggestions: Vec<Suggestion>,
         candidates: Vec<Candidate>,
     ) -> Reply {
+        let text = match kind {
+            ReplyKind::Clarify => messages::clarify(lang, &suggestions),
+            _ => messages::fallback(lang, &suggestions),
+        };
         Reply {
-            kind: ReplyKind::Clarify,
-            text: messages::clarify(lang, &suggestions),
-            faq_id: None,
-            intent: None,
-            confidence,
-            suggestions,
-            source: None,
-            lang,
-            candidates,
-        }
-    }
-
-    fn fallback(
-        &self,
-        lang: Lang,
-        confidence: f32,
-        suggestions: Vec<Suggestion>,
-        candidates: Vec<Candidate>,
-    ) -> Reply {
-        Reply {
-            kind: ReplyKind::Fallback,
-            text: messages::fallback(lang, &suggestions),
+            kind,
+            text,
             faq_id: None,
             intent: None,
             confidence,

@@ -26,17 +26,19 @@ pub(super) async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap
 }
 
 pub(super) async fn advisor(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let page = serve(&state.settings.server.web_dir, "advisor.html")
-        .await
-        .unwrap_or_else(not_found);
-    secure(page, &headers)
+    page(&state, "advisor.html", &headers).await
 }
 
 pub(super) async fn knowledge(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let page = serve(&state.settings.server.web_dir, "knowledge.html")
+    page(&state, "knowledge.html", &headers).await
+}
+
+/// A page of `web/` at an address of its own (`/advisor` → `advisor.html`).
+async fn page(state: &AppState, name: &str, headers: &HeaderMap) -> Response {
+    let page = serve(&state.settings.server.web_dir, name)
         .await
         .unwrap_or_else(not_found);
-    secure(page, &headers)
+    secure(page, headers)
 }
 
 pub(super) async fn file(
