@@ -242,10 +242,6 @@ impl Live {
         &self.faq
     }
 
-    pub fn intents_dir(&self) -> &Path {
-        &self.intents
-    }
-
     pub fn status(&self) -> Status {
         self.state().status.clone()
     }
