@@ -4,6 +4,9 @@
 //! (folded: case, accents, spaces); small talk and handoff want that kind; emergencies want kind
 //! emergency and "112" in the text; out-of-scope questions want fallback or clarify, never a
 //! confident answer. Prints accuracy per expected kind and per style, then checks the bars.
+//!
+//! Only the dev sample (tuned on) prints its misses. The held-out sets print scores only: a
+//! held-out question read while tuning is no longer held out.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -84,9 +87,20 @@ struct Report {
     right: usize,
     confidently_wrong: usize,
     emergencies: (usize, usize),
+    /// Emergency replies to questions that describe no emergency.
+    false_emergencies: usize,
 }
 
-fn run(file: &str) -> Report {
+/// What a run prints besides the scores.
+#[derive(PartialEq)]
+enum Show {
+    /// Every miss with its question: only for the set tuned on.
+    Misses,
+    /// Scores only.
+    Scores,
+}
+
+fn run(file: &str, show: Show) -> Report {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let topics: BTreeMap<String, Topic> = serde_json::from_str(
         &std::fs::read_to_string(root.join("topics.json")).expect("topics.json"),
@@ -101,8 +115,11 @@ fn run(file: &str) -> Report {
         right: 0,
         confidently_wrong: 0,
         emergencies: (0, 0),
+        false_emergencies: 0,
     };
     let mut misses = Vec::new();
+    // In-scope questions whose right entry is the matcher's best candidate, or in its top 3.
+    let (mut ranked_first, mut ranked_top3, mut in_scope) = (0, 0, 0);
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let case: Case = serde_json::from_str(line).expect("eval line is JSON");
         let reply = matcher.reply(&case.q, None);
@@ -114,6 +131,19 @@ fn run(file: &str) -> Report {
         if case.expect == "emergency" {
             report.emergencies.0 += usize::from(ok);
             report.emergencies.1 += 1;
+        } else if reply.kind == ReplyKind::Emergency {
+            report.false_emergencies += 1;
+        }
+        if let (Some(topic), "answer") = (case.topic.as_deref(), case.expect.as_str()) {
+            in_scope += 1;
+            let faq: Vec<&str> = reply
+                .candidates
+                .iter()
+                .filter(|c| !c.is_intent)
+                .map(|c| c.id.as_str())
+                .collect();
+            ranked_first += usize::from(faq.first() == Some(&topic));
+            ranked_top3 += usize::from(faq.iter().take(3).any(|id| *id == topic));
         }
         for (map, key) in [(&mut by_expect, &case.expect), (&mut by_style, &case.style)] {
             let e = map.entry(key.clone()).or_default();
@@ -139,12 +169,22 @@ fn run(file: &str) -> Report {
         }
     }
     println!(
-        "== {file}: {}/{} right ({:.1} %), {} confidently wrong ({:.1} %)",
+        "== {file}: {}/{} right ({:.1} %), {} confidently wrong ({:.1} %), \
+         emergencies {}/{}, {} false emergencies",
         report.right,
         report.total,
         pct(report.right, report.total),
         report.confidently_wrong,
-        pct(report.confidently_wrong, report.total)
+        pct(report.confidently_wrong, report.total),
+        report.emergencies.0,
+        report.emergencies.1,
+        report.false_emergencies,
+    );
+    println!(
+        "ranking (in-scope questions): right entry first {ranked_first}/{in_scope} ({:.1} %), \
+         in the top 3 {ranked_top3}/{in_scope} ({:.1} %)",
+        pct(ranked_first, in_scope),
+        pct(ranked_top3, in_scope)
     );
     for (name, map) in [("expected kind", &by_expect), ("style", &by_style)] {
         println!("by {name}:");
@@ -152,9 +192,11 @@ fn run(file: &str) -> Report {
             println!("  {k:<12} {r:>3}/{n:<3} {:>5.1} %", pct(*r, *n));
         }
     }
-    println!("misses:");
-    for m in &misses {
-        println!("{m}");
+    if show == Show::Misses {
+        println!("misses:");
+        for m in &misses {
+            println!("{m}");
+        }
     }
     report
 }
@@ -169,7 +211,7 @@ fn pct(a: usize, b: usize) -> f64 {
 
 #[test]
 fn dev_set_meets_the_bars() {
-    let r = run("dev.jsonl");
+    let r = run("dev.jsonl", Show::Misses);
     assert_eq!(
         r.emergencies.0, r.emergencies.1,
         "every emergency must be recognised"
@@ -190,7 +232,7 @@ fn dev_set_meets_the_bars() {
 fn held_out_set_is_measured() {
     // Questions written by someone who saw neither the FAQ nor the dev set: this is the number
     // that tells whether the matcher generalises. The bar is lower than dev's on purpose.
-    let r = run("heldout.jsonl");
+    let r = run("heldout.jsonl", Show::Scores);
     assert_eq!(
         r.emergencies.0, r.emergencies.1,
         "every emergency must be recognised"
@@ -203,6 +245,31 @@ fn held_out_set_is_measured() {
     assert!(
         pct(r.confidently_wrong, r.total) <= 5.0,
         "confidently wrong {:.1} % is above 5 %",
+        pct(r.confidently_wrong, r.total)
+    );
+}
+
+#[test]
+fn blind_held_out_set_is_measured() {
+    // Written from the article and the topic list only, blind to the FAQ's phrasings, the intents
+    // and the code (tests/data/README.md). Read as a score only: it prints no question.
+    let r = run("heldout2.jsonl", Show::Scores);
+    assert_eq!(
+        r.emergencies.0, r.emergencies.1,
+        "every emergency must be recognised"
+    );
+    assert_eq!(
+        r.false_emergencies, 0,
+        "an emergency reply to a question that describes no emergency"
+    );
+    assert!(
+        pct(r.right, r.total) >= 90.0,
+        "accuracy {:.1} % is below 90 %",
+        pct(r.right, r.total)
+    );
+    assert!(
+        pct(r.confidently_wrong, r.total) <= 2.0,
+        "confidently wrong {:.1} % is above 2 %",
         pct(r.confidently_wrong, r.total)
     );
 }
