@@ -306,16 +306,19 @@ impl Matcher {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
             return (format!("handoff: the rule [{rule}] fired"), reply);
         }
-        // 3. Nothing but greetings, thanks or goodbyes.
+        // 3. Small talk about the bot itself ("tu es un robot ?", "what's your name?"), when
+        // nothing but its rule's words and politeness is in the question.
+        if let Some((i, rule)) = self.smalltalk_rule(terms, analysis) {
+            let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
+            return (
+                format!("small talk: the rule [{rule}] fired, nothing else asked"),
+                reply,
+            );
+        }
+        // 4. Nothing but greetings, thanks, acknowledgements or goodbyes.
         let meaningful = terms.iter().any(|t| !t.is_empty());
         if !meaningful {
-            let polite = self.knowledge.intents.iter().enumerate().find(|(_, i)| {
-                i.politeness
-                    && i.rules
-                        .iter()
-                        .any(|r| r.all.iter().all(|c| analysis.concepts.contains(c)))
-            });
-            if let Some((i, _)) = polite {
+            if let Some(i) = self.last_politeness(analysis) {
                 let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
                 return (
                     "small talk: only greeting, thanks or goodbye words".to_owned(),
@@ -329,7 +332,7 @@ impl Matcher {
             );
         }
 
-        // 4. Scored candidates.
+        // 5. Scored candidates.
         let Some(best) = top.first() else {
             let reply = self.unsure(ReplyKind::Fallback, lang, 0.0, Vec::new(), candidates);
             return ("fallback: no known word in the question".to_owned(), reply);
@@ -386,6 +389,45 @@ impl Matcher {
                     })
                     .map(|r| (idx, r.all.join(" + ")))
             })
+    }
+
+    /// A non-politeness small-talk intent with a rule whose concepts are all in the question,
+    /// when the question's terms are only that rule's concepts: "tu es un robot ?" is about the
+    /// bot, "le traitement est-il automatisé ?" is not.
+    fn smalltalk_rule(&self, terms: &[String], analysis: &Analysis) -> Option<(usize, String)> {
+        self.knowledge
+            .intents
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.kind == IntentKind::Smalltalk && !i.politeness)
+            .find_map(|(idx, intent)| {
+                intent
+                    .rules
+                    .iter()
+                    .find(|r| {
+                        !r.all.is_empty()
+                            && r.all.iter().all(|c| analysis.concepts.contains(c))
+                            && terms.iter().all(|t| {
+                                t.strip_prefix(analyze::CONCEPT_PREFIX)
+                                    .is_some_and(|c| r.all.iter().any(|a| a == c))
+                            })
+                    })
+                    .map(|r| (idx, r.all.join(" + ")))
+            })
+    }
+
+    /// The politeness intent (greeting, thanks, acknowledgement, goodbye) whose concept comes
+    /// last in the question: "ok merci" thanks, "merci, au revoir" says goodbye.
+    fn last_politeness(&self, analysis: &Analysis) -> Option<usize> {
+        analysis.concepts.iter().rev().find_map(|concept| {
+            self.knowledge.intents.iter().position(|i| {
+                i.politeness
+                    && i.rules
+                        .iter()
+                        .any(|r| r.all.iter().any(|c| c == concept)
+                            && r.all.iter().all(|c| analysis.concepts.contains(c)))
+            })
+        })
     }
 
     fn candidate(&self, index: &LangIndex, s: &Scored) -> Candidate {
