@@ -307,10 +307,33 @@ fn explain(args: &KnowledgeArgs, lang: Option<Lang>, question: &str) -> anyhow::
     println!("top candidates:");
     for (id, kind, s) in &e.top {
         println!(
-            "  {:<24} {:<6} confidence={:.3} coverage={:.2} similarity={:.2} recall={:.2} evidence={:.2}",
-            id, kind, s.confidence, s.coverage, s.similarity, s.recall, s.evidence
+            "  {:<24} {:<6} {}={:.3}  lexical={:.3} coverage={:.2} similarity={:.2} recall={:.2} evidence={:.2}  words={:.2} chars={:.2} core_missing={:.2}",
+            id,
+            kind,
+            if e.learned { "learned" } else { "confidence" },
+            s.confidence,
+            s.lexical,
+            s.coverage,
+            s.similarity,
+            s.recall,
+            s.evidence,
+            s.words,
+            s.chars,
+            s.core_missing
         );
     }
+    let t = e.thresholds;
+    println!(
+        "thresholds: answer ≥ {:.2} with the next {:.2} below, clarify ≥ {:.2} ({})",
+        t.answer,
+        t.margin,
+        t.clarify,
+        if e.learned {
+            "cross-validated on the phrasings"
+        } else {
+            "lexical: too few phrasings to learn from"
+        }
+    );
     println!("decision:  {}", e.reason);
     println!("reply:     {}", readable(question, &e.reply));
     Ok(())
@@ -325,8 +348,36 @@ fn check(args: &KnowledgeArgs, max_answer_chars: usize) -> bool {
         let matcher = Matcher::new(Arc::new(knowledge.clone()));
         let opts = faqbot::matcher::GateOptions { max_answer_chars };
         problems.extend(faqbot::matcher::gates(&matcher, &opts));
+        for lang in [Lang::Fr, Lang::En] {
+            println!("{}", calibration_line(&matcher, lang));
+        }
     }
     report_check(&knowledge, &problems, &args.faq, &args.intents)
+}
+
+/// What cross-validation over one language's phrasings measured, in one line.
+fn calibration_line(matcher: &Matcher, lang: Lang) -> String {
+    let (t, cal) = matcher.calibration(lang);
+    let Some(c) = cal else {
+        return format!(
+            "{lang}: too few phrasings to train the re-ranker; lexical thresholds (answer ≥ {:.2}, clarify ≥ {:.2})",
+            t.answer, t.clarify
+        );
+    };
+    let pct = |n: usize| 100.0 * n as f64 / c.queries.max(1) as f64;
+    format!(
+        "{lang}: {} phrasings asked with themselves left out (cross-validated): right entry first {:.1} %, in the top 3 {:.1} %; answered right {:.1} %, answered wrong {:.1} %, clarify {:.1} %, fallback {:.1} %; thresholds: answer ≥ {:.2} and {:.2} ahead, clarify ≥ {:.2}",
+        c.queries,
+        pct(c.ranked_first),
+        pct(c.ranked_top3),
+        pct(c.answered_right),
+        pct(c.answered_wrong),
+        pct(c.clarified),
+        pct(c.fallback),
+        t.answer,
+        t.margin,
+        t.clarify
+    )
 }
 
 fn report_check(

@@ -437,6 +437,11 @@ impl Analyzer {
         }
     }
 
+    /// The folded text of knowledge word `id` (as a [`Reader`] numbered it).
+    pub fn word_text(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+
     fn word(&self, word: &str) -> Option<&Word> {
         self.lexicon.get(word).map(|&id| &self.words[id as usize])
     }

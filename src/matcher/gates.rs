@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Matcher, ReplyKind, MARGIN};
+use super::{Matcher, ReplyKind};
 use crate::knowledge::{self, FaqEntry, LoadError};
 use crate::text::Lang;
 
@@ -24,7 +24,7 @@ pub const DEFAULT_MAX_ANSWER_CHARS: usize = 1000;
 /// only because it is written word for word in the file, and a visitor wording it a little
 /// differently would lose that edge and be asked "did you mean". The answer margin at the answer
 /// threshold ([`MARGIN`]) is the natural size for "a little".
-pub const OVERLAP_GAP: f32 = MARGIN;
+pub const OVERLAP_GAP: f32 = 0.08;
 
 /// Two entries overlap when at least this share of their phrasings (both entries counted) is
 /// contested by the other. The shipped files peak at a quarter (`therapie_definition` and

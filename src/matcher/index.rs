@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use super::analyze::{Analyzer, Reader, Scratch, Term};
+use super::rerank::{PhrasingWords, Reranker};
 use crate::knowledge::{FaqEntry, IntentKind, Knowledge};
 use crate::text::{FastMap, Lang};
 
@@ -22,12 +23,20 @@ pub const ANSWER_WEIGHT: f32 = 0.3;
 
 pub struct Candidate {
     pub target: Target,
+    /// Its phrasings: a range of `LangIndex::phrasings`.
+    pub phrasings: Range<u32>,
+    /// The terms of its keywords, sorted: with its phrasings, the texts at full weight.
+    pub keywords: Box<[u32]>,
+    /// The terms of its answer and section, sorted ([`ANSWER_WEIGHT`]).
+    pub weak: Box<[u32]>,
 }
 
 pub struct Phrasing {
     pub candidate: u32,
     /// Sum of the rarity of its distinct terms.
     pub weight: f32,
+    /// Its terms, sorted: a range of `LangIndex::phrasing_terms`.
+    pub terms: Range<u32>,
 }
 
 /// One term's postings: candidates (with field weight) and phrasings containing it.
@@ -41,11 +50,17 @@ pub struct LangIndex {
     pub analyzer: Analyzer,
     pub candidates: Vec<Candidate>,
     pub phrasings: Vec<Phrasing>,
+    /// The terms of every phrasing, end to end (see [`Phrasing::terms`]).
+    pub phrasing_terms: Vec<u32>,
     pub terms: FastMap<String, u32>,
     pub idf: Vec<f32>,
+    /// How many candidates contain each term.
+    pub df: Vec<u32>,
     pub postings: Vec<Postings>,
     /// The largest rarity of any term: the weight of a word the knowledge does not know.
     pub max_idf: f32,
+    /// The learned re-ranker and its decision thresholds, trained on the phrasings.
+    pub reranker: Reranker,
 }
 
 impl LangIndex {
@@ -122,56 +137,81 @@ impl LangIndex {
             (words, ends, pending)
         };
         // The texts are turned into terms while another thread builds the typo targets.
-        let (analyzer, tables) = Analyzer::new(knowledge, lang, read, |analyzer, read| {
-            let (words, ends, pending) = read;
-            tables(analyzer, &words, &ends, pending)
-        });
+        let (analyzer, (tables, words, ends, phrasing_texts)) =
+            Analyzer::new(knowledge, lang, read, |analyzer, read| {
+                let (words, ends, pending) = read;
+                let (tables, phrasing_texts) = tables(analyzer, &words, &ends, pending);
+                (tables, words, ends, phrasing_texts)
+            });
         let Tables {
             candidates,
             phrasings,
+            phrasing_terms,
             terms,
             idf,
+            df,
             postings,
             max_idf,
         } = tables;
-        LangIndex {
+        let mut index = LangIndex {
             analyzer,
             candidates,
             phrasings,
+            phrasing_terms,
             terms,
             idf,
+            df,
             postings,
             max_idf,
-        }
+            reranker: Reranker::default(),
+        };
+        let text = |k: usize| &words[if k == 0 { 0 } else { ends[k - 1] }..ends[k]];
+        let phrasing_words = PhrasingWords {
+            words: phrasing_texts.iter().map(|&k| text(k)).collect(),
+        };
+        index.reranker = Reranker::train(&index, &phrasing_words);
+        index
+    }
+
+    /// The terms of phrasing `p`, sorted.
+    pub fn phrasing_terms(&self, p: u32) -> &[u32] {
+        let r = &self.phrasings[p as usize].terms;
+        &self.phrasing_terms[r.start as usize..r.end as usize]
     }
 }
 
-/// Everything of a [`LangIndex`] but its analyzer.
+/// Everything of a [`LangIndex`] but its analyzer and re-ranker.
 struct Tables {
     candidates: Vec<Candidate>,
     phrasings: Vec<Phrasing>,
+    phrasing_terms: Vec<u32>,
     terms: FastMap<String, u32>,
     idf: Vec<f32>,
+    df: Vec<u32>,
     postings: Vec<Postings>,
     max_idf: f32,
 }
 
 /// Turns the texts read (`words` and `ends`, as [`LangIndex::build`] keeps them) into the
-/// candidates, their phrasings and terms, the terms' rarity and the posting lists.
+/// candidates, their phrasings and terms, the terms' rarity and the posting lists. Also returns
+/// the text number of each phrasing (its words, for the re-ranker).
 fn tables(
     analyzer: &Analyzer,
     words: &[u32],
     ends: &[usize],
     pending: Vec<(Target, Texts)>,
-) -> Tables {
+) -> (Tables, Vec<usize>) {
     let mut index = Tables {
         candidates: Vec::new(),
         phrasings: Vec::new(),
+        phrasing_terms: Vec::new(),
         terms: FastMap::default(),
         idf: Vec::new(),
+        df: Vec::new(),
         postings: Vec::new(),
         max_idf: 1.0,
     };
+    let mut phrasing_texts: Vec<usize> = Vec::new();
 
     // Term ids in order of first appearance, by stem or concept index.
     let (stems, concepts) = analyzer.term_bounds();
@@ -188,7 +228,6 @@ fn tables(
     let mut fields: Vec<(u32, f32)> = Vec::new();
     let mut field_ends: Vec<usize> = Vec::with_capacity(pending.len());
     let mut phrasing_terms: Vec<u32> = Vec::new();
-    let mut phrasing_ends: Vec<usize> = Vec::new();
     // Where a term sits in the field of the candidate being built (`u32::MAX`: absent).
     let mut slot: Vec<u32> = Vec::new();
     // The terms of the phrasing being read.
@@ -197,6 +236,7 @@ fn tables(
     for (target, texts) in pending {
         let cand = index.candidates.len() as u32;
         let field_start = fields.len();
+        let first_phrasing = index.phrasings.len() as u32;
         // `fields[field_start..]` is the field of this candidate.
         let mut add = |fields: &mut Vec<(u32, f32)>, t: u32, weight: f32| {
             let t = t as usize;
@@ -234,26 +274,41 @@ fn tables(
             index.phrasings.push(Phrasing {
                 candidate: cand,
                 weight: 0.0,
+                terms: start as u32..phrasing_terms.len() as u32,
             });
-            phrasing_ends.push(phrasing_terms.len());
+            phrasing_texts.push(k);
         }
-        for (range, weight) in [(texts.strong, 1.0), (texts.weak, ANSWER_WEIGHT)] {
+        // Keywords and answer terms are kept apart too: leaving one phrasing out (to train the
+        // re-ranker) must know whether a term stays in the candidate without it.
+        let mut keywords: Vec<u32> = Vec::new();
+        let mut weak: Vec<u32> = Vec::new();
+        for (range, weight, list) in [
+            (texts.strong, 1.0, &mut keywords),
+            (texts.weak, ANSWER_WEIGHT, &mut weak),
+        ] {
             for k in range {
                 analyzer.knowledge_terms(text(k), &mut scratch, |term| {
-                    add(&mut fields, ids.get(analyzer, term), weight);
+                    let t = ids.get(analyzer, term);
+                    add(&mut fields, t, weight);
+                    list.push(t);
                 });
             }
+            list.sort_unstable();
+            list.dedup();
         }
         // In order of first appearance: the order of a field's terms makes no difference below.
         for &(t, _) in &fields[field_start..] {
             slot[t as usize] = u32::MAX;
         }
-        index.candidates.push(Candidate { target });
+        index.candidates.push(Candidate {
+            target,
+            phrasings: first_phrasing..index.phrasings.len() as u32,
+            keywords: keywords.into(),
+            weak: weak.into(),
+        });
         field_ends.push(fields.len());
     }
     let field = |c: usize| &fields[if c == 0 { 0 } else { field_ends[c - 1] }..field_ends[c]];
-    let phrasing =
-        |p: usize| &phrasing_terms[if p == 0 { 0 } else { phrasing_ends[p - 1] }..phrasing_ends[p]];
     index.terms = ids
         .names
         .into_iter()
@@ -293,14 +348,16 @@ fn tables(
             index.postings[t as usize].candidates.push((cand as u32, w));
         }
     }
-    for p in 0..phrasing_ends.len() {
-        let terms = phrasing(p);
-        index.phrasings[p].weight = terms.iter().map(|&t| index.idf[t as usize]).sum();
+    for (p, phrasing) in index.phrasings.iter_mut().enumerate() {
+        let terms = &phrasing_terms[phrasing.terms.start as usize..phrasing.terms.end as usize];
+        phrasing.weight = terms.iter().map(|&t| index.idf[t as usize]).sum();
         for &t in terms {
             index.postings[t as usize].phrasings.push(p as u32);
         }
     }
-    index
+    index.phrasing_terms = phrasing_terms;
+    index.df = df;
+    (index, phrasing_texts)
 }
 
 /// The entries one thread read: its own reader (word ids of its own), the word ids of the texts

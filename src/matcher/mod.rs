@@ -9,12 +9,14 @@ mod analyze;
 pub mod gates;
 mod index;
 mod messages;
+mod rerank;
 mod score;
 
 use std::sync::Arc;
 
 pub use analyze::{Analysis, Token};
 pub use gates::{check_edit, check_entry, gates, GateOptions};
+pub use rerank::{Band, Calibration, Thresholds, FEATURE_NAMES};
 pub use score::Scored;
 
 use crate::knowledge::{IntentKind, Knowledge};
@@ -22,22 +24,6 @@ use crate::text::{self, Lang};
 use index::{LangIndex, Target};
 use score::Query;
 
-/// Confidence needed to answer.
-pub const ANSWER_AT: f32 = 0.45;
-/// How far ahead of the runner-up the best entry must be to answer rather than clarify, at the
-/// answer threshold. The margin needed shrinks as confidence grows (see [`margin_needed`]).
-pub const MARGIN: f32 = 0.08;
-/// The smallest margin ever accepted, even between two near-perfect matches.
-pub const MIN_MARGIN: f32 = 0.02;
-
-/// Two candidates at 0.5 and 0.55 are a coin toss; at 0.95 and 1.0 the better one matched a
-/// phrasing exactly and the other nearly: the margin needed shrinks linearly to [`MIN_MARGIN`].
-pub fn margin_needed(confidence: f32) -> f32 {
-    let t = ((1.0 - confidence) / (1.0 - ANSWER_AT)).clamp(0.0, 1.0);
-    MIN_MARGIN + (MARGIN - MIN_MARGIN) * t
-}
-/// Below this, nothing is close enough to even suggest: fallback.
-pub const CLARIFY_AT: f32 = 0.25;
 
 /// What kind of reply the bot gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -114,6 +100,10 @@ pub struct Explanation {
     pub unknown: Vec<String>,
     /// Top 5 candidates: (id, kind label, scores).
     pub top: Vec<(String, &'static str, Scored)>,
+    /// The thresholds the decision was taken with.
+    pub thresholds: Thresholds,
+    /// Whether `confidence` is the learned re-ranker's (else the lexical, for tiny knowledge).
+    pub learned: bool,
     pub reason: String,
     pub reply: Reply,
 }
@@ -162,6 +152,19 @@ impl Matcher {
             en,
             polite,
         }
+    }
+
+    /// The re-ranker of `lang`: its thresholds and what cross-validation over the phrasings
+    /// measured (None when the knowledge was too small to train on).
+    pub fn calibration(&self, lang: Lang) -> (Thresholds, Option<Calibration>) {
+        let r = &self.index(lang).reranker;
+        (r.thresholds(), r.model.as_ref().map(|m| m.calibration.clone()))
+    }
+
+    /// The learned weights of `lang`'s re-ranker (on standardised features), by feature name.
+    pub fn weights(&self, lang: Lang) -> Option<Vec<(&'static str, f32)>> {
+        let m = self.index(lang).reranker.model.as_ref()?;
+        Some(FEATURE_NAMES.iter().copied().zip(m.weights).collect())
     }
 
     pub fn knowledge(&self) -> &Arc<Knowledge> {
@@ -258,7 +261,22 @@ impl Matcher {
         let index = self.index(lang);
         let terms = self.strip_politeness(&analysis);
         let query = Query::new(index, &terms);
-        let top = score::top(index, &query, 5);
+        let mut top = score::top(index, &query, rerank::CANDIDATES);
+        if !top.is_empty() {
+            // Greeting and thanks words say nothing of the entry: left out of the n-grams too.
+            let words = analysis
+                .tokens
+                .iter()
+                .filter(|t| {
+                    t.concept
+                        .as_deref()
+                        .is_none_or(|c| !self.polite.iter().any(|p| p[1..] == *c))
+                })
+                .map(|t| t.word.as_str());
+            let vectors = rerank::QueryVectors::new(&index.reranker, &query, words);
+            index.reranker.rerank(index, &vectors, &mut top);
+        }
+        top.truncate(5);
         let (reason, reply) = self.verdict(question, lang, index, &analysis, &terms, &top);
         let top = top
             .iter()
@@ -274,6 +292,8 @@ impl Matcher {
             terms,
             unknown: query.unknown.into_iter().map(|(t, _)| t).collect(),
             top,
+            thresholds: index.reranker.thresholds(),
+            learned: index.reranker.model.is_some(),
             reason,
             reply,
         }
@@ -340,8 +360,13 @@ impl Matcher {
         let runner_up = top.get(1).map_or(0.0, |s| s.confidence);
         let best_target = index.candidates[best.candidate as usize].target;
         let conf = best.confidence;
-        if conf >= ANSWER_AT && conf - runner_up >= margin_needed(conf) {
-            let reason = format!("confident ({conf:.2} ≥ {ANSWER_AT}) and clearly ahead of the next ({runner_up:.2})");
+        let band = index.reranker.band(conf, runner_up);
+        let t = index.reranker.thresholds();
+        if band == Band::Answer {
+            let reason = format!(
+                "confident ({conf:.2} ≥ {:.2}) and clearly ahead of the next ({runner_up:.2})",
+                t.answer
+            );
             let reply = match best_target {
                 Target::Entry(i) => self.entry_reply(i, conf, candidates),
                 Target::Intent(i) => self.intent_reply(i, lang, conf, seed, candidates),
@@ -350,25 +375,31 @@ impl Matcher {
         }
         let suggestions: Vec<Suggestion> = top
             .iter()
-            .filter(|s| s.confidence >= CLARIFY_AT.min(conf - 0.15).max(0.15))
+            // Suggestions close enough to the best to be worth a button.
+            .filter(|s| s.confidence >= (t.clarify * 0.5).max(conf * 0.3))
             .filter_map(|s| match index.candidates[s.candidate as usize].target {
                 Target::Entry(i) => Some(self.suggestion(i)),
                 Target::Intent(_) => None,
             })
             .take(3)
             .collect();
-        if conf >= CLARIFY_AT && !suggestions.is_empty() {
+        if band == Band::Clarify && !suggestions.is_empty() {
             // An intent too close to call (e.g. out of scope vs an entry) still gets the choice.
             let reply = self.unsure(ReplyKind::Clarify, lang, conf, suggestions, candidates);
-            let why = if conf >= ANSWER_AT {
+            let why = if conf >= t.answer {
                 format!("clarify: the best ({conf:.2}) is not clearly ahead of the next ({runner_up:.2})")
             } else {
-                format!("clarify: the best ({conf:.2}) is below the answer threshold {ANSWER_AT}")
+                format!(
+                    "clarify: the best ({conf:.2}) is below the answer threshold {:.2}",
+                    t.answer
+                )
             };
             return (why, reply);
         }
-        let reason =
-            format!("fallback: the best ({conf:.2}) is below the clarify threshold {CLARIFY_AT}");
+        let reason = format!(
+            "fallback: the best ({conf:.2}) is below the clarify threshold {:.2}",
+            t.clarify
+        );
         let reply = self.unsure(ReplyKind::Fallback, lang, conf, suggestions, candidates);
         (reason, reply)
     }

@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use super::index::LangIndex;
+use super::index::{LangIndex, ANSWER_WEIGHT};
 
 /// How much of a question one candidate explains, and the confidence derived from it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -18,6 +18,16 @@ pub struct Scored {
     pub recall: f32,
     /// Weight of the question's terms found in that best-recall phrasing.
     pub evidence: f32,
+    /// The confidence from the lexical evidence alone ([`confidence`]).
+    pub lexical: f32,
+    /// Cosine of the question's terms with the candidate's phrasings (their centroid).
+    pub words: f32,
+    /// Cosine of the question's character n-grams with the candidate's phrasings.
+    pub chars: f32,
+    /// Share of the candidate's core terms (in most of its phrasings) the question lacks.
+    pub core_missing: f32,
+    /// What decisions are taken on: the re-ranker's probability that this candidate is the
+    /// right one, or the lexical confidence where no re-ranker could be trained.
     pub confidence: f32,
 }
 
@@ -61,7 +71,7 @@ impl Query {
 }
 
 /// Weight of an unknown word, as a share of the rarest known term's weight.
-const UNKNOWN_WORD: f32 = 0.6;
+pub(crate) const UNKNOWN_WORD: f32 = 0.6;
 const UNKNOWN_FRAGMENT: f32 = 0.25;
 
 #[derive(Default)]
@@ -79,8 +89,59 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// The `k` best candidates for a query, best first.
+/// One phrasing left out of the index, as if it had never been written: the re-ranker learns
+/// from each phrasing asked against the others.
+pub struct Exclusion {
+    pub phrasing: u32,
+    pub candidate: u32,
+    /// The field weight, without the phrasing, of the candidate's terms it changes.
+    pub fields: Vec<(u32, f32)>,
+}
+
+impl Exclusion {
+    /// Phrasing `p` left out: its terms found in no other phrasing or keyword of its
+    /// candidate fall back to the answer's weight, or to nothing.
+    pub fn new(index: &LangIndex, p: u32) -> Exclusion {
+        let cand = index.phrasings[p as usize].candidate;
+        let c = &index.candidates[cand as usize];
+        let fields = index
+            .phrasing_terms(p)
+            .iter()
+            .filter(|&&t| {
+                c.keywords.binary_search(&t).is_err()
+                    && !(c.phrasings.clone())
+                        .any(|o| o != p && index.phrasing_terms(o).binary_search(&t).is_ok())
+            })
+            .map(|&t| {
+                let weak = c.weak.binary_search(&t).is_ok();
+                (t, if weak { ANSWER_WEIGHT } else { 0.0 })
+            })
+            .collect();
+        Exclusion {
+            phrasing: p,
+            candidate: cand,
+            fields,
+        }
+    }
+
+    /// Whether term `t` is in no candidate once the phrasing is left out.
+    pub fn drops(&self, index: &LangIndex, t: u32) -> bool {
+        index.df[t as usize] == 1 && self.fields.iter().any(|&(f, w)| f == t && w == 0.0)
+    }
+}
+
+/// The `k` best candidates for a query, best first (by lexical confidence).
 pub fn top(index: &LangIndex, query: &Query, k: usize) -> Vec<Scored> {
+    top_excluding(index, query, k, None)
+}
+
+/// [`top`], with one phrasing left out.
+pub fn top_excluding(
+    index: &LangIndex,
+    query: &Query,
+    k: usize,
+    exclusion: Option<&Exclusion>,
+) -> Vec<Scored> {
     if query.known.is_empty() || query.weight <= 0.0 {
         return Vec::new();
     }
@@ -102,6 +163,17 @@ pub fn top(index: &LangIndex, query: &Query, k: usize) -> Vec<Scored> {
         for &(term, w) in &query.known {
             let postings = &index.postings[term as usize];
             for &(cand, field) in &postings.candidates {
+                let field = match exclusion {
+                    Some(ex) if ex.candidate == cand => ex
+                        .fields
+                        .iter()
+                        .find(|&&(t, _)| t == term)
+                        .map_or(field, |&(_, w)| w),
+                    _ => field,
+                };
+                if field == 0.0 {
+                    continue;
+                }
                 let slot = &mut s.coverage[cand as usize];
                 if *slot == 0.0 {
                     s.touched.push(cand);
@@ -109,6 +181,9 @@ pub fn top(index: &LangIndex, query: &Query, k: usize) -> Vec<Scored> {
                 *slot += w * field;
             }
             for &p in &postings.phrasings {
+                if exclusion.is_some_and(|ex| ex.phrasing == p) {
+                    continue;
+                }
                 let slot = &mut s.phrasing[p as usize];
                 if *slot == 0.0 {
                     s.phrasings_touched.push(p);
@@ -142,9 +217,14 @@ pub fn top(index: &LangIndex, query: &Query, k: usize) -> Vec<Scored> {
                 similarity: s.similarity[ci].min(1.0),
                 recall: s.recall[ci].min(1.0),
                 evidence: s.evidence[ci],
+                lexical: 0.0,
+                words: 0.0,
+                chars: 0.0,
+                core_missing: 0.0,
                 confidence: 0.0,
             };
-            item.confidence = confidence(&item, index.max_idf);
+            item.lexical = confidence(&item, index.max_idf);
+            item.confidence = item.lexical;
             s.coverage[ci] = 0.0;
             s.similarity[ci] = 0.0;
             s.recall[ci] = 0.0;

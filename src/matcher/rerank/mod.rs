@@ -1,0 +1,374 @@
+//! The learned re-ranker: a logistic model over the lexical candidates' evidence and n-gram
+//! similarities, trained on the knowledge's own phrasings each time it is loaded.
+//!
+//! Hand-tuned weights fit the questions they were tuned on. Here every phrasing is asked of the
+//! index with itself left out, and a model learns which of the candidates it brings back is the
+//! right one; cross-validation over the same phrasings sets the answer and clarify thresholds.
+//! Its weights are a handful, whatever the number of entries: training cost is bounded by the
+//! sample of phrasings, and a question pays for its few candidates only.
+
+mod train;
+mod vectors;
+
+use super::index::{LangIndex, Target};
+use super::score::{Exclusion, Query, Scored};
+use crate::text::FastMap;
+use vectors::{char_grams, counts, normalize, tf_idf, Centroid, Sparse};
+
+pub use train::Calibration;
+pub use vectors::MAX_WORD_CHARS;
+
+/// How many lexical candidates the re-ranker chooses among.
+pub const CANDIDATES: usize = 8;
+
+/// The features of one candidate for one question, in the model's order.
+pub const FEATURE_NAMES: [&str; FEATURES] = [
+    "lexical",
+    "coverage",
+    "similarity",
+    "recall",
+    "specific",
+    "words",
+    "chars",
+    "core_missing",
+    "intent",
+    "unknown",
+    "lexical_gap",
+    "chars_gap",
+    "words_gap",
+];
+pub const FEATURES: usize = 13;
+
+/// The word ids of each phrasing of a [`LangIndex`] (in the analyzer's numbering), while it is
+/// being built.
+pub struct PhrasingWords<'a> {
+    pub words: Vec<&'a [u32]>,
+}
+
+/// What the re-ranker knows of one candidate: its phrasings as two centroids, and its core.
+#[derive(Debug, Default)]
+struct Profile {
+    words: Centroid,
+    chars: Centroid,
+    /// Terms found in at least two of its phrasings, with their count: those in most of them
+    /// are its core ("cirrhose" for the cirrhosis entries).
+    core: Vec<(u32, u16)>,
+    phrasings: u16,
+}
+
+/// Decision thresholds on the re-ranker's probability.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// Answer at or above this probability...
+    pub answer: f32,
+    /// ...when the runner-up is at least this far below.
+    pub margin: f32,
+    /// Below `answer`, suggest entries ("did you mean…") at or above this; below it, fallback.
+    pub clarify: f32,
+}
+
+/// A trained model: standardised features, weights, and the thresholds cross-validation chose.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub weights: [f32; FEATURES],
+    pub bias: f32,
+    mean: [f32; FEATURES],
+    scale: [f32; FEATURES],
+    pub thresholds: Thresholds,
+    pub calibration: Calibration,
+}
+
+impl Model {
+    fn probability(&self, x: &[f32; FEATURES]) -> f32 {
+        let z: f32 = (0..FEATURES)
+            .map(|i| self.weights[i] * (x[i] - self.mean[i]) / self.scale[i])
+            .sum::<f32>()
+            + self.bias;
+        1.0 / (1.0 + (-z).exp())
+    }
+}
+
+/// The re-ranker of one language's index.
+#[derive(Debug, Default)]
+pub struct Reranker {
+    char_idf: FastMap<u32, f32>,
+    profiles: Vec<Profile>,
+    /// None when the knowledge has too few phrasings to learn from: decisions are then taken on
+    /// the lexical confidence, with fixed thresholds.
+    pub model: Option<Model>,
+}
+
+/// A question as the re-ranker sees it.
+pub struct QueryVectors {
+    /// Its known terms weighted by rarity, unit length counting its unknown words too.
+    words: Sparse,
+    chars: Sparse,
+    /// Its known term ids, sorted.
+    known: Vec<u32>,
+    /// Share of its weight in words the knowledge does not know.
+    unknown: f32,
+}
+
+impl QueryVectors {
+    /// `words`: the question's words as typed (folded, SMS rewritten).
+    pub fn new<'a>(
+        reranker: &Reranker,
+        query: &Query,
+        words: impl Iterator<Item = &'a str>,
+    ) -> QueryVectors {
+        let mut grams = Vec::new();
+        for w in words {
+            char_grams(w, &mut grams);
+        }
+        let chars = tf_idf(&counts(&mut grams), &reranker.char_idf);
+        QueryVectors::with_chars(query, chars)
+    }
+
+    fn with_chars(query: &Query, chars: Sparse) -> QueryVectors {
+        let mut words: Sparse = query.known.clone();
+        words.sort_unstable_by_key(|&(t, _)| t);
+        words.dedup_by_key(|(t, _)| *t);
+        let unknown2: f32 = query.unknown.iter().map(|(_, w)| w * w).sum();
+        normalize(&mut words, unknown2);
+        let known = words.iter().map(|&(t, _)| t).collect();
+        let unknown_weight: f32 = query.unknown.iter().map(|(_, w)| w).sum();
+        QueryVectors {
+            words,
+            chars,
+            known,
+            unknown: if query.weight > 0.0 {
+                unknown_weight / query.weight
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// One phrasing left out, with its own vectors (training only).
+pub(crate) struct LeftOut<'a> {
+    pub exclusion: &'a Exclusion,
+    words: &'a Sparse,
+    chars: &'a Sparse,
+}
+
+/// Where a reply falls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Band {
+    Answer,
+    Clarify,
+    Fallback,
+}
+
+/// Lexical thresholds, for knowledge too small to train on (a handful of phrasings).
+pub const LEXICAL: Thresholds = Thresholds {
+    answer: 0.45,
+    margin: 0.08,
+    clarify: 0.25,
+};
+
+impl Reranker {
+    /// Builds the profiles of `index`'s candidates, then learns from its phrasings.
+    pub fn train(index: &LangIndex, phrasings: &PhrasingWords) -> Reranker {
+        let mut reranker = Reranker::profiles(index, phrasings);
+        reranker.model = train::fit(index, &reranker, phrasings);
+        reranker
+    }
+
+    /// The decision band of a best candidate at `confidence` with the runner-up at `runner_up`.
+    pub fn band(&self, confidence: f32, runner_up: f32) -> Band {
+        let t = self.thresholds();
+        let margin = match self.model {
+            Some(_) => t.margin,
+            None => lexical_margin(confidence),
+        };
+        if confidence >= t.answer && confidence - runner_up >= margin {
+            Band::Answer
+        } else if confidence >= t.clarify {
+            Band::Clarify
+        } else {
+            Band::Fallback
+        }
+    }
+
+    pub fn thresholds(&self) -> Thresholds {
+        self.model.as_ref().map_or(LEXICAL, |m| m.thresholds)
+    }
+
+    fn profiles(index: &LangIndex, phrasings: &PhrasingWords) -> Reranker {
+        // Each distinct word's n-grams once; then each phrasing's n-gram counts.
+        let mut word_grams: FastMap<u32, Vec<u32>> = FastMap::default();
+        let mut phrasing_grams: Vec<Vec<(u32, u32)>> = Vec::with_capacity(phrasings.words.len());
+        let mut df: FastMap<u32, u32> = FastMap::default();
+        let mut grams = Vec::new();
+        for words in &phrasings.words {
+            grams.clear();
+            for &w in words.iter() {
+                let g = word_grams.entry(w).or_insert_with(|| {
+                    let mut g = Vec::new();
+                    char_grams(index.analyzer.word_text(w), &mut g);
+                    g
+                });
+                grams.extend_from_slice(g);
+            }
+            let c = counts(&mut grams);
+            for &(k, _) in &c {
+                *df.entry(k).or_default() += 1;
+            }
+            phrasing_grams.push(c);
+        }
+        // Smoothed idf, as sklearn's: ln((1 + n) / (1 + df)) + 1.
+        let n = phrasings.words.len() as f32;
+        let char_idf: FastMap<u32, f32> = df
+            .into_iter()
+            .map(|(k, d)| (k, ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0))
+            .collect();
+        let mut reranker = Reranker {
+            char_idf,
+            profiles: Vec::with_capacity(index.candidates.len()),
+            model: None,
+        };
+        let mut term_counts: FastMap<u32, u16> = FastMap::default();
+        for cand in &index.candidates {
+            let range = cand.phrasings.start as usize..cand.phrasings.end as usize;
+            let word_vectors: Vec<Sparse> = range
+                .clone()
+                .map(|p| reranker.phrasing_words(index, p as u32))
+                .collect();
+            let char_vectors: Vec<Sparse> = range
+                .clone()
+                .map(|p| tf_idf(&phrasing_grams[p], &reranker.char_idf))
+                .collect();
+            term_counts.clear();
+            for p in range.clone() {
+                for &t in index.phrasing_terms(p as u32) {
+                    *term_counts.entry(t).or_default() += 1;
+                }
+            }
+            let mut core: Vec<(u32, u16)> = term_counts
+                .iter()
+                .filter(|&(_, &c)| c >= 2)
+                .map(|(&t, &c)| (t, c))
+                .collect();
+            core.sort_unstable();
+            reranker.profiles.push(Profile {
+                words: Centroid::new(&word_vectors.iter().collect::<Vec<_>>()),
+                chars: Centroid::new(&char_vectors.iter().collect::<Vec<_>>()),
+                core,
+                phrasings: range.len().min(u16::MAX as usize) as u16,
+            });
+        }
+        reranker
+    }
+
+    /// The unit term vector of phrasing `p` (its terms weighted by rarity).
+    fn phrasing_words(&self, index: &LangIndex, p: u32) -> Sparse {
+        let mut v: Sparse = index
+            .phrasing_terms(p)
+            .iter()
+            .map(|&t| (t, index.idf[t as usize]))
+            .collect();
+        normalize(&mut v, 0.0);
+        v
+    }
+
+    /// The unit n-gram vector of a phrasing's words.
+    fn phrasing_chars(&self, index: &LangIndex, words: &[u32]) -> Sparse {
+        let mut grams = Vec::new();
+        for &w in words {
+            char_grams(index.analyzer.word_text(w), &mut grams);
+        }
+        tf_idf(&counts(&mut grams), &self.char_idf)
+    }
+
+    /// Fills the learned evidence of each candidate and its confidence (the model's
+    /// probability), then sorts them best first. Without a model, confidence stays lexical.
+    pub fn rerank(&self, index: &LangIndex, q: &QueryVectors, scored: &mut [Scored]) {
+        self.features(index, q, scored, None, |s, x| {
+            if let Some(m) = &self.model {
+                s.confidence = m.probability(x);
+            }
+        });
+        scored.sort_by(|a, b| {
+            b.confidence
+                .total_cmp(&a.confidence)
+                .then(a.candidate.cmp(&b.candidate))
+        });
+    }
+
+    /// Computes each candidate's features and calls `each` with it and them.
+    fn features(
+        &self,
+        index: &LangIndex,
+        q: &QueryVectors,
+        scored: &mut [Scored],
+        left_out: Option<&LeftOut>,
+        mut each: impl FnMut(&mut Scored, &[f32; FEATURES]),
+    ) {
+        for s in scored.iter_mut() {
+            let own = left_out.filter(|l| l.exclusion.candidate == s.candidate);
+            let profile = &self.profiles[s.candidate as usize];
+            s.words = profile.words.cosine(&q.words, own.map(|l| l.words));
+            s.chars = profile.chars.cosine(&q.chars, own.map(|l| l.chars));
+            let own_terms = own.map(|l| index.phrasing_terms(l.exclusion.phrasing));
+            s.core_missing = core_missing(profile, index, &q.known, own_terms);
+        }
+        let max = |f: fn(&Scored) -> f32| scored.iter().map(f).fold(0.0f32, f32::max);
+        let (lexical, words, chars) = (max(|s| s.lexical), max(|s| s.words), max(|s| s.chars));
+        for s in scored.iter_mut() {
+            let intent = match index.candidates[s.candidate as usize].target {
+                Target::Entry(_) => 0.0,
+                Target::Intent(_) => 1.0,
+            };
+            let x = [
+                s.lexical,
+                s.coverage,
+                s.similarity,
+                s.recall,
+                (s.evidence / index.max_idf).min(1.0),
+                s.words,
+                s.chars,
+                s.core_missing,
+                intent,
+                q.unknown * (1.0 - intent),
+                s.lexical - lexical,
+                s.chars - chars,
+                s.words - words,
+            ];
+            each(s, &x);
+        }
+    }
+}
+
+/// Share of a candidate's core weight (terms in most of its phrasings) absent from the
+/// question; `own`: the terms of a phrasing left out of the candidate.
+fn core_missing(profile: &Profile, index: &LangIndex, known: &[u32], own: Option<&[u32]>) -> f32 {
+    let n = profile.phrasings - u16::from(own.is_some());
+    if n < 2 {
+        return 0.0;
+    }
+    let (mut total, mut missing) = (0.0f32, 0.0f32);
+    for &(t, count) in &profile.core {
+        let count = count - own.map_or(0, |o| u16::from(o.binary_search(&t).is_ok()));
+        if count < 2 || 2 * count < n {
+            continue;
+        }
+        let w = index.idf[t as usize];
+        total += w;
+        if known.binary_search(&t).is_err() {
+            missing += w;
+        }
+    }
+    if total > 0.0 {
+        missing / total
+    } else {
+        0.0
+    }
+}
+
+/// Lexical mode: two candidates at 0.5 and 0.55 are a coin toss; at 0.95 and 1.0 the better one
+/// matched a phrasing exactly and the other nearly: the margin needed shrinks to 0.02.
+fn lexical_margin(confidence: f32) -> f32 {
+    let t = ((1.0 - confidence) / (1.0 - LEXICAL.answer)).clamp(0.0, 1.0);
+    0.02 + (LEXICAL.margin - 0.02) * t
+}

@@ -1,0 +1,376 @@
+//! Training: each phrasing (or an even sample of them) asked with itself left out, a logistic
+//! regression over the candidates it brings back, and the thresholds that cross-validation over
+//! those same phrasings finds best. Deterministic: same knowledge, same model.
+
+use super::{
+    LeftOut, Model, PhrasingWords, QueryVectors, Reranker, Thresholds, CANDIDATES, FEATURES,
+};
+use crate::matcher::index::{LangIndex, Target};
+use crate::matcher::score::{top_excluding, Exclusion, Query, UNKNOWN_WORD};
+
+/// Most phrasings asked per language: the weights are few, and a few thousand examples fix
+/// them as well as all of a 10 000-entry FAQ would, at a bounded cost.
+const MAX_QUERIES: usize = 2500;
+/// Fewer phrasings than this (a test's tiny FAQ) teach nothing reliable: decide lexically.
+const MIN_QUERIES: usize = 40;
+const FOLDS: usize = 5;
+/// L2 penalty on the (standardised) weights.
+const L2: f64 = 1.0;
+/// Least share of right answers among the phrasings cross-validation answers: the thresholds
+/// answer as many as they can at this precision. Left-out phrasings are much harder than real
+/// questions (many are two or three words, many hold the one word only they use, and authors
+/// write some to sit between two entries), so real questions answered at these thresholds are
+/// right far more often (README: "How the bot decides").
+const PRECISION: f64 = 0.9;
+
+/// What cross-validation over the phrasings measured with the thresholds it chose: each
+/// phrasing asked of a model that never saw it, with itself left out of the index.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Calibration {
+    /// Phrasings asked.
+    pub queries: usize,
+    /// The right candidate ranked first.
+    pub ranked_first: usize,
+    /// The right candidate among the first three.
+    pub ranked_top3: usize,
+    pub answered_right: usize,
+    pub answered_wrong: usize,
+    pub clarified: usize,
+    pub fallback: usize,
+}
+
+/// One candidate of one asked phrasing.
+pub(super) struct Example {
+    query: usize,
+    x: [f32; FEATURES],
+    label: bool,
+    /// The candidate is an FAQ entry (clarify suggests entries only).
+    entry: bool,
+}
+
+/// Trains a model on `index`'s phrasings, or None when there are too few to learn from.
+pub(super) fn fit(
+    index: &LangIndex,
+    reranker: &Reranker,
+    phrasings: &PhrasingWords,
+) -> Option<Model> {
+    let (examples, queries) = examples(index, reranker, phrasings);
+    if queries < MIN_QUERIES
+        || !examples.iter().any(|e| e.label)
+        || examples.iter().all(|e| e.label)
+    {
+        return None;
+    }
+    let (mean, scale) = standardize(&examples);
+    let mut probability = vec![0.0f32; examples.len()];
+    for fold in 0..FOLDS {
+        let train: Vec<&Example> = examples.iter().filter(|e| e.query % FOLDS != fold).collect();
+        let w = logistic(&train, &mean, &scale);
+        for (e, p) in examples.iter().zip(probability.iter_mut()) {
+            if e.query % FOLDS == fold {
+                *p = predict(&w, &e.x, &mean, &scale);
+            }
+        }
+    }
+    let asked = asked(&examples, &probability);
+    let (thresholds, calibration) = choose(&asked);
+    let all: Vec<&Example> = examples.iter().collect();
+    let w = logistic(&all, &mean, &scale);
+    let mut weights = [0.0f32; FEATURES];
+    for (dst, src) in weights.iter_mut().zip(&w) {
+        *dst = *src as f32;
+    }
+    Some(Model {
+        weights,
+        bias: w[FEATURES] as f32,
+        mean,
+        scale,
+        thresholds,
+        calibration,
+    })
+}
+
+/// Asks each sampled phrasing with itself left out; returns the examples and how many
+/// phrasings were asked.
+fn examples(
+    index: &LangIndex,
+    reranker: &Reranker,
+    phrasings: &PhrasingWords,
+) -> (Vec<Example>, usize) {
+    let n = index.phrasings.len();
+    let stride = n.div_ceil(MAX_QUERIES).max(1);
+    let mut examples = Vec::new();
+    let mut queries = 0;
+    for p in (0..n).step_by(stride) {
+        let p = p as u32;
+        let exclusion = Exclusion::new(index, p);
+        let truth = exclusion.candidate;
+        // The phrasing as a question: its terms, those found nowhere else now unknown words.
+        let mut query = Query::default();
+        for &t in index.phrasing_terms(p) {
+            if exclusion.drops(index, t) {
+                let w = UNKNOWN_WORD * index.max_idf;
+                query.unknown.push((String::new(), w));
+                query.weight += w;
+            } else {
+                let w = index.idf[t as usize];
+                query.known.push((t, w));
+                query.weight += w;
+            }
+        }
+        if query.known.is_empty() {
+            continue;
+        }
+        let own_words = reranker.phrasing_words(index, p);
+        let own_chars = reranker.phrasing_chars(index, phrasings.words[p as usize]);
+        let q = QueryVectors::with_chars(&query, own_chars.clone());
+        let mut top = top_excluding(index, &query, CANDIDATES, Some(&exclusion));
+        if top.is_empty() {
+            continue;
+        }
+        let left_out = LeftOut {
+            exclusion: &exclusion,
+            words: &own_words,
+            chars: &own_chars,
+        };
+        reranker.features(index, &q, &mut top, Some(&left_out), |s, x| {
+            examples.push(Example {
+                query: queries,
+                x: *x,
+                label: s.candidate == truth,
+                entry: matches!(
+                    index.candidates[s.candidate as usize].target,
+                    Target::Entry(_)
+                ),
+            });
+        });
+        queries += 1;
+    }
+    (examples, queries)
+}
+
+/// Mean and spread of each feature, so one L2 penalty suits them all.
+fn standardize(examples: &[Example]) -> ([f32; FEATURES], [f32; FEATURES]) {
+    let n = examples.len().max(1) as f64;
+    let mut mean = [0.0f32; FEATURES];
+    let mut scale = [1.0f32; FEATURES];
+    for i in 0..FEATURES {
+        let m = examples.iter().map(|e| f64::from(e.x[i])).sum::<f64>() / n;
+        let var = examples
+            .iter()
+            .map(|e| (f64::from(e.x[i]) - m).powi(2))
+            .sum::<f64>()
+            / n;
+        mean[i] = m as f32;
+        scale[i] = if var > 1e-12 { var.sqrt() as f32 } else { 1.0 };
+    }
+    (mean, scale)
+}
+
+fn standardized(x: &[f32; FEATURES], mean: &[f32; FEATURES], scale: &[f32; FEATURES]) -> [f64; FEATURES + 1] {
+    let mut z = [1.0f64; FEATURES + 1];
+    for i in 0..FEATURES {
+        z[i] = f64::from((x[i] - mean[i]) / scale[i]);
+    }
+    z
+}
+
+fn predict(w: &[f64; FEATURES + 1], x: &[f32; FEATURES], mean: &[f32; FEATURES], scale: &[f32; FEATURES]) -> f32 {
+    let z = standardized(x, mean, scale);
+    let s: f64 = w.iter().zip(&z).map(|(a, b)| a * b).sum();
+    (1.0 / (1.0 + (-s).exp())) as f32
+}
+
+/// L2-regularised logistic regression by Newton's method: a dozen weights converge in a few
+/// steps, each one pass over the examples.
+fn logistic(
+    examples: &[&Example],
+    mean: &[f32; FEATURES],
+    scale: &[f32; FEATURES],
+) -> [f64; FEATURES + 1] {
+    const D: usize = FEATURES + 1;
+    let mut w = [0.0f64; D];
+    for _ in 0..25 {
+        let mut g = [0.0f64; D];
+        let mut h = [[0.0f64; D]; D];
+        for e in examples {
+            let z = standardized(&e.x, mean, scale);
+            let s: f64 = w.iter().zip(&z).map(|(a, b)| a * b).sum();
+            let p = 1.0 / (1.0 + (-s).exp());
+            let err = p - f64::from(u8::from(e.label));
+            let curv = (p * (1.0 - p)).max(1e-9);
+            for i in 0..D {
+                g[i] += err * z[i];
+                for j in i..D {
+                    h[i][j] += curv * z[i] * z[j];
+                }
+            }
+        }
+        for i in 0..D {
+            for j in 0..i {
+                h[i][j] = h[j][i];
+            }
+        }
+        for i in 0..FEATURES {
+            g[i] += L2 * w[i];
+            h[i][i] += L2;
+        }
+        h[FEATURES][FEATURES] += 1e-6;
+        let Some(step) = solve(h, g) else { break };
+        let mut largest = 0.0f64;
+        for i in 0..D {
+            w[i] -= step[i];
+            largest = largest.max(step[i].abs());
+        }
+        if largest < 1e-7 {
+            break;
+        }
+    }
+    w
+}
+
+/// Solves `a x = b` by Gaussian elimination with partial pivoting; None if singular.
+fn solve<const D: usize>(mut a: [[f64; D]; D], mut b: [f64; D]) -> Option<[f64; D]> {
+    for col in 0..D {
+        let pivot = (col..D).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        for row in col + 1..D {
+            let f = a[row][col] / a[col][col];
+            for k in col..D {
+                a[row][k] -= f * a[col][k];
+            }
+            b[row] -= f * b[col];
+        }
+    }
+    let mut x = [0.0f64; D];
+    for row in (0..D).rev() {
+        let s: f64 = (row + 1..D).map(|k| a[row][k] * x[k]).sum();
+        x[row] = (b[row] - s) / a[row][row];
+    }
+    Some(x)
+}
+
+/// One asked phrasing under cross-validation: its best and runner-up probabilities, whether the
+/// best is right, and whether the right entry is among the three best entries.
+struct Asked {
+    best: f32,
+    runner_up: f32,
+    right: bool,
+    in_top3: bool,
+}
+
+fn asked(examples: &[Example], probability: &[f32]) -> Vec<Asked> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < examples.len() {
+        let q = examples[start].query;
+        let end = start + examples[start..].iter().take_while(|e| e.query == q).count();
+        let mut order: Vec<usize> = (start..end).collect();
+        order.sort_by(|&a, &b| probability[b].total_cmp(&probability[a]).then(a.cmp(&b)));
+        let best = order[0];
+        out.push(Asked {
+            best: probability[best],
+            runner_up: order.get(1).map_or(0.0, |&i| probability[i]),
+            right: examples[best].label,
+            in_top3: order
+                .iter()
+                .filter(|&&i| examples[i].entry)
+                .take(3)
+                .any(|&i| examples[i].label),
+        });
+        start = end;
+    }
+    out
+}
+
+/// The answer threshold and margin that answer the most phrasings right at [`PRECISION`], then
+/// the clarify threshold: the lowest probability at which suggestions still hold the right
+/// entry for half the phrasings not answered.
+fn choose(asked: &[Asked]) -> (Thresholds, Calibration) {
+    let mut best: Option<(f64, f32, f32)> = None;
+    for t in (25..=95).rev() {
+        let t = t as f32 / 100.0;
+        for m in (0..=6).rev() {
+            let m = m as f32 * 0.05;
+            let (mut right, mut wrong) = (0.0f64, 0.0f64);
+            for a in asked {
+                if a.best >= t && a.best - a.runner_up >= m {
+                    if a.right {
+                        right += 1.0;
+                    } else {
+                        wrong += 1.0;
+                    }
+                }
+            }
+            let precise = right >= PRECISION * (right + wrong);
+            if precise && best.is_none_or(|(r, _, _)| right > r) {
+                best = Some((right, t, m));
+            }
+        }
+    }
+    if std::env::var_os("FAQBOT_DEBUG_CV").is_some() {
+        for t in (20..=90).step_by(5) {
+            let t = t as f32 / 100.0;
+            for m in [0.0f32, 0.1, 0.2] {
+                let (mut r, mut w) = (0, 0);
+                for a in asked {
+                    if a.best >= t && a.best - a.runner_up >= m {
+                        if a.right { r += 1 } else { w += 1 }
+                    }
+                }
+                eprintln!("t={t:.2} m={m:.2} right={r} wrong={w} of {}", asked.len());
+            }
+        }
+    }
+    let (_, answer, margin) = best.unwrap_or((0.0, 0.5, 0.1));
+    let answered = |a: &Asked| a.best >= answer && a.best - a.runner_up >= margin;
+    let mut clarify = answer;
+    for c in (5..(answer * 100.0) as i32).rev() {
+        let c = c as f32 / 100.0;
+        let band: Vec<&Asked> = asked
+            .iter()
+            .filter(|a| !answered(a) && a.best >= c && a.best < c + 0.1)
+            .collect();
+        if band.is_empty() {
+            clarify = c;
+            continue;
+        }
+        let hits = band.iter().filter(|a| a.in_top3).count();
+        if 2 * hits < band.len() {
+            break;
+        }
+        clarify = c;
+    }
+    let clarify = clarify.clamp(0.1, answer);
+    let mut cal = Calibration {
+        queries: asked.len(),
+        ..Calibration::default()
+    };
+    for a in asked {
+        cal.ranked_first += usize::from(a.right);
+        cal.ranked_top3 += usize::from(a.in_top3 || a.right);
+        if answered(a) {
+            if a.right {
+                cal.answered_right += 1;
+            } else {
+                cal.answered_wrong += 1;
+            }
+        } else if a.best >= clarify {
+            cal.clarified += 1;
+        } else {
+            cal.fallback += 1;
+        }
+    }
+    (
+        Thresholds {
+            answer,
+            margin,
+            clarify,
+        },
+        cal,
+    )
+}

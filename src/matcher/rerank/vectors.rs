@@ -1,0 +1,166 @@
+//! Sparse TF-IDF vectors (character n-grams of the words, and the matching terms) and the
+//! cosines the re-ranker reads: a question against a candidate's phrasings, one left out.
+
+use crate::text::FastMap;
+
+/// A sparse vector: `(key, weight)` sorted by key, keys unique.
+pub type Sparse = Vec<(u32, f32)>;
+
+/// Longest word read for n-grams: past it a "word" is noise (a pasted blob, a key held down),
+/// and reading it whole would let one message cost as much as a book.
+pub const MAX_WORD_CHARS: usize = 30;
+
+/// Hashed character n-grams (3 to 5) of a word with its boundaries: " foie " gives " fo",
+/// "foi", "oie", "ie ", " foi"… as sklearn's `char_wb` does. Typos and inflections keep most of
+/// a word's n-grams, which stems and whole words do not.
+pub fn char_grams(word: &str, out: &mut Vec<u32>) {
+    let mut chars = [0u32; MAX_WORD_CHARS + 2];
+    let mut n = 1;
+    chars[0] = u32::from(' ');
+    for c in word.chars().take(MAX_WORD_CHARS) {
+        chars[n] = u32::from(c);
+        n += 1;
+    }
+    chars[n] = u32::from(' ');
+    n += 1;
+    for len in 3..=5 {
+        for start in 0..n.saturating_sub(len - 1) {
+            out.push(hash(&chars[start..start + len]));
+        }
+    }
+}
+
+/// FxHash of a few characters, with their count (so "ab" and "ab\0" differ).
+fn hash(chars: &[u32]) -> u32 {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    let h = chars.iter().fold(chars.len() as u64, |h, &c| {
+        (h.rotate_left(5) ^ u64::from(c)).wrapping_mul(SEED)
+    });
+    (h >> 32) as u32
+}
+
+/// Counts of each key in `keys` (sorted in place), as `(key, count)`.
+pub fn counts(keys: &mut [u32]) -> Vec<(u32, u32)> {
+    keys.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::with_capacity(keys.len());
+    for &k in keys.iter() {
+        match out.last_mut() {
+            Some((last, n)) if *last == k => *n += 1,
+            _ => out.push((k, 1)),
+        }
+    }
+    out
+}
+
+/// The TF-IDF vector of n-gram counts (sublinear tf), L2-normalised. N-grams the knowledge never
+/// used are left out: they would lower every cosine alike.
+pub fn tf_idf(counts: &[(u32, u32)], idf: &FastMap<u32, f32>) -> Sparse {
+    let mut v: Sparse = counts
+        .iter()
+        .filter_map(|&(k, n)| {
+            idf.get(&k)
+                .map(|&w| (k, (1.0 + (n as f32).ln()) * w))
+        })
+        .collect();
+    normalize(&mut v, 0.0);
+    v
+}
+
+/// Scales `v` to unit length, counting `extra` (squared weight of parts left out of `v`, such as
+/// words the knowledge does not know) in its length.
+pub fn normalize(v: &mut Sparse, extra: f32) {
+    let norm = (v.iter().map(|(_, w)| w * w).sum::<f32>() + extra).sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|(_, w)| *w /= norm);
+    }
+}
+
+/// Dot product of a short vector with a long one (binary search in the long one).
+pub fn dot(short: &[(u32, f32)], long: &[(u32, f32)]) -> f32 {
+    short
+        .iter()
+        .filter_map(|&(k, w)| {
+            long.binary_search_by_key(&k, |&(key, _)| key)
+                .ok()
+                .map(|i| w * long[i].1)
+        })
+        .sum()
+}
+
+/// The sum of a candidate's unit phrasing vectors: its direction is the centroid's.
+#[derive(Debug, Default, Clone)]
+pub struct Centroid {
+    pub sum: Sparse,
+    /// Squared length of `sum`.
+    pub norm2: f32,
+}
+
+impl Centroid {
+    pub fn new(vectors: &[&Sparse]) -> Centroid {
+        let mut acc: FastMap<u32, f32> = FastMap::default();
+        for v in vectors {
+            for &(k, w) in v.iter() {
+                *acc.entry(k).or_default() += w;
+            }
+        }
+        let mut sum: Sparse = acc.into_iter().collect();
+        sum.sort_unstable_by_key(|&(k, _)| k);
+        let norm2 = sum.iter().map(|(_, w)| w * w).sum();
+        Centroid { sum, norm2 }
+    }
+
+    /// Cosine of unit vector `q` with the centroid, without `own` (one of the vectors summed)
+    /// when given: leave-one-out, for training.
+    pub fn cosine(&self, q: &[(u32, f32)], own: Option<&Sparse>) -> f32 {
+        let mut qs = dot(q, &self.sum);
+        let mut norm2 = self.norm2;
+        if let Some(v) = own {
+            qs -= dot(q, v);
+            norm2 += -2.0 * dot(v, &self.sum) + v.iter().map(|(_, w)| w * w).sum::<f32>();
+        }
+        if norm2 <= 1e-6 {
+            return 0.0;
+        }
+        (qs / norm2.sqrt()).clamp(0.0, 1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! N-grams of words, bounded for long ones; cosines, with and without one vector.
+    use super::*;
+
+    #[test]
+    fn grams_include_word_boundaries() {
+        let mut g = Vec::new();
+        char_grams("foie", &mut g);
+        // " foie " has 6 characters: 4 trigrams, 3 four-grams, 2 five-grams.
+        assert_eq!(g.len(), 9);
+        let mut typo = Vec::new();
+        char_grams("foi", &mut typo);
+        assert!(typo.iter().filter(|t| g.contains(t)).count() >= 3);
+    }
+
+    #[test]
+    fn a_long_word_costs_no_more_than_its_first_letters() {
+        let mut g = Vec::new();
+        char_grams(&"a".repeat(2000), &mut g);
+        let mut capped = Vec::new();
+        char_grams(&"a".repeat(MAX_WORD_CHARS), &mut capped);
+        assert_eq!(g, capped);
+        assert!(g.len() < 3 * (MAX_WORD_CHARS + 2));
+    }
+
+    #[test]
+    fn leave_one_out_cosine_equals_the_centroid_of_the_others() {
+        let a: Sparse = vec![(1, 0.6), (2, 0.8)];
+        let b: Sparse = vec![(2, 1.0)];
+        let c: Sparse = vec![(1, 1.0)];
+        let all = Centroid::new(&[&a, &b, &c]);
+        let others = Centroid::new(&[&b, &c]);
+        let q: Sparse = vec![(1, 0.6), (2, 0.8)];
+        let loo = all.cosine(&q, Some(&a));
+        assert!((loo - others.cosine(&q, None)).abs() < 1e-5, "{loo}");
+        assert!(all.cosine(&q, None) > loo);
+    }
+}
