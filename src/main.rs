@@ -350,6 +350,10 @@ fn check(args: &KnowledgeArgs, max_answer_chars: usize) -> bool {
         problems.extend(faqbot::matcher::gates(&matcher, &opts));
         for lang in [Lang::Fr, Lang::En] {
             println!("{}", calibration_line(&matcher, lang));
+            if let Some(w) = matcher.weights(lang) {
+                let w: Vec<String> = w.iter().map(|(n, v)| format!("{n} {v:+.2}")).collect();
+                println!("{lang}: re-ranker weights (standardised features): {}", w.join(", "));
+            }
         }
     }
     report_check(&knowledge, &problems, &args.faq, &args.intents)

@@ -33,11 +33,12 @@ pub const FEATURE_NAMES: [&str; FEATURES] = [
     "core_missing",
     "intent",
     "unknown",
-    "lexical_gap",
-    "chars_gap",
-    "words_gap",
+    "lexical_lead",
+    "coverage_lead",
+    "chars_lead",
+    "words_lead",
 ];
-pub const FEATURES: usize = 13;
+pub const FEATURES: usize = 14;
 
 /// The word ids of each phrasing of a [`LangIndex`] (in the analyzer's numbering), while it is
 /// being built.
@@ -313,9 +314,24 @@ impl Reranker {
             let own_terms = own.map(|l| index.phrasing_terms(l.exclusion.phrasing));
             s.core_missing = core_missing(profile, index, &q.known, own_terms);
         }
-        let max = |f: fn(&Scored) -> f32| scored.iter().map(f).fold(0.0f32, f32::max);
-        let (lexical, words, chars) = (max(|s| s.lexical), max(|s| s.words), max(|s| s.chars));
-        for s in scored.iter_mut() {
+        // Each value against the best of the other candidates: the leader's is its lead.
+        let gap = |scored: &[Scored], i: usize, f: fn(&Scored) -> f32| {
+            let other = scored
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .map(|(_, s)| f(s))
+                .fold(0.0f32, f32::max);
+            f(&scored[i]) - other
+        };
+        for i in 0..scored.len() {
+            let gaps = [
+                gap(scored, i, |s| s.lexical),
+                gap(scored, i, |s| s.coverage),
+                gap(scored, i, |s| s.chars),
+                gap(scored, i, |s| s.words),
+            ];
+            let s = &mut scored[i];
             let intent = match index.candidates[s.candidate as usize].target {
                 Target::Entry(_) => 0.0,
                 Target::Intent(_) => 1.0,
@@ -331,9 +347,10 @@ impl Reranker {
                 s.core_missing,
                 intent,
                 q.unknown * (1.0 - intent),
-                s.lexical - lexical,
-                s.chars - chars,
-                s.words - words,
+                gaps[0],
+                gaps[1],
+                gaps[2],
+                gaps[3],
             ];
             each(s, &x);
         }

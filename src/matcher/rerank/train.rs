@@ -306,7 +306,8 @@ fn choose(asked: &[Asked]) -> (Thresholds, Calibration) {
                     }
                 }
             }
-            let precise = right >= PRECISION * (right + wrong);
+            let precision = std::env::var("FAQBOT_PRECISION").ok().and_then(|v| v.parse().ok()).unwrap_or(PRECISION);
+            let precise = right >= precision * (right + wrong);
             if precise && best.is_none_or(|(r, _, _)| right > r) {
                 best = Some((right, t, m));
             }
