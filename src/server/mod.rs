@@ -18,13 +18,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{Schedule, Settings};
@@ -163,6 +164,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             Duration::from_secs(10),
         ))
         .layer(RequestBodyLimitLayer::new(16 * 1024))
+        // Outermost, so errors made by the layers above (408, 413) carry it too: a browser
+        // must never guess that a JSON answer with a visitor's words in it is HTML or script.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .with_state(state)
 }
 

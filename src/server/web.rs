@@ -8,8 +8,9 @@
 //! `/widget.js` is loaded on every page of the clinic's site, so that is most of its traffic.
 //! The router compresses these responses (gzip, brotli).
 //!
-//! Every response carries `X-Content-Type-Options: nosniff` and a `Referrer-Policy`; HTML pages
-//! also a Content-Security-Policy that allows scripts from this origin only (no inline scripts).
+//! These responses carry a `Referrer-Policy`, and HTML pages a Content-Security-Policy that
+//! allows scripts from this origin only (no inline scripts); the router adds
+//! `X-Content-Type-Options: nosniff` to every response, these and the API's alike.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -62,10 +63,6 @@ pub(super) async fn file(
 /// explicitly (older Safari does not count `ws:` as `'self'`).
 fn secure(mut res: Response, request: &HeaderMap) -> Response {
     let h = res.headers_mut();
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),

@@ -2,7 +2,8 @@
 //! response carries, through a real server on port 0:
 //! - gzip and brotli responses decode to the file's bytes; no `Accept-Encoding`, no compression;
 //! - each file has an `ETag`; sending it back gets `304` with an empty body, and a file edited
-//!   on disk gets a new tag and its new bytes.
+//!   on disk gets a new tag and its new bytes;
+//! - every response, JSON and errors included, carries `X-Content-Type-Options: nosniff`.
 
 use std::io::Read;
 use std::path::Path;
@@ -135,5 +136,77 @@ async fn static_files_are_compressed_and_revalidated_with_their_etag() {
     let missing = get(&app.url("/nope.js"), &[(ACCEPT_ENCODING, "gzip")]).await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert!(missing.headers().get(ETAG).is_none());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_response_says_nosniff_json_and_errors_included() {
+    let app = crate::helpers::spawn_app().await;
+    let token = app.add_advisor("Alice");
+    let http = reqwest::Client::new();
+    let requests = [
+        ("GET /healthz", http.get(app.url("/healthz"))),
+        ("GET /readyz", http.get(app.url("/readyz"))),
+        (
+            "GET /api/leads",
+            http.get(app.url("/api/leads")).bearer_auth(&token),
+        ),
+        (
+            "GET /api/leads?format=csv",
+            http.get(app.url("/api/leads?format=csv"))
+                .bearer_auth(&token),
+        ),
+        (
+            "GET /api/leads without login (401)",
+            http.get(app.url("/api/leads")),
+        ),
+        (
+            "GET /api/me",
+            http.get(app.url("/api/me")).bearer_auth(&token),
+        ),
+        (
+            "GET /api/knowledge/missed as an advisor (403)",
+            http.get(app.url("/api/knowledge/missed"))
+                .bearer_auth(&token),
+        ),
+        (
+            "POST /api/login with a bad token (401)",
+            http.post(app.url("/api/login"))
+                .json(&serde_json::json!({"token": "nope"})),
+        ),
+        (
+            "POST /api/login with broken JSON (400)",
+            http.post(app.url("/api/login"))
+                .header("content-type", "application/json")
+                .body("{"),
+        ),
+        (
+            "POST /api/login too large (413)",
+            http.post(app.url("/api/login"))
+                .header("content-type", "application/json")
+                .body(vec![b' '; 64 * 1024]),
+        ),
+        ("POST /api/logout", http.post(app.url("/api/logout"))),
+        ("GET /ws without an upgrade", http.get(app.url("/ws"))),
+        ("GET /widget.js", http.get(app.url("/widget.js"))),
+        ("GET /nope (404)", http.get(app.url("/nope"))),
+    ];
+    let mut statuses = Vec::new();
+    for (what, request) in requests {
+        let res = request.send().await.expect(what);
+        statuses.push(res.status().as_u16());
+        assert_eq!(
+            res.headers()
+                .get("x-content-type-options")
+                .and_then(|v| v.to_str().ok()),
+            Some("nosniff"),
+            "{what} ({})",
+            res.status()
+        );
+    }
+    // The list covers answers and refusals of every kind.
+    for status in [200, 204, 400, 401, 403, 404, 413] {
+        assert!(statuses.contains(&status), "no {status} in {statuses:?}");
+    }
     app.stop().await;
 }
