@@ -6,7 +6,8 @@
 //! with the bot silent except for emergencies; release back to the bot; queue positions move;
 //! escalation after the configured delay; unauthenticated or foreign-origin advisors refused;
 //! login cookie; advisor messages sent while the visitor is away are delivered on resume; a
-//! restart on the same data folder keeps history, queue and contact requests.
+//! restart on the same data folder keeps history, queue and contact requests; CSV exports
+//! neutralise formulas.
 
 use serde_json::{json, Value};
 
@@ -84,10 +85,78 @@ async fn without_an_advisor_the_visitor_can_leave_a_contact_request() {
         csv.starts_with("id,created_at,conversation,name,email"),
         "{csv}"
     );
-    assert!(
-        csv.contains("\"Ana \"\"A\"\" B\",\"ana@example.com\""),
-        "{csv}"
+    assert!(csv.contains("\"Ana \"\"A\"\" B\",ana@example.com"), "{csv}");
+}
+
+/// One row of a CSV export read back by a CSV parser, as a spreadsheet would.
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.expect("a CSV row").iter().map(String::from).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn csv_exports_neutralise_formulas_but_keep_phone_numbers_readable() {
+    let app = spawn_app().await;
+    let token = app.add_advisor("Alice");
+    let mut v = app.visitor().await;
+    v.recv().await;
+    v.send(json!({
+        "type": "contact",
+        "name": "=HYPERLINK(\"https://evil.example\",\"Voir\")",
+        "email": "=cmd|'/Ccalc'!A0@example.com",
+        "phone": "+33 6 12 34 56 78",
+        "message": "@SUM(A1:A9) puis -2+3",
+        "consent": true
+    }))
+    .await;
+    assert_eq!(v.recv().await["status"], "saved");
+    v.send(json!({"type": "contact", "name": "+SUM(1)", "phone": "-1-2-3-4-5-6", "consent": true}))
+        .await;
+    assert_eq!(v.recv().await["status"], "saved");
+
+    let api = reqwest::Client::new()
+        .get(app.url("/api/leads?format=csv"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("leads");
+    assert_eq!(api.status(), 200);
+    let api = api.text().await.expect("CSV");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_faqbot"))
+        .args(["leads", "--data"])
+        .arg(app.dir.path())
+        .output()
+        .expect("faqbot leads");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        api,
+        "CLI and API agree"
     );
+
+    let rows = csv_rows(&api);
+    assert_eq!(rows.len(), 2, "{api}");
+    // id, created_at, conversation, name, email, phone, message, …
+    assert_eq!(rows[0][3], "'=HYPERLINK(\"https://evil.example\",\"Voir\")");
+    assert_eq!(rows[0][4], "'=cmd|'/Ccalc'!A0@example.com");
+    assert_eq!(
+        rows[0][5], "+33 6 12 34 56 78",
+        "a phone number stays readable"
+    );
+    assert_eq!(rows[0][6], "'@SUM(A1:A9) puis -2+3");
+    assert_eq!(rows[1][3], "'+SUM(1)");
+    assert_eq!(rows[1][5], "-1-2-3-4-5-6", "digits and dashes call nothing");
+    for row in &rows {
+        for field in row {
+            assert!(
+                !field.starts_with(['=', '@', '\t', '\r'])
+                    && (!field.starts_with(['+', '-']) || !field.contains(char::is_alphabetic)),
+                "{field:?} in {api}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
