@@ -386,6 +386,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(web) = args.web {
         settings.server.web_dir = web;
     }
+    if let Some(hours) = &settings.handoff.opening_hours {
+        for warning in hours.warnings() {
+            tracing::warn!("{warning}");
+        }
+    }
 
     let (live, errors) = Live::load(&settings.knowledge.faq, &settings.knowledge.intents);
     for e in &errors {
