@@ -320,9 +320,13 @@ pub enum AdvisorOut {
         conversation: String,
         card: HandoffCard,
     },
+    /// A refused advisor frame. `conversation`, when present, is the one it concerned (absent
+    /// for a frame that could not be read, so older consoles see the same fields as before).
     Error {
         code: &'static str,
         message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        conversation: Option<String>,
     },
 }
 

@@ -11,6 +11,7 @@
 //! - an advisor logs in (second browser session) on `/advisor`, the visitor asks for an advisor,
 //!   the advisor sees them in the queue, claims, reads the transcript (bot part included), replies;
 //!   the visitor sees the reply with the advisor's name;
+//! - the console names the advisor as the server's `hello` frame does;
 //! - axe-core's WCAG 2 AA `color-contrast` rule finds no text in the console under the minimum
 //!   contrast, with the contact requests, the queue and a conversation on screen;
 //! - the visitor reloads the page: the conversation is still there, each message once;
@@ -213,8 +214,10 @@ async fn a_visitor_and_an_advisor_chat_through_the_real_pages_in_chromium() {
     click(&advisor, "#login-btn").await;
     wait_js_plain(
         &advisor,
-        "the console to connect",
-        "return document.getElementById('conn-text').textContent.startsWith('Connecté')",
+        "the console to connect, naming the advisor from the server's hello",
+        &format!(
+            "return document.getElementById('conn-text').textContent.startsWith('Connecté en tant que {ADVISOR}')"
+        ),
     )
     .await;
     click(&advisor, "#tab-leads").await;

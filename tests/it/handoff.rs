@@ -7,7 +7,7 @@
 //! escalation after the configured delay; unauthenticated or foreign-origin advisors refused;
 //! login cookie; advisor messages sent while the visitor is away are delivered on resume; a
 //! restart on the same data folder keeps history, queue and contact requests; CSV exports
-//! neutralise formulas.
+//! neutralise formulas; advisor error frames name the conversation they concern.
 
 use serde_json::{json, Value};
 
@@ -165,8 +165,12 @@ async fn two_advisors_racing_to_claim_exactly_one_wins() {
     let (ta, tb) = (app.add_advisor("Alice"), app.add_advisor("Bob"));
     let mut a = app.advisor(&ta).await;
     let mut b = app.advisor(&tb).await;
-    assert_eq!(a.recv().await["type"], "hello");
-    assert_eq!(b.recv().await["type"], "hello");
+    let hello = a.recv().await;
+    assert_eq!(
+        (&hello["type"], &hello["advisor"]),
+        (&json!("hello"), &json!("Alice"))
+    );
+    assert_eq!(b.recv().await["advisor"], "Bob");
     for round in 0..5 {
         let (mut v, _, status) = queued_visitor(&app, "combien ça coûte ?").await;
         assert_eq!(status["status"], "queued", "{status}");
@@ -188,6 +192,7 @@ async fn two_advisors_racing_to_claim_exactly_one_wins() {
                     }
                     Some("error") => {
                         assert_eq!(f["code"], "already_claimed");
+                        assert_eq!(f["conversation"], conv, "the loser is told which");
                         break;
                     }
                     _ => {}
@@ -201,6 +206,49 @@ async fn two_advisors_racing_to_claim_exactly_one_wins() {
         // Both advisors learn who won.
         assert_eq!(a.recv_type("claimed").await["by"], wins[0]);
         assert_eq!(b.recv_type("claimed").await["by"], wins[0]);
+    }
+}
+
+#[tokio::test]
+async fn advisor_error_frames_name_the_conversation_they_concern() {
+    let app = spawn_app().await;
+    let token = app.add_advisor("Alice");
+    let mut a = app.advisor(&token).await;
+    a.recv_type("hello").await;
+    let (_v, _, _) = queued_visitor(&app, "combien ça coûte ?").await;
+    let conv = a.recv_type("alert").await["conversation"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    // Not claimed yet: refused, about that conversation.
+    a.send(json!({"type": "message", "conversation": conv, "text": "Bonjour"}))
+        .await;
+    let e = a.recv_type("error").await;
+    assert_eq!(e["conversation"], conv, "{e}");
+    a.send(json!({"type": "claim", "conversation": conv})).await;
+    a.recv_type("transcript").await;
+    a.send(json!({"type": "message", "conversation": conv, "text": "  "}))
+        .await;
+    let e = a.recv_type("error").await;
+    assert_eq!(
+        (&e["code"], &e["conversation"]),
+        (&json!("empty_text"), &json!(conv))
+    );
+    a.send(json!({"type": "release", "conversation": "no-such-conversation"}))
+        .await;
+    let e = a.recv_type("error").await;
+    assert_eq!(e["conversation"], "no-such-conversation", "{e}");
+
+    // A frame that cannot be read concerns no conversation: the field is absent, as before.
+    for bad in [
+        "not json".to_owned(),
+        json!({"type": "message", "conversation": conv}).to_string(),
+        json!({"type": "claim", "conversation": ""}).to_string(),
+    ] {
+        a.send_text(&bad).await;
+        let e = a.recv_type("error").await;
+        assert!(e.get("conversation").is_none(), "{bad}: {e}");
     }
 }
 
