@@ -28,13 +28,18 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates tini \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin faqbot \
+    && groupadd --system --gid 10001 faqbot \
+    && useradd --system --uid 10001 --gid faqbot --home-dir /app --shell /usr/sbin/nologin faqbot \
     && mkdir -p /data \
-    && chown faqbot /data
+    && chown faqbot:faqbot /data
 WORKDIR /app
 COPY --from=build /src/target/release/faqbot /usr/local/bin/faqbot
-COPY faq ./faq
-COPY intents ./intents
+# The knowledge page saves entries into faq/ (a temporary file, then a rename in the same
+# folder), so the service's user must own the folders, not only read them. web/ stays root's:
+# nothing writes there. Edits live in the container: mount faq/ and intents/ as volumes (or
+# commit them to git) to keep them across image updates.
+COPY --chown=faqbot:faqbot faq ./faq
+COPY --chown=faqbot:faqbot intents ./intents
 COPY web ./web
 USER faqbot
 VOLUME ["/data"]

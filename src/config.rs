@@ -99,7 +99,7 @@ pub struct ReportSettings {
     pub low_confidence: f32,
 }
 
-/// Weekly opening hours in one fixed UTC offset.
+/// Weekly opening hours in the clinic's time zone.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpeningHours {
@@ -109,9 +109,14 @@ pub struct OpeningHours {
     pub from: String,
     /// Closing time, `HH:MM`, local.
     pub until: String,
-    /// The local offset from UTC in minutes (60 for Paris in winter).
+    /// The clinic's time zone, an IANA name such as `Europe/Paris`: local times follow its
+    /// summer time. Without it (and without `utc_offset_minutes`), hours are read in UTC.
     #[serde(default)]
-    pub utc_offset_minutes: i32,
+    pub time_zone: Option<String>,
+    /// The former setting: a fixed offset from UTC in minutes. Still read, but it is wrong by an
+    /// hour for half the year wherever clocks change: use `time_zone`.
+    #[serde(default)]
+    pub utc_offset_minutes: Option<i32>,
 }
 
 /// A settings problem, with what to change.
@@ -294,13 +299,14 @@ fn env_value(raw: &str) -> toml::Value {
     }
 }
 
-/// Opening hours parsed once: open days (0 = Monday) and minutes since midnight.
+/// Opening hours parsed once: open days (0 = Monday), minutes since local midnight, and the
+/// zone that says what "local" is at a given instant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     pub days: Vec<u8>,
     pub from: u32,
     pub until: u32,
-    pub offset_minutes: i32,
+    pub zone: jiff::tz::TimeZone,
 }
 
 impl OpeningHours {
@@ -328,17 +334,66 @@ impl OpeningHours {
             days,
             from: minutes(&self.from, "from")?,
             until: minutes(&self.until, "until")?,
-            offset_minutes: self.utc_offset_minutes,
+            zone: self.zone()?,
         })
+    }
+
+    /// What an operator should change, though the hours work as set.
+    pub fn warnings(&self) -> Vec<String> {
+        match (&self.time_zone, self.utc_offset_minutes) {
+            (None, Some(_)) => vec![
+                "handoff.opening_hours.utc_offset_minutes is a fixed offset, an hour off for half \
+                 the year where clocks change: replace it with time_zone = \"Europe/Paris\" (an \
+                 IANA name)"
+                    .to_owned(),
+            ],
+            (None, None) => vec![
+                "handoff.opening_hours has no time_zone: the hours are read in UTC; add \
+                 time_zone = \"Europe/Paris\" (an IANA name)"
+                    .to_owned(),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
+    fn zone(&self) -> Result<jiff::tz::TimeZone, String> {
+        match (&self.time_zone, self.utc_offset_minutes) {
+            (Some(_), Some(_)) => Err(
+                "handoff.opening_hours: set time_zone or utc_offset_minutes, not both \
+                 (remove utc_offset_minutes: time_zone follows summer time)"
+                    .to_owned(),
+            ),
+            (Some(name), None) => jiff::tz::TimeZone::get(name.trim()).map_err(|_| {
+                format!(
+                    "handoff.opening_hours.time_zone: `{name}` is not a time zone of the IANA \
+                     database: use a name such as `Europe/Paris` or `America/Montreal`"
+                )
+            }),
+            (None, Some(minutes)) => minutes
+                .checked_mul(60)
+                .and_then(|s| jiff::tz::Offset::from_seconds(s).ok())
+                .map(jiff::tz::TimeZone::fixed)
+                .ok_or_else(|| {
+                    format!(
+                        "handoff.opening_hours.utc_offset_minutes: {minutes} is not an offset \
+                         from UTC; better, set time_zone = \"Europe/Paris\" (an IANA name)"
+                    )
+                }),
+            (None, None) => Ok(jiff::tz::TimeZone::UTC),
+        }
     }
 }
 
 impl Schedule {
-    /// Whether `now` (UTC) falls in the opening hours.
+    /// Whether `now` falls in the opening hours, in the schedule's zone at that instant.
     pub fn is_open(&self, now: time::OffsetDateTime) -> bool {
-        let local = now + time::Duration::minutes(i64::from(self.offset_minutes));
-        let day = local.weekday().number_days_from_monday();
-        let minute = u32::from(local.hour()) * 60 + u32::from(local.minute());
+        // Only instants past the year 9999 fail: closed is as good an answer as any.
+        let Ok(instant) = jiff::Timestamp::from_second(now.unix_timestamp()) else {
+            return false;
+        };
+        let local = self.zone.to_datetime(instant);
+        let day = local.weekday().to_monday_zero_offset() as u8;
+        let minute = local.hour() as u32 * 60 + local.minute() as u32;
         self.days.contains(&day) && minute >= self.from && minute < self.until
     }
 }
@@ -379,18 +434,89 @@ mod tests {
         assert!(err.to_string().contains("max_text_char"), "{err}");
     }
 
-    #[test]
-    fn opening_hours_are_checked_in_local_time() {
-        let hours = OpeningHours {
-            days: vec!["mon".into(), "tue".into()],
+    fn weekdays_9_to_18(time_zone: Option<&str>, offset: Option<i32>) -> OpeningHours {
+        OpeningHours {
+            days: ["mon", "tue", "wed", "thu", "fri"]
+                .map(String::from)
+                .to_vec(),
             from: "09:00".into(),
             until: "18:00".into(),
-            utc_offset_minutes: 60,
-        };
-        let s = hours.schedule().expect("valid");
-        // Monday 2025-01-06 08:30 UTC is 09:30 in Paris.
+            time_zone: time_zone.map(String::from),
+            utc_offset_minutes: offset,
+        }
+    }
+
+    #[test]
+    fn opening_hours_follow_the_time_zone_in_winter_and_in_summer() {
+        let paris = weekdays_9_to_18(Some("Europe/Paris"), None);
+        assert!(paris.warnings().is_empty());
+        let s = paris.schedule().expect("valid");
+        // Winter (UTC+1): Monday 2025-01-06 08:30 UTC is 09:30 in Paris, 17:30 UTC is 18:30.
         assert!(s.is_open(time::macros::datetime!(2025-01-06 08:30 UTC)));
         assert!(!s.is_open(time::macros::datetime!(2025-01-06 07:30 UTC)));
-        assert!(!s.is_open(time::macros::datetime!(2025-01-08 10:00 UTC)));
+        assert!(s.is_open(time::macros::datetime!(2025-01-06 16:30 UTC)));
+        assert!(!s.is_open(time::macros::datetime!(2025-01-06 17:30 UTC)));
+        // Summer (UTC+2): Monday 2025-07-07 07:30 UTC is 09:30, 16:30 UTC is 18:30.
+        assert!(s.is_open(time::macros::datetime!(2025-07-07 07:30 UTC)));
+        assert!(!s.is_open(time::macros::datetime!(2025-07-07 06:30 UTC)));
+        assert!(!s.is_open(time::macros::datetime!(2025-07-07 16:30 UTC)));
+        // The day after clocks went forward (Sunday 2025-03-30): already summer time.
+        assert!(s.is_open(time::macros::datetime!(2025-03-31 07:00 UTC)));
+        // Saturday is closed; Friday 17:59 in Paris is still open.
+        assert!(!s.is_open(time::macros::datetime!(2025-07-05 10:00 UTC)));
+        assert!(s.is_open(time::macros::datetime!(2025-07-04 15:59 UTC)));
+    }
+
+    #[test]
+    fn the_former_fixed_offset_still_works_and_says_what_to_use_instead() {
+        let hours = weekdays_9_to_18(None, Some(60));
+        let s = hours.schedule().expect("valid");
+        assert!(s.is_open(time::macros::datetime!(2025-01-06 08:30 UTC)));
+        assert!(!s.is_open(time::macros::datetime!(2025-01-06 07:30 UTC)));
+        // In summer a fixed +1 h is an hour late: why it is deprecated.
+        assert!(!s.is_open(time::macros::datetime!(2025-07-07 07:30 UTC)));
+        let warnings = hours.warnings();
+        assert!(
+            warnings.len() == 1 && warnings[0].contains("time_zone = \"Europe/Paris\""),
+            "{warnings:?}"
+        );
+        assert!(weekdays_9_to_18(None, None).warnings()[0].contains("UTC"));
+    }
+
+    #[test]
+    fn a_wrong_time_zone_is_refused_with_the_setting_to_fix() {
+        let err = weekdays_9_to_18(Some("Europe/Pariss"), None)
+            .schedule()
+            .expect_err("unknown zone");
+        assert!(
+            err.contains("time_zone") && err.contains("Europe/Pariss"),
+            "{err}"
+        );
+        let err = weekdays_9_to_18(Some("Europe/Paris"), Some(60))
+            .schedule()
+            .expect_err("both");
+        assert!(err.contains("not both"), "{err}");
+        let err = weekdays_9_to_18(None, Some(100_000))
+            .schedule()
+            .expect_err("out of range");
+        assert!(err.contains("utc_offset_minutes"), "{err}");
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("faqbot.toml");
+        let load = |zone: &str| {
+            let hours = "days = [\"mon\"]\nfrom = \"09:00\"\nuntil = \"18:00\"";
+            let text = format!("[handoff.opening_hours]\n{hours}\ntime_zone = \"{zone}\"\n");
+            std::fs::write(&path, text).expect("write");
+            Settings::load_from(Some(&path), Vec::new())
+        };
+        let err = load("Mars/Olympus").expect_err("unknown zone");
+        assert!(err.to_string().contains("Mars/Olympus"), "{err}");
+        let hours = load("Europe/Paris").expect("valid").handoff.opening_hours;
+        let zone = hours
+            .expect("opening hours")
+            .schedule()
+            .expect("valid")
+            .zone;
+        assert_eq!(zone.iana_name(), Some("Europe/Paris"));
     }
 }

@@ -441,6 +441,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(web) = args.web {
         settings.server.web_dir = web;
     }
+    if let Some(hours) = &settings.handoff.opening_hours {
+        for warning in hours.warnings() {
+            tracing::warn!("{warning}");
+        }
+    }
 
     let (live, errors) = Live::load(&settings.knowledge.faq, &settings.knowledge.intents);
     for e in &errors {
@@ -579,7 +584,7 @@ fn leads(data: &Path) -> anyhow::Result<()> {
     use faqbot::store::Store;
     let mut store = faqbot::store::SqliteStore::open(data)
         .with_context(|| format!("opening the database in {}", data.display()))?;
-    print!("{}", faqbot::protocol::leads_csv(&store.leads()?));
+    print!("{}", faqbot::protocol::leads_csv(&store.leads()?)?);
     Ok(())
 }
 
@@ -594,7 +599,7 @@ fn report(data: &Path, csv: bool, since: Option<&str>, limit: usize) -> anyhow::
     let (misses, decisions) = store.snapshot(|s| Ok((s.misses(from)?, s.decisions(from)?)))?;
     let report = faqbot::report::build(&misses, &decisions, since, limit);
     if csv {
-        print!("{}", faqbot::protocol::report_csv(&report));
+        print!("{}", faqbot::protocol::report_csv(&report)?);
     } else {
         print!("{}", faqbot::report::text(&report));
     }

@@ -320,9 +320,13 @@ pub enum AdvisorOut {
         conversation: String,
         card: HandoffCard,
     },
+    /// A refused advisor frame. `conversation`, when present, is the one it concerned (absent
+    /// for a frame that could not be read, so older consoles see the same fields as before).
     Error {
         code: &'static str,
         message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        conversation: Option<String>,
     },
 }
 
@@ -367,27 +371,94 @@ pub struct WebhookEvent {
     pub waiting_since: String,
 }
 
+/// The columns of [`leads_csv`].
+pub const LEADS_CSV_HEADER: [&str; 10] = [
+    "id",
+    "created_at",
+    "conversation",
+    "name",
+    "email",
+    "phone",
+    "message",
+    "consent",
+    "lang",
+    "page",
+];
+
 /// Contact requests as CSV (header line first), for `faqbot leads` and `GET /api/leads?format=csv`.
-pub fn leads_csv(leads: &[LeadWire]) -> String {
-    let mut out =
-        String::from("id,created_at,conversation,name,email,phone,message,consent,lang,page\n");
+/// Every field goes through [`defuse_csv_field`]: names and messages are typed by visitors.
+pub fn leads_csv(leads: &[LeadWire]) -> Result<String, csv::Error> {
+    let mut out = CsvOut::new();
+    out.row(LEADS_CSV_HEADER)?;
     for l in leads {
-        let opt = |s: &Option<String>| csv_field(s.as_deref().unwrap_or(""));
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{}\n",
-            l.id,
-            csv_field(&l.created_at),
+        let opt = |s: &Option<String>| s.clone().unwrap_or_default();
+        out.row([
+            l.id.to_string(),
+            l.created_at.clone(),
             opt(&l.conversation),
-            csv_field(&l.name),
+            l.name.clone(),
             opt(&l.email),
             opt(&l.phone),
             opt(&l.message),
-            l.consent,
+            l.consent.to_string(),
             opt(&l.lang),
-            opt(&l.page)
-        ));
+            opt(&l.page),
+        ])?;
     }
-    out
+    out.finish()
+}
+
+/// A CSV field made harmless for spreadsheets. One that starts with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return is read as a formula by Excel, LibreOffice and Sheets (which can call
+/// out, or run commands through DDE), so it gets a `'` in front and reads as text. A phone
+/// number (`+33 6 12 34 56 78`) is left as typed: it names no function and must stay readable.
+pub fn defuse_csv_field(field: &str) -> std::borrow::Cow<'_, str> {
+    if field.starts_with(['=', '+', '-', '@', '\t', '\r']) && !phone_like(field) {
+        std::borrow::Cow::Owned(format!("'{field}"))
+    } else {
+        std::borrow::Cow::Borrowed(field)
+    }
+}
+
+/// Digits, spaces, dots, dashes and parentheses after an optional leading `+`, with a digit at
+/// least: at worst a spreadsheet does arithmetic with it, it cannot call anything.
+fn phone_like(field: &str) -> bool {
+    let rest = field.strip_prefix('+').unwrap_or(field);
+    rest.chars().any(|c| c.is_ascii_digit())
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '.' | '-' | '(' | ')'))
+}
+
+/// A CSV table written in memory by the `csv` crate (quoting as needed), every field defused.
+struct CsvOut(csv::Writer<Vec<u8>>);
+
+impl CsvOut {
+    fn new() -> CsvOut {
+        CsvOut(csv::Writer::from_writer(Vec::new()))
+    }
+
+    fn row<I, F>(&mut self, fields: I) -> Result<(), csv::Error>
+    where
+        I: IntoIterator<Item = F>,
+        F: AsRef<str>,
+    {
+        self.0.write_record(
+            fields
+                .into_iter()
+                .map(|f| defuse_csv_field(f.as_ref()).into_owned()),
+        )
+    }
+
+    fn finish(self) -> Result<String, csv::Error> {
+        let bytes = self
+            .0
+            .into_inner()
+            .map_err(|e| csv::Error::from(e.into_error()))?;
+        // Only `&str` went in, so this is UTF-8; the error is kept rather than assumed away.
+        String::from_utf8(bytes)
+            .map_err(|e| csv::Error::from(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+    }
 }
 
 /// `GET /api/knowledge/missed`: what the bot missed (shape documented in `server::missed`).
@@ -561,37 +632,14 @@ pub const REPORT_CSV_HEADER: &str =
 ///   most common `kind` and `outcome`, `suggested_entry` and its `basis` (empty: new entry),
 ///   `examples` and `candidates` (`id:confidence`) joined by ` | `, `terms` by spaces;
 /// - `entry`: `rank`, `name` (the FAQ id), `count` (times given) and `picks` (of which picked).
-pub fn report_csv(report: &Report) -> String {
+///
+/// Fields are quoted when they need it and defused ([`defuse_csv_field`]): the examples are
+/// visitors' own words.
+pub fn report_csv(report: &Report) -> Result<String, csv::Error> {
     let s = &report.stats;
-    let mut out = format!("{REPORT_CSV_HEADER}\n");
-    // Text is quoted (and defused, see `csv_field`); an empty field stays empty.
-    let text = |f: &str| {
-        if f.is_empty() {
-            String::new()
-        } else {
-            csv_field(f)
-        }
-    };
-    let mut push = |row: CsvRow| {
-        let fields = [
-            row.section.to_owned(),
-            row.rank,
-            text(&row.name),
-            text(&row.lang),
-            row.count,
-            row.rate,
-            row.picks,
-            row.kind.to_owned(),
-            row.outcome.to_owned(),
-            text(&row.suggested_entry),
-            row.basis.to_owned(),
-            text(&row.examples),
-            text(&row.terms),
-            text(&row.candidates),
-        ];
-        out.push_str(&fields.join(","));
-        out.push('\n');
-    };
+    let mut out = CsvOut::new();
+    out.row(REPORT_CSV_HEADER.split(','))?;
+    let mut rows = Vec::new();
     for (name, count) in [
         ("questions", s.questions),
         ("conversations", s.conversations),
@@ -600,7 +648,7 @@ pub fn report_csv(report: &Report) -> String {
         ("misses", s.misses),
         ("handoff_requests", s.handoff_requests),
     ] {
-        push(CsvRow {
+        rows.push(CsvRow {
             section: "stat",
             name: name.into(),
             count: count.to_string(),
@@ -608,7 +656,7 @@ pub fn report_csv(report: &Report) -> String {
         });
     }
     for k in &s.kinds {
-        push(CsvRow {
+        rows.push(CsvRow {
             section: "rate",
             name: k.kind.into(),
             count: k.count.to_string(),
@@ -627,7 +675,7 @@ pub fn report_csv(report: &Report) -> String {
             .iter()
             .map(|c| format!("{}:{:.3}", c.id, c.confidence))
             .collect();
-        push(CsvRow {
+        rows.push(CsvRow {
             section: "missed",
             rank: (i + 1).to_string(),
             name: g.id.to_string(),
@@ -648,7 +696,7 @@ pub fn report_csv(report: &Report) -> String {
         });
     }
     for (i, e) in report.entries.iter().enumerate() {
-        push(CsvRow {
+        rows.push(CsvRow {
             section: "entry",
             rank: (i + 1).to_string(),
             name: e.faq_id.clone(),
@@ -657,10 +705,28 @@ pub fn report_csv(report: &Report) -> String {
             ..CsvRow::default()
         });
     }
-    out
+    for row in rows {
+        out.row([
+            row.section,
+            &row.rank,
+            &row.name,
+            &row.lang,
+            &row.count,
+            &row.rate,
+            &row.picks,
+            row.kind,
+            row.outcome,
+            &row.suggested_entry,
+            row.basis,
+            &row.examples,
+            &row.terms,
+            &row.candidates,
+        ])?;
+    }
+    out.finish()
 }
 
-/// One row of [`report_csv`]; text fields are quoted when written.
+/// One row of [`report_csv`].
 #[derive(Default)]
 struct CsvRow {
     section: &'static str,
@@ -677,16 +743,6 @@ struct CsvRow {
     examples: String,
     terms: String,
     candidates: String,
-}
-
-/// One CSV field, quoted. A leading `=` or `@` is escaped so spreadsheets do not run it.
-fn csv_field(field: &str) -> String {
-    let field = if field.starts_with(['=', '@']) {
-        format!("'{field}")
-    } else {
-        field.to_owned()
-    };
-    format!("\"{}\"", field.replace('"', "\"\""))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -801,6 +857,69 @@ impl From<&crate::knowledge::LoadError> for FindingWire {
 mod tests {
     use super::*;
     use crate::knowledge::LoadError;
+
+    #[test]
+    fn csv_fields_that_a_spreadsheet_would_run_get_a_quote_but_phone_numbers_stay() {
+        for (field, expected) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+SUM(A1:A9)", "'+SUM(A1:A9)"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(1)", "'@SUM(1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("-", "'-"),
+            ("+33 6 =1", "'+33 6 =1"),
+            ("+", "'+"),
+            ("+33 6 12 34 56 78", "+33 6 12 34 56 78"),
+            ("+1 (555) 010-0199", "+1 (555) 010-0199"),
+            ("06.12.34.56.78", "06.12.34.56.78"),
+            ("-0.25", "-0.25"),
+            ("Marie = Dupont", "Marie = Dupont"),
+            ("", ""),
+        ] {
+            assert_eq!(defuse_csv_field(field), expected, "{field:?}");
+        }
+    }
+
+    #[test]
+    fn leads_csv_quotes_what_needs_it_and_reads_back_defused() {
+        let lead = LeadWire {
+            id: 7,
+            created_at: "2025-01-31T08:00:00Z".into(),
+            conversation: None,
+            name: "=cmd|' /C calc'!A0".into(),
+            email: Some("ana@example.com".into()),
+            phone: Some("+33 6 12 34 56 78".into()),
+            message: Some("line 1, \"quoted\"\nline 2".into()),
+            consent: true,
+            lang: Some("fr".into()),
+            page: None,
+        };
+        let text = leads_csv(&[lead]).expect("csv");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        assert_eq!(
+            reader.headers().expect("header").iter().collect::<Vec<_>>(),
+            LEADS_CSV_HEADER
+        );
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+        assert_eq!(rows.len(), 1, "{text}");
+        let row: Vec<&str> = rows[0].iter().collect();
+        assert_eq!(
+            row,
+            [
+                "7",
+                "2025-01-31T08:00:00Z",
+                "",
+                "'=cmd|' /C calc'!A0",
+                "ana@example.com",
+                "+33 6 12 34 56 78",
+                "line 1, \"quoted\"\nline 2",
+                "true",
+                "fr",
+                ""
+            ]
+        );
+    }
 
     #[test]
     fn a_finding_is_plain_json_with_its_severity() {

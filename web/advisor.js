@@ -9,12 +9,12 @@
 
   var st = {
     ws: null, open: false, attempt: 0, timer: 0, started: false,
-    me: null,                 // our advisor name, when known
+    me: null,                 // our advisor name, from the server's hello frame
     queue: [],                // last queue frame
     known: {},                // queue ids already seen (for "new visitor" alerts)
     fresh: {},                // queue ids arrived while the console was not looked at
     taken: {},                // id -> name of the colleague who claimed it
-    claims: {},               // id -> { timer, by, re } pending claims
+    claims: {},               // id -> { re } pending claims (re: taking back one we held)
     convs: {},                // id -> conversation we hold
     order: [],                // ids of our conversations, in claim order
     active: null,
@@ -136,11 +136,9 @@
       body: JSON.stringify({ token: token })
     }).then(function (r) {
       if (r.ok) {
-        return r.json().catch(function () { return {}; }).then(function (j) {
-          if (j && (j.name || j.advisor)) st.me = String(j.name || j.advisor);
-          $('token').value = '';
-          start();
-        });
+        $('token').value = '';
+        start();
+        return;
       }
       $('login-error').textContent = r.status === 401 || r.status === 403
         ? 'Ce jeton est refusé. Vérifiez qu’il est complet, ou demandez-en un nouveau à l’administrateur.'
@@ -166,7 +164,6 @@
 
   function start() {
     st.started = true;
-    st.me = st.me || sessionStorage.getItem('faqbot-advisor-name');
     $('login').hidden = true;
     $('nav').hidden = $('tools').hidden = false;
     setView(st.view);
@@ -244,12 +241,20 @@
   /* ---------- frames ---------- */
   function frame(f) {
     switch (f.type) {
+      case 'hello': return onHello(f);
       case 'queue': return onQueue(f);
       case 'transcript': return onTranscript(f);
       case 'visitor_message': return onVisitor(f);
       case 'claimed': return onClaimed(f);
       case 'error': return onError(f);
     }
+  }
+  // The server says who this connection is: the one source of our name (claims won or lost,
+  // "Vous" on our own messages).
+  function onHello(f) {
+    if (f.advisor == null) return;
+    st.me = String(f.advisor);
+    if (st.open) setConn('on', 'Connecté en tant que ' + st.me + ' — vous recevez les demandes');
   }
   function onQueue(f) {
     var list = Array.isArray(f.conversations) ? f.conversations.filter(function (c) { return c && c.id != null; }) : [];
@@ -271,16 +276,12 @@
   }
   function claim(id, re) {
     if (!send({ type: 'claim', conversation: id })) return;
-    var c = { re: !!re, by: null, timer: 0 };
-    st.claims[id] = c;
-    // The transcript is our proof of success; without it a few seconds after a "claimed" by
-    // someone else, the colleague won.
-    c.timer = setTimeout(function () { if (st.claims[id] === c && c.by) lost(id, c.by); }, 2500);
+    // Won: the transcript comes. Lost: a "claimed" by a colleague, or an error naming it.
+    st.claims[id] = { re: !!re };
     renderQueue();
   }
   function lost(id, by, msg) {
     var c = st.claims[id];
-    if (c) clearTimeout(c.timer);
     delete st.claims[id];
     if (c && c.re) {
       // We thought we held it (reload / reconnect) but someone else has it now.
@@ -295,11 +296,10 @@
   }
   function onClaimed(f) {
     var id = f.conversation, by = f.by ? String(f.by) : '';
-    var c = st.claims[id];
-    if (c) {
-      if (st.me && by === st.me) return; // ours: the transcript follows
-      if (st.me && by !== st.me) return lost(id, by);
-      c.by = by; // unknown name yet: wait for the transcript (ours) or the timer (theirs)
+    if (st.claims[id]) {
+      // Ours: the transcript has come or follows. Without a hello yet, wait for the
+      // transcript or the error frame to tell.
+      if (st.me && by !== st.me) lost(id, by);
       return;
     }
     if (st.convs[id] && st.convs[id].state === 'active') return;
@@ -308,25 +308,21 @@
   }
   function onError(f) {
     var msg = f.message || f.code || 'erreur inconnue';
-    var id = f.conversation;
-    var pending = Object.keys(st.claims);
-    if (id == null && pending.length === 1 && /claim|taken|already|assigned|pris/i.test((f.code || '') + ' ' + (f.message || ''))) id = pending[0];
+    var id = f.conversation; // the conversation the refused frame was about, when there is one
     if (id != null && st.claims[id]) {
-      return lost(id, st.claims[id].by, /claim|taken|already|assigned/i.test((f.code || '') + ' ' + (f.message || ''))
+      return lost(id, null, f.code === 'already_claimed'
         ? 'Trop tard : un collègue a déjà pris en charge cette conversation.'
         : 'Prise en charge impossible : ' + msg);
     }
+    // The "claimed" frame naming the colleague has already said so.
+    if (id != null && f.code === 'already_claimed' && st.taken[id]) return;
     if (id != null && st.convs[id] && st.active === id) $('reply-error').textContent = 'Le serveur a refusé : ' + msg;
     toast('Erreur du serveur : ' + msg, true);
   }
   function onTranscript(f) {
     var id = f.conversation;
     var c = st.claims[id];
-    if (c) {
-      clearTimeout(c.timer);
-      if (c.by && !st.me) { st.me = c.by; sessionStorage.setItem('faqbot-advisor-name', c.by); }
-      delete st.claims[id];
-    }
+    delete st.claims[id];
     var q = st.queue.filter(function (x) { return x.id === id; })[0] || {};
     var conv = st.convs[id];
     if (!conv) {
@@ -336,7 +332,8 @@
     }
     conv.state = 'active';
     conv.messages = (Array.isArray(f.messages) ? f.messages : []).map(function (m) {
-      return { from: m.from, text: m.text, at: m.at, name: m.advisor || m.name };
+      var name = m.advisor || m.name;
+      return { from: m.from, text: m.text, at: m.at, name: name, mine: m.from === 'advisor' && st.me != null && name === st.me };
     });
     if (!conv.preview) {
       var first = conv.messages.filter(function (m) { return m.from === 'visitor'; })[0];

@@ -81,6 +81,7 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, advisor: Advisor) 
             AdvisorOut::Error {
                 code: r.code,
                 message: r.message,
+                conversation: r.conversation,
             }
             .to_text()
         },
@@ -101,35 +102,32 @@ async fn handle(
     text: &str,
 ) -> Result<(), Refusal> {
     let chat_settings = &state.settings.chat;
-    let check_id = |id: &str| {
-        if id.is_empty() || id.len() > 64 {
-            Err(Refusal::new(
-                "bad_frame",
-                "a conversation id has 1 to 64 characters",
-            ))
-        } else {
-            Ok(())
+    let frame = parse_frame::<AdvisorIn>(text, chat_settings.max_frame_bytes, &AdvisorIn::TYPES)?;
+    let (AdvisorIn::Claim { conversation }
+    | AdvisorIn::Message { conversation, .. }
+    | AdvisorIn::Release { conversation }
+    | AdvisorIn::Close { conversation }) = &frame;
+    if conversation.is_empty() || conversation.len() > 64 {
+        return Err(Refusal::new(
+            "bad_frame",
+            "a conversation id has 1 to 64 characters",
+        ));
+    }
+    // From here on every refusal names its conversation: an advisor holds several at once.
+    let result = match &frame {
+        AdvisorIn::Claim { .. } => chat::claim(state, conn_id, conversation, &advisor.name).await,
+        AdvisorIn::Message { text, .. } => match check_text(text, chat_settings.max_text_chars) {
+            Ok(text) => chat::advisor_message(state, conversation, &advisor.name, text).await,
+            Err(r) => Err(r),
+        },
+        AdvisorIn::Release { .. } => {
+            chat::advisor_end(state, conversation, &advisor.name, EndStatus::Released).await
+        }
+        AdvisorIn::Close { .. } => {
+            chat::advisor_end(state, conversation, &advisor.name, EndStatus::Closed).await
         }
     };
-    match parse_frame::<AdvisorIn>(text, chat_settings.max_frame_bytes, &AdvisorIn::TYPES)? {
-        AdvisorIn::Claim { conversation } => {
-            check_id(&conversation)?;
-            chat::claim(state, conn_id, &conversation, &advisor.name).await
-        }
-        AdvisorIn::Message { conversation, text } => {
-            check_id(&conversation)?;
-            let text = check_text(&text, chat_settings.max_text_chars)?;
-            chat::advisor_message(state, &conversation, &advisor.name, text).await
-        }
-        AdvisorIn::Release { conversation } => {
-            check_id(&conversation)?;
-            chat::advisor_end(state, &conversation, &advisor.name, EndStatus::Released).await
-        }
-        AdvisorIn::Close { conversation } => {
-            check_id(&conversation)?;
-            chat::advisor_end(state, &conversation, &advisor.name, EndStatus::Closed).await
-        }
-    }
+    result.map_err(|r| r.about(conversation))
 }
 
 #[cfg(test)]

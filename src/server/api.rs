@@ -220,7 +220,11 @@ pub(super) async fn leads(
                 "attachment; filename=\"leads.csv\"",
             ),
         ];
-        (headers, crate::protocol::leads_csv(&leads)).into_response()
+        let csv = crate::protocol::leads_csv(&leads).map_err(|e| {
+            tracing::error!(cause = %e, "cannot write the leads as CSV");
+            ApiError::Internal
+        })?;
+        (headers, csv).into_response()
     } else {
         Json(serde_json::json!({ "leads": leads })).into_response()
     };

@@ -27,6 +27,8 @@ use crate::{Lang, Matcher, Reply};
 pub(super) struct Refusal {
     pub code: &'static str,
     pub message: String,
+    /// The conversation the refused frame was about, for advisors (who hold several).
+    pub conversation: Option<String>,
 }
 
 impl Refusal {
@@ -34,6 +36,15 @@ impl Refusal {
         Refusal {
             code,
             message: message.into(),
+            conversation: None,
+        }
+    }
+
+    /// The same refusal, naming the conversation it concerns.
+    pub fn about(self, conversation: &str) -> Refusal {
+        Refusal {
+            conversation: Some(conversation.to_owned()),
+            ..self
         }
     }
 }

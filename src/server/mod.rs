@@ -18,12 +18,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{Schedule, Settings};
@@ -124,6 +126,18 @@ impl Drain {
 
 /// The routes.
 pub fn router(state: Arc<AppState>) -> Router {
+    // Pages, scripts and styles are compressed (gzip or brotli, as the browser asks). The API
+    // is not: its answers are small, and compressing visitors' data beside text an attacker
+    // chose would let response sizes leak it (BREACH).
+    let pages = Router::new()
+        .route("/", get(web::index))
+        .route("/advisor", get(web::advisor))
+        .route("/advisor/knowledge", get(web::knowledge))
+        .fallback(web::file)
+        // Level 6 for both: brotli's default here (4) made widget.js bigger than gzip (12.4 KB
+        // against 12.0 KB); 6 gives 11.5 KB in under 2 ms, while 11 would cost about 55 ms for
+        // 10.6 KB on every first visit.
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(6)));
     Router::new()
         .route("/ws", get(visitor::upgrade))
         .route("/ws/advisor", get(advisor::upgrade))
@@ -142,10 +156,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/knowledge/reload", post(knowledge::reload))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
-        .route("/", get(web::index))
-        .route("/advisor", get(web::advisor))
-        .route("/advisor/knowledge", get(web::knowledge))
-        .fallback(web::file)
+        .merge(pages)
         // Plain HTTP requests are small and quick; WebSocket upgrades answer at once, so the
         // timeout never cuts a live session.
         .layer(TimeoutLayer::with_status_code(
@@ -153,6 +164,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             Duration::from_secs(10),
         ))
         .layer(RequestBodyLimitLayer::new(16 * 1024))
+        // Outermost, so errors made by the layers above (408, 413) carry it too: a browser
+        // must never guess that a JSON answer with a visitor's words in it is HTML or script.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .with_state(state)
 }
 

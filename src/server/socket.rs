@@ -55,6 +55,11 @@ pub(super) async fn pump<F, Fut>(
                 Some(Ok(_)) => {} // Ping/Pong: answered by the WebSocket layer.
                 Some(Err(e)) => {
                     tracing::debug!(cause = %e, who = kind.who, "socket error");
+                    // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with
+                    // 1007, so the client learns why rather than seeing the TCP stream cut.
+                    if invalid_utf8(&e) {
+                        let _ = socket.send(close(1007, "text frames must be UTF-8")).await;
+                    }
                     break;
                 }
             },
@@ -84,6 +89,15 @@ pub(super) fn close(code: u16, reason: &'static str) -> Message {
         code,
         reason: reason.into(),
     }))
+}
+
+/// Whether the WebSocket layer refused a frame as invalid UTF-8. axum wraps tungstenite's error;
+/// the `tungstenite` dependency must stay the version axum uses, or this never matches (the
+/// integration test `invalid_utf8_…` would then see no 1007).
+fn invalid_utf8(e: &axum::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|inner| inner.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|inner| matches!(inner, tungstenite::Error::Utf8(_)))
 }
 
 async fn send_error(socket: &mut WebSocket, kind: &Session, r: Refusal) -> bool {

@@ -11,6 +11,9 @@
 //! - an advisor logs in (second browser session) on `/advisor`, the visitor asks for an advisor,
 //!   the advisor sees them in the queue, claims, reads the transcript (bot part included), replies;
 //!   the visitor sees the reply with the advisor's name;
+//! - the console names the advisor as the server's `hello` frame does;
+//! - axe-core's WCAG 2 AA `color-contrast` rule finds no text in the console under the minimum
+//!   contrast, with the contact requests, the queue and a conversation on screen;
 //! - the visitor reloads the page: the conversation is still there, each message once;
 //! - the pages carry their security headers.
 //!
@@ -211,8 +214,10 @@ async fn a_visitor_and_an_advisor_chat_through_the_real_pages_in_chromium() {
     click(&advisor, "#login-btn").await;
     wait_js_plain(
         &advisor,
-        "the console to connect",
-        "return document.getElementById('conn-text').textContent.startsWith('Connecté')",
+        "the console to connect, naming the advisor from the server's hello",
+        &format!(
+            "return document.getElementById('conn-text').textContent.startsWith('Connecté en tant que {ADVISOR}')"
+        ),
     )
     .await;
     click(&advisor, "#tab-leads").await;
@@ -234,6 +239,7 @@ async fn a_visitor_and_an_advisor_chat_through_the_real_pages_in_chromium() {
         "{row}"
     );
     save_screenshot(&advisor, &shots, "console-contact-requests.png").await;
+    assert_contrast(&advisor, "the contact requests").await;
     click(&advisor, "#tab-convs").await;
 
     // --- With the advisor online, the visitor's request is queued, claimed and answered.
@@ -257,6 +263,7 @@ async fn a_visitor_and_an_advisor_chat_through_the_real_pages_in_chromium() {
     let queued = text_of(&advisor, "#queue").await;
     assert!(queued.contains("attend depuis"), "waiting time: {queued}");
     save_screenshot(&advisor, &shots, "console-queue.png").await;
+    assert_contrast(&advisor, "the queue").await;
     claim.click().await.expect("claim");
     let transcript = wait_js_plain(
         &advisor,
@@ -299,6 +306,7 @@ async fn a_visitor_and_an_advisor_chat_through_the_real_pages_in_chromium() {
         .await
         .expect("scroll to the top");
     save_screenshot(&advisor, &shots, "console-conversation.png").await;
+    assert_contrast(&advisor, "a conversation").await;
 
     wait_js(
         &visitor,
@@ -980,6 +988,48 @@ async fn keys(c: &Client, text: &str) {
     c.perform_actions(typing)
         .await
         .unwrap_or_else(|e| panic!("type {text:?}: {e}"));
+}
+
+/// Asserts that axe-core finds no text under the WCAG 2 AA contrast on the page, showing `what`.
+async fn assert_contrast(c: &Client, what: &str) {
+    let contrast = contrast_check(c).await;
+    assert_eq!(
+        contrast["violations"],
+        json!([]),
+        "text under the WCAG 2 AA contrast in the console showing {what}: {contrast:#}"
+    );
+    assert!(
+        contrast["passes"].as_u64().unwrap_or(0) > 5,
+        "axe-core checked the console's text ({what}): {contrast}"
+    );
+}
+
+/// Runs axe-core's `color-contrast` rule (WCAG 2 AA: 4.5:1, 3:1 for large text) on the page as
+/// it is: `{violations: [{target, html, summary}], passes, incomplete}` (node counts for the
+/// last two). axe-core is vendored in `tests/vendor/axe-core` (MPL-2.0), so this runs offline.
+async fn contrast_check(c: &Client) -> Value {
+    let axe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vendor/axe-core/axe.min.js");
+    let axe = std::fs::read_to_string(&axe)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", axe.display()));
+    // WebDriver scripts run outside the page's CSP, which allows no inline script.
+    c.execute(&axe, vec![]).await.expect("inject axe-core");
+    c.execute_async(
+        "const done = arguments[arguments.length - 1];
+         axe.run(document, { runOnly: { type: 'rule', values: ['color-contrast'] } })
+           .then(r => {
+             const nodes = list => list.reduce((n, rule) => n + rule.nodes.length, 0);
+             done({
+               violations: r.violations.flatMap(v => v.nodes.map(n => ({
+                 target: n.target.join(' '), html: n.html, summary: n.failureSummary }))),
+               passes: nodes(r.passes),
+               incomplete: nodes(r.incomplete),
+             });
+           })
+           .catch(e => done({ error: String(e) }));",
+        vec![],
+    )
+    .await
+    .expect("run axe-core")
 }
 
 async fn count(c: &Client, css: &str) -> u64 {

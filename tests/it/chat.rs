@@ -4,7 +4,8 @@
 //! gets suggestions and `choose` answers; two fallbacks in a row and consultation answers offer
 //! an advisor; resume with `last_seq` replays exactly the missed frames; a re-sent message id is
 //! neither stored nor answered twice; resume without `last_seq` gives the history; bad frames get
-//! an error and the connection stays usable; contact requests are validated; shutdown sends 1001.
+//! an error and the connection stays usable; contact requests are validated; shutdown sends 1001;
+//! a text frame that is not UTF-8 gets close 1007 (visitor and advisor alike).
 
 use serde_json::json;
 
@@ -229,4 +230,29 @@ async fn shutdown_closes_sessions_with_1001_and_health_endpoints_answer() {
     let stop = tokio::spawn(app.stop());
     assert_eq!(v.close_code().await, Some(1001));
     stop.await.expect("stopped");
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_a_text_frame_gets_close_1007_for_visitors_and_advisors() {
+    let app = spawn_app().await;
+    // "caf\xe9": Latin-1, as an old client might send it.
+    let latin1 = b"{\"type\":\"message\",\"text\":\"caf\xe9\"}";
+
+    let mut visitor = app.visitor().await;
+    visitor.recv_type("welcome").await;
+    visitor.send_raw_text(latin1).await;
+    assert_eq!(visitor.close_code().await, Some(1007), "visitor");
+
+    let token = app.add_advisor("Alice");
+    let mut advisor = app.advisor(&token).await;
+    advisor.recv_type("hello").await;
+    advisor.send_raw_text(b"\xff\xfe").await;
+    assert_eq!(advisor.close_code().await, Some(1007), "advisor");
+
+    // The service is unharmed: a new visitor is answered.
+    let mut again = app.visitor().await;
+    again.recv_type("welcome").await;
+    let reply = again.ask("combien coûte le traitement ?", "m1").await;
+    assert_eq!(reply["faq_id"], "cout", "{reply}");
+    app.stop().await;
 }

@@ -6,7 +6,8 @@
 //! with the bot silent except for emergencies; release back to the bot; queue positions move;
 //! escalation after the configured delay; unauthenticated or foreign-origin advisors refused;
 //! login cookie; advisor messages sent while the visitor is away are delivered on resume; a
-//! restart on the same data folder keeps history, queue and contact requests.
+//! restart on the same data folder keeps history, queue and contact requests; CSV exports
+//! neutralise formulas; advisor error frames name the conversation they concern.
 
 use serde_json::{json, Value};
 
@@ -84,10 +85,78 @@ async fn without_an_advisor_the_visitor_can_leave_a_contact_request() {
         csv.starts_with("id,created_at,conversation,name,email"),
         "{csv}"
     );
-    assert!(
-        csv.contains("\"Ana \"\"A\"\" B\",\"ana@example.com\""),
-        "{csv}"
+    assert!(csv.contains("\"Ana \"\"A\"\" B\",ana@example.com"), "{csv}");
+}
+
+/// One row of a CSV export read back by a CSV parser, as a spreadsheet would.
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.expect("a CSV row").iter().map(String::from).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn csv_exports_neutralise_formulas_but_keep_phone_numbers_readable() {
+    let app = spawn_app().await;
+    let token = app.add_advisor("Alice");
+    let mut v = app.visitor().await;
+    v.recv().await;
+    v.send(json!({
+        "type": "contact",
+        "name": "=HYPERLINK(\"https://evil.example\",\"Voir\")",
+        "email": "=cmd|'/Ccalc'!A0@example.com",
+        "phone": "+33 6 12 34 56 78",
+        "message": "@SUM(A1:A9) puis -2+3",
+        "consent": true
+    }))
+    .await;
+    assert_eq!(v.recv().await["status"], "saved");
+    v.send(json!({"type": "contact", "name": "+SUM(1)", "phone": "-1-2-3-4-5-6", "consent": true}))
+        .await;
+    assert_eq!(v.recv().await["status"], "saved");
+
+    let api = reqwest::Client::new()
+        .get(app.url("/api/leads?format=csv"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("leads");
+    assert_eq!(api.status(), 200);
+    let api = api.text().await.expect("CSV");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_faqbot"))
+        .args(["leads", "--data"])
+        .arg(app.dir.path())
+        .output()
+        .expect("faqbot leads");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        api,
+        "CLI and API agree"
     );
+
+    let rows = csv_rows(&api);
+    assert_eq!(rows.len(), 2, "{api}");
+    // id, created_at, conversation, name, email, phone, message, …
+    assert_eq!(rows[0][3], "'=HYPERLINK(\"https://evil.example\",\"Voir\")");
+    assert_eq!(rows[0][4], "'=cmd|'/Ccalc'!A0@example.com");
+    assert_eq!(
+        rows[0][5], "+33 6 12 34 56 78",
+        "a phone number stays readable"
+    );
+    assert_eq!(rows[0][6], "'@SUM(A1:A9) puis -2+3");
+    assert_eq!(rows[1][3], "'+SUM(1)");
+    assert_eq!(rows[1][5], "-1-2-3-4-5-6", "digits and dashes call nothing");
+    for row in &rows {
+        for field in row {
+            assert!(
+                !field.starts_with(['=', '@', '\t', '\r'])
+                    && (!field.starts_with(['+', '-']) || !field.contains(char::is_alphabetic)),
+                "{field:?} in {api}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -96,8 +165,12 @@ async fn two_advisors_racing_to_claim_exactly_one_wins() {
     let (ta, tb) = (app.add_advisor("Alice"), app.add_advisor("Bob"));
     let mut a = app.advisor(&ta).await;
     let mut b = app.advisor(&tb).await;
-    assert_eq!(a.recv().await["type"], "hello");
-    assert_eq!(b.recv().await["type"], "hello");
+    let hello = a.recv().await;
+    assert_eq!(
+        (&hello["type"], &hello["advisor"]),
+        (&json!("hello"), &json!("Alice"))
+    );
+    assert_eq!(b.recv().await["advisor"], "Bob");
     for round in 0..5 {
         let (mut v, _, status) = queued_visitor(&app, "combien ça coûte ?").await;
         assert_eq!(status["status"], "queued", "{status}");
@@ -119,6 +192,7 @@ async fn two_advisors_racing_to_claim_exactly_one_wins() {
                     }
                     Some("error") => {
                         assert_eq!(f["code"], "already_claimed");
+                        assert_eq!(f["conversation"], conv, "the loser is told which");
                         break;
                     }
                     _ => {}
@@ -132,6 +206,49 @@ async fn two_advisors_racing_to_claim_exactly_one_wins() {
         // Both advisors learn who won.
         assert_eq!(a.recv_type("claimed").await["by"], wins[0]);
         assert_eq!(b.recv_type("claimed").await["by"], wins[0]);
+    }
+}
+
+#[tokio::test]
+async fn advisor_error_frames_name_the_conversation_they_concern() {
+    let app = spawn_app().await;
+    let token = app.add_advisor("Alice");
+    let mut a = app.advisor(&token).await;
+    a.recv_type("hello").await;
+    let (_v, _, _) = queued_visitor(&app, "combien ça coûte ?").await;
+    let conv = a.recv_type("alert").await["conversation"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    // Not claimed yet: refused, about that conversation.
+    a.send(json!({"type": "message", "conversation": conv, "text": "Bonjour"}))
+        .await;
+    let e = a.recv_type("error").await;
+    assert_eq!(e["conversation"], conv, "{e}");
+    a.send(json!({"type": "claim", "conversation": conv})).await;
+    a.recv_type("transcript").await;
+    a.send(json!({"type": "message", "conversation": conv, "text": "  "}))
+        .await;
+    let e = a.recv_type("error").await;
+    assert_eq!(
+        (&e["code"], &e["conversation"]),
+        (&json!("empty_text"), &json!(conv))
+    );
+    a.send(json!({"type": "release", "conversation": "no-such-conversation"}))
+        .await;
+    let e = a.recv_type("error").await;
+    assert_eq!(e["conversation"], "no-such-conversation", "{e}");
+
+    // A frame that cannot be read concerns no conversation: the field is absent, as before.
+    for bad in [
+        "not json".to_owned(),
+        json!({"type": "message", "conversation": conv}).to_string(),
+        json!({"type": "claim", "conversation": ""}).to_string(),
+    ] {
+        a.send_text(&bad).await;
+        let e = a.recv_type("error").await;
+        assert!(e.get("conversation").is_none(), "{bad}: {e}");
     }
 }
 

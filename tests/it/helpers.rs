@@ -281,6 +281,15 @@ impl Client {
             .expect("send");
     }
 
+    /// Sends a text frame whose payload is `bytes` as they are, UTF-8 or not (as a broken or
+    /// hostile client would; the normal API refuses to build such a frame).
+    pub async fn send_raw_text(&mut self, bytes: &[u8]) {
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        let frame = Frame::message(bytes.to_vec(), OpCode::Data(Data::Text), true);
+        self.ws.send(Message::Frame(frame)).await.expect("send");
+    }
+
     /// The next JSON frame, or `None` if none comes within `wait` (or the socket closed).
     pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
         loop {

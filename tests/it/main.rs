@@ -10,3 +10,4 @@ mod handoff;
 mod helpers;
 mod live;
 mod report;
+mod web;
