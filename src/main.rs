@@ -352,7 +352,10 @@ fn check(args: &KnowledgeArgs, max_answer_chars: usize) -> bool {
             println!("{}", calibration_line(&matcher, lang));
             if let Some(w) = matcher.weights(lang) {
                 let w: Vec<String> = w.iter().map(|(n, v)| format!("{n} {v:+.2}")).collect();
-                println!("{lang}: re-ranker weights (standardised features): {}", w.join(", "));
+                println!(
+                    "{lang}: re-ranker weights (standardised features): {}",
+                    w.join(", ")
+                );
             }
         }
     }

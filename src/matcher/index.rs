@@ -113,7 +113,9 @@ impl LangIndex {
                 // Politeness is handled by stripping its words, not by matching. Emergencies and
                 // requests for a person come from their rules only: a fuzzy score once sent a
                 // goodbye ("a plus") to 112, and a false alarm makes the real one less credible.
-                if intent.politeness || matches!(intent.kind, IntentKind::Emergency | IntentKind::Handoff) {
+                if intent.politeness
+                    || matches!(intent.kind, IntentKind::Emergency | IntentKind::Handoff)
+                {
                     continue;
                 }
                 let Some(phrases) = intent.phrases.get(&lang).filter(|p| !p.is_empty()) else {

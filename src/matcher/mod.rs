@@ -24,7 +24,6 @@ use crate::text::{self, Lang};
 use index::{LangIndex, Target};
 use score::Query;
 
-
 /// What kind of reply the bot gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReplyKind {
@@ -158,7 +157,10 @@ impl Matcher {
     /// measured (None when the knowledge was too small to train on).
     pub fn calibration(&self, lang: Lang) -> (Thresholds, Option<Calibration>) {
         let r = &self.index(lang).reranker;
-        (r.thresholds(), r.model.as_ref().map(|m| m.calibration.clone()))
+        (
+            r.thresholds(),
+            r.model.as_ref().map(|m| m.calibration.clone()),
+        )
     }
 
     /// The learned weights of `lang`'s re-ranker (on standardised features), by feature name.
@@ -453,10 +455,10 @@ impl Matcher {
         analysis.concepts.iter().rev().find_map(|concept| {
             self.knowledge.intents.iter().position(|i| {
                 i.politeness
-                    && i.rules
-                        .iter()
-                        .any(|r| r.all.iter().any(|c| c == concept)
-                            && r.all.iter().all(|c| analysis.concepts.contains(c)))
+                    && i.rules.iter().any(|r| {
+                        r.all.iter().any(|c| c == concept)
+                            && r.all.iter().all(|c| analysis.concepts.contains(c))
+                    })
             })
         })
     }

@@ -200,7 +200,6 @@ impl Reranker {
         // Each distinct word's n-grams once; then each phrasing's n-gram counts.
         let mut word_grams: FastMap<u32, Vec<u32>> = FastMap::default();
         let mut phrasing_grams: Vec<Vec<(u32, u32)>> = Vec::with_capacity(phrasings.words.len());
-        let mut df: FastMap<u32, u32> = FastMap::default();
         let mut grams = Vec::new();
         for words in &phrasings.words {
             grams.clear();
@@ -212,14 +211,25 @@ impl Reranker {
                 });
                 grams.extend_from_slice(g);
             }
-            let c = counts(&mut grams);
-            for &(k, _) in &c {
+            phrasing_grams.push(counts(&mut grams));
+        }
+        // Rarity over candidates, not phrasings: n-grams every entry's phrasings share
+        // ("cellules souches", "foie") tell entries apart no better than stems would.
+        let mut df: FastMap<u32, u32> = FastMap::default();
+        let mut seen: Vec<u32> = Vec::new();
+        for cand in &index.candidates {
+            seen.clear();
+            for p in cand.phrasings.start as usize..cand.phrasings.end as usize {
+                seen.extend(phrasing_grams[p].iter().map(|&(k, _)| k));
+            }
+            seen.sort_unstable();
+            seen.dedup();
+            for &k in &seen {
                 *df.entry(k).or_default() += 1;
             }
-            phrasing_grams.push(c);
         }
         // Smoothed idf, as sklearn's: ln((1 + n) / (1 + df)) + 1.
-        let n = phrasings.words.len() as f32;
+        let n = index.candidates.len() as f32;
         let char_idf: FastMap<u32, f32> = df
             .into_iter()
             .map(|(k, d)| (k, ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0))

@@ -14,6 +14,10 @@ const MAX_QUERIES: usize = 2500;
 /// Fewer phrasings than this (a test's tiny FAQ) teach nothing reliable: decide lexically.
 const MIN_QUERIES: usize = 40;
 const FOLDS: usize = 5;
+/// Phrasings of fewer terms are left out of choosing thresholds: "prix ?" or "tarifs 2025"
+/// left out of their entry say little of how a visitor's sentence fares (a visitor who types
+/// two words either typed a phrasing, or asked something two entries can answer).
+const CALIBRATION_TERMS: usize = 1;
 /// L2 penalty on the (standardised) weights.
 const L2: f64 = 1.0;
 /// Least share of right answers among the phrasings cross-validation answers: the thresholds
@@ -21,7 +25,12 @@ const L2: f64 = 1.0;
 /// questions (many are two or three words, many hold the one word only they use, and authors
 /// write some to sit between two entries), so real questions answered at these thresholds are
 /// right far more often (README: "How the bot decides").
-const PRECISION: f64 = 0.9;
+const PRECISION: f64 = 0.85;
+/// The lowest answer threshold, in hundredths, whatever cross-validation says: the phrasings
+/// hold few questions from outside the FAQ, where a low bar would answer wrong.
+const FLOOR: i32 = 30;
+/// The lead over the runner-up needed to answer, as a share of the answer threshold.
+const MARGIN: f32 = 0.5;
 
 /// What cross-validation over the phrasings measured with the thresholds it chose: each
 /// phrasing asked of a model that never saw it, with itself left out of the index.
@@ -42,6 +51,8 @@ pub struct Calibration {
 /// One candidate of one asked phrasing.
 pub(super) struct Example {
     query: usize,
+    /// Terms of the phrasing asked (see [`CALIBRATION_TERMS`]).
+    terms: usize,
     x: [f32; FEATURES],
     label: bool,
     /// The candidate is an FAQ entry (clarify suggests entries only).
@@ -64,7 +75,10 @@ pub(super) fn fit(
     let (mean, scale) = standardize(&examples);
     let mut probability = vec![0.0f32; examples.len()];
     for fold in 0..FOLDS {
-        let train: Vec<&Example> = examples.iter().filter(|e| e.query % FOLDS != fold).collect();
+        let train: Vec<&Example> = examples
+            .iter()
+            .filter(|e| e.query % FOLDS != fold)
+            .collect();
         let w = logistic(&train, &mean, &scale);
         for (e, p) in examples.iter().zip(probability.iter_mut()) {
             if e.query % FOLDS == fold {
@@ -72,7 +86,10 @@ pub(super) fn fit(
             }
         }
     }
-    let asked = asked(&examples, &probability);
+    let asked: Vec<Asked> = asked(&examples, &probability)
+        .into_iter()
+        .filter(|a| a.terms >= CALIBRATION_TERMS)
+        .collect();
     let (thresholds, calibration) = choose(&asked);
     let all: Vec<&Example> = examples.iter().collect();
     let w = logistic(&all, &mean, &scale);
@@ -136,6 +153,7 @@ fn examples(
         reranker.features(index, &q, &mut top, Some(&left_out), |s, x| {
             examples.push(Example {
                 query: queries,
+                terms: query.known.len() + query.unknown.len(),
                 x: *x,
                 label: s.candidate == truth,
                 entry: matches!(
@@ -167,7 +185,11 @@ fn standardize(examples: &[Example]) -> ([f32; FEATURES], [f32; FEATURES]) {
     (mean, scale)
 }
 
-fn standardized(x: &[f32; FEATURES], mean: &[f32; FEATURES], scale: &[f32; FEATURES]) -> [f64; FEATURES + 1] {
+fn standardized(
+    x: &[f32; FEATURES],
+    mean: &[f32; FEATURES],
+    scale: &[f32; FEATURES],
+) -> [f64; FEATURES + 1] {
     let mut z = [1.0f64; FEATURES + 1];
     for i in 0..FEATURES {
         z[i] = f64::from((x[i] - mean[i]) / scale[i]);
@@ -175,14 +197,27 @@ fn standardized(x: &[f32; FEATURES], mean: &[f32; FEATURES], scale: &[f32; FEATU
     z
 }
 
-fn predict(w: &[f64; FEATURES + 1], x: &[f32; FEATURES], mean: &[f32; FEATURES], scale: &[f32; FEATURES]) -> f32 {
+fn predict(
+    w: &[f64; FEATURES + 1],
+    x: &[f32; FEATURES],
+    mean: &[f32; FEATURES],
+    scale: &[f32; FEATURES],
+) -> f32 {
     let z = standardized(x, mean, scale);
     let s: f64 = w.iter().zip(&z).map(|(a, b)| a * b).sum();
     (1.0 / (1.0 + (-s).exp())) as f32
 }
 
-/// L2-regularised logistic regression by Newton's method: a dozen weights converge in a few
-/// steps, each one pass over the examples.
+/// The sign each weight must have: more evidence for a candidate never makes it less likely
+/// (+1), a missing core term or an unknown word never more likely (-1), 0: free. Without them
+/// the model learns artefacts of leaving phrasings out: there, a left-out phrasing very close
+/// to a candidate is often another entry's near-duplicate, and it would learn to distrust an
+/// exact match.
+const SIGNS: [i8; FEATURES] = [1, 1, 1, 1, 1, 1, 1, -1, 0, -1, 1, 1, 1, 1];
+
+/// L2-regularised logistic regression by Newton's method, weights kept to [`SIGNS`] (a weight
+/// pushed past zero stays at zero while its gradient points further out): a dozen weights
+/// converge in a few steps, each one pass over the examples.
 fn logistic(
     examples: &[&Example],
     mean: &[f32; FEATURES],
@@ -216,10 +251,26 @@ fn logistic(
             h[i][i] += L2;
         }
         h[FEATURES][FEATURES] += 1e-6;
+        // Weights held at zero by their sign: out of this step.
+        for i in 0..FEATURES {
+            let held =
+                w[i] == 0.0 && ((SIGNS[i] > 0 && g[i] > 0.0) || (SIGNS[i] < 0 && g[i] < 0.0));
+            if held {
+                g[i] = 0.0;
+                for j in 0..D {
+                    h[i][j] = 0.0;
+                    h[j][i] = 0.0;
+                }
+                h[i][i] = 1.0;
+            }
+        }
         let Some(step) = solve(h, g) else { break };
         let mut largest = 0.0f64;
         for i in 0..D {
             w[i] -= step[i];
+            if i < FEATURES && f64::from(SIGNS[i]) * w[i] < 0.0 {
+                w[i] = 0.0;
+            }
             largest = largest.max(step[i].abs());
         }
         if largest < 1e-7 {
@@ -257,6 +308,7 @@ fn solve<const D: usize>(mut a: [[f64; D]; D], mut b: [f64; D]) -> Option<[f64; 
 /// One asked phrasing under cross-validation: its best and runner-up probabilities, whether the
 /// best is right, and whether the right entry is among the three best entries.
 struct Asked {
+    terms: usize,
     best: f32,
     runner_up: f32,
     right: bool,
@@ -268,11 +320,16 @@ fn asked(examples: &[Example], probability: &[f32]) -> Vec<Asked> {
     let mut start = 0;
     while start < examples.len() {
         let q = examples[start].query;
-        let end = start + examples[start..].iter().take_while(|e| e.query == q).count();
+        let end = start
+            + examples[start..]
+                .iter()
+                .take_while(|e| e.query == q)
+                .count();
         let mut order: Vec<usize> = (start..end).collect();
         order.sort_by(|&a, &b| probability[b].total_cmp(&probability[a]).then(a.cmp(&b)));
         let best = order[0];
         out.push(Asked {
+            terms: examples[start].terms,
             best: probability[best],
             runner_up: order.get(1).map_or(0.0, |&i| probability[i]),
             right: examples[best].label,
@@ -291,43 +348,28 @@ fn asked(examples: &[Example], probability: &[f32]) -> Vec<Asked> {
 /// the clarify threshold: the lowest probability at which suggestions still hold the right
 /// entry for half the phrasings not answered.
 fn choose(asked: &[Asked]) -> (Thresholds, Calibration) {
-    let mut best: Option<(f64, f32, f32)> = None;
-    for t in (25..=95).rev() {
+    // One threshold: at least `t`, and at least `t / 2` ahead of the runner-up. Searching the
+    // two apart made them jump on a small edit (many pairs answer about as well).
+    let mut best: Option<(f64, f32)> = None;
+    for t in (FLOOR..=95).rev() {
         let t = t as f32 / 100.0;
-        for m in (0..=6).rev() {
-            let m = m as f32 * 0.05;
-            let (mut right, mut wrong) = (0.0f64, 0.0f64);
-            for a in asked {
-                if a.best >= t && a.best - a.runner_up >= m {
-                    if a.right {
-                        right += 1.0;
-                    } else {
-                        wrong += 1.0;
-                    }
+        let (mut right, mut wrong) = (0.0f64, 0.0f64);
+        for a in asked {
+            if a.best >= t && a.best - a.runner_up >= t * MARGIN {
+                if a.right {
+                    right += 1.0;
+                } else {
+                    wrong += 1.0;
                 }
             }
-            let precision = std::env::var("FAQBOT_PRECISION").ok().and_then(|v| v.parse().ok()).unwrap_or(PRECISION);
-            let precise = right >= precision * (right + wrong);
-            if precise && best.is_none_or(|(r, _, _)| right > r) {
-                best = Some((right, t, m));
-            }
+        }
+        let precise = right >= PRECISION * (right + wrong);
+        if precise && best.is_none_or(|(r, _)| right > r) {
+            best = Some((right, t));
         }
     }
-    if std::env::var_os("FAQBOT_DEBUG_CV").is_some() {
-        for t in (20..=90).step_by(5) {
-            let t = t as f32 / 100.0;
-            for m in [0.0f32, 0.1, 0.2] {
-                let (mut r, mut w) = (0, 0);
-                for a in asked {
-                    if a.best >= t && a.best - a.runner_up >= m {
-                        if a.right { r += 1 } else { w += 1 }
-                    }
-                }
-                eprintln!("t={t:.2} m={m:.2} right={r} wrong={w} of {}", asked.len());
-            }
-        }
-    }
-    let (_, answer, margin) = best.unwrap_or((0.0, 0.5, 0.1));
+    let answer = best.map_or(0.5, |(_, t)| t);
+    let margin = answer * MARGIN;
     let answered = |a: &Asked| a.best >= answer && a.best - a.runner_up >= margin;
     let mut clarify = answer;
     for c in (5..(answer * 100.0) as i32).rev() {

@@ -57,10 +57,7 @@ pub fn counts(keys: &mut [u32]) -> Vec<(u32, u32)> {
 pub fn tf_idf(counts: &[(u32, u32)], idf: &FastMap<u32, f32>) -> Sparse {
     let mut v: Sparse = counts
         .iter()
-        .filter_map(|&(k, n)| {
-            idf.get(&k)
-                .map(|&w| (k, (1.0 + (n as f32).ln()) * w))
-        })
+        .filter_map(|&(k, n)| idf.get(&k).map(|&w| (k, (1.0 + (n as f32).ln()) * w)))
         .collect();
     normalize(&mut v, 0.0);
     v
