@@ -64,6 +64,29 @@ fn bench(c: &mut Criterion) {
     let questions = questions();
     let real = load(&root().join("faq"), &root().join("intents"));
     percentiles(&real, &questions, "real FAQ");
+    // A reload of the real FAQ: read, index, train the re-ranker (both languages).
+    let mut reloads: Vec<Duration> = (0..20)
+        .map(|_| {
+            let start = Instant::now();
+            black_box(load(&root().join("faq"), &root().join("intents")));
+            start.elapsed()
+        })
+        .collect();
+    reloads.sort();
+    println!(
+        "real FAQ load+index+training: median {:?}, max {:?} (20 runs)",
+        reloads[10], reloads[19]
+    );
+    // One word of 2 000 letters, then three: bounded work (typo search and n-grams are capped).
+    let long = "a".repeat(2000);
+    let start = Instant::now();
+    black_box(real.reply(&long, None));
+    let three = format!("{long} {long} {long} combien ça coûte");
+    black_box(real.reply(&three, None));
+    println!(
+        "a 2 000-letter word, then three of them and a question: {:?} for both",
+        start.elapsed()
+    );
     c.bench_function(
         "match one question, real FAQ (mean over the eval questions)",
         |b| {

@@ -31,6 +31,24 @@ pub struct Rule {
     pub line: Option<usize>,
 }
 
+/// When an intent's rules stay silent: a concept of `any` is in the question and none of
+/// `except` is ("can cirrhosis cause bleeding?" asks about a symptom; "my father is bleeding"
+/// has one).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Unless {
+    pub any: Vec<String>,
+    pub except: Vec<String>,
+    pub line: Option<usize>,
+}
+
+impl Unless {
+    /// Whether the rules are held back for a question with these concepts.
+    pub fn holds(&self, concepts: &[String]) -> bool {
+        self.any.iter().any(|c| concepts.contains(c))
+            && !self.except.iter().any(|c| concepts.contains(c))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Intent {
     pub id: String,
@@ -38,6 +56,7 @@ pub struct Intent {
     /// Greeting/thanks/goodbye words are removed before matching the rest of a question.
     pub politeness: bool,
     pub rules: Vec<Rule>,
+    pub unless: Option<Unless>,
     pub phrases: BTreeMap<Lang, Vec<String>>,
     pub responses: BTreeMap<Lang, Vec<String>>,
     pub path: PathBuf,
@@ -86,6 +105,8 @@ struct IntentFile {
     #[serde(default)]
     rules: Vec<RuleFile>,
     #[serde(default)]
+    unless: Option<UnlessFile>,
+    #[serde(default)]
     fr: Option<LangBlock>,
     #[serde(default)]
     en: Option<LangBlock>,
@@ -95,6 +116,14 @@ struct IntentFile {
 #[serde(deny_unknown_fields)]
 struct RuleFile {
     all: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnlessFile {
+    any: Vec<String>,
+    #[serde(default)]
+    except: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -237,11 +266,21 @@ fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<LoadError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
+    let unless_line = text
+        .lines()
+        .position(|l| l.trim() == "[unless]")
+        .map(|i| i + 1);
+    let unless = file.unless.map(|u| Unless {
+        any: u.any,
+        except: u.except,
+        line: unless_line,
+    });
     Ok(Intent {
         id: file.id,
         kind: file.kind,
         politeness: file.politeness,
         rules,
+        unless,
         phrases,
         responses,
         path: path.to_path_buf(),

@@ -200,15 +200,23 @@ fn cross_check(knowledge: &mut Knowledge, errors: &mut Vec<LoadError>) {
 
     let concepts: HashSet<&str> = knowledge.concepts.iter().map(|c| c.id.as_str()).collect();
     for intent in &knowledge.intents {
-        for rule in &intent.rules {
-            for concept in &rule.all {
-                if !concepts.contains(concept.as_str()) {
-                    errors.push(LoadError::new(
-                        &intent.path,
-                        rule.line,
-                        format!("rule names concept `{concept}`, which synonyms.toml does not define: add it there or fix the name"),
-                    ));
-                }
+        let named = intent
+            .rules
+            .iter()
+            .flat_map(|r| r.all.iter().map(move |c| (c, r.line, "rule")))
+            .chain(intent.unless.iter().flat_map(|u| {
+                u.any
+                    .iter()
+                    .chain(&u.except)
+                    .map(move |c| (c, u.line, "[unless]"))
+            }));
+        for (concept, line, what) in named {
+            if !concepts.contains(concept.as_str()) {
+                errors.push(LoadError::new(
+                    &intent.path,
+                    line,
+                    format!("{what} names concept `{concept}`, which synonyms.toml does not define: add it there or fix the name"),
+                ));
             }
         }
     }

@@ -9,6 +9,10 @@ use crate::text::{
     self, is_dictionary_word, is_stop_word, phonetic_key, FastMap, Lang, Stemmer, TypoIndex,
 };
 
+/// Longest word typo correction looks at (ASCII letters only reach it, so bytes are letters):
+/// "anticonstitutionnellement" has 25.
+pub const MAX_TYPO_CHARS: usize = 30;
+
 /// Prefix of concept terms, so that a concept never collides with a stem.
 pub const CONCEPT_PREFIX: char = '#';
 
@@ -529,7 +533,10 @@ impl Analyzer {
     /// The knowledge word a typo most likely stands for, or None when the word is fine, is a
     /// real word of the language, or is too far from anything known.
     fn correct(&self, word: &str) -> Option<String> {
-        if word.chars().any(|c| !c.is_ascii_lowercase())
+        // A word longer than any real one is not a typo, and enumerating its deletions costs
+        // the cube of its length: one 2 000-letter word once stalled every chat for seconds.
+        if word.len() > MAX_TYPO_CHARS
+            || word.chars().any(|c| !c.is_ascii_lowercase())
             || is_stop_word(self.lang, word)
             || self.knows(word)
         {

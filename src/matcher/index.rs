@@ -171,7 +171,7 @@ impl LangIndex {
         let phrasing_words = PhrasingWords {
             words: phrasing_texts.iter().map(|&k| text(k)).collect(),
         };
-        index.reranker = Reranker::train(&index, &phrasing_words);
+        index.reranker = Reranker::train(&index, &phrasing_words, &knowledge.intents);
         index
     }
 

@@ -413,6 +413,11 @@ impl Matcher {
             .iter()
             .enumerate()
             .filter(|(_, i)| i.kind == kind)
+            .filter(|(_, i)| {
+                !i.unless
+                    .as_ref()
+                    .is_some_and(|u| u.holds(&analysis.concepts))
+            })
             .find_map(|(idx, intent)| {
                 intent
                     .rules

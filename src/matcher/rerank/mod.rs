@@ -10,13 +10,17 @@
 mod train;
 mod vectors;
 
+use super::analyze::CONCEPT_PREFIX;
 use super::index::{LangIndex, Target};
 use super::score::{Exclusion, Query, Scored};
+use crate::knowledge::{Intent, IntentKind};
 use crate::text::FastMap;
 use vectors::{char_grams, counts, normalize, tf_idf, Centroid, Sparse};
 
 pub use train::Calibration;
-pub use vectors::MAX_WORD_CHARS;
+
+/// A whole-phrase similarity this high means the same terms as one phrasing (see `rerank`).
+const EXACT: f32 = 0.999;
 
 /// How many lexical candidates the re-ranker chooses among.
 pub const CANDIDATES: usize = 8;
@@ -37,8 +41,10 @@ pub const FEATURE_NAMES: [&str; FEATURES] = [
     "coverage_lead",
     "chars_lead",
     "words_lead",
+    "out_of_scope_rule",
+    "out_of_scope_intent",
 ];
-pub const FEATURES: usize = 14;
+pub const FEATURES: usize = 16;
 
 /// The word ids of each phrasing of a [`LangIndex`] (in the analyzer's numbering), while it is
 /// being built.
@@ -93,6 +99,9 @@ impl Model {
 #[derive(Debug, Default)]
 pub struct Reranker {
     char_idf: FastMap<u32, f32>,
+    /// The rules of the out-of-scope intents (refunds, travel, other organs…) as term ids: a
+    /// question that fires one is unlikely to be an entry's, a feature the model weighs.
+    out_of_scope: Vec<Vec<u32>>,
     profiles: Vec<Profile>,
     /// None when the knowledge has too few phrasings to learn from: decisions are then taken on
     /// the lexical confidence, with fixed thresholds.
@@ -108,6 +117,8 @@ pub struct QueryVectors {
     known: Vec<u32>,
     /// Share of its weight in words the knowledge does not know.
     unknown: f32,
+    /// Whether an out-of-scope rule fires.
+    out_of_scope: bool,
 }
 
 impl QueryVectors {
@@ -122,21 +133,26 @@ impl QueryVectors {
             char_grams(w, &mut grams);
         }
         let chars = tf_idf(&counts(&mut grams), &reranker.char_idf);
-        QueryVectors::with_chars(query, chars)
+        QueryVectors::with_chars(reranker, query, chars)
     }
 
-    fn with_chars(query: &Query, chars: Sparse) -> QueryVectors {
+    fn with_chars(reranker: &Reranker, query: &Query, chars: Sparse) -> QueryVectors {
         let mut words: Sparse = query.known.clone();
         words.sort_unstable_by_key(|&(t, _)| t);
         words.dedup_by_key(|(t, _)| *t);
         let unknown2: f32 = query.unknown.iter().map(|(_, w)| w * w).sum();
         normalize(&mut words, unknown2);
-        let known = words.iter().map(|&(t, _)| t).collect();
+        let known: Vec<u32> = words.iter().map(|&(t, _)| t).collect();
         let unknown_weight: f32 = query.unknown.iter().map(|(_, w)| w).sum();
+        let out_of_scope = reranker
+            .out_of_scope
+            .iter()
+            .any(|rule| rule.iter().all(|t| known.binary_search(t).is_ok()));
         QueryVectors {
             words,
             chars,
             known,
+            out_of_scope,
             unknown: if query.weight > 0.0 {
                 unknown_weight / query.weight
             } else {
@@ -170,8 +186,21 @@ pub const LEXICAL: Thresholds = Thresholds {
 
 impl Reranker {
     /// Builds the profiles of `index`'s candidates, then learns from its phrasings.
-    pub fn train(index: &LangIndex, phrasings: &PhrasingWords) -> Reranker {
+    pub fn train(index: &LangIndex, phrasings: &PhrasingWords, intents: &[Intent]) -> Reranker {
         let mut reranker = Reranker::profiles(index, phrasings);
+        reranker.out_of_scope = intents
+            .iter()
+            .filter(|i| i.kind == IntentKind::Fallback)
+            .flat_map(|i| &i.rules)
+            .filter_map(|rule| {
+                let ids: Option<Vec<u32>> = rule
+                    .all
+                    .iter()
+                    .map(|c| index.terms.get(&format!("{CONCEPT_PREFIX}{c}")).copied())
+                    .collect();
+                ids.filter(|ids| !ids.is_empty())
+            })
+            .collect();
         reranker.model = train::fit(index, &reranker, phrasings);
         reranker
     }
@@ -183,7 +212,10 @@ impl Reranker {
             Some(_) => t.margin,
             None => lexical_margin(confidence),
         };
-        if confidence >= t.answer && confidence - runner_up >= margin {
+        // An exact phrasing (see `rerank`) is answered even when a neighbour scores close.
+        if (self.model.is_some() && confidence >= EXACT)
+            || (confidence >= t.answer && confidence - runner_up >= margin)
+        {
             Band::Answer
         } else if confidence >= t.clarify {
             Band::Clarify
@@ -236,6 +268,7 @@ impl Reranker {
             .collect();
         let mut reranker = Reranker {
             char_idf,
+            out_of_scope: Vec::new(),
             profiles: Vec::with_capacity(index.candidates.len()),
             model: None,
         };
@@ -300,6 +333,15 @@ impl Reranker {
                 s.confidence = m.probability(x);
             }
         });
+        // A question with exactly the terms of one of a candidate's phrasings is what its author
+        // wrote it for. The model never sees that case (it learns from phrasings left out), so
+        // it is settled here: the one candidate with such a phrasing wins, unless two have one.
+        if self.model.is_some() {
+            let mut exact = scored.iter_mut().filter(|s| s.similarity >= EXACT);
+            if let (Some(s), None) = (exact.next(), exact.next()) {
+                s.confidence = s.confidence.max(EXACT);
+            }
+        }
         scored.sort_by(|a, b| {
             b.confidence
                 .total_cmp(&a.confidence)
@@ -334,6 +376,7 @@ impl Reranker {
                 .fold(0.0f32, f32::max);
             f(&scored[i]) - other
         };
+        let oos = if q.out_of_scope { 1.0 } else { 0.0 };
         for i in 0..scored.len() {
             let gaps = [
                 gap(scored, i, |s| s.lexical),
@@ -361,6 +404,8 @@ impl Reranker {
                 gaps[1],
                 gaps[2],
                 gaps[3],
+                oos * (1.0 - intent),
+                oos * intent,
             ];
             each(s, &x);
         }

@@ -140,7 +140,7 @@ fn examples(
         }
         let own_words = reranker.phrasing_words(index, p);
         let own_chars = reranker.phrasing_chars(index, phrasings.words[p as usize]);
-        let q = QueryVectors::with_chars(&query, own_chars.clone());
+        let q = QueryVectors::with_chars(reranker, &query, own_chars.clone());
         let mut top = top_excluding(index, &query, CANDIDATES, Some(&exclusion));
         if top.is_empty() {
             continue;
@@ -213,7 +213,7 @@ fn predict(
 /// the model learns artefacts of leaving phrasings out: there, a left-out phrasing very close
 /// to a candidate is often another entry's near-duplicate, and it would learn to distrust an
 /// exact match.
-const SIGNS: [i8; FEATURES] = [1, 1, 1, 1, 1, 1, 1, -1, 0, -1, 1, 1, 1, 1];
+const SIGNS: [i8; FEATURES] = [1, 1, 1, 1, 1, 1, 1, -1, 0, -1, 1, 1, 1, 1, -1, 1];
 
 /// L2-regularised logistic regression by Newton's method, weights kept to [`SIGNS`] (a weight
 /// pushed past zero stays at zero while its gradient points further out): a dozen weights
