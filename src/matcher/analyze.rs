@@ -446,6 +446,11 @@ impl Analyzer {
         &self.names[id as usize]
     }
 
+    /// The stem of knowledge word `id`.
+    pub fn word_stem(&self, id: u32) -> &str {
+        &self.stems[self.words[id as usize].stem as usize]
+    }
+
     fn word(&self, word: &str) -> Option<&Word> {
         self.lexicon.get(word).map(|&id| &self.words[id as usize])
     }

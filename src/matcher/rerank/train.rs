@@ -2,6 +2,7 @@
 //! regression over the candidates it brings back, and the thresholds that cross-validation over
 //! those same phrasings finds best. Deterministic: same knowledge, same model.
 
+use super::vectors::Sparse;
 use super::{
     LeftOut, Model, PhrasingWords, QueryVectors, Reranker, Thresholds, CANDIDATES, FEATURES,
 };
@@ -14,6 +15,8 @@ const MAX_QUERIES: usize = 2500;
 /// Fewer phrasings than this (a test's tiny FAQ) teach nothing reliable: decide lexically.
 const MIN_QUERIES: usize = 40;
 const FOLDS: usize = 5;
+/// One phrasing in this many is also asked without its entry's core terms (`without_core`).
+const WITHOUT_CORE: usize = 3;
 /// Phrasings of fewer terms are left out of choosing thresholds: "prix ?" or "tarifs 2025"
 /// left out of their entry say little of how a visitor's sentence fares (a visitor who types
 /// two words either typed a phrasing, or asked something two entries can answer).
@@ -139,32 +142,98 @@ fn examples(
             continue;
         }
         let own_words = reranker.phrasing_words(index, p);
-        let own_chars = reranker.phrasing_chars(index, phrasings.words[p as usize]);
-        let q = QueryVectors::with_chars(reranker, &query, own_chars.clone());
-        let mut top = top_excluding(index, &query, CANDIDATES, Some(&exclusion));
-        if top.is_empty() {
-            continue;
-        }
+        let words = phrasings.words[p as usize];
+        let own_chars = reranker.phrasing_chars(index, words);
         let left_out = LeftOut {
             exclusion: &exclusion,
             words: &own_words,
             chars: &own_chars,
         };
-        reranker.features(index, &q, &mut top, Some(&left_out), |s, x| {
-            examples.push(Example {
-                query: queries,
-                terms: query.known.len() + query.unknown.len(),
-                x: *x,
-                label: s.candidate == truth,
-                entry: matches!(
-                    index.candidates[s.candidate as usize].target,
-                    Target::Entry(_)
-                ),
+        let mut ask = |query: &Query, chars: Sparse, truth: Option<u32>| {
+            let q = QueryVectors::with_chars(reranker, query, chars);
+            let mut top = top_excluding(index, query, CANDIDATES, Some(&exclusion));
+            if top.is_empty() {
+                return;
+            }
+            reranker.features(index, &q, &mut top, Some(&left_out), |s, x| {
+                examples.push(Example {
+                    query: queries,
+                    terms: query.known.len() + query.unknown.len(),
+                    x: *x,
+                    label: Some(s.candidate) == truth,
+                    entry: matches!(
+                        index.candidates[s.candidate as usize].target,
+                        Target::Entry(_)
+                    ),
+                });
             });
-        });
-        queries += 1;
+            queries += 1;
+        };
+        ask(&query, own_chars.clone(), Some(truth));
+        // Every few phrasings, the same question about something the FAQ does not have: its
+        // candidate's core terms ("cirrhose") swapped for a word the knowledge does not know.
+        // Nothing is right then; without such questions the model would only ever have seen
+        // questions with an answer, and answer anything that looks like one.
+        if (p as usize / stride) % WITHOUT_CORE == 0 {
+            if let Some((query, chars)) = without_core(index, reranker, p, &query, words) {
+                ask(&query, chars, None);
+            }
+        }
     }
     (examples, queries)
+}
+
+/// `query` (phrasing `p` asked) with the core terms of its candidate (those in most of its other
+/// phrasings) replaced by one unknown word, and the n-grams of the words that carried them
+/// left out; None when the phrasing holds no core term or nothing else.
+fn without_core(
+    index: &LangIndex,
+    reranker: &Reranker,
+    p: u32,
+    query: &Query,
+    words: &[u32],
+) -> Option<(Query, Sparse)> {
+    let cand = index.phrasings[p as usize].candidate;
+    let profile = &reranker.profiles[cand as usize];
+    let own = index.phrasing_terms(p);
+    let n = profile.phrasings.checked_sub(1)?;
+    let core: Vec<u32> = profile
+        .core
+        .iter()
+        .filter(|&&(t, c)| {
+            let c = c - u16::from(own.binary_search(&t).is_ok());
+            c >= 2 && 2 * c >= n
+        })
+        .map(|&(t, _)| t)
+        .collect();
+    let mut out = Query::default();
+    let mut dropped = false;
+    for &(t, w) in &query.known {
+        if core.contains(&t) {
+            dropped = true;
+        } else {
+            out.known.push((t, w));
+            out.weight += w;
+        }
+    }
+    if !dropped || out.known.is_empty() {
+        return None;
+    }
+    out.unknown = query.unknown.clone();
+    let w = UNKNOWN_WORD * index.max_idf;
+    out.unknown.push((String::new(), w));
+    out.weight += query.unknown.iter().map(|(_, w)| w).sum::<f32>() + w;
+    let kept: Vec<u32> = words
+        .iter()
+        .copied()
+        .filter(|&id| {
+            index
+                .terms
+                .get(index.analyzer.word_stem(id))
+                .is_none_or(|t| !core.contains(t))
+        })
+        .collect();
+    Some((out, reranker.phrasing_chars(index, &kept)))
 }
 
 /// Mean and spread of each feature, so one L2 penalty suits them all.
