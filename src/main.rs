@@ -67,6 +67,12 @@ enum Command {
         #[arg(long, default_value_t = faqbot::matcher::gates::DEFAULT_MAX_ANSWER_CHARS, value_parser = parse_positive)]
         max_answer_chars: usize,
     },
+    /// Show what the re-ranker learned from the phrasings: per language, the cross-validated
+    /// figures, the thresholds they set, and the weights.
+    Calibrate {
+        #[command(flatten)]
+        knowledge: KnowledgeArgs,
+    },
     /// Run the chat service: visitor and advisor WebSockets, demo page and console.
     Serve(ServeArgs),
     /// Manage advisor accounts.
@@ -159,6 +165,17 @@ fn main() -> anyhow::Result<()> {
             knowledge,
             question,
         } => explain(&knowledge, lang, &question.join(" ")),
+        Command::Calibrate { knowledge } => {
+            let matcher = load_for_answers(&knowledge)?;
+            for lang in [Lang::Fr, Lang::En] {
+                println!("{}", calibration_line(&matcher, lang));
+                if let Some(w) = matcher.weights(lang) {
+                    let w: Vec<String> = w.iter().map(|(n, v)| format!("{n} {v:+.2}")).collect();
+                    println!("{lang}: weights (standardised features): {}", w.join(", "));
+                }
+            }
+            Ok(())
+        }
         Command::Check {
             knowledge,
             max_answer_chars,
@@ -348,16 +365,6 @@ fn check(args: &KnowledgeArgs, max_answer_chars: usize) -> bool {
         let matcher = Matcher::new(Arc::new(knowledge.clone()));
         let opts = faqbot::matcher::GateOptions { max_answer_chars };
         problems.extend(faqbot::matcher::gates(&matcher, &opts));
-        for lang in [Lang::Fr, Lang::En] {
-            println!("{}", calibration_line(&matcher, lang));
-            if let Some(w) = matcher.weights(lang) {
-                let w: Vec<String> = w.iter().map(|(n, v)| format!("{n} {v:+.2}")).collect();
-                println!(
-                    "{lang}: re-ranker weights (standardised features): {}",
-                    w.join(", ")
-                );
-            }
-        }
     }
     report_check(&knowledge, &problems, &args.faq, &args.intents)
 }
@@ -372,11 +379,15 @@ fn calibration_line(matcher: &Matcher, lang: Lang) -> String {
         );
     };
     let pct = |n: usize| 100.0 * n as f64 / c.queries.max(1) as f64;
+    let answerable = c.queries - c.without_answer;
+    let of_answerable = |n: usize| 100.0 * n as f64 / answerable.max(1) as f64;
     format!(
-        "{lang}: {} phrasings asked with themselves left out (cross-validated): right entry first {:.1} %, in the top 3 {:.1} %; answered right {:.1} %, answered wrong {:.1} %, clarify {:.1} %, fallback {:.1} %; thresholds: answer ≥ {:.2} and {:.2} ahead, clarify ≥ {:.2}",
+        "{lang}: {} questions cross-validated ({} phrasings with themselves left out, {} of them again without their entry's core terms): the phrasing's entry first {:.1} %, in the top 3 {:.1} %; of all, answered right {:.1} %, answered wrong {:.1} %, clarify {:.1} %, fallback {:.1} %; thresholds: answer ≥ {:.2} and {:.2} ahead, clarify ≥ {:.2}",
         c.queries,
-        pct(c.ranked_first),
-        pct(c.ranked_top3),
+        answerable,
+        c.without_answer,
+        of_answerable(c.ranked_first),
+        of_answerable(c.ranked_top3),
         pct(c.answered_right),
         pct(c.answered_wrong),
         pct(c.clarified),

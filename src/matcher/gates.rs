@@ -324,6 +324,16 @@ fn ask<'k>(
 ) -> Asked<'k> {
     let explanation = matcher.explain(phrasing, Some(entry.lang));
     let reply = &explanation.reply;
+    // Asked as written, a phrasing wins for its own entry (an exact phrasing is answered by
+    // it); asked as if unseen, the re-ranker says where a visitor wording it so would go.
+    // Misfiled phrasings show only that way, so an answer elsewhere is judged unseen, while
+    // "too close" is judged as written (unseen, short phrasings such as "cirrhose ?" sit
+    // between two entries by nature, and every one would be reported).
+    let unseen = matcher.explain_unseen(phrasing, entry.lang).reply;
+    let elsewhere = match (unseen.kind, unseen.faq_id.as_deref()) {
+        (ReplyKind::Answer, Some(other)) if other != entry.id => Some(other.to_owned()),
+        _ => None,
+    };
     // Ids borrowed from the knowledge (not the reply) so findings can outlive the reply.
     let known = |id: &str| -> Option<&'k str> { by_id.get(id).map(|e| e.id.as_str()) };
     let own = explanation
@@ -340,7 +350,10 @@ fn ask<'k>(
         .filter_map(|(id, _, _)| known(id))
         .collect();
     let outcome = match (reply.kind, reply.faq_id.as_deref()) {
-        (ReplyKind::Answer, Some(id)) if id == entry.id => Outcome::Own,
+        (ReplyKind::Answer, Some(id)) if id == entry.id => match elsewhere {
+            Some(other) => known(&other).map_or(Outcome::Own, Outcome::Other),
+            None => Outcome::Own,
+        },
         (ReplyKind::Answer, Some(other)) => known(other).map_or(Outcome::Own, Outcome::Other),
         (ReplyKind::Clarify, _) => {
             let offered: Vec<&str> = reply

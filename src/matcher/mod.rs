@@ -200,7 +200,7 @@ impl Matcher {
     pub fn explain(&self, question: &str, forced: Option<Lang>) -> Explanation {
         if let Some(lang) = forced {
             let analysis = self.index(lang).analyzer.analyze_question(question);
-            return self.decide(question, lang, true, analysis);
+            return self.decide(question, lang, true, analysis, true);
         }
         let detection = text::detect(&text::tokenize(question));
         if detection.clear {
@@ -208,7 +208,7 @@ impl Matcher {
                 .index(detection.lang)
                 .analyzer
                 .analyze_question(question);
-            return self.decide(question, detection.lang, false, analysis);
+            return self.decide(question, detection.lang, false, analysis, true);
         }
         // Unclear (short, or words of both languages): the language whose knowledge reads more
         // of the question wins ("hi" is an English greeting, not an unknown French word); French
@@ -234,7 +234,15 @@ impl Matcher {
             Lang::En => en_analysis,
             Lang::Fr => fr_analysis,
         };
-        self.decide(question, lang, false, analysis)
+        self.decide(question, lang, false, analysis, true)
+    }
+
+    /// [`Matcher::explain`] in `lang` as if no phrasing had exactly the question's terms: how
+    /// a visitor wording a phrasing a little differently fares. The quality gates ask each
+    /// phrasing this way; asked as written, every phrasing would win for its own entry.
+    pub fn explain_unseen(&self, question: &str, lang: Lang) -> Explanation {
+        let analysis = self.index(lang).analyzer.analyze_question(question);
+        self.decide(question, lang, true, analysis, false)
     }
 
     /// The terms `question` is matched on in `lang` (as in [`Explanation::terms`]): its
@@ -259,6 +267,7 @@ impl Matcher {
         lang: Lang,
         lang_forced: bool,
         analysis: Analysis,
+        exact: bool,
     ) -> Explanation {
         let index = self.index(lang);
         let terms = self.strip_politeness(&analysis);
@@ -276,7 +285,7 @@ impl Matcher {
                 })
                 .map(|t| t.word.as_str());
             let vectors = rerank::QueryVectors::new(&index.reranker, &query, words);
-            index.reranker.rerank(index, &vectors, &mut top);
+            index.reranker.rerank(index, &vectors, &mut top, exact);
         }
         top.truncate(5);
         let (reason, reply) = self.verdict(question, lang, index, &analysis, &terms, &top);

@@ -39,8 +39,10 @@ const MARGIN: f32 = 0.5;
 /// phrasing asked of a model that never saw it, with itself left out of the index.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Calibration {
-    /// Phrasings asked.
+    /// Questions asked: phrasings, and phrasings without their entry's core terms.
     pub queries: usize,
+    /// Of those, the questions without an answer (phrasings without their core terms).
+    pub without_answer: usize,
     /// The right candidate ranked first.
     pub ranked_first: usize,
     /// The right candidate among the first three.
@@ -60,6 +62,8 @@ pub(super) struct Example {
     label: bool,
     /// The candidate is an FAQ entry (clarify suggests entries only).
     entry: bool,
+    /// The question has a right candidate (else it is one without its core terms).
+    answerable: bool,
 }
 
 /// Trains a model on `index`'s phrasings, or None when there are too few to learn from.
@@ -161,6 +165,7 @@ fn examples(
                     terms: query.known.len() + query.unknown.len(),
                     x: *x,
                     label: Some(s.candidate) == truth,
+                    answerable: truth.is_some(),
                     entry: matches!(
                         index.candidates[s.candidate as usize].target,
                         Target::Entry(_)
@@ -378,6 +383,7 @@ fn solve<const D: usize>(mut a: [[f64; D]; D], mut b: [f64; D]) -> Option<[f64; 
 /// best is right, and whether the right entry is among the three best entries.
 struct Asked {
     terms: usize,
+    answerable: bool,
     best: f32,
     runner_up: f32,
     right: bool,
@@ -399,6 +405,7 @@ fn asked(examples: &[Example], probability: &[f32]) -> Vec<Asked> {
         let best = order[0];
         out.push(Asked {
             terms: examples[start].terms,
+            answerable: examples[start].answerable,
             best: probability[best],
             runner_up: order.get(1).map_or(0.0, |&i| probability[i]),
             right: examples[best].label,
@@ -463,6 +470,7 @@ fn choose(asked: &[Asked]) -> (Thresholds, Calibration) {
         ..Calibration::default()
     };
     for a in asked {
+        cal.without_answer += usize::from(!a.answerable);
         cal.ranked_first += usize::from(a.right);
         cal.ranked_top3 += usize::from(a.in_top3 || a.right);
         if answered(a) {
