@@ -215,71 +215,74 @@ fn pct(a: usize, b: usize) -> f64 {
 // sets showed to be overfit; it now answers fewer dev questions (more "did you mean") and far
 // fewer held-out questions wrong.
 
-#[test]
-fn dev_set_meets_the_bars() {
-    let r = run("dev.jsonl", Show::Misses);
+/// What a set must reach.
+struct Bars {
+    /// Least share right, in percent.
+    right: f64,
+    /// Most share confidently wrong, in percent.
+    confidently_wrong: f64,
+    /// Most emergency replies to questions that describe no emergency.
+    false_emergencies: usize,
+}
+
+fn check(r: &Report, bars: Bars) {
     assert_eq!(
         r.emergencies.0, r.emergencies.1,
         "every emergency must be recognised"
     );
-    assert_eq!(r.false_emergencies, 0, "an emergency reply to a non-emergency");
     assert!(
-        pct(r.right, r.total) >= 90.0,
-        "accuracy {:.1} % is below 90 %",
-        pct(r.right, r.total)
+        r.false_emergencies <= bars.false_emergencies,
+        "{} emergency replies to questions that describe no emergency",
+        r.false_emergencies
     );
+    let right = pct(r.right, r.total);
     assert!(
-        pct(r.confidently_wrong, r.total) <= 2.0,
-        "confidently wrong {:.1} % is above 2 %",
-        pct(r.confidently_wrong, r.total)
+        right >= bars.right,
+        "accuracy {right:.1} % is below {} %",
+        bars.right
+    );
+    let wrong = pct(r.confidently_wrong, r.total);
+    assert!(
+        wrong <= bars.confidently_wrong,
+        "confidently wrong {wrong:.1} % is above {} %",
+        bars.confidently_wrong
     );
 }
 
 #[test]
+fn dev_set_meets_the_bars() {
+    let r = run("dev.jsonl", Show::Misses);
+    let bars = Bars {
+        right: 90.0,
+        confidently_wrong: 2.0,
+        false_emergencies: 0,
+    };
+    check(&r, bars);
+}
+
+#[test]
 fn held_out_set_is_measured() {
-    // Questions written by someone who saw neither the FAQ nor the dev set: this is the number
-    // that tells whether the matcher generalises. The bar is lower than dev's on purpose.
+    // Questions written by someone who saw neither the FAQ nor the dev set. Earlier sessions
+    // printed its misses, so it is not quite blind any more: heldout2 is.
     let r = run("heldout.jsonl", Show::Scores);
-    assert_eq!(
-        r.emergencies.0, r.emergencies.1,
-        "every emergency must be recognised"
-    );
-    assert_eq!(r.false_emergencies, 0, "an emergency reply to a non-emergency");
-    assert!(
-        pct(r.right, r.total) >= 87.0,
-        "accuracy {:.1} % is below 87 %",
-        pct(r.right, r.total)
-    );
-    assert!(
-        pct(r.confidently_wrong, r.total) <= 2.0,
-        "confidently wrong {:.1} % is above 2 %",
-        pct(r.confidently_wrong, r.total)
-    );
+    let bars = Bars {
+        right: 87.0,
+        confidently_wrong: 2.0,
+        false_emergencies: 0,
+    };
+    check(&r, bars);
 }
 
 #[test]
 fn blind_held_out_set_is_measured() {
     // Written from the article and the topic list only, blind to the FAQ's phrasings, the intents
-    // and the code (tests/data/README.md). Read as a score only: it prints no question.
+    // and the code (tests/data/README.md). Read as a score only: it prints no question. The
+    // issue asks for no false emergency; two remain, and the set does not say which.
     let r = run("heldout2.jsonl", Show::Scores);
-    assert_eq!(
-        r.emergencies.0, r.emergencies.1,
-        "every emergency must be recognised"
-    );
-    // The issue asks for none; two remain (the set does not say which: it is read as a score).
-    assert!(
-        r.false_emergencies <= 2,
-        "{} emergency replies to questions that describe no emergency",
-        r.false_emergencies
-    );
-    assert!(
-        pct(r.right, r.total) >= 82.0,
-        "accuracy {:.1} % is below 82 %",
-        pct(r.right, r.total)
-    );
-    assert!(
-        pct(r.confidently_wrong, r.total) <= 2.0,
-        "confidently wrong {:.1} % is above 2 %",
-        pct(r.confidently_wrong, r.total)
-    );
+    let bars = Bars {
+        right: 82.0,
+        confidently_wrong: 2.0,
+        false_emergencies: 2,
+    };
+    check(&r, bars);
 }
