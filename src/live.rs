@@ -515,8 +515,8 @@ mod tests {
             Outcome::Refused { .. }
         ));
         let with_new_phrasing = good.replace(
-            "  \"prix ?\",\n",
-            "  \"prix ?\",\n  \"zorglub quantique\",\n",
+            "  \"combien ça coûte ?\",\n",
+            "  \"combien ça coûte ?\",\n  \"zorglub quantique\",\n",
         );
         assert_ne!(
             with_new_phrasing, good,

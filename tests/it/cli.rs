@@ -334,12 +334,14 @@ fn check_reports_two_near_identical_entries_once_with_both_ids() {
             "{text}"
         );
     }
-    // Reported as the pair, not phrasing by phrasing.
+    // Reported as the pair, not phrasing by phrasing. (The copy changes what the re-ranker
+    // learns, so other entries may get findings of their own; none is about this pair.)
     assert!(!text.contains("is in both"), "{text}");
-    assert_eq!(
-        summary(&text),
-        "0 error(s), 2 warning(s): fix them and run `faqbot check` again"
-    );
+    let about_the_pair = text
+        .lines()
+        .filter(|l| l.contains("`cout`") && l.contains("`cout_bis`"))
+        .count();
+    assert_eq!(about_the_pair, 2, "{text}");
 }
 
 #[test]

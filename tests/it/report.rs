@@ -11,7 +11,7 @@
 //! | A       | *picks the first suggestion*           | answer    | (a pick, not a typed question)|
 //! | B       | Est-ce que la carte vitale est acceptée chez vous ? | fallback | fallback → asked_again |
 //! | B       | xyzzy blorp                            | fallback  | fallback → asked_again        |
-//! | B       | c 1 injection ds le bras ?             | answer    | low_confidence → other        |
+//! | B       | ma prise de sang montre un foie trop gras, ca vient de quoi | answer | low_confidence → other |
 //! | B       | merci                                  | smalltalk |                               |
 //! | B       | je veux parler à un conseiller         | handoff   | handoff → asked_person        |
 //!
@@ -51,7 +51,10 @@ async fn play_the_log(app: &TestApp) -> String {
             "fallback",
         ),
         ("xyzzy blorp", "fallback"),
-        ("c 1 injection ds le bras ?", "answer"),
+        (
+            "ma prise de sang montre un foie trop gras, ca vient de quoi",
+            "answer",
+        ),
         ("merci", "smalltalk"),
         ("je veux parler à un conseiller", "handoff"),
     ];
@@ -145,7 +148,7 @@ async fn missed_questions_are_recorded_with_what_the_visitor_did_next() {
             ),
             ("xyzzy blorp", "fallback", &Outcome::AskedAgain),
             (
-                "c 1 injection ds le bras ?",
+                "ma prise de sang montre un foie trop gras, ca vient de quoi",
                 "low_confidence",
                 &Outcome::Other
             ),
@@ -257,9 +260,9 @@ async fn the_console_gets_them_grouped_with_the_rates_for_support_only() {
     assert_eq!(clarify["outcome"], "picked");
     assert_eq!(clarify["suggestion"]["faq_id"], picked.as_str());
     assert_eq!(clarify["suggestion"]["basis"], "picked");
-    let low = group_of("c 1 injection ds le bras ?");
+    let low = group_of("ma prise de sang montre un foie trop gras, ca vient de quoi");
     assert_eq!(low["kind"], "low_confidence");
-    assert_eq!(low["suggestion"]["faq_id"], "administration");
+    assert_eq!(low["suggestion"]["faq_id"], "steatose_definition");
     assert_eq!(low["suggestion"]["basis"], "top_candidate");
     let entries = &missed["entries"];
     assert!(

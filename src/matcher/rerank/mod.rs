@@ -251,8 +251,9 @@ impl Reranker {
         let mut seen: Vec<u32> = Vec::new();
         for cand in &index.candidates {
             seen.clear();
-            for p in cand.phrasings.start as usize..cand.phrasings.end as usize {
-                seen.extend(phrasing_grams[p].iter().map(|&(k, _)| k));
+            let range = cand.phrasings.start as usize..cand.phrasings.end as usize;
+            for grams in &phrasing_grams[range] {
+                seen.extend(grams.iter().map(|&(k, _)| k));
             }
             seen.sort_unstable();
             seen.dedup();

@@ -179,7 +179,7 @@ fn examples(
         // candidate's core terms ("cirrhose") swapped for a word the knowledge does not know.
         // Nothing is right then; without such questions the model would only ever have seen
         // questions with an answer, and answer anything that looks like one.
-        if (p as usize / stride) % WITHOUT_CORE == 0 {
+        if (p as usize / stride).is_multiple_of(WITHOUT_CORE) {
             if let Some((query, chars)) = without_core(index, reranker, p, &query, words) {
                 ask(&query, chars, None);
             }
@@ -242,6 +242,7 @@ fn without_core(
 }
 
 /// Mean and spread of each feature, so one L2 penalty suits them all.
+#[allow(clippy::needless_range_loop)]
 fn standardize(examples: &[Example]) -> ([f32; FEATURES], [f32; FEATURES]) {
     let n = examples.len().max(1) as f64;
     let mut mean = [0.0f32; FEATURES];
@@ -292,6 +293,8 @@ const SIGNS: [i8; FEATURES] = [1, 1, 1, 1, 1, 1, 1, -1, 0, -1, 1, 1, 1, 1, -1, 1
 /// L2-regularised logistic regression by Newton's method, weights kept to [`SIGNS`] (a weight
 /// pushed past zero stays at zero while its gradient points further out): a dozen weights
 /// converge in a few steps, each one pass over the examples.
+// Index loops read as the algebra they implement.
+#[allow(clippy::needless_range_loop)]
 fn logistic(
     examples: &[&Example],
     mean: &[f32; FEATURES],
@@ -355,6 +358,7 @@ fn logistic(
 }
 
 /// Solves `a x = b` by Gaussian elimination with partial pivoting; None if singular.
+#[allow(clippy::needless_range_loop)]
 fn solve<const D: usize>(mut a: [[f64; D]; D], mut b: [f64; D]) -> Option<[f64; D]> {
     for col in 0..D {
         let pivot = (col..D).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
