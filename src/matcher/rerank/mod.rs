@@ -98,7 +98,10 @@ impl Model {
 /// The re-ranker of one language's index.
 #[derive(Debug, Default)]
 pub struct Reranker {
-    char_idf: FastMap<u32, f32>,
+    /// Each character n-gram of the phrasings (by hash) to its dense id.
+    grams: FastMap<u32, u32>,
+    /// Rarity of each n-gram (by id) over candidates.
+    char_idf: Vec<f32>,
     /// The rules of the out-of-scope intents (refunds, travel, other organs…) as term ids: a
     /// question that fires one is unlikely to be an entry's, a feature the model weighs.
     out_of_scope: Vec<Vec<u32>>,
@@ -128,11 +131,7 @@ impl QueryVectors {
         query: &Query,
         words: impl Iterator<Item = &'a str>,
     ) -> QueryVectors {
-        let mut grams = Vec::new();
-        for w in words {
-            char_grams(w, &mut grams);
-        }
-        let chars = tf_idf(&counts(&mut grams), &reranker.char_idf);
+        let chars = tf_idf(&reranker.gram_ids(words), &reranker.char_idf);
         QueryVectors::with_chars(reranker, query, chars)
     }
 
@@ -229,17 +228,26 @@ impl Reranker {
     }
 
     fn profiles(index: &LangIndex, phrasings: &PhrasingWords) -> Reranker {
-        // Each distinct word's n-grams once; then each phrasing's n-gram counts.
+        // Each distinct word's n-grams once, as dense ids (the n-gram's hash looked up once per
+        // distinct word, never per occurrence); then each phrasing's n-gram counts.
+        let mut ids: FastMap<u32, u32> = FastMap::default();
         let mut word_grams: FastMap<u32, Vec<u32>> = FastMap::default();
         let mut phrasing_grams: Vec<Vec<(u32, u32)>> = Vec::with_capacity(phrasings.words.len());
         let mut grams = Vec::new();
+        let mut hashes = Vec::new();
         for words in &phrasings.words {
             grams.clear();
             for &w in words.iter() {
                 let g = word_grams.entry(w).or_insert_with(|| {
-                    let mut g = Vec::new();
-                    char_grams(index.analyzer.word_text(w), &mut g);
-                    g
+                    hashes.clear();
+                    char_grams(index.analyzer.word_text(w), &mut hashes);
+                    hashes
+                        .iter()
+                        .map(|&h| {
+                            let next = ids.len() as u32;
+                            *ids.entry(h).or_insert(next)
+                        })
+                        .collect()
                 });
                 grams.extend_from_slice(g);
             }
@@ -247,54 +255,59 @@ impl Reranker {
         }
         // Rarity over candidates, not phrasings: n-grams every entry's phrasings share
         // ("cellules souches", "foie") tell entries apart no better than stems would.
-        let mut df: FastMap<u32, u32> = FastMap::default();
-        let mut seen: Vec<u32> = Vec::new();
-        for cand in &index.candidates {
-            seen.clear();
+        let mut df = vec![0u32; ids.len()];
+        let mut counted_for = vec![u32::MAX; ids.len()];
+        for (c, cand) in index.candidates.iter().enumerate() {
             let range = cand.phrasings.start as usize..cand.phrasings.end as usize;
             for grams in &phrasing_grams[range] {
-                seen.extend(grams.iter().map(|&(k, _)| k));
-            }
-            seen.sort_unstable();
-            seen.dedup();
-            for &k in &seen {
-                *df.entry(k).or_default() += 1;
+                for &(g, _) in grams {
+                    if counted_for[g as usize] != c as u32 {
+                        counted_for[g as usize] = c as u32;
+                        df[g as usize] += 1;
+                    }
+                }
             }
         }
         // Smoothed idf, as sklearn's: ln((1 + n) / (1 + df)) + 1.
         let n = index.candidates.len() as f32;
-        let char_idf: FastMap<u32, f32> = df
-            .into_iter()
-            .map(|(k, d)| (k, ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0))
+        let char_idf: Vec<f32> = df
+            .iter()
+            .map(|&d| ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0)
             .collect();
         let mut reranker = Reranker {
+            grams: ids,
             char_idf,
             out_of_scope: Vec::new(),
             profiles: Vec::with_capacity(index.candidates.len()),
             model: None,
         };
-        let mut term_counts: FastMap<u32, u16> = FastMap::default();
+        let mut term_counts = vec![0u16; index.idf.len()];
+        let mut touched: Vec<u32> = Vec::new();
         for cand in &index.candidates {
             let range = cand.phrasings.start as usize..cand.phrasings.end as usize;
             let word_vectors: Vec<Sparse> = range
                 .clone()
                 .map(|p| reranker.phrasing_words(index, p as u32))
                 .collect();
-            let char_vectors: Vec<Sparse> = range
-                .clone()
-                .map(|p| tf_idf(&phrasing_grams[p], &reranker.char_idf))
+            let char_vectors: Vec<Sparse> = phrasing_grams[range.clone()]
+                .iter()
+                .map(|g| tf_idf(g, &reranker.char_idf))
                 .collect();
-            term_counts.clear();
             for p in range.clone() {
                 for &t in index.phrasing_terms(p as u32) {
-                    *term_counts.entry(t).or_default() += 1;
+                    if term_counts[t as usize] == 0 {
+                        touched.push(t);
+                    }
+                    term_counts[t as usize] = term_counts[t as usize].saturating_add(1);
                 }
             }
-            let mut core: Vec<(u32, u16)> = term_counts
-                .iter()
-                .filter(|&(_, &c)| c >= 2)
-                .map(|(&t, &c)| (t, c))
-                .collect();
+            let mut core: Vec<(u32, u16)> = Vec::new();
+            for t in touched.drain(..) {
+                let c = std::mem::take(&mut term_counts[t as usize]);
+                if c >= 2 {
+                    core.push((t, c));
+                }
+            }
             core.sort_unstable();
             reranker.profiles.push(Profile {
                 words: Centroid::new(&word_vectors.iter().collect::<Vec<_>>()),
@@ -304,6 +317,19 @@ impl Reranker {
             });
         }
         reranker
+    }
+
+    /// The dense ids of a text's n-grams the knowledge has (others are left out).
+    fn gram_ids<'a>(&self, words: impl Iterator<Item = &'a str>) -> Vec<(u32, u32)> {
+        let mut hashes = Vec::new();
+        for w in words {
+            char_grams(w, &mut hashes);
+        }
+        let mut known: Vec<u32> = hashes
+            .iter()
+            .filter_map(|h| self.grams.get(h).copied())
+            .collect();
+        counts(&mut known)
     }
 
     /// The unit term vector of phrasing `p` (its terms weighted by rarity).
@@ -319,11 +345,8 @@ impl Reranker {
 
     /// The unit n-gram vector of a phrasing's words.
     fn phrasing_chars(&self, index: &LangIndex, words: &[u32]) -> Sparse {
-        let mut grams = Vec::new();
-        for &w in words {
-            char_grams(index.analyzer.word_text(w), &mut grams);
-        }
-        tf_idf(&counts(&mut grams), &self.char_idf)
+        let grams = self.gram_ids(words.iter().map(|&w| index.analyzer.word_text(w)));
+        tf_idf(&grams, &self.char_idf)
     }
 
     /// Fills the learned evidence of each candidate and its confidence (the model's

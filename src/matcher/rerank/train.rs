@@ -11,7 +11,7 @@ use crate::matcher::score::{top_excluding, Exclusion, Query, UNKNOWN_WORD};
 
 /// Most phrasings asked per language: the weights are few, and a few thousand examples fix
 /// them as well as all of a 10 000-entry FAQ would, at a bounded cost.
-const MAX_QUERIES: usize = 2500;
+const MAX_QUERIES: usize = 1000;
 /// Fewer phrasings than this (a test's tiny FAQ) teach nothing reliable: decide lexically.
 const MIN_QUERIES: usize = 40;
 const FOLDS: usize = 5;
@@ -115,7 +115,8 @@ pub(super) fn fit(
 }
 
 /// Asks each sampled phrasing with itself left out; returns the examples and how many
-/// phrasings were asked.
+/// questions were asked. The sample is asked in parts on every core, merged in order: the
+/// examples come out as if asked one after the other.
 fn examples(
     index: &LangIndex,
     reranker: &Reranker,
@@ -123,9 +124,52 @@ fn examples(
 ) -> (Vec<Example>, usize) {
     let n = index.phrasings.len();
     let stride = n.div_ceil(MAX_QUERIES).max(1);
+    let sample: Vec<usize> = (0..n).step_by(stride).collect();
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get().min(4));
+    let chunk = sample.len().div_ceil(threads).max(MIN_PART);
+    let parts: Vec<(Vec<Example>, usize)> = if sample.len() <= chunk {
+        vec![examples_of(index, reranker, phrasings, &sample, stride)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = sample
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || examples_of(index, reranker, phrasings, part, stride))
+                })
+                .collect();
+            handles
+                .into_iter()
+                // A panic while training is a bug: re-raise it rather than train on half.
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
     let mut examples = Vec::new();
     let mut queries = 0;
-    for p in (0..n).step_by(stride) {
+    for (part, asked) in parts {
+        examples.extend(part.into_iter().map(|mut e| {
+            e.query += queries;
+            e
+        }));
+        queries += asked;
+    }
+    (examples, queries)
+}
+
+/// Fewest phrasings worth a thread of their own.
+const MIN_PART: usize = 200;
+
+/// The examples of some sampled phrasings, questions numbered from 0.
+fn examples_of(
+    index: &LangIndex,
+    reranker: &Reranker,
+    phrasings: &PhrasingWords,
+    sample: &[usize],
+    stride: usize,
+) -> (Vec<Example>, usize) {
+    let mut examples = Vec::new();
+    let mut queries = 0;
+    for &p in sample {
         let p = p as u32;
         let exclusion = Exclusion::new(index, p);
         let truth = exclusion.candidate;

@@ -1,8 +1,6 @@
 //! Sparse TF-IDF vectors (character n-grams of the words, and the matching terms) and the
 //! cosines the re-ranker reads: a question against a candidate's phrasings, one left out.
 
-use crate::text::FastMap;
-
 /// A sparse vector: `(key, weight)` sorted by key, keys unique.
 pub type Sparse = Vec<(u32, f32)>;
 
@@ -52,12 +50,15 @@ pub fn counts(keys: &mut [u32]) -> Vec<(u32, u32)> {
     out
 }
 
-/// The TF-IDF vector of n-gram counts (sublinear tf), L2-normalised. N-grams the knowledge never
-/// used are left out: they would lower every cosine alike.
-pub fn tf_idf(counts: &[(u32, u32)], idf: &FastMap<u32, f32>) -> Sparse {
+/// The TF-IDF vector of n-gram counts (by dense id; sublinear tf), L2-normalised. N-grams the
+/// knowledge never used have no id and are left out: they would lower every cosine alike.
+pub fn tf_idf(counts: &[(u32, u32)], idf: &[f32]) -> Sparse {
     let mut v: Sparse = counts
         .iter()
-        .filter_map(|&(k, n)| idf.get(&k).map(|&w| (k, (1.0 + (n as f32).ln()) * w)))
+        .filter_map(|&(k, n)| {
+            idf.get(k as usize)
+                .map(|&w| (k, (1.0 + (n as f32).ln()) * w))
+        })
         .collect();
     normalize(&mut v, 0.0);
     v
@@ -94,14 +95,16 @@ pub struct Centroid {
 
 impl Centroid {
     pub fn new(vectors: &[&Sparse]) -> Centroid {
-        let mut acc: FastMap<u32, f32> = FastMap::default();
-        for v in vectors {
-            for &(k, w) in v.iter() {
-                *acc.entry(k).or_default() += w;
+        // Concatenated, sorted, equal keys summed: cheaper than a map for a few hundred keys.
+        let mut all: Sparse = vectors.iter().flat_map(|v| v.iter().copied()).collect();
+        all.sort_unstable_by_key(|&(k, _)| k);
+        let mut sum: Sparse = Vec::with_capacity(all.len());
+        for (k, w) in all {
+            match sum.last_mut() {
+                Some((last, acc)) if *last == k => *acc += w,
+                _ => sum.push((k, w)),
             }
         }
-        let mut sum: Sparse = acc.into_iter().collect();
-        sum.sort_unstable_by_key(|&(k, _)| k);
         let norm2 = sum.iter().map(|(_, w)| w * w).sum();
         Centroid { sum, norm2 }
     }
