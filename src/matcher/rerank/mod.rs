@@ -232,13 +232,10 @@ impl Reranker {
         // distinct word, never per occurrence); then each phrasing's n-gram counts.
         let mut ids: FastMap<u32, u32> = FastMap::default();
         let mut word_grams: FastMap<u32, Vec<u32>> = FastMap::default();
-        let mut phrasing_grams: Vec<Vec<(u32, u32)>> = Vec::with_capacity(phrasings.words.len());
-        let mut grams = Vec::new();
         let mut hashes = Vec::new();
         for words in &phrasings.words {
-            grams.clear();
             for &w in words.iter() {
-                let g = word_grams.entry(w).or_insert_with(|| {
+                word_grams.entry(w).or_insert_with(|| {
                     hashes.clear();
                     char_grams(index.analyzer.word_text(w), &mut hashes);
                     hashes
@@ -249,18 +246,27 @@ impl Reranker {
                         })
                         .collect()
                 });
-                grams.extend_from_slice(g);
             }
-            phrasing_grams.push(counts(&mut grams));
         }
+        // A phrasing's n-gram counts, from its words' (computed again when needed rather than
+        // kept for every phrasing: for 10 000 entries that was a hundred megabytes at peak).
+        let mut grams = Vec::new();
+        let mut phrasing_grams = |p: usize| {
+            grams.clear();
+            for w in phrasings.words[p] {
+                if let Some(g) = word_grams.get(w) {
+                    grams.extend_from_slice(g);
+                }
+            }
+            counts(&mut grams)
+        };
         // Rarity over candidates, not phrasings: n-grams every entry's phrasings share
         // ("cellules souches", "foie") tell entries apart no better than stems would.
         let mut df = vec![0u32; ids.len()];
         let mut counted_for = vec![u32::MAX; ids.len()];
         for (c, cand) in index.candidates.iter().enumerate() {
-            let range = cand.phrasings.start as usize..cand.phrasings.end as usize;
-            for grams in &phrasing_grams[range] {
-                for &(g, _) in grams {
+            for p in cand.phrasings.start as usize..cand.phrasings.end as usize {
+                for (g, _) in phrasing_grams(p) {
                     if counted_for[g as usize] != c as u32 {
                         counted_for[g as usize] = c as u32;
                         df[g as usize] += 1;
@@ -289,9 +295,9 @@ impl Reranker {
                 .clone()
                 .map(|p| reranker.phrasing_words(index, p as u32))
                 .collect();
-            let char_vectors: Vec<Sparse> = phrasing_grams[range.clone()]
-                .iter()
-                .map(|g| tf_idf(g, &reranker.char_idf))
+            let char_vectors: Vec<Sparse> = range
+                .clone()
+                .map(|p| tf_idf(&phrasing_grams(p), &reranker.char_idf))
                 .collect();
             for p in range.clone() {
                 for &t in index.phrasing_terms(p as u32) {
