@@ -270,10 +270,11 @@ pub(super) async fn try_question(
     };
     let question: String = request.question.chars().take(MAX_TRY_CHARS).collect();
     let matcher = state.live.matcher();
-    Ok(Json(ExplainWire::new(
-        &question,
-        &matcher.explain(&question, lang),
-    )))
+    // Matching is CPU work: off the async threads, so that no question (however odd) holds up
+    // the web server's other requests.
+    let explained =
+        blocking(move || ExplainWire::new(&question, &matcher.explain(&question, lang))).await?;
+    Ok(Json(explained))
 }
 
 /// `POST /api/knowledge/reload`: re-reads the files now (the watcher usually has already).

@@ -5,7 +5,8 @@
 //! an advisor; resume with `last_seq` replays exactly the missed frames; a re-sent message id is
 //! neither stored nor answered twice; resume without `last_seq` gives the history; bad frames get
 //! an error and the connection stays usable; contact requests are validated; shutdown sends 1001;
-//! a text frame that is not UTF-8 gets close 1007 (visitor and advisor alike).
+//! a text frame that is not UTF-8 gets close 1007 (visitor and advisor alike); a 2 000-letter word
+//! is answered without stalling another visitor.
 
 use serde_json::json;
 
@@ -255,4 +256,30 @@ async fn invalid_utf8_in_a_text_frame_gets_close_1007_for_visitors_and_advisors(
     let reply = again.ask("combien coûte le traitement ?", "m1").await;
     assert_eq!(reply["faq_id"], "cout", "{reply}");
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_two_thousand_letter_word_stalls_nobody() {
+    // It used to: typo correction enumerated the deletions of a word of any length (cost ~
+    // length³) inside the store lock, and every chat waited 13 s. Words over 30 letters are no
+    // typo now, and n-grams read only a word's first 30 letters. The bound below is a liveness
+    // check, not a speed target (those live in `cargo bench`).
+    let app = spawn_app().await;
+    let mut slow = app.visitor().await;
+    slow.recv().await;
+    let mut other = app.visitor().await;
+    other.recv().await;
+    let word = "a".repeat(2000);
+    let started = std::time::Instant::now();
+    slow.send(json!({"type": "message", "id": "w1", "text": word}))
+        .await;
+    let reply = other.ask("combien ça coûte ?", "o1").await;
+    assert_eq!(reply["kind"], "answer", "{reply}");
+    let long = slow.recv_type("reply").await;
+    assert_eq!(long["kind"], "fallback", "{long}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
 }
