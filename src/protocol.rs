@@ -780,11 +780,20 @@ pub struct ScoredWire {
     pub id: String,
     /// `faq` or the intent's kind.
     pub kind: String,
+    /// What the decision is taken on: the re-ranker's probability (or the lexical confidence
+    /// for knowledge too small to train on).
     pub confidence: f32,
+    /// The confidence from the lexical evidence alone.
+    pub lexical: f32,
     pub coverage: f32,
     pub similarity: f32,
     pub recall: f32,
     pub evidence: f32,
+    /// Cosines of the question's terms and character n-grams with the entry's phrasings.
+    pub words: f32,
+    pub chars: f32,
+    /// Share of the entry's core terms the question lacks.
+    pub core_missing: f32,
 }
 
 impl ExplainWire {
@@ -814,10 +823,14 @@ impl ExplainWire {
                     id: id.clone(),
                     kind: (*kind).to_owned(),
                     confidence: s.confidence,
+                    lexical: s.lexical,
                     coverage: s.coverage,
                     similarity: s.similarity,
                     recall: s.recall,
                     evidence: s.evidence,
+                    words: s.words,
+                    chars: s.chars,
+                    core_missing: s.core_missing,
                 })
                 .collect(),
             reason: e.reason.clone(),
