@@ -10,7 +10,7 @@ use super::Lang;
 
 // Folded forms (no accents).
 const FR: &[&str] = &[
-    "a", "ai", "aie", "ainsi", "allez", "aller", "alors", "as", "au", "aucun", "aucune", "aupres",
+    "a", "afin", "ai", "aie", "ainsi", "allez", "aller", "alors", "as", "au", "aucun", "aucune", "aupres",
     "aussi", "autre", "aux", "avaient", "avais", "avait", "avant", "avec", "avez", "avoir",
     "avons", "bah", "bcp", "bein", "ben", "bien", "bon", "c", "ca", "car", "ce", "ceci", "cela",
     "celle", "celui", "ces", "cet", "cette", "ceux", "chez", "ci", "d", "dans", "de", "des",
