@@ -599,3 +599,46 @@ fn seed(question: &str) -> u64 {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! Decisions that come from rules, on the shipped knowledge.
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::{Matcher, ReplyKind};
+    use crate::knowledge::{self, Knowledge};
+
+    /// The shipped faq/ and intents/, which must load without a finding.
+    pub(crate) fn shipped() -> Knowledge {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (k, errors) = knowledge::load(&root.join("faq"), &root.join("intents"));
+        assert!(errors.is_empty(), "{errors:?}");
+        k
+    }
+
+    #[test]
+    fn emergencies_come_from_rules_and_spare_questions_about_a_symptom() {
+        let m = Matcher::new(Arc::new(shipped()));
+        let kind = |q: &str| m.reply(q, None).kind;
+        // A question about a symptom in general: no 112.
+        assert_ne!(
+            kind("la cirrhose peut-elle causer des saignements ?"),
+            ReplyKind::Emergency
+        );
+        assert_ne!(kind("can cirrhosis cause confusion?"), ReplyKind::Emergency);
+        // The same words about a relative, about oneself, or now: 112.
+        for q in [
+            "mon père vomit du sang, est-ce possible avec une cirrhose ?",
+            "je vomis du sang, c'est un symptôme de quoi ?",
+            "my wife is confused right now, can cirrhosis cause that?",
+            "vomi du sang",
+        ] {
+            assert_eq!(kind(q), ReplyKind::Emergency, "{q}");
+        }
+        // A goodbye in SMS is never an emergency (it once got 112 from a fuzzy score).
+        for q in ["a+", "a plus", "++", "bye"] {
+            assert_eq!(kind(q), ReplyKind::Smalltalk, "{q}");
+        }
+    }
+}

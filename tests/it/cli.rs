@@ -381,3 +381,28 @@ fn a_missing_faq_folder_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--faq"), "{err}");
 }
+
+#[test]
+fn check_names_the_unless_line_of_an_unknown_concept() {
+    let (_dir, out) = broken_copy(|d| {
+        let p = d.join("intents/emergency.toml");
+        let text = std::fs::read_to_string(&p).expect("read");
+        let text = text.replacen(
+            "any = [\"about_symptom\", \"side_effects\"]",
+            "any = [\"about_symptom\", \"hypothetical\"]",
+            1,
+        );
+        std::fs::write(&p, text).expect("write");
+    });
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.contains("`hypothetical`"))
+        .unwrap_or_else(|| panic!("no finding names the concept: {text}"));
+    assert!(
+        line.contains("emergency.toml:") && line.contains("[unless] names concept"),
+        "{line}"
+    );
+    assert!(line.contains("add it there or fix the name"), "{line}");
+}

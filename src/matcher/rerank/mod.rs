@@ -480,19 +480,12 @@ fn lexical_margin(confidence: f32) -> f32 {
 mod tests {
     //! Training on the shipped knowledge: deterministic, bounded thresholds, exact phrasings
     //! answered; tiny knowledge falls back to lexical decisions.
-    use std::path::Path;
     use std::sync::Arc;
 
-    use crate::knowledge::{self, Knowledge};
+    use crate::knowledge::Knowledge;
+    use crate::matcher::tests::shipped;
     use crate::matcher::{Matcher, ReplyKind};
     use crate::text::Lang;
-
-    fn shipped() -> Knowledge {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let (k, errors) = knowledge::load(&root.join("faq"), &root.join("intents"));
-        assert!(errors.is_empty(), "{errors:?}");
-        k
-    }
 
     #[test]
     fn the_same_files_train_the_same_model() {
