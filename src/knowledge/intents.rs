@@ -31,6 +31,13 @@ pub struct Rule {
     pub line: Option<usize>,
 }
 
+impl Rule {
+    /// Whether every concept of the rule is among `concepts` (a rule naming none never fires).
+    pub fn fires(&self, concepts: &[String]) -> bool {
+        !self.all.is_empty() && self.all.iter().all(|c| concepts.contains(c))
+    }
+}
+
 /// When an intent's rules stay silent: a concept of `any` is in the question and none of
 /// `except` is ("can cirrhosis cause bleeding?" asks about a symptom; "my father is bleeding"
 /// has one).

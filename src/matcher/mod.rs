@@ -16,12 +16,13 @@ use std::sync::Arc;
 
 pub use analyze::{Analysis, Token};
 pub use gates::{check_edit, check_entry, gates, GateOptions};
-pub use rerank::{Band, Calibration, Thresholds, FEATURE_NAMES};
+pub use rerank::{Calibration, Thresholds, FEATURE_NAMES};
 pub use score::Scored;
 
-use crate::knowledge::{IntentKind, Knowledge};
+use crate::knowledge::{Intent, IntentKind, Knowledge, Rule};
 use crate::text::{self, Lang};
 use index::{LangIndex, Target};
+use rerank::Band;
 use score::Query;
 
 /// What kind of reply the bot gives.
@@ -415,50 +416,53 @@ impl Matcher {
         (reason, reply)
     }
 
-    /// The first intent of `kind` with a rule whose concepts are all in the question.
+    /// The first intent of `kind` with a rule whose concepts are all in the question (unless
+    /// its `[unless]` holds).
     fn rule_fires(&self, kind: IntentKind, analysis: &Analysis) -> Option<(usize, String)> {
-        self.knowledge
-            .intents
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| i.kind == kind)
-            .filter(|(_, i)| {
-                !i.unless
-                    .as_ref()
-                    .is_some_and(|u| u.holds(&analysis.concepts))
-            })
-            .find_map(|(idx, intent)| {
-                intent
-                    .rules
-                    .iter()
-                    .find(|r| {
-                        !r.all.is_empty() && r.all.iter().all(|c| analysis.concepts.contains(c))
-                    })
-                    .map(|r| (idx, r.all.join(" + ")))
-            })
+        self.first_rule(
+            |i| {
+                i.kind == kind
+                    && !i
+                        .unless
+                        .as_ref()
+                        .is_some_and(|u| u.holds(&analysis.concepts))
+            },
+            |r| r.fires(&analysis.concepts),
+        )
     }
 
     /// A non-politeness small-talk intent with a rule whose concepts are all in the question,
     /// when the question's terms are only that rule's concepts: "tu es un robot ?" is about the
     /// bot, "le traitement est-il automatisé ?" is not.
     fn smalltalk_rule(&self, terms: &[String], analysis: &Analysis) -> Option<(usize, String)> {
+        self.first_rule(
+            |i| i.kind == IntentKind::Smalltalk && !i.politeness,
+            |r| {
+                r.fires(&analysis.concepts)
+                    && terms.iter().all(|t| {
+                        t.strip_prefix(analyze::CONCEPT_PREFIX)
+                            .is_some_and(|c| r.all.iter().any(|a| a == c))
+                    })
+            },
+        )
+    }
+
+    /// The first intent chosen by `intent` with a rule chosen by `rule`: its index and the
+    /// rule's concepts, for the reason.
+    fn first_rule(
+        &self,
+        intent: impl Fn(&Intent) -> bool,
+        rule: impl Fn(&Rule) -> bool,
+    ) -> Option<(usize, String)> {
         self.knowledge
             .intents
             .iter()
             .enumerate()
-            .filter(|(_, i)| i.kind == IntentKind::Smalltalk && !i.politeness)
-            .find_map(|(idx, intent)| {
-                intent
-                    .rules
+            .filter(|(_, i)| intent(i))
+            .find_map(|(idx, i)| {
+                i.rules
                     .iter()
-                    .find(|r| {
-                        !r.all.is_empty()
-                            && r.all.iter().all(|c| analysis.concepts.contains(c))
-                            && terms.iter().all(|t| {
-                                t.strip_prefix(analyze::CONCEPT_PREFIX)
-                                    .is_some_and(|c| r.all.iter().any(|a| a == c))
-                            })
-                    })
+                    .find(|r| rule(r))
                     .map(|r| (idx, r.all.join(" + ")))
             })
     }
@@ -469,10 +473,9 @@ impl Matcher {
         analysis.concepts.iter().rev().find_map(|concept| {
             self.knowledge.intents.iter().position(|i| {
                 i.politeness
-                    && i.rules.iter().any(|r| {
-                        r.all.iter().any(|c| c == concept)
-                            && r.all.iter().all(|c| analysis.concepts.contains(c))
-                    })
+                    && i.rules
+                        .iter()
+                        .any(|r| r.all.iter().any(|c| c == concept) && r.fires(&analysis.concepts))
             })
         })
     }

@@ -17,10 +17,6 @@ const MIN_QUERIES: usize = 40;
 const FOLDS: usize = 5;
 /// One phrasing in this many is also asked without its entry's core terms (`without_core`).
 const WITHOUT_CORE: usize = 3;
-/// Phrasings of fewer terms are left out of choosing thresholds: "prix ?" or "tarifs 2025"
-/// left out of their entry say little of how a visitor's sentence fares (a visitor who types
-/// two words either typed a phrasing, or asked something two entries can answer).
-const CALIBRATION_TERMS: usize = 1;
 /// L2 penalty on the (standardised) weights.
 const L2: f64 = 1.0;
 /// Least share of right answers among the phrasings cross-validation answers: the thresholds
@@ -56,8 +52,6 @@ pub struct Calibration {
 /// One candidate of one asked phrasing.
 pub(super) struct Example {
     query: usize,
-    /// Terms of the phrasing asked (see [`CALIBRATION_TERMS`]).
-    terms: usize,
     x: [f32; FEATURES],
     label: bool,
     /// The candidate is an FAQ entry (clarify suggests entries only).
@@ -93,11 +87,7 @@ pub(super) fn fit(
             }
         }
     }
-    let asked: Vec<Asked> = asked(&examples, &probability)
-        .into_iter()
-        .filter(|a| a.terms >= CALIBRATION_TERMS)
-        .collect();
-    let (thresholds, calibration) = choose(&asked);
+    let (thresholds, calibration) = choose(&asked(&examples, &probability));
     let all: Vec<&Example> = examples.iter().collect();
     let w = logistic(&all, &mean, &scale);
     let mut weights = [0.0f32; FEATURES];
@@ -206,7 +196,6 @@ fn examples_of(
             reranker.features(index, &q, &mut top, Some(&left_out), |s, x| {
                 examples.push(Example {
                     query: queries,
-                    terms: query.known.len() + query.unknown.len(),
                     x: *x,
                     label: Some(s.candidate) == truth,
                     answerable: truth.is_some(),
@@ -430,7 +419,6 @@ fn solve<const D: usize>(mut a: [[f64; D]; D], mut b: [f64; D]) -> Option<[f64; 
 /// One asked phrasing under cross-validation: its best and runner-up probabilities, whether the
 /// best is right, and whether the right entry is among the three best entries.
 struct Asked {
-    terms: usize,
     answerable: bool,
     best: f32,
     runner_up: f32,
@@ -452,7 +440,6 @@ fn asked(examples: &[Example], probability: &[f32]) -> Vec<Asked> {
         order.sort_by(|&a, &b| probability[b].total_cmp(&probability[a]).then(a.cmp(&b)));
         let best = order[0];
         out.push(Asked {
-            terms: examples[start].terms,
             answerable: examples[start].answerable,
             best: probability[best],
             runner_up: order.get(1).map_or(0.0, |&i| probability[i]),
