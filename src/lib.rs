@@ -15,14 +15,17 @@
 //! - [`report`]: what the bot missed: which questions count, rates, grouping by wording.
 //! - [`server`]: axum router, visitor and advisor WebSocket sessions, HTTP API, static pages.
 
+pub mod clock;
 pub mod config;
 pub mod dialogue;
 pub mod handoff;
 pub mod knowledge;
 pub mod live;
 pub mod matcher;
+pub mod model;
 pub mod protocol;
 pub mod report;
+pub mod secret;
 pub mod server;
 pub mod store;
 pub mod text;

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use notify::{RecursiveMode, Watcher};
 
+use crate::clock::now_ms;
 use crate::knowledge::edit::{self, EntryDraft, SaveError, Saved};
 use crate::knowledge::{self, LoadError};
 use crate::matcher::{gates, GateOptions};
-use crate::store::now_ms;
 use crate::Matcher;
 
 /// Editors and `git checkout` write several files in a burst: wait for this much quiet first.

@@ -509,7 +509,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(%addr, data = %settings.storage.data_dir.display(), "listening");
         tracing::info!("demo page: http://{addr}/ | advisor console: http://{addr}/advisor | knowledge page (support role): http://{addr}/advisor/knowledge");
         tokio::spawn(reload_on_hangup(live.clone()));
-        let state = faqbot::server::AppState::new(settings, live, Box::new(store));
+        let state = faqbot::server::AppState::new(settings, live, store)
+            .context("starting the storage writer")?;
         faqbot::server::run(listener, state, shutdown_signal()).await?;
         anyhow::Ok(())
     })
@@ -574,19 +575,18 @@ async fn shutdown_signal() {
 }
 
 fn advisor_add(name: &str, data: &Path, role: &str) -> anyhow::Result<()> {
-    use faqbot::store::Store;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         bail!("give the advisor a name of 1 to 80 characters");
     }
     let mut store = faqbot::store::SqliteStore::open(data)
         .with_context(|| format!("opening the database in {}", data.display()))?;
-    let token = faqbot::store::new_token();
+    let token = faqbot::secret::new_token();
     store.add_advisor(
         name,
         role,
-        &faqbot::store::hash_token(&token),
-        faqbot::store::now_ms(),
+        &faqbot::secret::hash_token(&token),
+        faqbot::clock::now_ms(),
     )?;
     println!("advisor `{name}` added ({role}) in {}.", data.display());
     println!("Their token is shown only now; only its hash is stored. Send it to them privately:");
@@ -595,17 +595,16 @@ fn advisor_add(name: &str, data: &Path, role: &str) -> anyhow::Result<()> {
 }
 
 fn leads(data: &Path) -> anyhow::Result<()> {
-    use faqbot::store::Store;
-    let mut store = faqbot::store::SqliteStore::open(data)
+    let store = faqbot::store::SqliteStore::open(data)
         .with_context(|| format!("opening the database in {}", data.display()))?;
-    print!("{}", faqbot::protocol::leads_csv(&store.leads()?)?);
+    let leads: Vec<faqbot::protocol::LeadWire> = store.leads()?.iter().map(Into::into).collect();
+    print!("{}", faqbot::protocol::leads_csv(&leads)?);
     Ok(())
 }
 
 fn report(data: &Path, csv: bool, since: Option<&str>, limit: usize) -> anyhow::Result<()> {
-    use faqbot::store::Store;
     let since = since
-        .map(|s| faqbot::report::parse_since(s, faqbot::store::now_ms()))
+        .map(|s| faqbot::report::parse_since(s, faqbot::clock::now_ms()))
         .transpose()?;
     let from = since.unwrap_or(0);
     let mut store = faqbot::store::SqliteStore::open_read_only(data)

@@ -1,6 +1,10 @@
 //! Wire formats: the JSON lines of `faqbot ask --json` and the WebSocket frames. The only place
 //! that derives Serialize/Deserialize for the outside world; conversions happen here, at the edge.
 
+mod domain;
+
+pub use domain::{numbered, payload};
+
 use serde::{Deserialize, Serialize};
 
 use crate::matcher::{Reply, ReplyKind, Suggestion};
@@ -169,8 +173,8 @@ pub struct HistoryItem {
     pub faq_id: Option<String>,
 }
 
-/// A frame the server sends to a visitor. Conversation frames get their `seq` when stored
-/// (see [`VisitorOut::encode`]).
+/// A frame the server sends to a visitor. Conversation frames are stored without `seq` and get
+/// it when sent (see [`numbered`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum VisitorOut {
@@ -209,15 +213,6 @@ pub enum VisitorOut {
 }
 
 impl VisitorOut {
-    /// The JSON text of a conversation frame numbered `seq`.
-    pub fn encode(&self, seq: u64) -> String {
-        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        if let serde_json::Value::Object(map) = &mut value {
-            map.insert("seq".to_owned(), seq.into());
-        }
-        value.to_string()
-    }
-
     /// The JSON text of a frame outside the conversation (welcome, error).
     pub fn to_text(&self) -> String {
         // Serialising these types cannot fail: no maps with non-string keys, no foreign types.
@@ -550,7 +545,7 @@ fn round(x: f64, places: i32) -> f64 {
 
 impl MissedWire {
     pub fn new(report: &Report, low_confidence: f32) -> MissedWire {
-        use crate::store::rfc3339;
+        use crate::clock::rfc3339;
         let s = &report.stats;
         MissedWire {
             since: report.since.map(rfc3339),

@@ -3,39 +3,17 @@
 //!
 //! **Invariant:** an emergency reply is always sent, whoever has the conversation.
 
+mod turn;
+
+pub use turn::{
+    advisor_message, claim, end, may_queue, visitor_turn, Claim, Context, Effects, Refused,
+    VisitorEvent,
+};
+
 use crate::matcher::{Reply, ReplyKind};
-use crate::store::Mode;
+pub use crate::model::HandoffReason;
+use crate::model::Mode;
 use crate::text::Lang;
-
-/// Why a conversation is handed to an advisor (shown on the handoff card).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HandoffReason {
-    /// The visitor asked for a person.
-    Asked,
-    /// The visitor asked about a consultation and accepted the offer.
-    Consultation,
-    /// The bot could not answer twice in a row and the visitor accepted the offer.
-    RepeatedFallback,
-}
-
-impl HandoffReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HandoffReason::Asked => "asked",
-            HandoffReason::Consultation => "consultation",
-            HandoffReason::RepeatedFallback => "repeated_fallback",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<HandoffReason> {
-        match s {
-            "asked" => Some(HandoffReason::Asked),
-            "consultation" => Some(HandoffReason::Consultation),
-            "repeated_fallback" => Some(HandoffReason::RepeatedFallback),
-            _ => None,
-        }
-    }
-}
 
 /// When the bot offers an advisor by itself.
 #[derive(Debug, Clone)]

@@ -14,6 +14,9 @@ use crate::store::StoredFrame;
 pub enum Outbound {
     /// A JSON text frame.
     Text(String),
+    /// A conversation frame numbered `seq` (JSON text): a session that already sent that
+    /// number (in a resume's replay) skips it.
+    Numbered(u64, String),
     /// Close the socket with this code and reason (e.g. replaced by a newer connection).
     Close(u16, &'static str),
 }
@@ -83,13 +86,21 @@ impl Hub {
     }
 
     /// Hands stored frames to the conversation's connection, if any.
-    pub fn deliver(&self, conversation: &str, frames: &[StoredFrame]) {
+    /// `resent` frames go even if the connection already sent their numbers (they answer a
+    /// message id sent again).
+    pub fn deliver(&self, conversation: &str, frames: &[StoredFrame], resent: bool) {
         let mut inner = self.lock();
         let Some(conn) = inner.visitors.get(conversation) else {
             return;
         };
         for f in frames {
-            if conn.tx.try_send(Outbound::Text(f.text.clone())).is_err() {
+            let text = crate::protocol::numbered(f.seq, &f.payload);
+            let out = if resent {
+                Outbound::Text(text)
+            } else {
+                Outbound::Numbered(f.seq, text)
+            };
+            if conn.tx.try_send(out).is_err() {
                 // Too slow (or gone): drop it; the frames are stored and replayed on resume.
                 tracing::warn!(conversation, "visitor queue full: dropping the connection");
                 inner.visitors.remove(conversation);

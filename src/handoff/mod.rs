@@ -10,25 +10,14 @@ mod hub;
 pub use alerts::Webhook;
 pub use hub::{Hub, Outbound};
 
+use crate::clock::rfc3339;
 use crate::config::Schedule;
-use crate::dialogue::HandoffReason;
+use crate::model::QueuedHandoff;
 use crate::protocol::{AdvisorOut, HandoffCard, QueueItem};
-use crate::store::{rfc3339, Conversation, QueuedHandoff};
 
 /// Whether a visitor asking now can be queued: some advisor online, and inside opening hours.
 pub fn available(hub: &Hub, schedule: Option<&Schedule>, now: time::OffsetDateTime) -> bool {
     hub.advisors_online() > 0 && schedule.is_none_or(|s| s.is_open(now))
-}
-
-/// The card advisors see for a conversation handed off now.
-pub fn card(conv: &Conversation, reason: HandoffReason) -> HandoffCard {
-    HandoffCard {
-        reason: reason.as_str().to_owned(),
-        last_question: conv.last_question.clone(),
-        candidates: conv.last_candidates.clone(),
-        page: conv.page.clone(),
-        lang: conv.lang.clone(),
-    }
 }
 
 /// The advisor `queue` frame.
@@ -46,7 +35,7 @@ pub fn queue_frame(queue: &[QueuedHandoff]) -> AdvisorOut {
                     .map(preview)
                     .unwrap_or_default(),
                 lang: h.card.lang.clone(),
-                card: h.card.clone(),
+                card: HandoffCard::from(&h.card),
                 escalated: h.escalated,
             })
             .collect(),

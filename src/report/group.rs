@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::store::{MissKind, Outcome, StoredMiss};
+use crate::model::{MissKind, Outcome, StoredMiss};
 
 /// Two questions belong together when the Dice coefficient of their term sets reaches this:
 /// 2 shared terms of 3 each (0.67) do; 1 shared of 2 each (0.5) does not, as the one shared
@@ -301,8 +301,8 @@ fn suggest(members: &[&StoredMiss]) -> Option<Suggested> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::CandidateWire;
-    use crate::store::Miss;
+    use crate::model::Candidate as CandidateWire;
+    use crate::model::Miss;
 
     fn candidate(id: &str, confidence: f32) -> CandidateWire {
         CandidateWire {

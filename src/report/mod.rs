@@ -9,7 +9,7 @@ mod group;
 pub use group::{group, Basis, Group, GroupCandidate, Suggested, SIMILAR_AT};
 
 use crate::matcher::{Reply, ReplyKind};
-use crate::store::{Decisions, MissKind, Outcome, StoredMiss, PICK};
+use crate::model::{Decisions, MissKind, Outcome, StoredMiss, PICK};
 
 /// Default `report.low_confidence`: answers below it count as missed. About one answer in
 /// twelve of the evaluation sets falls below it (the answer threshold itself is 0.45).
@@ -214,7 +214,7 @@ pub fn text(report: &Report) -> String {
     let s = &report.stats;
     let mut out = String::new();
     let period = match report.since {
-        Some(ms) => format!("since {}", crate::store::rfc3339(ms)),
+        Some(ms) => format!("since {}", crate::clock::rfc3339(ms)),
         None => "since the start".to_owned(),
     };
     // Writing to a String cannot fail: the results are ignored.
@@ -315,7 +315,7 @@ pub fn text(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Miss;
+    use crate::model::Miss;
     use crate::Lang;
 
     fn reply(kind: ReplyKind, confidence: f32, faq_id: Option<&str>) -> Reply {

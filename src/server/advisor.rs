@@ -15,8 +15,8 @@ use super::chat::{self, Refusal};
 use super::socket::{close, pump, Session};
 use super::visitor::{check_text, configure, parse_frame};
 use super::AppState;
+use crate::model::{Advisor, EndStatus};
 use crate::protocol::{AdvisorIn, AdvisorOut};
-use crate::store::{Advisor, EndStatus};
 
 pub(super) async fn upgrade(
     ws: WebSocketUpgrade,
@@ -86,7 +86,7 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, advisor: Advisor) 
             .to_text()
         },
     };
-    pump(&mut socket, &mut rx, &mut shutdown, &kind, |text| {
+    pump(&mut socket, &mut rx, &mut shutdown, &kind, 0, |text| {
         let (state, advisor) = (state.clone(), advisor.clone());
         async move { handle(&state, conn_id, &advisor, &text).await }
     })

@@ -9,8 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::AppState;
+use crate::model::Advisor;
 use crate::protocol::LoginRequest;
-use crate::store::{hash_token, Advisor};
+use crate::secret::hash_token;
 
 /// The cookie set by `POST /api/login`.
 pub(super) const COOKIE: &str = "faqbot_advisor";
@@ -126,7 +127,7 @@ async fn check_token(state: &Arc<AppState>, token: String) -> Result<Advisor, Ap
         return Err(ApiError::Unauthorized);
     }
     let hash = hash_token(&token);
-    match state.store.run(move |s| s.advisor_by_token(&hash)).await {
+    match state.db.advisor_by_token(&hash).await {
         Ok(Some(a)) => Ok(a),
         Ok(None) => {
             tracing::info!("advisor authentication failed");
@@ -207,10 +208,17 @@ pub(super) async fn leads(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let advisor = authenticate(&state, &headers).await?;
-    let leads = state.store.run(|s| s.leads()).await.map_err(|e| {
-        tracing::error!(cause = %e, "cannot list leads");
-        ApiError::Internal
-    })?;
+    let leads: Vec<crate::protocol::LeadWire> = state
+        .db
+        .leads()
+        .await
+        .map_err(|e| {
+            tracing::error!(cause = %e, "cannot list leads");
+            ApiError::Internal
+        })?
+        .iter()
+        .map(Into::into)
+        .collect();
     tracing::info!(advisor = %advisor.name, count = leads.len(), "leads listed");
     let response = if query.format.as_deref() == Some("csv") {
         let headers = [
@@ -261,10 +269,6 @@ pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'stati
     if state.shutting_down() || state.live.matcher().knowledge().entries.is_empty() {
         return Err(ApiError::Unavailable);
     }
-    state
-        .store
-        .run(|s| s.ping())
-        .await
-        .map_err(|_| ApiError::Unavailable)?;
+    state.db.ping().await.map_err(|_| ApiError::Unavailable)?;
     Ok("ready")
 }

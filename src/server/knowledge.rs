@@ -222,7 +222,7 @@ fn save_error(e: SaveError, last: Option<crate::live::LastSave>) -> ApiError {
                 Some(l) => format!(
                     "{message} (last saved from the console by {} at {})",
                     l.advisor,
-                    crate::store::rfc3339(l.at)
+                    crate::clock::rfc3339(l.at)
                 ),
                 None => message,
             },

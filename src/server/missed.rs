@@ -53,9 +53,9 @@ use serde::Deserialize;
 
 use super::api::{self, ApiError};
 use super::AppState;
+use crate::clock::now_ms;
 use crate::protocol::MissedWire;
 use crate::report;
-use crate::store::now_ms;
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
@@ -80,17 +80,12 @@ pub(super) async fn missed(
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     let from = since.unwrap_or(0);
-    // Both reads under the one store lock: no turn commits between them.
-    let (misses, decisions) = state
-        .store
-        .run(move |s| Ok((s.misses(from)?, s.decisions(from)?)))
-        .await
-        .map_err(|e| {
-            tracing::error!(cause = %e, "cannot read missed questions");
-            ApiError::Internal
-        })?;
-    // Grouping compares each miss with each group: off the async threads, and off the store
-    // lock, so visitors' messages do not wait for it.
+    // Both reads in one snapshot: the rates and the misses agree.
+    let (misses, decisions) = state.db.misses_and_decisions(from).await.map_err(|e| {
+        tracing::error!(cause = %e, "cannot read missed questions");
+        ApiError::Internal
+    })?;
+    // Grouping compares each miss with each group: off the async threads.
     let report =
         tokio::task::spawn_blocking(move || report::build(&misses, &decisions, since, limit))
             .await

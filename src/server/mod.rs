@@ -32,16 +32,20 @@ use crate::config::{Schedule, Settings};
 use crate::dialogue::Rules;
 use crate::handoff::{Hub, Webhook};
 use crate::live::Live;
-use crate::store::{SharedStore, Store};
+use crate::store::{Db, SqliteStore, StoreError};
 
 /// What every request and session shares. Built once by [`AppState::new`].
 pub struct AppState {
     pub settings: Settings,
     /// The served knowledge; take `live.matcher()` once per reply.
     pub live: Arc<Live>,
-    pub store: SharedStore,
+    pub db: Db,
     /// Live visitor and advisor connections.
-    pub hub: Hub,
+    pub hub: Arc<Hub>,
+    /// One turn at a time per conversation.
+    turns: chat::Turns,
+    /// Queue pushes to advisors, one at a time (see `chat::push_queue`).
+    queue_push: tokio::sync::Mutex<()>,
     /// `None` when no webhook is configured.
     pub webhook: Option<Webhook>,
     /// Opening hours, parsed; `None`: always open.
@@ -54,7 +58,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(settings: Settings, live: Arc<Live>, store: Box<dyn Store>) -> Arc<AppState> {
+    /// The state of a service over `store` (opened for writing): starts its writer, which
+    /// delivers committed frames through the hub.
+    pub fn new(
+        settings: Settings,
+        live: Arc<Live>,
+        store: SqliteStore,
+    ) -> Result<Arc<AppState>, StoreError> {
         let schedule = settings
             .handoff
             .opening_hours
@@ -65,17 +75,29 @@ impl AppState {
             offer_on: settings.chat.offer_advisor_on.clone(),
             fallbacks_before_offer: settings.chat.fallbacks_before_offer,
         };
-        Arc::new(AppState {
+        let hub = Arc::new(Hub::new());
+        let delivery = hub.clone();
+        let db = Db::sqlite(
+            store,
+            Arc::new(
+                move |conversation: &str, frames: &[crate::store::StoredFrame], resent: bool| {
+                    delivery.deliver(conversation, frames, resent)
+                },
+            ),
+        )?;
+        Ok(Arc::new(AppState {
             live,
-            store: SharedStore::new(store),
-            hub: Hub::new(),
+            db,
+            hub,
+            turns: chat::Turns::default(),
+            queue_push: tokio::sync::Mutex::new(()),
             webhook,
             schedule,
             rules,
             shutdown: watch::channel(false).0,
             sessions: Arc::new(Drain::default()),
             settings,
-        })
+        }))
     }
 
     /// A receiver that changes when shutdown starts.
@@ -202,8 +224,8 @@ pub async fn run(
         );
     }
     escalation.abort();
-    if let Err(e) = state.store.run(|s| s.checkpoint()).await {
-        tracing::error!(cause = %e, "checkpoint at shutdown failed (the WAL is replayed on next start)");
+    if let Err(e) = state.db.close().await {
+        tracing::error!(cause = %e, "closing the store at shutdown failed (the WAL is replayed on next start)");
     }
     tracing::info!("stopped");
     Ok(())

@@ -26,11 +26,15 @@ pub(super) struct Session {
 /// Runs the session until the client leaves, the socket fails, the hub closes it, or the
 /// service shuts down. `on_text` handles each text frame; a refusal is sent back as an error
 /// frame and the session goes on.
+///
+/// `sent_seq` is the last conversation frame the client has (0 for advisors): numbered frames
+/// at or below it are skipped, so a frame both replayed and queued during a resume goes once.
 pub(super) async fn pump<F, Fut>(
     socket: &mut WebSocket,
     rx: &mut mpsc::Receiver<Outbound>,
     shutdown: &mut watch::Receiver<bool>,
     kind: &Session,
+    mut sent_seq: u64,
     mut on_text: F,
 ) where
     // Owned text, not `&str`: an async closure borrowing its argument is not `Send` for every
@@ -65,6 +69,12 @@ pub(super) async fn pump<F, Fut>(
             },
             out = rx.recv() => match out {
                 Some(Outbound::Text(text)) => ok = socket.send(Message::Text(text.into())).await.is_ok(),
+                Some(Outbound::Numbered(seq, text)) => {
+                    if seq > sent_seq {
+                        sent_seq = seq;
+                        ok = socket.send(Message::Text(text.into())).await.is_ok();
+                    }
+                }
                 Some(Outbound::Close(code, reason)) => {
                     let _ = socket.send(close(code, reason)).await;
                     break;

@@ -15,11 +15,13 @@ use tokio::sync::mpsc;
 use super::chat::{self, Refusal};
 use super::socket::{close, pump, Session};
 use super::AppState;
+use crate::clock::now_ms;
 use crate::dialogue;
-use crate::protocol::{HistoryItem, ModeWire, VisitorIn, VisitorOut};
-use crate::store::{
-    hash_token, new_id, new_token, now_ms, Conversation, Mode, NewContact, StoredFrame,
-};
+use crate::handoff::Outbound;
+use crate::model::{Conversation, Message as StoredMessage, NewContact};
+use crate::protocol::{self, HistoryItem, VisitorIn, VisitorOut};
+use crate::secret::{hash_token, new_id, new_token};
+use crate::store::{StoreError, StoredFrame};
 use crate::Lang;
 
 /// WebSocket read and write buffers: small, so an idle visitor costs a few KiB, not 128 KiB.
@@ -72,9 +74,70 @@ struct Opened {
     conversation: Conversation,
     token: String,
     resumed: bool,
-    history: Vec<HistoryItem>,
+    history: Vec<StoredMessage>,
     replay: Vec<StoredFrame>,
     conn_id: u64,
+}
+
+/// Finds the session's conversation (or starts one), registers the connection, then reads what
+/// to show. Registered before the read: a frame committed after the read is delivered through
+/// the queue, one committed before is in the read; one in both is sent once (by `seq`).
+async fn open(
+    state: &AppState,
+    token: Option<String>,
+    last_seq: Option<u64>,
+    lang_hint: Option<Lang>,
+    page: Option<String>,
+    tx: mpsc::Sender<Outbound>,
+) -> Result<Opened, StoreError> {
+    let ttl_ms = state
+        .settings
+        .chat
+        .session_ttl_hours
+        .saturating_mul(3_600_000) as i64;
+    let now = now_ms();
+    let found = match &token {
+        Some(t) => state
+            .db
+            .conversation_by_token(&hash_token(t))
+            .await?
+            .filter(|c| now - c.last_active <= ttl_ms),
+        None => None,
+    };
+    let (id, token, resumed) = match (found, token) {
+        (Some(c), Some(t)) => {
+            state.db.touch(&c.id, page).await?;
+            (c.id, t, true)
+        }
+        _ => {
+            let token = new_token();
+            let lang = lang_hint.unwrap_or(Lang::Fr).code();
+            let c = state
+                .db
+                .create_conversation(new_id(), hash_token(&token), lang, page)
+                .await?;
+            (c.id, token, false)
+        }
+    };
+    let conn_id = state.hub.register_visitor(&id, tx);
+    let view = state
+        .db
+        .view(&id, resumed, last_seq.filter(|_| resumed))
+        .await;
+    match view {
+        Ok(Some((conversation, history, replay))) => Ok(Opened {
+            conversation,
+            token,
+            resumed,
+            history,
+            replay,
+            conn_id,
+        }),
+        other => {
+            state.hub.unregister_visitor(&id, conn_id);
+            Err(other.err().unwrap_or(StoreError::Vanished))
+        }
+    }
 }
 
 #[tracing::instrument(skip_all, fields(conversation))]
@@ -89,65 +152,9 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuer
     let (tx, mut rx) = mpsc::channel(state.settings.chat.outgoing_queue);
     let page = query.page.map(|p| p.chars().take(512).collect::<String>());
     let lang_hint = query.lang.as_deref().and_then(Lang::from_code);
-    let ttl_ms = state
-        .settings
-        .chat
-        .session_ttl_hours
-        .saturating_mul(3_600_000) as i64;
     let last_seq = query.last_seq;
     let token = query.session.filter(|t| !t.is_empty() && t.len() <= 128);
-    let st = state.clone();
-    let opened = state
-        .store
-        .run(move |s| {
-            let now = now_ms();
-            let found = match &token {
-                Some(t) => s
-                    .conversation_by_token(&hash_token(t))?
-                    .filter(|c| now - c.last_active <= ttl_ms),
-                None => None,
-            };
-            let (conversation, token, resumed) = match (found, token) {
-                (Some(c), Some(t)) => {
-                    s.touch(&c.id, page.as_deref(), now)?;
-                    (c, t, true)
-                }
-                _ => {
-                    let token = new_token();
-                    let lang = lang_hint.unwrap_or(Lang::Fr).code();
-                    let c = s.create_conversation(
-                        &new_id(),
-                        &hash_token(&token),
-                        lang,
-                        page.as_deref(),
-                        now,
-                    )?;
-                    (c, token, false)
-                }
-            };
-            let history = if resumed {
-                s.history(&conversation.id)?
-            } else {
-                Vec::new()
-            };
-            let replay = match last_seq {
-                Some(n) if resumed => s.frames_after(&conversation.id, n)?,
-                _ => Vec::new(),
-            };
-            // Registered under the store lock, after reading the replay: every later frame
-            // goes through the queue, every earlier one is in `replay`. No gap, no duplicate.
-            let conn_id = st.hub.register_visitor(&conversation.id, tx);
-            Ok(Opened {
-                conversation,
-                token,
-                resumed,
-                history,
-                replay,
-                conn_id,
-            })
-        })
-        .await;
-    let opened = match opened {
+    let opened = match open(&state, token, last_seq, lang_hint, page, tx).await {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(cause = %e, "cannot open the conversation");
@@ -169,31 +176,30 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuer
     let lang = lang_hint
         .or_else(|| Lang::from_code(&opened.conversation.lang))
         .unwrap_or(Lang::Fr);
+    let stored_seq = opened.conversation.last_seq;
+    // The replay continues from the client's `last_seq`; otherwise the history covers
+    // everything up to the conversation's last frame.
+    let welcome_seq = match last_seq {
+        Some(n) if opened.resumed => n.min(stored_seq),
+        _ => stored_seq,
+    };
     let welcome = VisitorOut::Welcome {
         session: opened.token.clone(),
-        mode: match opened.conversation.mode {
-            Mode::Bot => ModeWire::Bot,
-            Mode::Queued => ModeWire::Queued,
-            Mode::Advisor => ModeWire::Advisor,
-        },
+        mode: opened.conversation.mode.into(),
         text: dialogue::welcome_text(lang).to_owned(),
-        history: opened.history,
-        // The replay continues from the client's `last_seq`; otherwise the history covers
-        // everything up to the conversation's last frame.
-        seq: match last_seq {
-            Some(n) if opened.resumed => n.min(opened.conversation.last_seq),
-            _ => opened.conversation.last_seq,
-        },
+        history: opened.history.iter().map(HistoryItem::from).collect(),
+        seq: welcome_seq,
     };
     let mut ok = socket
         .send(Message::Text(welcome.to_text().into()))
         .await
         .is_ok();
-    for frame in opened.replay {
+    for frame in &opened.replay {
         if !ok {
             break;
         }
-        ok = socket.send(Message::Text(frame.text.into())).await.is_ok();
+        let text = protocol::numbered(frame.seq, &frame.payload);
+        ok = socket.send(Message::Text(text.into())).await.is_ok();
     }
 
     if ok {
@@ -208,10 +214,18 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuer
                 .to_text()
             },
         };
-        pump(&mut socket, &mut rx, &mut shutdown, &kind, |text| {
-            let (state, conv_id) = (state.clone(), conv_id.clone());
-            async move { handle(&state, &conv_id, &text).await }
-        })
+        // Everything up to the stored `seq` read at opening is in the history or the replay.
+        pump(
+            &mut socket,
+            &mut rx,
+            &mut shutdown,
+            &kind,
+            stored_seq,
+            |text| {
+                let (state, conv_id) = (state.clone(), conv_id.clone());
+                async move { handle(&state, &conv_id, &text).await }
+            },
+        )
         .await;
     }
     state.hub.unregister_visitor(&conv_id, opened.conn_id);

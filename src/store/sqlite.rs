@@ -1,15 +1,19 @@
-//! The SQLite [`Store`]: one file `faqbot.db` in WAL mode with `synchronous=FULL`, so a commit
-//! survives a crash of the process and of the machine. Migrations run on open.
+//! The SQLite backend: one file `faqbot.db` in WAL mode with `synchronous=FULL`, so a commit
+//! survives a crash of the process and of the machine. Migrations run when the writer opens it.
+//!
+//! Reads are methods of [`SqliteStore`]; writes are functions of [`write`] over a connection
+//! inside a transaction the caller opened, so the service's writer can put many turns in one
+//! transaction (one fsync) while the CLI commits each on its own.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
-use super::{
-    rfc3339, Advisor, Applied, Conversation, Decisions, HandoffChange, Miss, MissKind, Mode,
-    Outcome, QueuedHandoff, Sender, Store, StoreError, StoredFrame, StoredMiss, Turn, PICK,
+use super::{Applied, StoreError, StoredFrame};
+use crate::model::{
+    Advisor, Card, Conversation, Decisions, HandoffChange, HandoffReason, Lead, Message, Miss,
+    MissKind, Mode, Outcome, QueuedHandoff, Sender, StoredMiss, Turn, PICK,
 };
-use crate::protocol::{FromWire, HandoffCard, HistoryItem, LeadWire};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -106,36 +110,82 @@ CREATE TABLE misses (
 CREATE INDEX misses_by_conversation ON misses(conversation_id, id);
 CREATE INDEX misses_by_at ON misses(at);
 "#,
+    // 3: frames keep their payload without `seq` (the number is its own column, added to the
+    // JSON when sent), and live in a rowid table: in the `WITHOUT ROWID` one each ~1 KB reply
+    // went to an overflow page, ~6 KiB on disk per message.
+    r#"
+CREATE TABLE frames_v3 (
+    id INTEGER PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    seq INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    reply_to TEXT,
+    body TEXT NOT NULL
+);
+INSERT INTO frames_v3 (conversation_id, seq, at, reply_to, body)
+    SELECT conversation_id, seq, at, reply_to, json_remove(body, '$.seq') FROM frames ORDER BY conversation_id, seq;
+DROP TABLE frames;
+ALTER TABLE frames_v3 RENAME TO frames;
+CREATE UNIQUE INDEX frames_by_seq ON frames(conversation_id, seq);
+CREATE INDEX frames_by_reply_to ON frames(conversation_id, reply_to) WHERE reply_to IS NOT NULL;
+"#,
 ];
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Database(Box::new(e))
+    }
+}
 
-/// The SQLite store. Not shared: the service wraps it in one mutex (see `server::Db`).
+/// A connection to `faqbot.db`: the service's writer, one of its readers, or a CLI command's.
 pub struct SqliteStore {
     conn: Connection,
+    /// The database file, to open more connections to it.
+    path: PathBuf,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) `DATA_DIR/faqbot.db` and runs pending migrations.
+    /// Opens (creating if needed) `DATA_DIR/faqbot.db` for writing and runs pending migrations.
+    /// The file is readable by its owner only: it holds visitors' health questions.
     pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_owned(),
             source,
         })?;
-        let conn = Connection::open(data_dir.join("faqbot.db"))?;
-        // WAL lets `faqbot leads` read while the service writes; FULL syncs the log on every
-        // commit, which is the promise made to visitors (acknowledged means on disk).
+        let path = data_dir.join("faqbot.db");
+        let conn = Connection::open(&path)?;
+        owner_only(&path)?;
+        // WAL lets readers (the service's and `faqbot leads`) read while the writer writes;
+        // FULL syncs the log on every commit, which is the promise made to visitors
+        // (acknowledged means on disk).
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut store = SqliteStore { conn };
+        // Many turns share a transaction: keep their statements prepared.
+        conn.set_prepared_statement_cache_capacity(64);
+        let mut store = SqliteStore { conn, path };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Another connection to the same (opened and migrated) database, for reading only.
+    pub fn reader(&self) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.pragma_update(None, "query_only", true)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(SqliteStore {
+            conn,
+            path: self.path.clone(),
+        })
     }
 
     /// Opens an existing `DATA_DIR/faqbot.db` read-only, for reports: it never creates, migrates
     /// or writes, and WAL lets it read while `faqbot serve` writes.
     pub fn open_read_only(data_dir: &Path) -> Result<SqliteStore, StoreError> {
-        use rusqlite::OpenFlags;
         let path = data_dir.join("faqbot.db");
         if !path.is_file() {
             return Err(StoreError::NoDatabase(path));
@@ -154,7 +204,7 @@ impl SqliteStore {
                 needed,
             });
         }
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore { conn, path })
     }
 
     /// Runs `f` in one read transaction, so that all it reads is one snapshot even while the
@@ -174,6 +224,24 @@ impl SqliteStore {
         Ok(value)
     }
 
+    /// Runs `f` in its own IMMEDIATE transaction (one fsync).
+    pub fn write<T>(
+        &mut self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// The connection, for the service's writer (which batches transactions itself).
+    pub(super) fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
     fn migrate(&mut self) -> Result<(), StoreError> {
         let done: i64 = self
             .conn
@@ -188,129 +256,33 @@ impl SqliteStore {
         tx.commit()?;
         Ok(())
     }
-}
 
-fn parse_mode(s: &str) -> Mode {
-    match s {
-        "queued" => Mode::Queued,
-        "advisor" => Mode::Advisor,
-        _ => Mode::Bot,
-    }
-}
-
-fn sender_str(from: Sender) -> &'static str {
-    match from {
-        Sender::Visitor => "visitor",
-        Sender::Bot => "bot",
-        Sender::Advisor => "advisor",
-    }
-}
-
-const CONVERSATION_COLUMNS: &str = "id, created_at, last_active, lang, page, mode, advisor, last_seq, fallbacks, offer_reason, last_question, last_candidates";
-
-fn conversation_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
-    let candidates: Option<String> = row.get(11)?;
-    Ok(Conversation {
-        id: row.get(0)?,
-        created_at: row.get(1)?,
-        last_active: row.get(2)?,
-        lang: row.get(3)?,
-        page: row.get(4)?,
-        mode: parse_mode(&row.get::<_, String>(5)?),
-        advisor: row.get(6)?,
-        last_seq: row.get::<_, i64>(7)?.max(0) as u64,
-        fallbacks: row.get::<_, i64>(8)?.clamp(0, i64::from(u32::MAX)) as u32,
-        offer_reason: row.get(9)?,
-        last_question: row.get(10)?,
-        // A card we cannot read is shown empty rather than failing the whole conversation.
-        last_candidates: candidates
-            .and_then(|c| serde_json::from_str(&c).ok())
-            .unwrap_or_default(),
-    })
-}
-
-fn queued_row(row: &Row<'_>) -> rusqlite::Result<QueuedHandoff> {
-    let card: String = row.get(2)?;
-    Ok(QueuedHandoff {
-        conversation: row.get(0)?,
-        created_at: row.get(1)?,
-        card: parse_card(&card),
-        escalated: row.get::<_, Option<i64>>(3)?.is_some(),
-    })
-}
-
-fn parse_card(json: &str) -> HandoffCard {
-    serde_json::from_str(json).unwrap_or_else(|_| HandoffCard {
-        reason: "asked".into(),
-        last_question: None,
-        candidates: Vec::new(),
-        page: None,
-        lang: "fr".into(),
-    })
-}
-
-fn card_json(card: &HandoffCard) -> String {
-    serde_json::to_string(card).unwrap_or_else(|_| "{}".into())
-}
-
-impl Store for SqliteStore {
-    fn create_conversation(
-        &mut self,
-        id: &str,
-        token_hash: &str,
-        lang: &str,
-        page: Option<&str>,
-        now: i64,
-    ) -> Result<Conversation, StoreError> {
-        self.conn.execute(
-            "INSERT INTO conversations (id, token_hash, created_at, last_active, lang, page) VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
-            params![id, token_hash, now, lang, page],
-        )?;
-        self.conversation(id)?
-            .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
-    }
-
-    fn conversation_by_token(
-        &mut self,
+    pub fn conversation_by_token(
+        &self,
         token_hash: &str,
     ) -> Result<Option<Conversation>, StoreError> {
         let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE token_hash = ?1");
         Ok(self
             .conn
-            .query_row(&sql, [token_hash], conversation_row)
+            .prepare_cached(&sql)?
+            .query_row([token_hash], conversation_row)
             .optional()?)
     }
 
-    fn conversation(&mut self, id: &str) -> Result<Option<Conversation>, StoreError> {
-        let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?1");
-        Ok(self
-            .conn
-            .query_row(&sql, [id], conversation_row)
-            .optional()?)
+    pub fn conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
+        conversation(&self.conn, id)
     }
 
-    fn touch(&mut self, id: &str, page: Option<&str>, now: i64) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE conversations SET last_active = ?2, page = COALESCE(?3, page) WHERE id = ?1",
-            params![id, now, page],
+    /// The conversation's messages, oldest first.
+    pub fn history(&self, id: &str) -> Result<Vec<Message>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT sender, text, at, advisor, faq_id FROM messages WHERE conversation_id = ?1 ORDER BY id",
         )?;
-        Ok(())
-    }
-
-    fn history(&mut self, id: &str) -> Result<Vec<HistoryItem>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT sender, text, at, advisor, faq_id FROM messages WHERE conversation_id = ?1 ORDER BY id")?;
         let rows = stmt.query_map([id], |row| {
-            let from = match row.get::<_, String>(0)?.as_str() {
-                "visitor" => FromWire::Visitor,
-                "advisor" => FromWire::Advisor,
-                _ => FromWire::Bot,
-            };
-            Ok(HistoryItem {
-                from,
+            Ok(Message {
+                from: Sender::parse(&row.get::<_, String>(0)?),
                 text: row.get(1)?,
-                at: rfc3339(row.get(2)?),
+                at: row.get(2)?,
                 advisor: row.get(3)?,
                 faq_id: row.get(4)?,
             })
@@ -318,261 +290,53 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn frames_after(&mut self, id: &str, seq: u64) -> Result<Vec<StoredFrame>, StoreError> {
+    /// The conversation's frames numbered above `seq`, in order.
+    pub fn frames_after(&self, id: &str, seq: u64) -> Result<Vec<StoredFrame>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, body FROM frames WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq",
         )?;
-        let rows = stmt.query_map(params![id, seq as i64], |row| {
-            Ok(StoredFrame {
-                seq: row.get::<_, i64>(0)? as u64,
-                text: row.get(1)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![id, seq as i64], frame_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn apply(&mut self, turn: Turn, now: i64) -> Result<Applied, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let conv = turn.conversation.as_str();
-
-        if let Some(client_id) = &turn.client_id {
-            let seen: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM messages WHERE conversation_id = ?1 AND client_id = ?2",
-                    params![conv, client_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if seen.is_some() {
-                let mut stmt = tx.prepare("SELECT seq, body FROM frames WHERE conversation_id = ?1 AND reply_to = ?2 ORDER BY seq")?;
-                let frames = stmt
-                    .query_map(params![conv, client_id], |row| {
-                        Ok(StoredFrame {
-                            seq: row.get::<_, i64>(0)? as u64,
-                            text: row.get(1)?,
-                        })
-                    })?
-                    .collect::<Result<_, _>>()?;
-                return Ok(Applied::Duplicate { frames });
-            }
-        }
-
-        match &turn.handoff {
-            None => {}
-            Some(HandoffChange::Open(card)) => {
-                tx.execute(
-                    "INSERT INTO handoffs (conversation_id, created_at, status, reason, card) VALUES (?1, ?2, 'queued', ?3, ?4)",
-                    params![conv, now, card.reason, card_json(card)],
-                )?;
-                tx.execute(
-                    "UPDATE conversations SET mode = 'queued', advisor = NULL WHERE id = ?1",
-                    [conv],
-                )?;
-            }
-            Some(HandoffChange::Unavailable(card)) => {
-                tx.execute(
-                    "INSERT INTO handoffs (conversation_id, created_at, status, reason, card, ended_at) VALUES (?1, ?2, 'unavailable', ?3, ?4, ?2)",
-                    params![conv, now, card.reason, card_json(card)],
-                )?;
-            }
-            Some(HandoffChange::Claim { advisor }) => {
-                // The claim is decided here, in one conditional UPDATE inside an IMMEDIATE
-                // transaction: of two advisors clicking at once exactly one changes a row.
-                let changed = tx.execute(
-                    "UPDATE handoffs SET status = 'assigned', advisor = ?2, claimed_at = ?3 WHERE conversation_id = ?1 AND status = 'queued'",
-                    params![conv, advisor, now],
-                )?;
-                if changed == 0 {
-                    return Ok(Applied::Conflict);
-                }
-                tx.execute(
-                    "UPDATE conversations SET mode = 'advisor', advisor = ?2 WHERE id = ?1",
-                    params![conv, advisor],
-                )?;
-            }
-            Some(HandoffChange::End { advisor, status }) => {
-                let changed = tx.execute(
-                    "UPDATE handoffs SET status = ?3, ended_at = ?4 WHERE conversation_id = ?1 AND status = 'assigned' AND advisor = ?2",
-                    params![conv, advisor, status.as_str(), now],
-                )?;
-                if changed == 0 {
-                    return Ok(Applied::Conflict);
-                }
-                tx.execute("UPDATE conversations SET mode = 'bot', advisor = NULL, fallbacks = 0 WHERE id = ?1", [conv])?;
-            }
-        }
-
-        for (i, m) in turn.messages.iter().enumerate() {
-            // The client id marks the visitor's message, the first one of the turn.
-            let client_id = if i == 0 && m.from == Sender::Visitor {
-                turn.client_id.as_deref()
-            } else {
-                None
-            };
-            tx.execute(
-                "INSERT INTO messages (conversation_id, at, sender, text, faq_id, confidence, advisor, client_id, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![conv, now, sender_str(m.from), m.text, m.faq_id, m.confidence.map(f64::from), m.advisor, client_id, m.kind],
-            )?;
-        }
-
-        // The outcome first: it belongs to the miss before this turn's own.
-        if let Some(outcome) = &turn.outcome {
-            tx.execute(
-                "UPDATE misses SET outcome = ?2, outcome_faq_id = ?3
-                 WHERE id = (SELECT MAX(id) FROM misses WHERE conversation_id = ?1) AND outcome = 'none'",
-                params![conv, outcome.as_str(), outcome.entry()],
-            )?;
-        }
-        if let Some(m) = &turn.miss {
-            let terms = serde_json::to_string(&m.terms).unwrap_or_else(|_| "[]".into());
-            let candidates = serde_json::to_string(&m.candidates).unwrap_or_else(|_| "[]".into());
-            tx.execute(
-                "INSERT INTO misses (conversation_id, at, lang, question, terms, kind, confidence, candidates, outcome, outcome_faq_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![conv, now, m.lang, m.question, terms, m.kind.as_str(), f64::from(m.confidence), candidates, m.outcome.as_str(), m.outcome.entry()],
-            )?;
-        }
-
-        let mut frames = Vec::with_capacity(turn.frames.len());
-        if !turn.frames.is_empty() {
-            let mut seq: i64 = tx.query_row(
-                "SELECT last_seq FROM conversations WHERE id = ?1",
-                [conv],
-                |r| r.get(0),
-            )?;
-            for frame in &turn.frames {
-                seq += 1;
-                let text = frame.encode(seq as u64);
-                tx.execute(
-                    "INSERT INTO frames (conversation_id, seq, at, reply_to, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![conv, seq, now, turn.client_id, text],
-                )?;
-                frames.push(StoredFrame {
-                    seq: seq as u64,
-                    text,
-                });
-            }
-            tx.execute(
-                "UPDATE conversations SET last_seq = ?2 WHERE id = ?1",
-                params![conv, seq],
-            )?;
-        }
-
-        let u = &turn.update;
-        if let Some(lang) = &u.lang {
-            tx.execute(
-                "UPDATE conversations SET lang = ?2 WHERE id = ?1",
-                params![conv, lang],
-            )?;
-        }
-        if let Some(n) = u.fallbacks {
-            tx.execute(
-                "UPDATE conversations SET fallbacks = ?2 WHERE id = ?1",
-                params![conv, n],
-            )?;
-        }
-        if let Some(reason) = &u.offer_reason {
-            tx.execute(
-                "UPDATE conversations SET offer_reason = ?2 WHERE id = ?1",
-                params![conv, reason],
-            )?;
-        }
-        if let Some(q) = &u.last_question {
-            tx.execute(
-                "UPDATE conversations SET last_question = ?2 WHERE id = ?1",
-                params![conv, q],
-            )?;
-        }
-        if let Some(c) = &u.last_candidates {
-            let json = serde_json::to_string(c).unwrap_or_else(|_| "[]".into());
-            tx.execute(
-                "UPDATE conversations SET last_candidates = ?2 WHERE id = ?1",
-                params![conv, json],
-            )?;
-        }
-        if u.touch {
-            tx.execute(
-                "UPDATE conversations SET last_active = ?2 WHERE id = ?1",
-                params![conv, now],
-            )?;
-        }
-
-        if let Some(c) = &turn.contact {
-            tx.execute(
-                "INSERT INTO contacts (conversation_id, created_at, name, email, phone, message, consent, lang, page)
-                 SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, lang, page FROM conversations WHERE id = ?1",
-                params![conv, now, c.name, c.email, c.phone, c.message, c.consent],
-            )?;
-        }
-
-        tx.commit()?;
-        Ok(Applied::Done { frames })
-    }
-
-    fn queue(&mut self) -> Result<Vec<QueuedHandoff>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT conversation_id, created_at, card, escalated_at FROM handoffs WHERE status = 'queued' ORDER BY id")?;
+    /// Queued handoffs, first come first.
+    pub fn queue(&self) -> Result<Vec<QueuedHandoff>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT conversation_id, created_at, card, escalated_at FROM handoffs WHERE status = 'queued' ORDER BY id",
+        )?;
         let rows = stmt.query_map([], queued_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn handoff_card(&mut self, conversation: &str) -> Result<Option<HandoffCard>, StoreError> {
+    /// The latest handoff card of a conversation.
+    pub fn handoff_card(&self, conversation: &str) -> Result<Option<Card>, StoreError> {
         let card: Option<String> = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT card FROM handoffs WHERE conversation_id = ?1 ORDER BY id DESC LIMIT 1",
-                [conversation],
-                |r| r.get(0),
-            )
+            )?
+            .query_row([conversation], |r| r.get(0))
             .optional()?;
         Ok(card.as_deref().map(parse_card))
     }
 
-    fn assigned_to(&mut self, advisor: &str) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT conversation_id FROM handoffs WHERE status = 'assigned' AND advisor = ?1 ORDER BY id")?;
+    /// Conversations an advisor holds.
+    pub fn assigned_to(&self, advisor: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT conversation_id FROM handoffs WHERE status = 'assigned' AND advisor = ?1 ORDER BY id",
+        )?;
         let rows = stmt.query_map([advisor], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn escalate(&mut self, before: i64, now: i64) -> Result<Vec<QueuedHandoff>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let due: Vec<QueuedHandoff> = {
-            let mut stmt = tx.prepare(
-                "SELECT conversation_id, created_at, card, escalated_at FROM handoffs
-                 WHERE status = 'queued' AND escalated_at IS NULL AND created_at <= ?1 ORDER BY id",
-            )?;
-            let rows = stmt.query_map([before], queued_row)?;
-            rows.collect::<Result<_, _>>()?
-        };
-        tx.execute(
-            "UPDATE handoffs SET escalated_at = ?2 WHERE status = 'queued' AND escalated_at IS NULL AND created_at <= ?1",
-            params![before, now],
-        )?;
-        tx.commit()?;
-        Ok(due
-            .into_iter()
-            .map(|h| QueuedHandoff {
-                escalated: true,
-                ..h
-            })
-            .collect())
-    }
-
-    fn leads(&mut self) -> Result<Vec<LeadWire>, StoreError> {
+    pub fn leads(&self) -> Result<Vec<Lead>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, created_at, conversation_id, name, email, phone, message, consent, lang, page FROM contacts ORDER BY id",
         )?;
         let rows = stmt.query_map([], |row| {
-            Ok(LeadWire {
+            Ok(Lead {
                 id: row.get(0)?,
-                created_at: rfc3339(row.get(1)?),
+                created_at: row.get(1)?,
                 conversation: row.get(2)?,
                 name: row.get(3)?,
                 email: row.get(4)?,
@@ -586,46 +350,21 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn add_advisor(
-        &mut self,
-        name: &str,
-        role: &str,
-        token_hash: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let exists: Option<i64> = self
-            .conn
-            .query_row("SELECT id FROM advisors WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if exists.is_some() {
-            return Err(StoreError::AdvisorExists(name.to_owned()));
-        }
-        self.conn.execute(
-            "INSERT INTO advisors (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![name, role, token_hash, now],
-        )?;
-        Ok(())
-    }
-
-    fn advisor_by_token(&mut self, token_hash: &str) -> Result<Option<Advisor>, StoreError> {
+    pub fn advisor_by_token(&self, token_hash: &str) -> Result<Option<Advisor>, StoreError> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT name, role FROM advisors WHERE token_hash = ?1",
-                [token_hash],
-                |r| {
-                    Ok(Advisor {
-                        name: r.get(0)?,
-                        role: r.get(1)?,
-                    })
-                },
-            )
+            .prepare_cached("SELECT name, role FROM advisors WHERE token_hash = ?1")?
+            .query_row([token_hash], |r| {
+                Ok(Advisor {
+                    name: r.get(0)?,
+                    role: r.get(1)?,
+                })
+            })
             .optional()?)
     }
 
-    fn misses(&mut self, since: i64) -> Result<Vec<StoredMiss>, StoreError> {
+    /// Missed questions recorded at or after `since` (Unix milliseconds), oldest first.
+    pub fn misses(&self, since: i64) -> Result<Vec<StoredMiss>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, conversation_id, at, lang, question, terms, kind, confidence, candidates, outcome, outcome_faq_id
              FROM misses WHERE at >= ?1 ORDER BY id",
@@ -654,7 +393,8 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn decisions(&mut self, since: i64) -> Result<Decisions, StoreError> {
+    /// The bot's decisions at or after `since`, counted.
+    pub fn decisions(&self, since: i64) -> Result<Decisions, StoreError> {
         let count = |v: i64| v.max(0) as u64;
         let kinds = {
             let mut stmt = self.conn.prepare_cached(
@@ -692,15 +432,379 @@ impl Store for SqliteStore {
         })
     }
 
-    fn ping(&mut self) -> Result<(), StoreError> {
+    /// Checks the database answers (readiness).
+    pub fn ping(&self) -> Result<(), StoreError> {
         self.conn
             .query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
         Ok(())
     }
 
-    fn checkpoint(&mut self) -> Result<(), StoreError> {
+    /// Folds the write-ahead log into the database file (shutdown).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    pub fn create_conversation(
+        &mut self,
+        id: &str,
+        token_hash: &str,
+        lang: &str,
+        page: Option<&str>,
+        now: i64,
+    ) -> Result<Conversation, StoreError> {
+        self.write(|c| write::create_conversation(c, id, token_hash, lang, page, now))
+    }
+
+    pub fn apply(&mut self, turn: &Turn<String>, now: i64) -> Result<Applied, StoreError> {
+        self.write(|c| write::apply(c, turn, now))
+    }
+
+    pub fn add_advisor(
+        &mut self,
+        name: &str,
+        role: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.write(|c| write::add_advisor(c, name, role, token_hash, now))
+    }
+}
+
+/// Owner read and write only (Unix); elsewhere the folder's permissions apply.
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+            |source| StoreError::DataDir {
+                path: path.to_owned(),
+                source,
+            },
+        )?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+const CONVERSATION_COLUMNS: &str = "id, created_at, last_active, lang, page, mode, advisor, last_seq, fallbacks, offer_reason, last_question, last_candidates";
+
+fn conversation(conn: &Connection, id: &str) -> Result<Option<Conversation>, StoreError> {
+    let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], conversation_row)
+        .optional()?)
+}
+
+fn conversation_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
+    let candidates: Option<String> = row.get(11)?;
+    Ok(Conversation {
+        id: row.get(0)?,
+        created_at: row.get(1)?,
+        last_active: row.get(2)?,
+        lang: row.get(3)?,
+        page: row.get(4)?,
+        mode: Mode::parse(&row.get::<_, String>(5)?),
+        advisor: row.get(6)?,
+        last_seq: row.get::<_, i64>(7)?.max(0) as u64,
+        fallbacks: row.get::<_, i64>(8)?.clamp(0, i64::from(u32::MAX)) as u32,
+        offer_reason: row
+            .get::<_, Option<String>>(9)?
+            .as_deref()
+            .and_then(HandoffReason::parse),
+        last_question: row.get(10)?,
+        // A card we cannot read is shown empty rather than failing the whole conversation.
+        last_candidates: candidates
+            .and_then(|c| serde_json::from_str(&c).ok())
+            .unwrap_or_default(),
+    })
+}
+
+fn frame_row(row: &Row<'_>) -> rusqlite::Result<StoredFrame> {
+    Ok(StoredFrame {
+        seq: row.get::<_, i64>(0)?.max(0) as u64,
+        payload: row.get(1)?,
+    })
+}
+
+fn queued_row(row: &Row<'_>) -> rusqlite::Result<QueuedHandoff> {
+    let card: String = row.get(2)?;
+    Ok(QueuedHandoff {
+        conversation: row.get(0)?,
+        created_at: row.get(1)?,
+        card: parse_card(&card),
+        escalated: row.get::<_, Option<i64>>(3)?.is_some(),
+    })
+}
+
+fn parse_card(json: &str) -> Card {
+    serde_json::from_str(json).unwrap_or_else(|_| Card::unreadable())
+}
+
+fn card_json(card: &Card) -> String {
+    serde_json::to_string(card).unwrap_or_else(|_| "{}".into())
+}
+
+/// Writes, each over a connection inside a transaction the caller opened and commits.
+pub(super) mod write {
+    use super::*;
+
+    pub fn create_conversation(
+        conn: &Connection,
+        id: &str,
+        token_hash: &str,
+        lang: &str,
+        page: Option<&str>,
+        now: i64,
+    ) -> Result<Conversation, StoreError> {
+        conn.prepare_cached(
+            "INSERT INTO conversations (id, token_hash, created_at, last_active, lang, page) VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
+        )?
+        .execute(params![id, token_hash, now, lang, page])?;
+        conversation(conn, id)?.ok_or(StoreError::Vanished)
+    }
+
+    /// Records a reconnection: activity time, and the page when the widget says it moved.
+    pub fn touch(
+        conn: &Connection,
+        id: &str,
+        page: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        conn.prepare_cached(
+            "UPDATE conversations SET last_active = ?2, page = COALESCE(?3, page) WHERE id = ?1",
+        )?
+        .execute(params![id, now, page])?;
+        Ok(())
+    }
+
+    pub fn apply(conn: &Connection, turn: &Turn<String>, now: i64) -> Result<Applied, StoreError> {
+        let conv = turn.conversation.as_str();
+
+        if let Some(client_id) = &turn.client_id {
+            let seen: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT id FROM messages WHERE conversation_id = ?1 AND client_id = ?2",
+                )?
+                .query_row(params![conv, client_id], |r| r.get(0))
+                .optional()?;
+            if seen.is_some() {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT seq, body FROM frames WHERE conversation_id = ?1 AND reply_to = ?2 ORDER BY seq",
+                )?;
+                let frames = stmt
+                    .query_map(params![conv, client_id], frame_row)?
+                    .collect::<Result<_, _>>()?;
+                return Ok(Applied::Duplicate { frames });
+            }
+        }
+
+        match &turn.handoff {
+            None => {}
+            Some(HandoffChange::Open(card)) => {
+                conn.prepare_cached(
+                    "INSERT INTO handoffs (conversation_id, created_at, status, reason, card) VALUES (?1, ?2, 'queued', ?3, ?4)",
+                )?
+                .execute(params![conv, now, card.reason, card_json(card)])?;
+                conn.prepare_cached(
+                    "UPDATE conversations SET mode = 'queued', advisor = NULL WHERE id = ?1",
+                )?
+                .execute([conv])?;
+            }
+            Some(HandoffChange::Unavailable(card)) => {
+                conn.prepare_cached(
+                    "INSERT INTO handoffs (conversation_id, created_at, status, reason, card, ended_at) VALUES (?1, ?2, 'unavailable', ?3, ?4, ?2)",
+                )?
+                .execute(params![conv, now, card.reason, card_json(card)])?;
+            }
+            Some(HandoffChange::Claim { advisor }) => {
+                // The claim is decided here, in one conditional UPDATE inside the writer's
+                // transaction: of two advisors clicking at once exactly one changes a row.
+                let changed = conn
+                    .prepare_cached(
+                        "UPDATE handoffs SET status = 'assigned', advisor = ?2, claimed_at = ?3 WHERE conversation_id = ?1 AND status = 'queued'",
+                    )?
+                    .execute(params![conv, advisor, now])?;
+                if changed == 0 {
+                    return Ok(Applied::Conflict);
+                }
+                conn.prepare_cached(
+                    "UPDATE conversations SET mode = 'advisor', advisor = ?2 WHERE id = ?1",
+                )?
+                .execute(params![conv, advisor])?;
+            }
+            Some(HandoffChange::End { advisor, status }) => {
+                let changed = conn
+                    .prepare_cached(
+                        "UPDATE handoffs SET status = ?3, ended_at = ?4 WHERE conversation_id = ?1 AND status = 'assigned' AND advisor = ?2",
+                    )?
+                    .execute(params![conv, advisor, status.as_str(), now])?;
+                if changed == 0 {
+                    return Ok(Applied::Conflict);
+                }
+                conn.prepare_cached(
+                    "UPDATE conversations SET mode = 'bot', advisor = NULL, fallbacks = 0 WHERE id = ?1",
+                )?
+                .execute([conv])?;
+            }
+        }
+
+        if !turn.messages.is_empty() {
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO messages (conversation_id, at, sender, text, faq_id, confidence, advisor, client_id, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for (i, m) in turn.messages.iter().enumerate() {
+                // The client id marks the visitor's message, the first one of the turn.
+                let client_id = if i == 0 && m.from == Sender::Visitor {
+                    turn.client_id.as_deref()
+                } else {
+                    None
+                };
+                insert.execute(params![
+                    conv,
+                    now,
+                    m.from.as_str(),
+                    m.text,
+                    m.faq_id,
+                    m.confidence.map(f64::from),
+                    m.advisor,
+                    client_id,
+                    m.kind
+                ])?;
+            }
+        }
+
+        // The outcome first: it belongs to the miss before this turn's own.
+        if let Some(outcome) = &turn.outcome {
+            conn.prepare_cached(
+                "UPDATE misses SET outcome = ?2, outcome_faq_id = ?3
+                 WHERE id = (SELECT MAX(id) FROM misses WHERE conversation_id = ?1) AND outcome = 'none'",
+            )?
+            .execute(params![conv, outcome.as_str(), outcome.entry()])?;
+        }
+        if let Some(m) = &turn.miss {
+            let terms = serde_json::to_string(&m.terms).unwrap_or_else(|_| "[]".into());
+            let candidates = serde_json::to_string(&m.candidates).unwrap_or_else(|_| "[]".into());
+            conn.prepare_cached(
+                "INSERT INTO misses (conversation_id, at, lang, question, terms, kind, confidence, candidates, outcome, outcome_faq_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![conv, now, m.lang, m.question, terms, m.kind.as_str(), f64::from(m.confidence), candidates, m.outcome.as_str(), m.outcome.entry()])?;
+        }
+
+        // The frames are numbered here, by the one writer, in commit order: whoever produced
+        // them, a conversation's `seq` has no gap and no duplicate.
+        let mut frames = Vec::with_capacity(turn.frames.len());
+        let mut last_seq: Option<i64> = None;
+        if !turn.frames.is_empty() {
+            let mut seq: i64 = conn
+                .prepare_cached("SELECT last_seq FROM conversations WHERE id = ?1")?
+                .query_row([conv], |r| r.get(0))
+                .optional()?
+                .ok_or(StoreError::Vanished)?;
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO frames (conversation_id, seq, at, reply_to, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for payload in &turn.frames {
+                seq += 1;
+                insert.execute(params![conv, seq, now, turn.client_id, payload])?;
+                frames.push(StoredFrame {
+                    seq: seq as u64,
+                    payload: payload.clone(),
+                });
+            }
+            last_seq = Some(seq);
+        }
+
+        // One statement for every field of the conversation the turn changes.
+        let u = &turn.update;
+        let candidates = u
+            .last_candidates
+            .as_ref()
+            .map(|c| serde_json::to_string(c).unwrap_or_else(|_| "[]".into()));
+        conn.prepare_cached(
+            "UPDATE conversations SET
+                 lang = COALESCE(?2, lang),
+                 fallbacks = COALESCE(?3, fallbacks),
+                 offer_reason = CASE WHEN ?4 THEN ?5 ELSE offer_reason END,
+                 last_question = COALESCE(?6, last_question),
+                 last_candidates = COALESCE(?7, last_candidates),
+                 last_active = CASE WHEN ?8 THEN ?9 ELSE last_active END,
+                 last_seq = COALESCE(?10, last_seq)
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            conv,
+            u.lang,
+            u.fallbacks,
+            u.offer_reason.is_some(),
+            u.offer_reason.flatten().map(HandoffReason::as_str),
+            u.last_question,
+            candidates,
+            u.touch,
+            now,
+            last_seq
+        ])?;
+
+        if let Some(c) = &turn.contact {
+            conn.prepare_cached(
+                "INSERT INTO contacts (conversation_id, created_at, name, email, phone, message, consent, lang, page)
+                 SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, lang, page FROM conversations WHERE id = ?1",
+            )?
+            .execute(params![conv, now, c.name, c.email, c.phone, c.message, c.consent])?;
+        }
+        Ok(Applied::Done { frames })
+    }
+
+    /// Marks queued handoffs created before `before` as escalated and returns them.
+    pub fn escalate(
+        conn: &Connection,
+        before: i64,
+        now: i64,
+    ) -> Result<Vec<QueuedHandoff>, StoreError> {
+        let due: Vec<QueuedHandoff> = {
+            let mut stmt = conn.prepare_cached(
+                "SELECT conversation_id, created_at, card, escalated_at FROM handoffs
+                 WHERE status = 'queued' AND escalated_at IS NULL AND created_at <= ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([before], queued_row)?;
+            rows.collect::<Result<_, _>>()?
+        };
+        conn.prepare_cached(
+            "UPDATE handoffs SET escalated_at = ?2 WHERE status = 'queued' AND escalated_at IS NULL AND created_at <= ?1",
+        )?
+        .execute(params![before, now])?;
+        Ok(due
+            .into_iter()
+            .map(|h| QueuedHandoff {
+                escalated: true,
+                ..h
+            })
+            .collect())
+    }
+
+    pub fn add_advisor(
+        conn: &Connection,
+        name: &str,
+        role: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let exists: Option<i64> = conn
+            .query_row("SELECT id FROM advisors WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if exists.is_some() {
+            return Err(StoreError::AdvisorExists(name.to_owned()));
+        }
+        conn.execute(
+            "INSERT INTO advisors (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![name, role, token_hash, now],
+        )?;
         Ok(())
     }
 }
@@ -708,7 +812,7 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::NewMessage;
+    use crate::model::NewMessage;
 
     fn miss(question: &str) -> Miss {
         Miss {
@@ -722,7 +826,7 @@ mod tests {
         }
     }
 
-    fn turn(client_id: &str, miss: Option<Miss>, outcome: Option<Outcome>) -> Turn {
+    fn turn(client_id: &str, miss: Option<Miss>, outcome: Option<Outcome>) -> Turn<String> {
         Turn {
             conversation: "c1".into(),
             client_id: Some(client_id.into()),
@@ -741,23 +845,23 @@ mod tests {
             .create_conversation("c1", "hash", "fr", None, 1)
             .expect("conversation");
         store
-            .apply(turn("a", Some(miss("xyzzy")), None), 10)
+            .apply(&turn("a", Some(miss("xyzzy")), None), 10)
             .expect("a");
         // The same message id again (a resend): not recorded twice.
-        let again = store.apply(turn("a", Some(miss("xyzzy")), None), 11);
+        let again = store.apply(&turn("a", Some(miss("xyzzy")), None), 11);
         assert!(matches!(again, Ok(Applied::Duplicate { .. })));
         store
             .apply(
-                turn("b", Some(miss("plugh")), Some(Outcome::AskedAgain)),
+                &turn("b", Some(miss("plugh")), Some(Outcome::AskedAgain)),
                 20,
             )
             .expect("b");
         store
-            .apply(turn("c", None, Some(Outcome::Picked("cout".into()))), 30)
+            .apply(&turn("c", None, Some(Outcome::Picked("cout".into()))), 30)
             .expect("c");
         // An outcome is given once: a later action does not overwrite it.
         store
-            .apply(turn("d", None, Some(Outcome::Other)), 40)
+            .apply(&turn("d", None, Some(Outcome::Other)), 40)
             .expect("d");
 
         let mut reader = SqliteStore::open_read_only(dir.path()).expect("read-only");
@@ -775,7 +879,7 @@ mod tests {
         );
         assert_eq!(reader.misses(15).expect("since").len(), 1);
         assert!(
-            reader.apply(turn("e", None, None), 50).is_err(),
+            reader.apply(&turn("e", None, None), 50).is_err(),
             "read-only"
         );
     }

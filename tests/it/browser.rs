@@ -40,10 +40,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use faqbot::clock::now_ms;
 use faqbot::config::Settings;
 use faqbot::live::Live;
+use faqbot::secret::{hash_token, new_token};
 use faqbot::server::AppState;
-use faqbot::store::{hash_token, new_token, now_ms, SqliteStore, Store};
+use faqbot::store::SqliteStore;
 
 /// How long any one expected change on screen may take.
 const WAIT: Duration = Duration::from_secs(15);
@@ -683,7 +685,7 @@ async fn spawn_app() -> TestApp {
         .await
         .expect("bind port 0");
     let addr = listener.local_addr().expect("local addr");
-    let state = AppState::new(settings, live, Box::new(store));
+    let state = AppState::new(settings, live, store).expect("start the store");
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(faqbot::server::run(listener, state, async move {
         let _ = stopped.await;

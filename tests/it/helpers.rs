@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use faqbot::config::Settings;
-use faqbot::store::{SqliteStore, Store};
+use faqbot::store::SqliteStore;
 use faqbot::Matcher;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
@@ -128,7 +128,7 @@ async fn start(
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let state = faqbot::server::AppState::new(settings, live, Box::new(store));
+    let state = faqbot::server::AppState::new(settings, live, store).expect("start the store");
     let (shutdown, rx) = oneshot::channel();
     let server = tokio::spawn(async move {
         let stop = async {
@@ -236,13 +236,13 @@ pub fn add_advisor(data: &Path, name: &str) -> String {
 /// Creates an advisor with `role` (`advisor` or `support`) and returns its token.
 pub fn add_advisor_as(data: &Path, name: &str, role: &str) -> String {
     let mut store = SqliteStore::open(data).expect("open store");
-    let token = faqbot::store::new_token();
+    let token = faqbot::secret::new_token();
     store
         .add_advisor(
             name,
             role,
-            &faqbot::store::hash_token(&token),
-            faqbot::store::now_ms(),
+            &faqbot::secret::hash_token(&token),
+            faqbot::clock::now_ms(),
         )
         .expect("add advisor");
     token

@@ -21,7 +21,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use faqbot::store::{Outcome, SqliteStore, Store};
+use faqbot::model::Outcome;
+use faqbot::store::SqliteStore;
 use serde_json::{json, Value};
 
 use crate::helpers::{add_advisor_as, spawn_app, TestApp};
@@ -120,7 +121,7 @@ async fn missed_questions_are_recorded_with_what_the_visitor_did_next() {
     let picked = play_the_log(&app).await;
 
     // Read by a second (read-only) connection while the server runs.
-    let mut store = SqliteStore::open_read_only(app.dir.path()).expect("read-only store");
+    let store = SqliteStore::open_read_only(app.dir.path()).expect("read-only store");
     let misses = store.misses(0).expect("misses");
     let got: Vec<(&str, &str, &Outcome)> = misses
         .iter()

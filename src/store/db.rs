@@ -1,0 +1,342 @@
+//! [`Db`]: the service's store, async. One writer thread owns the write connection and commits
+//! every turn waiting for it in one transaction (one fsync: group commit); reads use a few
+//! connections of their own on tokio's blocking threads, so they never wait for a commit.
+//!
+//! **Invariant:** the writer hands a turn's frames to [`Deliver`] after the commit that made
+//! them durable, in commit order. Frames are numbered by that same writer, so a conversation's
+//! frames reach its connection in `seq` order whoever produced them, with no lock held by the
+//! producers.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use super::sqlite::{write, SqliteStore};
+use super::{Applied, StoreError, StoredFrame};
+use crate::clock::now_ms;
+use crate::model::{
+    Advisor, Card, Conversation, Decisions, Lead, Message, QueuedHandoff, StoredMiss, Turn,
+};
+
+/// Hands committed frames to whoever sends them (the hub): (conversation, frames, `resent`).
+/// `resent` frames answer a message id sent again: the client asked for them, even if it has
+/// their numbers. Called on the writer thread: it must not block.
+pub type Deliver = Arc<dyn Fn(&str, &[StoredFrame], bool) + Send + Sync>;
+
+/// Turns in one transaction at most: bounds the latency a batch adds to its first turn.
+const MAX_BATCH: usize = 256;
+/// Read connections: enough for the 2–4 cores this runs on; reads are short.
+const READERS: usize = 4;
+
+/// Frames to deliver once the batch commits: (conversation, frames, resent).
+type Outbox = Vec<(String, Vec<StoredFrame>, bool)>;
+
+/// One write: runs inside the batch's transaction (in its own savepoint), then learns whether
+/// the batch committed. Returns `None` when it failed (its savepoint is rolled back).
+type Job = Box<dyn FnOnce(&Connection, &mut Outbox) -> Option<Finish> + Send>;
+type Finish = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+
+/// A cloneable handle on the store.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Vec<Mutex<SqliteStore>>,
+    next_reader: AtomicUsize,
+}
+
+impl Db {
+    /// Starts the writer on `store` (opened with [`SqliteStore::open`]) and opens the readers.
+    pub fn sqlite(store: SqliteStore, deliver: Deliver) -> Result<Db, StoreError> {
+        let readers = (0..READERS)
+            .map(|_| store.reader().map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let writer = std::thread::Builder::new()
+            .name("faqbot-writer".into())
+            .spawn(move || write_loop(store, rx, deliver))
+            .map_err(|e| StoreError::Database(Box::new(e)))?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                jobs: Mutex::new(Some(tx)),
+                writer: Mutex::new(Some(writer)),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// Runs `f` on a read connection, on a blocking thread.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut SqliteStore) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let n = inner.readers.len();
+            let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
+            // A free connection if there is one; else wait for the next in turn.
+            let mut guard = (0..n)
+                .find_map(|i| inner.readers[(start + i) % n].try_lock().ok())
+                .unwrap_or_else(|| {
+                    // A panic during a read leaves the connection usable: nothing was written.
+                    inner.readers[start % n]
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                });
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Database(Box::new(e)))?
+    }
+
+    /// Runs `f` in the writer's next batch and answers once that batch is durable. Frames `f`
+    /// puts in the outbox are delivered then, before the answer.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Connection, &mut Outbox) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn, outbox| match f(conn, outbox) {
+            Ok(value) => Some(Box::new(move |committed: Result<(), &StoreError>| {
+                let _ = tx.send(committed.map(|()| value).map_err(|e| match e {
+                    StoreError::Commit(m) => StoreError::Commit(m.clone()),
+                    other => StoreError::Commit(other.to_string()),
+                }));
+            }) as Finish),
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                None
+            }
+        });
+        let sent = match &*self.inner.jobs.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(jobs) => jobs.send(job).is_ok(),
+            None => false,
+        };
+        if !sent {
+            return Err(StoreError::Stopped);
+        }
+        // Dropped unanswered: its batch failed before reaching it.
+        rx.await
+            .map_err(|_| StoreError::Commit("the batch failed before this write ran".into()))?
+    }
+
+    pub async fn conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |s| s.conversation(&id)).await
+    }
+
+    pub async fn conversation_by_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let hash = token_hash.to_owned();
+        self.read(move |s| s.conversation_by_token(&hash)).await
+    }
+
+    pub async fn history(&self, id: &str) -> Result<Vec<Message>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |s| s.history(&id)).await
+    }
+
+    pub async fn frames_after(&self, id: &str, seq: u64) -> Result<Vec<StoredFrame>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |s| s.frames_after(&id, seq)).await
+    }
+
+    /// What a (re)connecting visitor is shown, from one snapshot: the conversation, its
+    /// messages when `history`, and its frames after `after` when given.
+    pub async fn view(
+        &self,
+        id: &str,
+        history: bool,
+        after: Option<u64>,
+    ) -> Result<Option<(Conversation, Vec<Message>, Vec<StoredFrame>)>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |s| {
+            s.snapshot(|s| {
+                let Some(conv) = s.conversation(&id)? else {
+                    return Ok(None);
+                };
+                let messages = if history { s.history(&id)? } else { Vec::new() };
+                let frames = match after {
+                    Some(n) => s.frames_after(&id, n)?,
+                    None => Vec::new(),
+                };
+                Ok(Some((conv, messages, frames)))
+            })
+        })
+        .await
+    }
+
+    pub async fn queue(&self) -> Result<Vec<QueuedHandoff>, StoreError> {
+        self.read(|s| s.queue()).await
+    }
+
+    /// A conversation's messages and latest handoff card, read together (an advisor's
+    /// transcript).
+    pub async fn transcript(&self, id: &str) -> Result<(Vec<Message>, Option<Card>), StoreError> {
+        let id = id.to_owned();
+        self.read(move |s| Ok((s.history(&id)?, s.handoff_card(&id)?)))
+            .await
+    }
+
+    pub async fn assigned_to(&self, advisor: &str) -> Result<Vec<String>, StoreError> {
+        let name = advisor.to_owned();
+        self.read(move |s| s.assigned_to(&name)).await
+    }
+
+    pub async fn leads(&self) -> Result<Vec<Lead>, StoreError> {
+        self.read(|s| s.leads()).await
+    }
+
+    pub async fn advisor_by_token(&self, token_hash: &str) -> Result<Option<Advisor>, StoreError> {
+        let hash = token_hash.to_owned();
+        self.read(move |s| s.advisor_by_token(&hash)).await
+    }
+
+    /// Missed questions and decisions since `since`, from one snapshot.
+    pub async fn misses_and_decisions(
+        &self,
+        since: i64,
+    ) -> Result<(Vec<StoredMiss>, Decisions), StoreError> {
+        self.read(move |s| s.snapshot(|s| Ok((s.misses(since)?, s.decisions(since)?))))
+            .await
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|s| s.ping()).await
+    }
+
+    pub async fn create_conversation(
+        &self,
+        id: String,
+        token_hash: String,
+        lang: &'static str,
+        page: Option<String>,
+    ) -> Result<Conversation, StoreError> {
+        self.write(move |c, _| {
+            write::create_conversation(c, &id, &token_hash, lang, page.as_deref(), now_ms())
+        })
+        .await
+    }
+
+    pub async fn touch(&self, id: &str, page: Option<String>) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.write(move |c, _| write::touch(c, &id, page.as_deref(), now_ms()))
+            .await
+    }
+
+    /// Applies `turn` (its frames already encoded) and delivers its frames once durable.
+    pub async fn apply(&self, turn: Turn<String>) -> Result<Applied, StoreError> {
+        self.write(move |c, outbox| {
+            let applied = write::apply(c, &turn, now_ms())?;
+            let (frames, resent) = match &applied {
+                Applied::Done { frames } => (frames, false),
+                Applied::Duplicate { frames } => (frames, true),
+                Applied::Conflict => return Ok(applied),
+            };
+            if !frames.is_empty() {
+                outbox.push((turn.conversation.clone(), frames.clone(), resent));
+            }
+            Ok(applied)
+        })
+        .await
+    }
+
+    /// Marks queued handoffs created before `before` as escalated and returns them.
+    pub async fn escalate(&self, before: i64) -> Result<Vec<QueuedHandoff>, StoreError> {
+        self.write(move |c, _| write::escalate(c, before, now_ms()))
+            .await
+    }
+
+    /// Stops the writer once it has committed what it was given, then folds the write-ahead log
+    /// into the database file (shutdown). Writes after this fail with [`StoreError::Stopped`].
+    pub async fn close(&self) -> Result<(), StoreError> {
+        drop(
+            self.inner
+                .jobs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
+        let writer = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(handle) = writer {
+            tokio::task::spawn_blocking(move || handle.join())
+                .await
+                .map_err(|e| StoreError::Database(Box::new(e)))?
+                .map_err(|_| StoreError::Stopped)?;
+        }
+        self.read(|s| s.checkpoint()).await
+    }
+}
+
+/// The writer: takes every job waiting, runs each in a savepoint of one IMMEDIATE transaction,
+/// commits once, delivers the frames, then answers each job. Ends when every sender is gone.
+fn write_loop(mut store: SqliteStore, jobs: mpsc::Receiver<Job>, deliver: Deliver) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut outbox = Outbox::new();
+        let mut finishes = Vec::with_capacity(batch.len());
+        let committed = run_batch(store.connection(), batch, &mut outbox, &mut finishes);
+        match &committed {
+            Ok(()) => {
+                for (conversation, frames, resent) in &outbox {
+                    deliver(conversation, frames, *resent);
+                }
+            }
+            Err(e) => {
+                tracing::error!(cause = %e, turns = finishes.len(), "a batch failed to commit: nothing of it is kept or sent")
+            }
+        }
+        for finish in finishes {
+            finish(committed.as_ref().map(|_| ()));
+        }
+    }
+}
+
+fn run_batch(
+    conn: &mut Connection,
+    batch: Vec<Job>,
+    outbox: &mut Outbox,
+    finishes: &mut Vec<Finish>,
+) -> Result<(), StoreError> {
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for job in batch {
+        let mut sp = tx.savepoint()?;
+        let before = outbox.len();
+        match job(&sp, outbox) {
+            Some(finish) => {
+                sp.commit()?;
+                finishes.push(finish);
+            }
+            None => {
+                // This job failed and was told so; the others go on without it.
+                outbox.truncate(before);
+                sp.rollback()?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
