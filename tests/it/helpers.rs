@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long a test waits for a frame that must come.
-const WAIT: Duration = Duration::from_secs(5);
+pub const WAIT: Duration = Duration::from_secs(5);
 /// How long a test waits to be sure a frame does not come.
 pub const QUIET: Duration = Duration::from_millis(300);
 
@@ -272,6 +272,15 @@ impl Client {
 
     pub async fn send(&mut self, frame: Value) {
         self.send_text(&frame.to_string()).await;
+    }
+
+    /// Sends a frame; `false` if the connection is gone (a killed server), where
+    /// [`Client::send`] panics.
+    pub async fn try_send(&mut self, frame: Value) -> bool {
+        self.ws
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .is_ok()
     }
 
     pub async fn send_text(&mut self, text: &str) {
