@@ -7,10 +7,12 @@
 //! - [`knowledge`]: loads and validates `faq/` and `intents/` into an immutable [`Knowledge`].
 //! - [`matcher`]: pure matching: index, scoring and the answer / clarify / fallback decision.
 //! - [`live`]: the served knowledge: watch the files, reload off the request path, swap atomically.
-//! - [`protocol`]: the wire formats (CLI JSON lines, WebSocket frames); the only serde for the wire.
+//! - [`protocol`]: the wire formats, one file per audience; the only serde for the wire.
 //! - [`config`]: `faqbot serve` settings: defaults, TOML file, `FAQBOT_SECTION__KEY` variables.
-//! - [`store`]: the `Store` trait and its SQLite implementation; numbered frames for resume.
-//! - [`dialogue`]: pure per-message decisions: answer, stay silent, offer or start a handoff.
+//! - [`model`]: the chat's domain: conversations, messages, modes, turns, handoffs, misses.
+//! - [`store`]: `Db`, the async store over SQLite: one writer with group commit, read connections.
+//! - [`dialogue`]: pure turns: what a visitor or advisor event stores and tells whom.
+//! - [`clock`], [`secret`]: Unix-millisecond time; random ids and tokens, stored as hashes.
 //! - [`handoff`]: live connections, availability, handoff cards, the queue frame, the webhook.
 //! - [`report`]: what the bot missed: which questions count, rates, grouping by wording.
 //! - [`server`]: axum router, visitor and advisor WebSocket sessions, HTTP API, static pages.
