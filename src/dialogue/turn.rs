@@ -342,3 +342,364 @@ pub fn end(conversation: &str, advisor: &str, status: EndStatus) -> Turn {
         ..Turn::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ReplyKind;
+
+    fn reply(kind: ReplyKind, faq_id: Option<&str>, confidence: f32) -> Reply {
+        Reply {
+            kind,
+            text: format!("{kind:?}"),
+            faq_id: faq_id.map(str::to_owned),
+            intent: None,
+            confidence,
+            suggestions: Vec::new(),
+            source: None,
+            lang: Lang::Fr,
+            candidates: Vec::new(),
+        }
+    }
+
+    fn conv(mode: Mode, fallbacks: u32) -> Conversation {
+        Conversation {
+            id: "c1".into(),
+            created_at: 0,
+            last_active: 0,
+            lang: "fr".into(),
+            page: Some("/cellules".into()),
+            mode,
+            advisor: (mode == Mode::Advisor).then(|| "Alice".to_owned()),
+            last_seq: 4,
+            fallbacks,
+            offer_reason: None,
+            last_question: Some("avant".into()),
+            last_candidates: Vec::new(),
+        }
+    }
+
+    fn rules() -> Rules {
+        Rules {
+            offer_on: vec!["consultation_gratuite".into()],
+            fallbacks_before_offer: 2,
+        }
+    }
+
+    /// Runs a visitor event with advisors `available` and `queue`.
+    fn run(c: &Conversation, event: VisitorEvent, available: bool, queue: &[&str]) -> Effects {
+        let rules = rules();
+        let queue: Vec<String> = queue.iter().map(|q| q.to_string()).collect();
+        let ctx = Context {
+            rules: &rules,
+            low_confidence: 0.6,
+            advisors_available: available,
+            queue: &queue,
+        };
+        visitor_turn(c, event, &ctx, |text, _| vec![format!("terms of {text}")])
+    }
+
+    fn asked(text: &str, r: Reply) -> VisitorEvent {
+        VisitorEvent::Asked {
+            text: text.into(),
+            id: Some("m1".into()),
+            reply: r,
+        }
+    }
+
+    #[test]
+    fn an_answer_stores_question_and_reply_and_sends_the_reply() {
+        let r = reply(ReplyKind::Answer, Some("cout"), 0.9);
+        let e = run(
+            &conv(Mode::Bot, 1),
+            asked("combien ?", r.clone()),
+            true,
+            &[],
+        );
+        let t = &e.turn;
+        assert_eq!(t.client_id.as_deref(), Some("m1"));
+        let senders: Vec<Sender> = t.messages.iter().map(|m| m.from).collect();
+        assert_eq!(senders, [Sender::Visitor, Sender::Bot]);
+        assert_eq!(t.messages[1].kind, Some("answer"));
+        assert_eq!(
+            t.frames,
+            [Notice::Reply {
+                reply_to: Some("m1".into()),
+                reply: r,
+                offer: false
+            }]
+        );
+        assert_eq!(
+            t.update.fallbacks,
+            Some(0),
+            "an answer ends a fallback streak"
+        );
+        assert_eq!(t.outcome, Some(Outcome::Answered("cout".into())));
+        assert_eq!((t.miss.as_ref(), t.handoff.as_ref()), (None, None));
+        assert_eq!((e.opened, e.forward_to), (None, None));
+    }
+
+    #[test]
+    fn a_clarify_is_a_miss_and_the_pick_that_follows_is_its_outcome() {
+        let e = run(
+            &conv(Mode::Bot, 0),
+            asked("cellules foie", reply(ReplyKind::Clarify, None, 0.3)),
+            true,
+            &[],
+        );
+        let miss = e.turn.miss.expect("a clarify is recorded");
+        assert_eq!(miss.kind, crate::model::MissKind::Clarify);
+        assert_eq!(miss.terms, ["terms of cellules foie"]);
+        assert_eq!(miss.outcome, Outcome::None, "waits for the next action");
+
+        let picked = VisitorEvent::Picked {
+            faq_id: "cout".into(),
+            question: "Combien coûte le traitement ?".into(),
+            reply: reply(ReplyKind::Answer, Some("cout"), 1.0),
+        };
+        let e = run(&conv(Mode::Bot, 0), picked, true, &[]);
+        assert_eq!(e.turn.outcome, Some(Outcome::Picked("cout".into())));
+        assert_eq!(e.turn.client_id, None);
+        assert_eq!(e.turn.messages[0].text, "Combien coûte le traitement ?");
+        assert_eq!(
+            e.turn.messages[1].kind,
+            Some(PICK),
+            "outside the answer rate"
+        );
+        assert!(e.turn.miss.is_none());
+    }
+
+    #[test]
+    fn the_second_fallback_in_a_row_offers_an_advisor() {
+        let fallback = || reply(ReplyKind::Fallback, None, 0.0);
+        let e = run(&conv(Mode::Bot, 0), asked("xyz", fallback()), true, &[]);
+        assert_eq!(e.turn.update.fallbacks, Some(1));
+        assert_eq!(e.turn.update.offer_reason, Some(None));
+        let e = run(&conv(Mode::Bot, 1), asked("xyz", fallback()), true, &[]);
+        assert_eq!(e.turn.update.fallbacks, Some(2));
+        assert_eq!(
+            e.turn.update.offer_reason,
+            Some(Some(HandoffReason::RepeatedFallback))
+        );
+        assert!(matches!(
+            e.turn.frames[..],
+            [Notice::Reply { offer: true, .. }]
+        ));
+        assert!(e.turn.handoff.is_none(), "an offer, not a handoff");
+    }
+
+    #[test]
+    fn asking_for_a_person_queues_behind_the_others_when_someone_can_answer() {
+        let e = run(
+            &conv(Mode::Bot, 0),
+            asked("un conseiller", reply(ReplyKind::Handoff, None, 1.0)),
+            true,
+            &["a", "b"],
+        );
+        let card = e.opened.expect("announced to advisors");
+        assert_eq!(card.reason, "asked");
+        assert_eq!(card.last_question.as_deref(), Some("un conseiller"));
+        assert_eq!(card.page.as_deref(), Some("/cellules"));
+        assert_eq!(e.turn.handoff, Some(HandoffChange::Open(card)));
+        assert_eq!(
+            e.turn.frames.last(),
+            Some(&Notice::Handoff {
+                status: HandoffStatus::Queued,
+                position: Some(3),
+                advisor: None
+            })
+        );
+        let miss = e.turn.miss.expect("a handoff in words is a miss");
+        assert_eq!(miss.outcome, Outcome::AskedPerson);
+    }
+
+    #[test]
+    fn asking_for_a_person_when_nobody_can_answer_is_recorded_not_queued() {
+        let e = run(
+            &conv(Mode::Bot, 0),
+            asked("un conseiller", reply(ReplyKind::Handoff, None, 1.0)),
+            false,
+            &[],
+        );
+        assert!(matches!(
+            e.turn.handoff,
+            Some(HandoffChange::Unavailable(_))
+        ));
+        assert_eq!(e.opened, None);
+        assert_eq!(
+            e.turn.frames.last(),
+            Some(&Notice::Handoff {
+                status: HandoffStatus::Unavailable,
+                position: None,
+                advisor: None
+            })
+        );
+    }
+
+    #[test]
+    fn the_button_carries_the_last_offer_and_a_second_press_gives_the_place_again() {
+        let mut c = conv(Mode::Bot, 2);
+        c.offer_reason = Some(HandoffReason::RepeatedFallback);
+        let e = run(&c, VisitorEvent::AskedForAdvisor, true, &[]);
+        assert_eq!(e.opened.map(|c| c.reason), Some("repeated_fallback".into()));
+        assert_eq!(e.turn.outcome, Some(Outcome::AskedPerson));
+        assert!(e.turn.messages.is_empty());
+
+        let e = run(
+            &conv(Mode::Queued, 0),
+            VisitorEvent::AskedForAdvisor,
+            true,
+            &["x", "c1"],
+        );
+        assert_eq!(e.turn.handoff, None, "already queued: nothing changes");
+        assert_eq!(
+            e.turn.frames,
+            [Notice::Handoff {
+                status: HandoffStatus::Queued,
+                position: Some(2),
+                advisor: None
+            }]
+        );
+        let e = run(
+            &conv(Mode::Advisor, 0),
+            VisitorEvent::AskedForAdvisor,
+            true,
+            &[],
+        );
+        assert_eq!(
+            e.turn.frames,
+            [Notice::Handoff {
+                status: HandoffStatus::Assigned,
+                position: None,
+                advisor: Some("Alice".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn with_an_advisor_the_bot_is_silent_forwards_and_learns_nothing_but_emergencies_go_out() {
+        let c = conv(Mode::Advisor, 0);
+        let e = run(
+            &c,
+            asked("et le prix ?", reply(ReplyKind::Answer, Some("cout"), 0.9)),
+            true,
+            &[],
+        );
+        assert!(e.turn.frames.is_empty(), "the advisor answers");
+        assert_eq!(e.turn.messages.len(), 1, "the visitor's message only");
+        assert_eq!(e.forward_to.as_deref(), Some("Alice"));
+        assert_eq!(
+            (e.turn.outcome.as_ref(), e.turn.miss.as_ref()),
+            (None, None)
+        );
+        assert_eq!(e.turn.update.offer_reason, None, "the last offer stands");
+
+        let urgent = reply(ReplyKind::Emergency, None, 1.0);
+        let e = run(&c, asked("je vomis du sang", urgent.clone()), true, &[]);
+        assert_eq!(
+            e.turn.frames,
+            [Notice::Reply {
+                reply_to: Some("m1".into()),
+                reply: urgent,
+                offer: false
+            }]
+        );
+        assert_eq!(
+            e.forward_to.as_deref(),
+            Some("Alice"),
+            "and the advisor sees it"
+        );
+    }
+
+    #[test]
+    fn a_contact_request_is_stored_and_acknowledged() {
+        let contact = NewContact {
+            name: "Marie".into(),
+            email: None,
+            phone: Some("+33 6 12 34 56 78".into()),
+            message: None,
+            consent: true,
+        };
+        let e = run(
+            &conv(Mode::Bot, 0),
+            VisitorEvent::Contact(contact.clone()),
+            false,
+            &[],
+        );
+        assert_eq!(e.turn.contact, Some(contact));
+        assert_eq!(e.turn.frames, [Notice::ContactSaved]);
+    }
+
+    #[test]
+    fn a_claim_takes_a_waiting_conversation_and_moves_those_behind_up() {
+        let queue: Vec<String> = ["a", "c1", "b", "d"].map(String::from).to_vec();
+        let queued = conv(Mode::Queued, 0);
+        let Ok(Claim::Take { turn, moved }) = claim("c1", Some(&queued), "Bob", &queue) else {
+            panic!("c1 is waiting");
+        };
+        assert_eq!(
+            turn.handoff,
+            Some(HandoffChange::Claim {
+                advisor: "Bob".into()
+            })
+        );
+        let places: Vec<(&str, &Notice)> = moved
+            .iter()
+            .map(|t| (t.conversation.as_str(), &t.frames[0]))
+            .collect();
+        let queued_at = |p| Notice::Handoff {
+            status: HandoffStatus::Queued,
+            position: Some(p),
+            advisor: None,
+        };
+        assert_eq!(places, [("b", &queued_at(2)), ("d", &queued_at(3))]);
+
+        assert_eq!(claim("zz", None, "Bob", &queue), Err(Refused::NotWaiting));
+        let held = conv(Mode::Advisor, 0);
+        assert_eq!(
+            claim("c1", Some(&held), "Alice", &[]),
+            Ok(Claim::AlreadyYours)
+        );
+        assert_eq!(
+            claim("c1", Some(&held), "Bob", &[]),
+            Err(Refused::NotWaiting)
+        );
+    }
+
+    #[test]
+    fn only_the_holder_writes_or_ends_and_ending_tells_the_visitor() {
+        let held = conv(Mode::Advisor, 0);
+        let t = advisor_message(&held, "Alice", "Bonjour".into()).expect("Alice holds it");
+        assert_eq!(t.messages[0].advisor.as_deref(), Some("Alice"));
+        assert_eq!(
+            t.frames,
+            [Notice::AdvisorMessage {
+                advisor: "Alice".into(),
+                text: "Bonjour".into()
+            }]
+        );
+        assert_eq!(
+            advisor_message(&held, "Bob", "x".into()),
+            Err(Refused::NotYours)
+        );
+        assert_eq!(
+            advisor_message(&conv(Mode::Queued, 0), "Alice", "x".into()),
+            Err(Refused::NotYours)
+        );
+        let t = end("c1", "Alice", EndStatus::Released);
+        assert!(matches!(
+            t.handoff,
+            Some(HandoffChange::End {
+                status: EndStatus::Released,
+                ..
+            })
+        ));
+        assert!(matches!(
+            t.frames[..],
+            [Notice::Handoff {
+                status: HandoffStatus::Ended,
+                ..
+            }]
+        ));
+    }
+}

@@ -88,7 +88,7 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, advisor: Advisor) 
     };
     pump(&mut socket, &mut rx, &mut shutdown, &kind, 0, |text| {
         let (state, advisor) = (state.clone(), advisor.clone());
-        async move { handle(&state, conn_id, &advisor, &text).await }
+        async move { Box::pin(handle(&state, conn_id, &advisor, &text)).await }
     })
     .await;
     state.hub.unregister_advisor(conn_id);

@@ -223,7 +223,9 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuer
             stored_seq,
             |text| {
                 let (state, conv_id) = (state.clone(), conv_id.clone());
-                async move { handle(&state, &conv_id, &text).await }
+                // Boxed: the handling future lives only while a frame is handled, instead of
+                // inflating every idle session by its size.
+                async move { Box::pin(handle(&state, &conv_id, &text)).await }
             },
         )
         .await;

@@ -1,6 +1,7 @@
 //! [`Db`]: the service's store, async. One writer thread owns the write connection and commits
 //! every turn waiting for it in one transaction (one fsync: group commit); reads use a few
-//! connections of their own on tokio's blocking threads, so they never wait for a commit.
+//! connections of their own (on tokio's blocking threads, but for the per-turn point read), so
+//! they never wait for a commit.
 //!
 //! **Invariant:** the writer hands a turn's frames to [`Deliver`] after the commit that made
 //! them durable, in commit order. Frames are numbered by that same writer, so a conversation's
@@ -34,10 +35,38 @@ const READERS: usize = 4;
 /// Frames to deliver once the batch commits: (conversation, frames, resent).
 type Outbox = Vec<(String, Vec<StoredFrame>, bool)>;
 
-/// One write: runs inside the batch's transaction (in its own savepoint), then learns whether
-/// the batch committed. Returns `None` when it failed (its savepoint is rolled back).
-type Job = Box<dyn FnOnce(&Connection, &mut Outbox) -> Option<Finish> + Send>;
-type Finish = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+/// One write of a batch. It may run more than once: when another write of its batch fails, the
+/// batch is rolled back and run again without that one (no savepoints: they cost a copy of every
+/// page a turn touches).
+trait Job: Send {
+    fn run(&mut self, conn: &Connection, outbox: &mut Outbox) -> Result<(), StoreError>;
+    /// Its batch committed (`Ok`), or the batch or this write failed.
+    fn finish(self: Box<Self>, result: Result<(), StoreError>);
+}
+
+/// A write as a closure, with its last result and who waits for it.
+struct Write<T, F> {
+    f: F,
+    value: Option<T>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for Write<T, F>
+where
+    F: FnMut(&Connection, &mut Outbox) -> Result<T, StoreError> + Send,
+    T: Send,
+{
+    fn run(&mut self, conn: &Connection, outbox: &mut Outbox) -> Result<(), StoreError> {
+        self.value = Some((self.f)(conn, outbox)?);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, result: Result<(), StoreError>) {
+        let Write { value, reply, .. } = *self;
+        let answer = result.and_then(|()| value.ok_or(StoreError::Vanished));
+        let _ = reply.send(answer);
+    }
+}
 
 /// A cloneable handle on the store.
 #[derive(Clone)]
@@ -46,7 +75,7 @@ pub struct Db {
 }
 
 struct Inner {
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    jobs: Mutex<Option<mpsc::Sender<Box<dyn Job>>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Vec<Mutex<SqliteStore>>,
     next_reader: AtomicUsize,
@@ -58,7 +87,7 @@ impl Db {
         let readers = (0..READERS)
             .map(|_| store.reader().map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
         let writer = std::thread::Builder::new()
             .name("faqbot-writer".into())
             .spawn(move || write_loop(store, rx, deliver))
@@ -102,21 +131,14 @@ impl Db {
     /// puts in the outbox are delivered then, before the answer.
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
-        F: FnOnce(&Connection, &mut Outbox) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&Connection, &mut Outbox) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn, outbox| match f(conn, outbox) {
-            Ok(value) => Some(Box::new(move |committed: Result<(), &StoreError>| {
-                let _ = tx.send(committed.map(|()| value).map_err(|e| match e {
-                    StoreError::Commit(m) => StoreError::Commit(m.clone()),
-                    other => StoreError::Commit(other.to_string()),
-                }));
-            }) as Finish),
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                None
-            }
+        let (reply, rx) = oneshot::channel();
+        let job: Box<dyn Job> = Box::new(Write {
+            f,
+            value: None,
+            reply,
         });
         let sent = match &*self.inner.jobs.lock().unwrap_or_else(|p| p.into_inner()) {
             Some(jobs) => jobs.send(job).is_ok(),
@@ -125,12 +147,20 @@ impl Db {
         if !sent {
             return Err(StoreError::Stopped);
         }
-        // Dropped unanswered: its batch failed before reaching it.
-        rx.await
-            .map_err(|_| StoreError::Commit("the batch failed before this write ran".into()))?
+        rx.await.map_err(|_| StoreError::Stopped)?
     }
 
+    /// One conversation by id. Every turn starts with this read, so it runs right here when a
+    /// read connection is free (a point read in WAL mode takes microseconds and never waits
+    /// for the writer): a trip to a blocking thread would cost more than the read.
     pub async fn conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
+        let inline = {
+            let free = self.inner.readers.iter().find_map(|r| r.try_lock().ok());
+            free.map(|reader| reader.conversation(id))
+        };
+        if let Some(found) = inline {
+            return found;
+        }
         let id = id.to_owned();
         self.read(move |s| s.conversation(&id)).await
     }
@@ -285,9 +315,9 @@ impl Db {
     }
 }
 
-/// The writer: takes every job waiting, runs each in a savepoint of one IMMEDIATE transaction,
-/// commits once, delivers the frames, then answers each job. Ends when every sender is gone.
-fn write_loop(mut store: SqliteStore, jobs: mpsc::Receiver<Job>, deliver: Deliver) {
+/// The writer: takes every write waiting, runs them in one IMMEDIATE transaction, commits once,
+/// delivers the frames, then answers each. Ends when every sender is gone.
+fn write_loop(mut store: SqliteStore, jobs: mpsc::Receiver<Box<dyn Job>>, deliver: Deliver) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -296,47 +326,51 @@ fn write_loop(mut store: SqliteStore, jobs: mpsc::Receiver<Job>, deliver: Delive
                 Err(_) => break,
             }
         }
-        let mut outbox = Outbox::new();
-        let mut finishes = Vec::with_capacity(batch.len());
-        let committed = run_batch(store.connection(), batch, &mut outbox, &mut finishes);
-        match &committed {
-            Ok(()) => {
-                for (conversation, frames, resent) in &outbox {
-                    deliver(conversation, frames, *resent);
-                }
-            }
-            Err(e) => {
-                tracing::error!(cause = %e, turns = finishes.len(), "a batch failed to commit: nothing of it is kept or sent")
-            }
-        }
-        for finish in finishes {
-            finish(committed.as_ref().map(|_| ()));
-        }
+        run_batch(store.connection(), batch, &deliver);
     }
 }
 
-fn run_batch(
-    conn: &mut Connection,
-    batch: Vec<Job>,
-    outbox: &mut Outbox,
-    finishes: &mut Vec<Finish>,
-) -> Result<(), StoreError> {
-    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for job in batch {
-        let mut sp = tx.savepoint()?;
-        let before = outbox.len();
-        match job(&sp, outbox) {
-            Some(finish) => {
-                sp.commit()?;
-                finishes.push(finish);
+/// Commits `batch` in one transaction. A write that fails is answered with its error and the
+/// others run again without it; a failed commit fails them all (nothing of it is sent).
+fn run_batch(conn: &mut Connection, mut batch: Vec<Box<dyn Job>>, deliver: &Deliver) {
+    let mut outbox = Outbox::new();
+    loop {
+        outbox.clear();
+        let attempt = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for (i, job) in batch.iter_mut().enumerate() {
+                if let Err(e) = job.run(&tx, &mut outbox) {
+                    // Dropping `tx` rolls the batch back.
+                    return Ok(Some((i, e)));
+                }
             }
-            None => {
-                // This job failed and was told so; the others go on without it.
-                outbox.truncate(before);
-                sp.rollback()?;
+            tx.commit()?;
+            Ok::<_, StoreError>(None)
+        })();
+        match attempt {
+            Ok(None) => {
+                for (conversation, frames, resent) in &outbox {
+                    deliver(conversation, frames, *resent);
+                }
+                for job in batch {
+                    job.finish(Ok(()));
+                }
+                return;
+            }
+            Ok(Some((failed, e))) => {
+                batch.remove(failed).finish(Err(e));
+                if batch.is_empty() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::error!(cause = %e, writes = batch.len(), "a batch failed to commit: nothing of it is kept or sent");
+                let message = e.to_string();
+                for job in batch {
+                    job.finish(Err(StoreError::Commit(message.clone())));
+                }
+                return;
             }
         }
     }
-    tx.commit()?;
-    Ok(())
 }
