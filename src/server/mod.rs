@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -205,6 +206,13 @@ pub async fn run(
     let escalation = tokio::spawn(chat::escalation_loop(state.clone()));
     let app = router(state.clone());
     let trigger = state.clone();
+    // No Nagle: a turn that sends two frames (a reply, then the handoff status) would otherwise
+    // hold the second until the client's delayed ACK, 40 ms later.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(cause = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

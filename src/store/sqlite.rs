@@ -112,7 +112,9 @@ CREATE INDEX misses_by_at ON misses(at);
 "#,
     // 3: frames keep their payload without `seq` (the number is its own column, added to the
     // JSON when sent), and live in a rowid table: in the `WITHOUT ROWID` one each ~1 KB reply
-    // went to an overflow page, ~6 KiB on disk per message.
+    // went to an overflow page, ~6 KiB on disk per message. No index on `reply_to`: only a
+    // resent message id looks frames up by it, within its conversation's frames, and every
+    // index is one more page written per turn.
     r#"
 CREATE TABLE frames_v3 (
     id INTEGER PRIMARY KEY,
@@ -127,7 +129,6 @@ INSERT INTO frames_v3 (conversation_id, seq, at, reply_to, body)
 DROP TABLE frames;
 ALTER TABLE frames_v3 RENAME TO frames;
 CREATE UNIQUE INDEX frames_by_seq ON frames(conversation_id, seq);
-CREATE INDEX frames_by_reply_to ON frames(conversation_id, reply_to) WHERE reply_to IS NOT NULL;
 "#,
 ];
 impl From<rusqlite::Error> for StoreError {
@@ -235,6 +236,37 @@ impl SqliteStore {
         let value = f(&tx)?;
         tx.commit()?;
         Ok(value)
+    }
+
+    /// Another connection to the same database that may checkpoint it (the service's
+    /// checkpointer thread).
+    pub(super) fn checkpointer(&self) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(SqliteStore {
+            conn,
+            path: self.path.clone(),
+        })
+    }
+
+    /// Copies what it can of the write-ahead log into the database without waiting for the
+    /// writer or readers (`PASSIVE`).
+    pub(super) fn checkpoint_passive(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Makes the writer checkpoint only once the log holds `pages` pages. The service's
+    /// checkpointer thread copies the log as it grows; the writer's own checkpoint is what lets
+    /// the log start over (only a writer can reset it, and only once all of it is copied), and
+    /// has little left to copy by then.
+    pub(super) fn auto_checkpoint_at(&self, pages: u32) -> Result<(), StoreError> {
+        self.conn
+            .query_row(&format!("PRAGMA wal_autocheckpoint = {pages}"), [], |_| {
+                Ok(())
+            })?;
+        Ok(())
     }
 
     /// The connection, for the service's writer (which batches transactions itself).
