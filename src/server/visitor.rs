@@ -154,7 +154,8 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuer
     let lang_hint = query.lang.as_deref().and_then(Lang::from_code);
     let last_seq = query.last_seq;
     let token = query.session.filter(|t| !t.is_empty() && t.len() <= 128);
-    let opened = match open(&state, token, last_seq, lang_hint, page, tx).await {
+    // Boxed, like the frame handler: the session future would otherwise keep room for it.
+    let opened = match Box::pin(open(&state, token, last_seq, lang_hint, page, tx)).await {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(cause = %e, "cannot open the conversation");
