@@ -6,8 +6,9 @@
 // - **`seq`**: every visitor-bound frame that belongs to the conversation (`reply`, `handoff`,
 //   `advisor_message`, `contact`) carries `seq`, increasing by one per conversation, and is
 //   stored before it is sent, so `GET /ws?session=…&last_seq=N` replays exactly the frames
-//   after N. `welcome` carries the conversation's current last `seq` (0 for a new one), so a
-//   client can count from it. `error` frames answer one bad frame on one connection: they are
+//   after N. `welcome` carries the `seq` the client can count from: the conversation's last
+//   one (0 for a new one), or, on a resume with `last_seq=N`, N (at most the last one), the
+//   replayed frames following it. `error` frames answer one bad frame on one connection: they are
 //   not part of the conversation and carry no `seq`.
 // - **`handoff_offer`** on `reply`: `true` when the bot offers to call an advisor (after two
 //   fallbacks in a row, or after a consultation/contact answer). The widget shows the
