@@ -75,6 +75,8 @@ pub struct ChatSettings {
     pub session_ttl_hours: u64,
     /// Frames queued for one slow connection before it is dropped (it resumes with `last_seq`).
     pub outgoing_queue: usize,
+    /// Messages of the history a returning visitor's `welcome` carries at most (the latest).
+    pub welcome_history: usize,
     /// FAQ entry or intent ids after which the bot offers an advisor (consultation requests).
     pub offer_advisor_on: Vec<String>,
     /// Fallbacks in a row after which the bot offers an advisor.
@@ -173,6 +175,7 @@ impl Default for ChatSettings {
             max_frame_bytes: 16 * 1024,
             session_ttl_hours: 24,
             outgoing_queue: 64,
+            welcome_history: 50,
             offer_advisor_on: vec![
                 "consultation_gratuite".into(),
                 "contact".into(),

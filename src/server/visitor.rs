@@ -122,7 +122,16 @@ async fn open(
     let conn_id = state.hub.register_visitor(&id, tx);
     let view = state
         .db
-        .view(&id, resumed, last_seq.filter(|_| resumed))
+        .view(
+            &id,
+            if resumed {
+                state.settings.chat.welcome_history
+            } else {
+                0
+            },
+            last_seq.filter(|_| resumed),
+            REPLAY_PAGE,
+        )
         .await;
     match view {
         Ok(Some((conversation, history, replay))) => Ok(Opened {
@@ -195,12 +204,13 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuer
         .send(Message::Text(welcome.to_text().into()))
         .await
         .is_ok();
-    for frame in &opened.replay {
-        if !ok {
-            break;
+    let mut sent_seq = stored_seq;
+    if ok && last_seq.is_some() && opened.resumed {
+        match replay(&mut socket, &state, &conv_id, opened.replay).await {
+            Ok(Some(last)) => sent_seq = sent_seq.max(last),
+            Ok(None) => {}
+            Err(()) => ok = false,
         }
-        let text = protocol::numbered(frame.seq, &frame.payload);
-        ok = socket.send(Message::Text(text.into())).await.is_ok();
     }
 
     if ok {
@@ -221,7 +231,7 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuer
             &mut rx,
             &mut shutdown,
             &kind,
-            stored_seq,
+            sent_seq,
             |text| {
                 let (state, conv_id) = (state.clone(), conv_id.clone());
                 // Boxed: the handling future lives only while a frame is handled, instead of
@@ -233,6 +243,42 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuer
     }
     state.hub.unregister_visitor(&conv_id, opened.conn_id);
     tracing::info!(secs = started.elapsed().as_secs(), "visitor disconnected");
+}
+
+/// Frames a resume replays per read: a visitor back after thousands of messages gets them page
+/// by page, never all in memory at once.
+const REPLAY_PAGE: usize = 100;
+
+/// Sends the replay: `first` (read with the welcome), then the following pages until one is not
+/// full. Returns the last `seq` sent; `Err` when the socket or the store failed (the session
+/// ends; the client resumes from what it got).
+async fn replay(
+    socket: &mut WebSocket,
+    state: &AppState,
+    conversation: &str,
+    first: Vec<StoredFrame>,
+) -> Result<Option<u64>, ()> {
+    let mut page = first;
+    let mut last = None;
+    loop {
+        let full = page.len() >= REPLAY_PAGE;
+        for frame in &page {
+            let text = protocol::numbered(frame.seq, &frame.payload);
+            socket
+                .send(Message::Text(text.into()))
+                .await
+                .map_err(|_| ())?;
+            last = Some(frame.seq);
+        }
+        let Some(after) = last.filter(|_| full) else {
+            return Ok(last);
+        };
+        page = state
+            .db
+            .frames_after(conversation, after, REPLAY_PAGE)
+            .await
+            .map_err(|e| tracing::error!(cause = %e, "cannot read the replay"))?;
+    }
 }
 
 /// Parses one frame: size, JSON, `type`, then the fields.

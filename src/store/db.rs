@@ -189,23 +189,25 @@ impl Db {
         self.read(move |s| s.conversation_by_token(&hash)).await
     }
 
-    pub async fn history(&self, id: &str) -> Result<Vec<Message>, StoreError> {
+    /// The conversation's frames after `seq`, `limit` at most.
+    pub async fn frames_after(
+        &self,
+        id: &str,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredFrame>, StoreError> {
         let id = id.to_owned();
-        self.read(move |s| s.history(&id)).await
-    }
-
-    pub async fn frames_after(&self, id: &str, seq: u64) -> Result<Vec<StoredFrame>, StoreError> {
-        let id = id.to_owned();
-        self.read(move |s| s.frames_after(&id, seq)).await
+        self.read(move |s| s.frames_after(&id, seq, limit)).await
     }
 
     /// What a (re)connecting visitor is shown, from one snapshot: the conversation, its
-    /// messages when `history`, and its frames after `after` when given.
+    /// latest `history` messages, and the first `page` of its frames after `after` when given.
     pub async fn view(
         &self,
         id: &str,
-        history: bool,
+        history: usize,
         after: Option<u64>,
+        page: usize,
     ) -> Result<Option<(Conversation, Vec<Message>, Vec<StoredFrame>)>, StoreError> {
         let id = id.to_owned();
         self.read(move |s| {
@@ -213,9 +215,13 @@ impl Db {
                 let Some(conv) = s.conversation(&id)? else {
                     return Ok(None);
                 };
-                let messages = if history { s.history(&id)? } else { Vec::new() };
+                let messages = if history > 0 {
+                    s.recent_history(&id, history)?
+                } else {
+                    Vec::new()
+                };
                 let frames = match after {
-                    Some(n) => s.frames_after(&id, n)?,
+                    Some(n) => s.frames_after(&id, n, page)?,
                     None => Vec::new(),
                 };
                 Ok(Some((conv, messages, frames)))

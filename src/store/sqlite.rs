@@ -310,24 +310,33 @@ impl SqliteStore {
         let mut stmt = self.conn.prepare_cached(
             "SELECT sender, text, at, advisor, faq_id FROM messages WHERE conversation_id = ?1 ORDER BY id",
         )?;
-        let rows = stmt.query_map([id], |row| {
-            Ok(Message {
-                from: Sender::parse(&row.get::<_, String>(0)?),
-                text: row.get(1)?,
-                at: row.get(2)?,
-                advisor: row.get(3)?,
-                faq_id: row.get(4)?,
-            })
-        })?;
+        let rows = stmt.query_map([id], message_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The conversation's frames numbered above `seq`, in order.
-    pub fn frames_after(&self, id: &str, seq: u64) -> Result<Vec<StoredFrame>, StoreError> {
+    /// The conversation's latest `limit` messages, oldest first.
+    pub fn recent_history(&self, id: &str, limit: usize) -> Result<Vec<Message>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, body FROM frames WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq",
+            "SELECT sender, text, at, advisor, faq_id FROM
+                 (SELECT id, sender, text, at, advisor, faq_id FROM messages
+                  WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2)
+             ORDER BY id",
         )?;
-        let rows = stmt.query_map(params![id, seq as i64], frame_row)?;
+        let rows = stmt.query_map(params![id, limit as i64], message_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The conversation's frames numbered above `seq`, in order, `limit` at most.
+    pub fn frames_after(
+        &self,
+        id: &str,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredFrame>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, body FROM frames WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![id, seq as i64, limit as i64], frame_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -552,6 +561,16 @@ fn conversation_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
         last_candidates: candidates
             .and_then(|c| serde_json::from_str(&c).ok())
             .unwrap_or_default(),
+    })
+}
+
+fn message_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        from: Sender::parse(&row.get::<_, String>(0)?),
+        text: row.get(1)?,
+        at: row.get(2)?,
+        advisor: row.get(3)?,
+        faq_id: row.get(4)?,
     })
 }
 

@@ -10,7 +10,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{session, spawn_app};
+use crate::helpers::{session, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn a_question_gets_an_answer_with_seq_and_reply_to() {
@@ -101,6 +101,40 @@ async fn resume_with_last_seq_replays_exactly_the_missed_frames() {
     again.assert_quiet().await;
     // The numbering continues without a gap.
     assert_eq!(again.ask("merci", "m9").await["seq"], 4);
+}
+
+#[tokio::test]
+async fn a_long_conversation_resumes_with_a_bounded_welcome_and_a_paged_replay() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = spawn_app_with(dir, |s| s.chat.welcome_history = 6).await;
+    let mut v = app.visitor().await;
+    let token = session(&v.recv().await);
+    // More frames than one replay page (100): the replay needs several reads.
+    let questions = ["combien ça coûte ?", "où est la clinique ?", "merci"];
+    let total = 230u64;
+    for i in 0..total {
+        let q = questions[i as usize % questions.len()];
+        assert_eq!(v.ask(q, &format!("m{i}")).await["seq"], i + 1);
+    }
+    v.close().await;
+
+    let mut again = app
+        .visitor_with(&format!("session={token}&last_seq=0"))
+        .await;
+    let welcome = again.recv().await;
+    let history = welcome["history"].as_array().expect("history");
+    assert_eq!(history.len(), 6, "the latest messages only");
+    // The last question asked was the 230th: its question and answer close the history.
+    let last_question = questions[(total as usize - 1) % questions.len()];
+    assert_eq!(history[4]["text"], last_question, "{welcome}");
+    assert_eq!(history[5]["from"], "bot");
+    for seq in 1..=total {
+        let frame = again.recv().await;
+        assert_eq!(frame["seq"], seq, "replayed in order, without gap: {frame}");
+        assert_eq!(frame["reply_to"], format!("m{}", seq - 1));
+    }
+    again.assert_quiet().await;
+    assert_eq!(again.ask("merci", "after").await["seq"], total + 1);
 }
 
 #[tokio::test]
