@@ -69,7 +69,7 @@ pub(super) fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
         .max_frame_size(HARD_LIMIT_BYTES)
 }
 
-/// What opening a session found or created.
+/// What opening a session found or started.
 struct Opened {
     conversation: Conversation,
     token: String,
@@ -77,10 +77,48 @@ struct Opened {
     history: Vec<StoredMessage>,
     replay: Vec<StoredFrame>,
     conn_id: u64,
+    /// A new conversation is stored only when its visitor first writes: a bare connect
+    /// (a page view with the widget) costs no row and no fsync.
+    pending: Option<NewConversation>,
 }
 
-/// Finds the session's conversation (or starts one), registers the connection, then reads what
-/// to show. Registered before the read: a frame committed after the read is delivered through
+/// A conversation started but not stored yet.
+#[derive(Debug, Clone)]
+struct NewConversation {
+    id: String,
+    token_hash: String,
+    lang: &'static str,
+    page: Option<String>,
+}
+
+/// The session's conversation until its first write stores it.
+type Pending = Arc<std::sync::Mutex<Option<NewConversation>>>;
+
+/// Stores the session's conversation if it is still pending (its first write).
+async fn ensure_stored(state: &AppState, pending: &Pending) -> Result<(), Refusal> {
+    let new = pending.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let Some(new) = new else {
+        return Ok(());
+    };
+    let stored = state
+        .db
+        .create_conversation(
+            new.id.clone(),
+            new.token_hash.clone(),
+            new.lang,
+            new.page.clone(),
+        )
+        .await;
+    if let Err(e) = stored {
+        // Still pending: the next frame tries again.
+        *pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(new);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Finds the session's conversation (or starts one, stored at its first write), registers the
+/// connection, then reads what to show. Registered before the read: a frame committed after the read is delivered through
 /// the queue, one committed before is in the read; one in both is sent once (by `seq`).
 async fn open(
     state: &AppState,
@@ -104,32 +142,53 @@ async fn open(
             .filter(|c| now - c.last_active <= ttl_ms),
         None => None,
     };
-    let (id, token, resumed) = match (found, token) {
+    let (id, token) = match (found, token) {
         (Some(c), Some(t)) => {
             state.db.touch(&c.id, page).await?;
-            (c.id, t, true)
+            (c.id, t)
         }
         _ => {
             let token = new_token();
-            let lang = lang_hint.unwrap_or(Lang::Fr).code();
-            let c = state
-                .db
-                .create_conversation(new_id(), hash_token(&token), lang, page)
-                .await?;
-            (c.id, token, false)
+            let new = NewConversation {
+                id: new_id(),
+                token_hash: hash_token(&token),
+                lang: lang_hint.unwrap_or(Lang::Fr).code(),
+                page,
+            };
+            let conn_id = state.hub.register_visitor(&new.id, tx);
+            let now = now_ms();
+            return Ok(Opened {
+                conversation: Conversation {
+                    id: new.id.clone(),
+                    created_at: now,
+                    last_active: now,
+                    lang: new.lang.to_owned(),
+                    page: new.page.clone(),
+                    mode: crate::model::Mode::Bot,
+                    advisor: None,
+                    last_seq: 0,
+                    fallbacks: 0,
+                    offer_reason: None,
+                    last_question: None,
+                    last_candidates: Vec::new(),
+                },
+                token,
+                resumed: false,
+                history: Vec::new(),
+                replay: Vec::new(),
+                conn_id,
+                pending: Some(new),
+            });
         }
     };
+    let resumed = true;
     let conn_id = state.hub.register_visitor(&id, tx);
     let view = state
         .db
         .view(
             &id,
-            if resumed {
-                state.settings.chat.welcome_history
-            } else {
-                0
-            },
-            last_seq.filter(|_| resumed),
+            state.settings.chat.welcome_history,
+            last_seq,
             REPLAY_PAGE,
         )
         .await;
@@ -141,6 +200,7 @@ async fn open(
             history,
             replay,
             conn_id,
+            pending: None,
         }),
         other => {
             state.hub.unregister_visitor(&id, conn_id);
@@ -164,7 +224,7 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuer
     let last_seq = query.last_seq;
     let token = query.session.filter(|t| !t.is_empty() && t.len() <= 128);
     // Boxed, like the frame handler: the session future would otherwise keep room for it.
-    let opened = match Box::pin(open(&state, token, last_seq, lang_hint, page, tx)).await {
+    let mut opened = match Box::pin(open(&state, token, last_seq, lang_hint, page, tx)).await {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(cause = %e, "cannot open the conversation");
@@ -175,6 +235,7 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuer
         }
     };
     let conv_id = opened.conversation.id.clone();
+    let pending: Pending = Arc::new(std::sync::Mutex::new(opened.pending.take()));
     tracing::Span::current().record("conversation", conv_id.as_str());
     tracing::info!(
         resumed = opened.resumed,
@@ -233,10 +294,10 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuer
             &kind,
             sent_seq,
             |text| {
-                let (state, conv_id) = (state.clone(), conv_id.clone());
+                let (state, conv_id, pending) = (state.clone(), conv_id.clone(), pending.clone());
                 // Boxed: the handling future lives only while a frame is handled, instead of
                 // inflating every idle session by its size.
-                async move { Box::pin(handle(&state, &conv_id, &text)).await }
+                async move { Box::pin(handle(&state, &conv_id, &pending, &text)).await }
             },
         )
         .await;
@@ -338,45 +399,70 @@ pub(super) fn check_text(text: &str, max_chars: usize) -> Result<String, Refusal
     Ok(text.to_owned())
 }
 
-async fn handle(state: &Arc<AppState>, conv_id: &str, text: &str) -> Result<(), Refusal> {
+/// A visitor frame, read and checked.
+enum Event {
+    Message(String, Option<String>),
+    Choose(String),
+    Handoff,
+    Contact(NewContact),
+}
+
+/// Reads and checks one visitor frame.
+fn read_event(state: &AppState, text: &str) -> Result<Event, Refusal> {
     let chat_settings = &state.settings.chat;
-    match parse_frame::<VisitorIn>(text, chat_settings.max_frame_bytes, &VisitorIn::TYPES)? {
-        VisitorIn::Message { text, id } => {
-            let text = check_text(&text, chat_settings.max_text_chars)?;
-            if let Some(id) = &id {
-                if id.is_empty() || id.len() > 128 {
+    Ok(
+        match parse_frame::<VisitorIn>(text, chat_settings.max_frame_bytes, &VisitorIn::TYPES)? {
+            VisitorIn::Message { text, id } => {
+                let text = check_text(&text, chat_settings.max_text_chars)?;
+                if id
+                    .as_ref()
+                    .is_some_and(|id| id.is_empty() || id.len() > 128)
+                {
                     return Err(Refusal::new(
                         "bad_frame",
                         "a message id has 1 to 128 characters",
                     ));
                 }
+                Event::Message(text, id)
             }
-            chat::visitor_message(state, conv_id, text, id).await
-        }
-        VisitorIn::Choose { faq_id } => {
-            if faq_id.is_empty() || faq_id.len() > 128 {
-                return Err(Refusal::new("unknown_faq", "pick one of the suggestions"));
+            VisitorIn::Choose { faq_id } => {
+                if faq_id.is_empty() || faq_id.len() > 128 {
+                    return Err(Refusal::new("unknown_faq", "pick one of the suggestions"));
+                }
+                Event::Choose(faq_id)
             }
-            chat::visitor_choose(state, conv_id, faq_id).await
-        }
-        VisitorIn::Handoff => chat::visitor_handoff(state, conv_id).await,
-        VisitorIn::Contact {
-            name,
-            email,
-            phone,
-            message,
-            consent,
-        } => {
-            let contact = validate_contact(
+            VisitorIn::Handoff => Event::Handoff,
+            VisitorIn::Contact {
+                name,
+                email,
+                phone,
+                message,
+                consent,
+            } => Event::Contact(validate_contact(
                 name,
                 email,
                 phone,
                 message,
                 consent,
                 chat_settings.max_text_chars,
-            )?;
-            chat::visitor_contact(state, conv_id, contact).await
-        }
+            )?),
+        },
+    )
+}
+
+async fn handle(
+    state: &Arc<AppState>,
+    conv_id: &str,
+    pending: &Pending,
+    text: &str,
+) -> Result<(), Refusal> {
+    let event = read_event(state, text)?;
+    ensure_stored(state, pending).await?;
+    match event {
+        Event::Message(text, id) => chat::visitor_message(state, conv_id, text, id).await,
+        Event::Choose(faq_id) => chat::visitor_choose(state, conv_id, faq_id).await,
+        Event::Handoff => chat::visitor_handoff(state, conv_id).await,
+        Event::Contact(contact) => chat::visitor_contact(state, conv_id, contact).await,
     }
 }
 
