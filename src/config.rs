@@ -16,8 +16,33 @@ pub struct Settings {
     pub chat: ChatSettings,
     pub handoff: HandoffSettings,
     pub report: ReportSettings,
+    pub limits: LimitSettings,
 }
 
+/// What one visitor, or one client address, may ask of the public chat endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Frames a visitor conversation may send per minute, on average…
+    pub messages_per_minute: u32,
+    /// …and at once, after a pause.
+    pub messages_burst: u32,
+    /// Frames all visitors behind one client address may send per minute (a clinic's waiting
+    /// room or a company shares one address: keep it well above one visitor's).
+    pub address_messages_per_minute: u32,
+    pub address_messages_burst: u32,
+    /// New chat connections per minute from one client address, and at once.
+    pub address_connections_per_minute: u32,
+    pub address_connections_burst: u32,
+    /// Chat and console connections open at once; more are refused with 503.
+    pub max_connections: usize,
+    /// Behind a reverse proxy: the header that carries the client's address (e.g.
+    /// `X-Forwarded-For`; its last entry is used, the one the proxy wrote). Unset, the TCP
+    /// peer's address is used: never trust a header a client can set itself.
+    pub client_address_header: Option<String>,
+    /// A WebSocket is pinged every this many seconds and closed when two pings go unanswered.
+    pub ping_secs: u64,
+}
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
@@ -186,6 +211,22 @@ impl Default for ChatSettings {
     }
 }
 
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            messages_per_minute: 30,
+            messages_burst: 10,
+            address_messages_per_minute: 600,
+            address_messages_burst: 100,
+            address_connections_per_minute: 120,
+            address_connections_burst: 40,
+            max_connections: 10_000,
+            client_address_header: None,
+            ping_secs: 30,
+        }
+    }
+}
+
 impl Default for HandoffSettings {
     fn default() -> Self {
         HandoffSettings {
@@ -277,6 +318,24 @@ impl Settings {
         if self.chat.outgoing_queue == 0 {
             return Err(ConfigError::Invalid(
                 "chat.outgoing_queue must be at least 1".into(),
+            ));
+        }
+        let l = &self.limits;
+        if [
+            l.messages_per_minute,
+            l.messages_burst,
+            l.address_messages_per_minute,
+            l.address_messages_burst,
+            l.address_connections_per_minute,
+            l.address_connections_burst,
+        ]
+        .contains(&0)
+            || l.max_connections == 0
+            || l.ping_secs == 0
+        {
+            return Err(ConfigError::Invalid(
+                "every [limits] value must be at least 1 (raise a limit rather than remove it)"
+                    .into(),
             ));
         }
         if !(0.0..=1.0).contains(&self.report.low_confidence) {

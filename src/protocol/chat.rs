@@ -126,6 +126,9 @@ pub enum VisitorOut {
     Error {
         code: &'static str,
         message: String,
+        /// On `rate_limited`: milliseconds after which the frame may be sent again.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
 }
 

@@ -27,6 +27,9 @@ pub(super) async fn upgrade(
         tracing::warn!("advisor connection refused: foreign Origin");
         return ApiError::Forbidden.into_response();
     }
+    if let Some(refused) = state.refuse_when_full() {
+        return refused;
+    }
     let advisor = match authenticate(&state, &headers).await {
         Ok(a) => a,
         Err(e) => return e.into_response(),
@@ -77,6 +80,7 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, advisor: Advisor) 
     let kind = Session {
         who: "advisor",
         overflow: "too slow: reconnect for a fresh queue",
+        ping_every: std::time::Duration::from_secs(state.settings.limits.ping_secs),
         error_frame: |r| {
             AdvisorOut::Error {
                 code: r.code,

@@ -27,6 +27,8 @@ pub(super) struct Refusal {
     pub message: String,
     /// The conversation the refused frame was about, for advisors (who hold several).
     pub conversation: Option<String>,
+    /// When the same frame may be sent again (rate limits).
+    pub retry_after: Option<Duration>,
 }
 
 impl Refusal {
@@ -35,6 +37,21 @@ impl Refusal {
             code,
             message: message.into(),
             conversation: None,
+            retry_after: None,
+        }
+    }
+
+    /// Too many frames: this one is dropped; one sent after `wait` passes.
+    pub fn rate_limited(wait: Duration) -> Refusal {
+        let secs = super::limits::retry_secs(wait);
+        Refusal {
+            retry_after: Some(wait),
+            ..Refusal::new(
+                "rate_limited",
+                format!(
+                    "too many messages at once: this one was not sent, send it again in {secs} s"
+                ),
+            )
         }
     }
 

@@ -8,6 +8,7 @@ mod advisor;
 mod api;
 mod chat;
 mod knowledge;
+mod limits;
 mod missed;
 mod socket;
 mod visitor;
@@ -47,6 +48,10 @@ pub struct AppState {
     turns: chat::Turns,
     /// Queue pushes to advisors, one at a time (see `chat::push_queue`).
     queue_push: tokio::sync::Mutex<()>,
+    /// Visitor frames per client address.
+    address_frames: limits::PerAddress,
+    /// New visitor connections per client address.
+    address_connections: limits::PerAddress,
     /// `None` when no webhook is configured.
     pub webhook: Option<Webhook>,
     /// Opening hours, parsed; `None`: always open.
@@ -92,6 +97,14 @@ impl AppState {
             hub,
             turns: chat::Turns::default(),
             queue_push: tokio::sync::Mutex::new(()),
+            address_frames: limits::PerAddress::new(limits::Rate::per_minute(
+                settings.limits.address_messages_per_minute,
+                settings.limits.address_messages_burst,
+            )),
+            address_connections: limits::PerAddress::new(limits::Rate::per_minute(
+                settings.limits.address_connections_per_minute,
+                settings.limits.address_connections_burst,
+            )),
             webhook,
             schedule,
             rules,
@@ -108,6 +121,24 @@ impl AppState {
 
     fn shutting_down(&self) -> bool {
         *self.shutdown.borrow()
+    }
+
+    /// The refusal of a new WebSocket session when `limits.max_connections` are open.
+    fn refuse_when_full(&self) -> Option<axum::response::Response> {
+        use axum::response::IntoResponse;
+        let open = self.sessions.count.load(Ordering::SeqCst);
+        if open >= self.settings.limits.max_connections {
+            tracing::warn!(open, "connection refused: limits.max_connections reached");
+            return Some(
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::RETRY_AFTER, "30")],
+                    "the chat is full right now: try again in a minute",
+                )
+                    .into_response(),
+            );
+        }
+        None
     }
 
     /// Registers a running session; dropping the guard marks it finished.
@@ -213,13 +244,16 @@ pub async fn run(
             tracing::debug!(cause = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: closing sessions");
-            trigger.shutdown.send_replace(true);
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing sessions");
+        trigger.shutdown.send_replace(true);
+    })
+    .await?;
     // axum's graceful shutdown does not wait for upgraded WebSocket connections; the guards do.
     let drain = Duration::from_secs(state.settings.server.drain_secs);
     if tokio::time::timeout(drain, state.sessions.wait())

@@ -10,8 +10,9 @@ use tokio::sync::{mpsc, watch};
 use super::chat::Refusal;
 use crate::handoff::Outbound;
 
-/// Idle connections are pinged so proxies keep them open and dead peers are noticed.
-const PING_EVERY: Duration = Duration::from_secs(30);
+/// Close code for a peer that stopped answering pings (4000–4999 are the application's; 4408
+/// echoes HTTP's 408 Request Timeout).
+pub(super) const NO_PONG: u16 = 4408;
 
 /// How one kind of session answers its client.
 pub(super) struct Session {
@@ -21,6 +22,9 @@ pub(super) struct Session {
     pub overflow: &'static str,
     /// The error frame for a refused client frame.
     pub error_frame: fn(Refusal) -> String,
+    /// How often the peer is pinged (proxies keep the connection open, dead peers are noticed);
+    /// it is closed when it has sent nothing, not even a pong, for two of these.
+    pub ping_every: Duration,
 }
 
 /// Runs the session until the client leaves, the socket fails, the hub closes it, or the
@@ -42,21 +46,26 @@ pub(super) async fn pump<F, Fut>(
     F: FnMut(String) -> Fut,
     Fut: Future<Output = Result<(), Refusal>>,
 {
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let every = kind.ping_every;
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let mut heard = tokio::time::Instant::now();
     let mut ok = true;
     while ok {
         tokio::select! {
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Text(text))) => {
+                    heard = tokio::time::Instant::now();
                     if let Err(r) = on_text(text.as_str().to_owned()).await {
                         ok = send_error(socket, kind, r).await;
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
+                    heard = tokio::time::Instant::now();
                     ok = send_error(socket, kind, Refusal::new("bad_frame", "send JSON text frames, not binary")).await;
                 }
                 Some(Ok(Message::Close(_))) | None => break,
-                Some(Ok(_)) => {} // Ping/Pong: answered by the WebSocket layer.
+                // Ping/Pong (pings are answered by the WebSocket layer), binary: the peer is alive.
+                Some(Ok(_)) => heard = tokio::time::Instant::now(),
                 Some(Err(e)) => {
                     tracing::debug!(cause = %e, who = kind.who, "socket error");
                     // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with
@@ -89,7 +98,14 @@ pub(super) async fn pump<F, Fut>(
                 let _ = socket.send(close(1001, "going away")).await;
                 break;
             }
-            _ = ping.tick() => ok = socket.send(Message::Ping(Default::default())).await.is_ok(),
+            _ = ping.tick() => {
+                if heard.elapsed() > every * 2 {
+                    tracing::debug!(who = kind.who, "no pong: closing");
+                    let _ = socket.send(close(NO_PONG, "no answer to pings")).await;
+                    break;
+                }
+                ok = socket.send(Message::Ping(Default::default())).await.is_ok();
+            }
         }
     }
 }

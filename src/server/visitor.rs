@@ -1,11 +1,12 @@
 //! The visitor WebSocket `/ws`: opens or resumes a conversation, replays missed frames, then
 //! runs the shared session loop (`socket::pump`): socket, outgoing queue, shutdown, pings.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -13,6 +14,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::chat::{self, Refusal};
+use super::limits;
 use super::socket::{close, pump, Session};
 use super::AppState;
 use crate::clock::now_ms;
@@ -45,6 +47,7 @@ pub(super) struct VisitorQuery {
 pub(super) async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(query): Query<VisitorQuery>,
 ) -> Response {
@@ -58,7 +61,33 @@ pub(super) async fn upgrade(
         )
             .into_response();
     }
-    configure(ws).on_upgrade(move |socket| session(socket, state, query))
+    if let Some(refused) = state.refuse_when_full() {
+        return refused;
+    }
+    let limits = &state.settings.limits;
+    let address = limits::client_address(peer, &headers, limits.client_address_header.as_deref());
+    if let Err(wait) = state
+        .address_connections
+        .take(address, std::time::Instant::now())
+    {
+        tracing::warn!(%address, "visitor connection refused: too many from this address");
+        return too_many(
+            wait,
+            "too many new chats from this address: try again in a moment",
+        );
+    }
+    configure(ws).on_upgrade(move |socket| session(socket, state, query, address))
+}
+
+/// A `429 Too Many Requests` with `Retry-After`.
+pub(super) fn too_many(wait: std::time::Duration, message: &'static str) -> Response {
+    let secs = limits::retry_secs(wait).to_string();
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(axum::http::header::RETRY_AFTER, secs)],
+        message,
+    )
+        .into_response()
 }
 
 /// Buffer and size limits shared by both WebSockets.
@@ -210,7 +239,12 @@ async fn open(
 }
 
 #[tracing::instrument(skip_all, fields(conversation))]
-async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuery) {
+async fn session(
+    mut socket: WebSocket,
+    state: Arc<AppState>,
+    query: VisitorQuery,
+    address: IpAddr,
+) {
     let _guard = state.session_guard();
     let mut shutdown = state.shutdown_signal();
     if state.shutting_down() {
@@ -236,6 +270,9 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuer
     };
     let conv_id = opened.conversation.id.clone();
     let pending: Pending = Arc::new(std::sync::Mutex::new(opened.pending.take()));
+    let limits = &state.settings.limits;
+    let rate = limits::Rate::per_minute(limits.messages_per_minute, limits.messages_burst);
+    let mut bucket = limits::Bucket::full(rate, std::time::Instant::now());
     tracing::Span::current().record("conversation", conv_id.as_str());
     tracing::info!(
         resumed = opened.resumed,
@@ -278,10 +315,12 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuer
         let kind = Session {
             who: "visitor",
             overflow: "too slow: reconnect with last_seq",
+            ping_every: std::time::Duration::from_secs(state.settings.limits.ping_secs),
             error_frame: |r| {
                 VisitorOut::Error {
                     code: r.code,
                     message: r.message,
+                    retry_after_ms: r.retry_after.map(|d| d.as_millis() as u64),
                 }
                 .to_text()
             },
@@ -294,10 +333,21 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, query: VisitorQuer
             &kind,
             sent_seq,
             |text| {
+                // Every frame counts, valid or not: a flood of garbage costs as much to read.
+                let now = std::time::Instant::now();
+                let limited = bucket
+                    .take(rate, now)
+                    .and_then(|()| state.address_frames.take(address, now));
                 let (state, conv_id, pending) = (state.clone(), conv_id.clone(), pending.clone());
                 // Boxed: the handling future lives only while a frame is handled, instead of
                 // inflating every idle session by its size.
-                async move { Box::pin(handle(&state, &conv_id, &pending, &text)).await }
+                async move {
+                    if let Err(wait) = limited {
+                        tracing::info!(%address, "visitor frame rate-limited");
+                        return Err(Refusal::rate_limited(wait));
+                    }
+                    Box::pin(handle(&state, &conv_id, &pending, &text)).await
+                }
             },
         )
         .await;

@@ -657,6 +657,7 @@ async fn spawn_app() -> TestApp {
     settings.server.web_dir = root.join("web");
     settings.storage.data_dir = data.path().to_owned();
     settings.server.drain_secs = 2;
+    crate::helpers::unlimited(&mut settings);
 
     // Its own copy of the knowledge, watched, so the knowledge page can edit it.
     let knowledge = tempfile::tempdir().expect("temp knowledge dir");

@@ -122,6 +122,7 @@ async fn start(
     settings.storage.data_dir = dir.path().to_owned();
     settings.server.web_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web");
     settings.server.drain_secs = 3;
+    unlimited(&mut settings);
     tweak(&mut settings);
     let store = SqliteStore::open(dir.path()).expect("open store");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -368,6 +369,27 @@ pub fn session(welcome: &Value) -> String {
 
 /// Starts the real `faqbot serve` binary on a free port, from the repository folder, with extra
 /// arguments and environment; returns the child and the address it logged.
+/// Rate limits far above what a test sends, as environment variables for `faqbot serve`.
+pub const UNLIMITED_ENV: [(&str, &str); 6] = [
+    ("FAQBOT_LIMITS__MESSAGES_PER_MINUTE", "1000000"),
+    ("FAQBOT_LIMITS__MESSAGES_BURST", "100000"),
+    ("FAQBOT_LIMITS__ADDRESS_MESSAGES_PER_MINUTE", "1000000"),
+    ("FAQBOT_LIMITS__ADDRESS_MESSAGES_BURST", "100000"),
+    ("FAQBOT_LIMITS__ADDRESS_CONNECTIONS_PER_MINUTE", "1000000"),
+    ("FAQBOT_LIMITS__ADDRESS_CONNECTIONS_BURST", "100000"),
+];
+
+/// The same, for a server started in the test process.
+pub fn unlimited(settings: &mut Settings) {
+    let l = &mut settings.limits;
+    l.messages_per_minute = 1_000_000;
+    l.messages_burst = 100_000;
+    l.address_messages_per_minute = 1_000_000;
+    l.address_messages_burst = 100_000;
+    l.address_connections_per_minute = 1_000_000;
+    l.address_connections_burst = 100_000;
+}
+
 pub fn start_serve(
     data: &Path,
     args: &[&std::ffi::OsStr],
@@ -381,6 +403,9 @@ pub fn start_serve(
         .args(["serve", "--addr", "127.0.0.1:0", "--data"])
         .arg(data)
         .args(args)
+        // Tests send faster than people type, all from one address: limits far above them
+        // (the limits' own tests set theirs).
+        .envs(UNLIMITED_ENV.iter().copied())
         .envs(env.iter().copied())
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())

@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod handoff;
 mod helpers;
+mod limits;
 mod live;
 mod report;
 mod web;

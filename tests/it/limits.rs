@@ -1,0 +1,154 @@
+//! The public chat endpoint's limits, through the real server: a burst of frames gets
+//! `rate_limited` and the connection keeps working, new chats per address and open connections
+//! are capped, silent peers are closed, and a bare connect stores nothing.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::helpers::{session, spawn_app_with, TestApp};
+
+async fn app(tweak: impl FnOnce(&mut faqbot::config::Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    spawn_app_with(dir, tweak).await
+}
+
+/// Another visitor connection attempt: the HTTP status when refused.
+async fn third_visitor(app: &TestApp) -> Option<u16> {
+    let request = app
+        .url("/ws")
+        .replace("http://", "ws://")
+        .into_client_request()
+        .expect("request");
+    app.try_advisor_request(request).await.err()
+}
+
+#[tokio::test]
+async fn a_burst_over_the_limit_gets_rate_limited_and_the_socket_still_works_after() {
+    let app = app(|s| {
+        s.limits.messages_per_minute = 120; // one more every 0.5 s
+        s.limits.messages_burst = 3;
+    })
+    .await;
+    let mut v = app.visitor().await;
+    v.recv().await;
+    for i in 0..5 {
+        v.send(json!({"type": "message", "text": "combien ça coûte ?", "id": format!("b{i}")}))
+            .await;
+    }
+    let (mut replies, mut limited) = (0, Vec::new());
+    while let Some(f) = v.next_within(Duration::from_secs(2)).await {
+        match f["type"].as_str() {
+            Some("reply") => replies += 1,
+            Some("error") => limited.push(f),
+            _ => {}
+        }
+        if replies + limited.len() == 5 {
+            break;
+        }
+    }
+    assert_eq!(replies, 3, "the burst passes: {limited:?}");
+    assert_eq!(limited.len(), 2);
+    for f in &limited {
+        assert_eq!(f["code"], "rate_limited", "{f}");
+        let wait = f["retry_after_ms"].as_u64().expect("a retry delay");
+        assert!(wait > 0 && wait <= 1_000, "{f}");
+        assert!(
+            f["message"].as_str().is_some_and(|m| m.contains("again")),
+            "{f}"
+        );
+    }
+    // After the delay the same connection is answered again.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let r = v.ask("où est la clinique ?", "after").await;
+    assert_eq!(r["reply_to"], "after");
+}
+
+#[tokio::test]
+async fn new_chats_from_one_address_are_capped_with_a_retry_delay() {
+    let app = app(|s| {
+        s.limits.address_connections_per_minute = 1;
+        s.limits.address_connections_burst = 2;
+    })
+    .await;
+    let _a = app.visitor().await;
+    let _b = app.visitor().await;
+    let request = app
+        .url("/ws")
+        .replace("http://", "ws://")
+        .into_client_request()
+        .expect("request");
+    let refused = app.try_advisor_request(request).await.err();
+    assert_eq!(
+        refused,
+        Some(429),
+        "the third chat from this address within the burst"
+    );
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_are_refused_with_503() {
+    let app = app(|s| s.limits.max_connections = 2).await;
+    let _a = app.visitor().await;
+    let _b = app.visitor().await;
+    assert_eq!(third_visitor(&app).await, Some(503));
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_answering_pings_is_closed() {
+    let app = app(|s| s.limits.ping_secs = 1).await;
+    let mut v = app.visitor().await;
+    v.recv().await;
+    // Not reading means not answering the pings (the client answers when it reads).
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    assert_eq!(v.close_code().await, Some(4408));
+    // One that reads (and so answers) stays.
+    let mut w = app.visitor().await;
+    w.recv().await;
+    // Reading (and so answering pings) for 3.5 s: no frame and no close in that time.
+    let quiet = tokio::time::timeout(
+        Duration::from_millis(3_500),
+        w.next_within(Duration::from_secs(60)),
+    )
+    .await;
+    assert!(quiet.is_err(), "still open and silent: {quiet:?}");
+    let r = w.ask("combien ça coûte ?", "alive").await;
+    assert_eq!(r["reply_to"], "alive");
+}
+
+#[tokio::test]
+async fn a_bare_connect_stores_nothing_until_the_visitor_writes() {
+    let app = app(|_| {}).await;
+    let count = |app: &TestApp| {
+        let db = rusqlite::Connection::open(app.dir.path().join("faqbot.db")).expect("open db");
+        db.query_row("SELECT COUNT(*) FROM conversations", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .expect("count")
+    };
+    let mut idle = app.visitor().await;
+    let token = session(&idle.recv().await);
+    assert_eq!(
+        count(&app),
+        0,
+        "a page view with the widget is not a conversation"
+    );
+    // Its token resumes nothing: a new conversation starts, still unstored.
+    idle.close().await;
+    let mut again = app.visitor_with(&format!("session={token}")).await;
+    let welcome = again.recv().await;
+    assert_ne!(session(&welcome), token);
+    let token = session(&welcome);
+    again.ask("combien ça coûte ?", "first").await;
+    assert_eq!(count(&app), 1);
+    again.close().await;
+    let mut back = app.visitor_with(&format!("session={token}")).await;
+    let welcome = back.recv().await;
+    assert_eq!(
+        session(&welcome),
+        token,
+        "stored at the first write, resumable after"
+    );
+    assert_eq!(welcome["history"].as_array().map(Vec::len), Some(2));
+}
