@@ -262,7 +262,7 @@ pub(super) async fn visitor_contact(
 
 /// Sends the queue to every advisor, after `first` (an alert) if any. Pushes are serialised and
 /// each reads the queue after taking its turn, so the last queue an advisor gets is the newest.
-async fn push_queue(state: &AppState, first: Option<String>) {
+pub(super) async fn push_queue(state: &AppState, first: Option<String>) {
     let _order = state.queue_push.lock().await;
     match state.db.queue().await {
         Ok(queue) => {
