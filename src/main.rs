@@ -489,17 +489,9 @@ fn report_check(
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
-
+    // Settings first: their privacy section says what the log may hold.
     let mut settings = faqbot::config::Settings::load(args.config.as_deref())?;
+    start_logs(&settings.privacy);
     if let Some(addr) = args.addr {
         settings.server.addr = addr;
     }
@@ -574,6 +566,52 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         faqbot::server::run(listener, state, shutdown_signal()).await?;
         anyhow::Ok(())
     })
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+///
+/// Unless `privacy.log_text` is set, two things that would print what visitors write are held
+/// back whatever `RUST_LOG` says: the WebSocket library's `trace` output (every frame it reads
+/// or writes, text included) and the message of a panic (a string sliced out of bounds quotes
+/// the string). faqbot's own events never carry message text, contact details or questions.
+fn start_logs(privacy: &faqbot::config::PrivacySettings) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let env = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if privacy.log_text {
+        tracing_subscriber::registry()
+            .with(fmt.with_filter(env))
+            .init();
+        return;
+    }
+    let no_frames = Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("tungstenite", LevelFilter::DEBUG)
+        .with_target("tokio_tungstenite", LevelFilter::DEBUG);
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(env.and(no_frames)))
+        .init();
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let place = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_else(|| "an unknown place".to_owned());
+        eprintln!(
+            "thread '{}' panicked at {place} (message not shown: it may quote what a visitor \
+             wrote; set privacy.log_text = true to see it)",
+            thread.name().unwrap_or("<unnamed>")
+        );
+        let trace = std::backtrace::Backtrace::capture();
+        if trace.status() == std::backtrace::BacktraceStatus::Captured {
+            eprintln!("{trace}");
+        }
+    }));
 }
 
 /// SIGHUP re-reads the knowledge, as daemons re-read their configuration.

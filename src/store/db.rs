@@ -140,7 +140,7 @@ impl Db {
             f(&mut guard)
         })
         .await
-        .map_err(|e| StoreError::Database(Box::new(e)))?
+        .map_err(task_failed)?
     }
 
     /// Runs `f` in the writer's next batch and answers once that batch is durable. Frames `f`
@@ -385,9 +385,19 @@ impl Db {
             Ok::<_, StoreError>(())
         })
         .await
-        .map_err(|e| StoreError::Database(Box::new(e)))??;
+        .map_err(task_failed)??;
         self.read(|s| s.checkpoint()).await
     }
+}
+
+/// A blocking task that panicked, without the panic's message: errors are logged, and the
+/// message may quote what was being read (the panic itself was reported when it happened).
+fn task_failed(e: tokio::task::JoinError) -> StoreError {
+    StoreError::TaskFailed(if e.is_panic() {
+        "panicked"
+    } else {
+        "was cancelled"
+    })
 }
 
 /// How often the checkpointer copies the log into the database: often enough that the log stays
