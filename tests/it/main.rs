@@ -9,5 +9,6 @@ mod crash;
 mod handoff;
 mod helpers;
 mod live;
+mod privacy;
 mod report;
 mod web;
