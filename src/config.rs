@@ -17,6 +17,7 @@ pub struct Settings {
     pub handoff: HandoffSettings,
     pub report: ReportSettings,
     pub limits: LimitSettings,
+    pub privacy: PrivacySettings,
 }
 
 /// What one visitor, or one client address, may ask of the public chat endpoint.
@@ -43,6 +44,7 @@ pub struct LimitSettings {
     /// A WebSocket is pinged every this many seconds and closed when two pings go unanswered.
     pub ping_secs: u64,
 }
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
@@ -124,6 +126,21 @@ pub struct HandoffSettings {
 pub struct ReportSettings {
     /// Answers below this confidence (0 to 1) are recorded as missed questions.
     pub low_confidence: f32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacySettings {
+    /// Days a conversation is kept after its last activity, with its messages, frames, missed
+    /// questions and handoffs; contact requests are kept as many days after they were left (they
+    /// are leads the clinic must act on within that time). 0 keeps everything forever. Purged at
+    /// start and every hour (`faqbot purge` does it by hand). Conversations an advisor holds or
+    /// that wait in the queue are kept until they are back with the bot.
+    pub retention_days: u32,
+    /// Log what visitors and advisors write (at debug level, and the WebSocket library's frame
+    /// traces). Off, no message text, contact detail or question reaches the log at any level.
+    /// For a test deployment only: the log then holds health data.
+    pub log_text: bool,
 }
 
 /// Weekly opening hours in the clinic's time zone.
@@ -245,6 +262,33 @@ impl Default for ReportSettings {
     }
 }
 
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        PrivacySettings {
+            retention_days: DEFAULT_RETENTION_DAYS,
+            log_text: false,
+        }
+    }
+}
+
+/// How long data is kept unless `[privacy] retention_days` says otherwise.
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+/// The longest retention accepted (a century): a bigger number is surely a typo; 0 means forever.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+impl PrivacySettings {
+    /// The Unix-millisecond time before which data is purged at `now`; `None` keeps everything.
+    pub fn cutoff(&self, now: i64) -> Option<i64> {
+        retention_cutoff(now, self.retention_days)
+    }
+}
+
+/// The Unix-millisecond time `days` days before `now`, before which data is purged; `None` for
+/// 0 (keep forever).
+pub fn retention_cutoff(now: i64, days: u32) -> Option<i64> {
+    (days > 0).then(|| now.saturating_sub(i64::from(days) * 86_400_000))
+}
+
 impl Settings {
     /// Defaults, then `file` (if any), then the process environment.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
@@ -269,6 +313,8 @@ impl Settings {
                 message: e.to_string(),
             })?;
         }
+        // Which variable set which `section.key`, to name it when its value is refused.
+        let mut from_env = std::collections::HashMap::new();
         for (name, value) in env {
             // Only FAQBOT_SECTION__KEY: single-level names (FAQBOT_FAQ) belong to the CLI flags.
             let Some(rest) = name.strip_prefix("FAQBOT_") else {
@@ -288,18 +334,28 @@ impl Settings {
                     message: format!("`{section}` is not a section"),
                 });
             };
-            table.insert(key, env_value(&value));
+            table.insert(key.clone(), env_value(&value));
+            from_env.insert(format!("{section}.{key}"), name);
         }
-        let settings: Settings =
-            toml::Value::Table(root)
-                .try_into()
-                .map_err(|e: toml::de::Error| match file {
-                    Some(path) => ConfigError::File {
+        let settings: Settings = match toml::Value::Table(root.clone()).try_into() {
+            Ok(s) => s,
+            Err(e) => {
+                let e: toml::de::Error = e;
+                let culprit = culprit(&root);
+                let message = match &culprit {
+                    Some(key) => format!("{key}: {}", e.message()),
+                    None => e.message().to_owned(),
+                };
+                return Err(match (culprit.and_then(|k| from_env.remove(&k)), file) {
+                    (Some(name), _) => ConfigError::Env { name, message },
+                    (None, Some(path)) => ConfigError::File {
                         path: path.to_owned(),
-                        message: format!("{} (or in a FAQBOT_SECTION__KEY variable)", e.message()),
+                        message,
                     },
-                    None => ConfigError::Invalid(e.message().to_owned()),
-                })?;
+                    (None, None) => ConfigError::Invalid(message),
+                });
+            }
+        };
         settings.validate()?;
         Ok(settings)
     }
@@ -346,8 +402,48 @@ impl Settings {
         if let Some(hours) = &self.handoff.opening_hours {
             hours.schedule().map_err(ConfigError::Invalid)?;
         }
+        let days = self.privacy.retention_days;
+        if days > MAX_RETENTION_DAYS {
+            return Err(ConfigError::Invalid(format!(
+                "privacy.retention_days is {days}: use 1 to {MAX_RETENTION_DAYS} days, or 0 to keep \
+                 everything forever"
+            )));
+        }
+        // A conversation purged while its visitor may still resume it would silently start over.
+        let ttl = self.chat.session_ttl_hours;
+        if days > 0 && u64::from(days) * 24 < ttl {
+            return Err(ConfigError::Invalid(format!(
+                "privacy.retention_days ({days}) is shorter than chat.session_ttl_hours ({ttl} h), \
+                 during which a visitor can come back to a conversation: raise retention_days to at \
+                 least {} or lower session_ttl_hours",
+                ttl.div_ceil(24)
+            )));
+        }
         Ok(())
     }
+}
+
+/// The first `section.key` (or section) of `root` that does not deserialise on its own: the
+/// one to name when the whole is refused, since a value's type error does not say where it is.
+fn culprit(root: &toml::Table) -> Option<String> {
+    let refused = |section: &str, value: toml::Value| {
+        let mut one = toml::Table::new();
+        one.insert(section.to_owned(), value);
+        toml::Value::Table(one).try_into::<Settings>().is_err()
+    };
+    let (section, value) = root.iter().find(|(s, v)| refused(s, (*v).clone()))?;
+    let Some(table) = value.as_table() else {
+        return Some(section.clone());
+    };
+    let key = table.iter().map(|(k, _)| k).find(|k| {
+        let mut alone = table.clone();
+        alone.retain(|other, _| other == *k);
+        refused(section, toml::Value::Table(alone))
+    });
+    Some(match key {
+        Some(k) => format!("{section}.{k}"),
+        None => section.clone(),
+    })
 }
 
 /// An environment value as TOML when it reads as a number, boolean or array, else as a string.
@@ -494,6 +590,65 @@ mod tests {
         let env = vec![("FAQBOT_CHAT__MAX_TEXT_CHAR".to_owned(), "50".to_owned())];
         let err = Settings::load_from(None, env).expect_err("misspelt key");
         assert!(err.to_string().contains("max_text_char"), "{err}");
+    }
+
+    #[test]
+    fn retention_defaults_to_90_days_and_is_checked() {
+        let s = Settings::load_from(None, Vec::new()).expect("defaults");
+        assert_eq!(s.privacy.retention_days, 90);
+        assert!(!s.privacy.log_text);
+        let day = 86_400_000;
+        assert_eq!(s.privacy.cutoff(100 * day), Some(10 * day));
+
+        let env = |days: &str| vec![("FAQBOT_PRIVACY__RETENTION_DAYS".to_owned(), days.to_owned())];
+        let s = Settings::load_from(None, env("30")).expect("30 days");
+        assert_eq!(s.privacy.retention_days, 30);
+        let s = Settings::load_from(None, env("0")).expect("forever");
+        assert_eq!(s.privacy.cutoff(100 * day), None, "0 keeps everything");
+
+        // A value of the wrong type names its variable and key, not just the type expected.
+        for (days, says) in [
+            (
+                "-1",
+                "FAQBOT_PRIVACY__RETENTION_DAYS: privacy.retention_days: invalid value",
+            ),
+            (
+                "ninety",
+                "FAQBOT_PRIVACY__RETENTION_DAYS: privacy.retention_days: invalid type",
+            ),
+            ("40000", "0 to keep everything forever"),
+        ] {
+            let err = Settings::load_from(None, env(days)).expect_err(days);
+            assert!(err.to_string().contains(says), "{days}: {err}");
+        }
+        // Shorter than a visitor may take to come back: refused with both settings named.
+        let mut shorter = env("1");
+        shorter.push(("FAQBOT_CHAT__SESSION_TTL_HOURS".to_owned(), "48".to_owned()));
+        let err = Settings::load_from(None, shorter).expect_err("shorter than the TTL");
+        assert!(
+            err.to_string().contains("session_ttl_hours") && err.to_string().contains("least 2"),
+            "{err}"
+        );
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("faqbot.toml");
+        std::fs::write(&path, "[privacy]\nretention_days = 7\nlog_text = true\n").expect("write");
+        let s = Settings::load_from(Some(&path), Vec::new()).expect("file");
+        assert_eq!((s.privacy.retention_days, s.privacy.log_text), (7, true));
+        std::fs::write(&path, "[privacy]\nretention = 7\n").expect("write");
+        let err = Settings::load_from(Some(&path), Vec::new()).expect_err("misspelt key");
+        assert!(err.to_string().contains("retention"), "{err}");
+        std::fs::write(
+            &path,
+            "[chat]\nmax_text_chars = 9\n[privacy]\nlog_text = \"yes\"\n",
+        )
+        .expect("write");
+        let err = Settings::load_from(Some(&path), Vec::new()).expect_err("not a boolean");
+        assert!(
+            err.to_string()
+                .contains("faqbot.toml: privacy.log_text: invalid type"),
+            "{err}"
+        );
     }
 
     fn weekdays_9_to_18(time_zone: Option<&str>, offset: Option<i32>) -> OpeningHours {

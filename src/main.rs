@@ -1,5 +1,6 @@
 //! The `faqbot` command: serve the chat, ask, explain and check the knowledge, add advisors,
-//! list contact requests and report what the bot missed. Parses arguments, loads files, prints; all logic lives in the library.
+//! list contact requests, report what the bot missed, purge old data and export or erase one
+//! visitor's. Parses arguments, loads files, prints; all logic lives in the library.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -102,6 +103,47 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// Remove what is past the retention period: conversations last active before it, with
+    /// their messages, frames, missed questions, handoffs and contact requests (those an advisor
+    /// holds or that wait in the queue are kept), and contact requests left before it. Prints
+    /// what it removed from each table. Safe while the service runs (which also purges hourly).
+    Purge {
+        /// The data folder of the service.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Days to keep, as the service's `[privacy] retention_days`; 0 keeps everything.
+        #[arg(long, env = "FAQBOT_PRIVACY__RETENTION_DAYS", default_value_t = faqbot::config::DEFAULT_RETENTION_DAYS, value_parser = parse_days)]
+        days: u32,
+    },
+    /// One visitor's data: print it (right of access) or erase it (right to erasure).
+    Visitor {
+        #[command(subcommand)]
+        command: VisitorCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum VisitorCommand {
+    /// Print everything stored about a conversation as JSON: its fields, every message, the
+    /// handoffs, contact requests and missed questions. Reads without writing.
+    Export {
+        /// The conversation's id, as the leads show it, or its first 6 characters or more, as the
+        /// console shows them ("Visiteur 3F2A1B").
+        id: String,
+        /// The data folder of the service.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+    /// Remove a conversation and everything linked to it (messages, frames, missed questions,
+    /// handoffs, contact requests); prints what it removed. An advisor holding it can erase it
+    /// from the console instead, which also ends the visitor's open chat.
+    Erase {
+        /// The conversation's id, or its first 6 characters or more (see `export`).
+        id: String,
+        /// The data folder of the service.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -144,6 +186,17 @@ fn parse_positive(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!("`{s}` is not a whole number above 0")),
+    }
+}
+
+fn parse_days(s: &str) -> Result<u32, String> {
+    let max = faqbot::config::MAX_RETENTION_DAYS;
+    match s.trim().parse::<u32>() {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a number of days (from --days or FAQBOT_PRIVACY__RETENTION_DAYS): \
+             use 1 to {max}, or 0 to keep everything"
+        )),
     }
 }
 
@@ -197,6 +250,13 @@ fn main() -> anyhow::Result<()> {
             since,
             limit,
         } => report(&data, csv, since.as_deref(), limit),
+        Command::Purge { data, days } => purge(&data, days),
+        Command::Visitor {
+            command: VisitorCommand::Export { id, data },
+        } => visitor_export(&data, &id),
+        Command::Visitor {
+            command: VisitorCommand::Erase { id, data },
+        } => visitor_erase(&data, &id),
     }
 }
 
@@ -429,17 +489,9 @@ fn report_check(
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
-
+    // Settings first: their privacy section says what the log may hold.
     let mut settings = faqbot::config::Settings::load(args.config.as_deref())?;
+    start_logs(&settings.privacy);
     if let Some(addr) = args.addr {
         settings.server.addr = addr;
     }
@@ -514,6 +566,52 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         faqbot::server::run(listener, state, shutdown_signal()).await?;
         anyhow::Ok(())
     })
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+///
+/// Unless `privacy.log_text` is set, two things that would print what visitors write are held
+/// back whatever `RUST_LOG` says: the WebSocket library's `trace` output (every frame it reads
+/// or writes, text included) and the message of a panic (a string sliced out of bounds quotes
+/// the string). faqbot's own events never carry message text, contact details or questions.
+fn start_logs(privacy: &faqbot::config::PrivacySettings) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let env = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if privacy.log_text {
+        tracing_subscriber::registry()
+            .with(fmt.with_filter(env))
+            .init();
+        return;
+    }
+    let no_frames = Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("tungstenite", LevelFilter::DEBUG)
+        .with_target("tokio_tungstenite", LevelFilter::DEBUG);
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(env.and(no_frames)))
+        .init();
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let place = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_else(|| "an unknown place".to_owned());
+        eprintln!(
+            "thread '{}' panicked at {place} (message not shown: it may quote what a visitor \
+             wrote; set privacy.log_text = true to see it)",
+            thread.name().unwrap_or("<unnamed>")
+        );
+        let trace = std::backtrace::Backtrace::capture();
+        if trace.status() == std::backtrace::BacktraceStatus::Captured {
+            eprintln!("{trace}");
+        }
+    }));
 }
 
 /// SIGHUP re-reads the knowledge, as daemons re-read their configuration.
@@ -616,5 +714,97 @@ fn report(data: &Path, csv: bool, since: Option<&str>, limit: usize) -> anyhow::
     } else {
         print!("{}", faqbot::report::text(&report));
     }
+    Ok(())
+}
+
+fn purge(data: &Path, days: u32) -> anyhow::Result<()> {
+    let mut store = faqbot::store::SqliteStore::open_existing(data)
+        .with_context(|| format!("opening the database in {}", data.display()))?;
+    let Some(cutoff) = faqbot::config::retention_cutoff(faqbot::clock::now_ms(), days) else {
+        println!("a retention of 0 days keeps everything: nothing purged.");
+        return Ok(());
+    };
+    let purged = store.purge(cutoff)?;
+    println!(
+        "purged what was last active before {} ({days} days) from {}:",
+        faqbot::clock::rfc3339(cutoff),
+        data_file(&store)
+    );
+    print_removed(&purged.removed);
+    if purged.kept_in_chat > 0 {
+        println!(
+            "kept {} conversation(s) older than that: an advisor holds them or they wait in the \
+             queue; they go at the first purge after they are back with the bot (close them in \
+             the console).",
+            purged.kept_in_chat
+        );
+    }
+    Ok(())
+}
+
+/// Rows removed, one line per table.
+fn print_removed(removed: &faqbot::model::Removed) {
+    for (table, n) in removed.tables() {
+        println!("  {table:<14} {n:>8}");
+    }
+}
+
+/// The full id of the conversation `given` names: its id, or the start of it (at least the 6
+/// characters the console shows), in any case.
+fn conversation_id(store: &faqbot::store::SqliteStore, given: &str) -> anyhow::Result<String> {
+    let id = given.trim().to_ascii_lowercase();
+    if id.len() < 6 || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        bail!(
+            "`{given}` is not a conversation id: give it in full (as the leads show it) or its \
+             first 6 characters or more (as the console shows them: « Visiteur 3F2A1B »)"
+        );
+    }
+    if store.conversation(&id)?.is_some() {
+        return Ok(id);
+    }
+    let found = store.conversations_starting(&id, 5)?;
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!(
+            "there is no conversation `{given}` in {}: check the id, and --data (it may have \
+             been erased or purged already)",
+            data_file(store)
+        ),
+        several => {
+            bail!(
+            "{} conversations start with `{given}` ({}…): give more of the id (the leads show it \
+             in full)",
+            if several.len() == 5 { "5 or more" } else { "several" },
+            several.join(", ")
+        )
+        }
+    }
+}
+
+fn data_file(store: &faqbot::store::SqliteStore) -> String {
+    store.path().display().to_string()
+}
+
+fn visitor_export(data: &Path, given: &str) -> anyhow::Result<()> {
+    let mut store = faqbot::store::SqliteStore::open_read_only(data)
+        .with_context(|| format!("opening the database in {}", data.display()))?;
+    let id = conversation_id(&store, given)?;
+    let Some(record) = store.snapshot(|s| s.visitor_record(&id))? else {
+        bail!("conversation `{id}` was removed while it was being read: nothing to export");
+    };
+    let wire = faqbot::protocol::VisitorExportWire::new(&record, faqbot::clock::now_ms());
+    println!("{}", serde_json::to_string_pretty(&wire)?);
+    Ok(())
+}
+
+fn visitor_erase(data: &Path, given: &str) -> anyhow::Result<()> {
+    let mut store = faqbot::store::SqliteStore::open_existing(data)
+        .with_context(|| format!("opening the database in {}", data.display()))?;
+    let id = conversation_id(&store, given)?;
+    let Some(removed) = store.erase(&id)? else {
+        bail!("conversation `{id}` was removed meanwhile (purged, or erased from the console)");
+    };
+    println!("erased conversation {id} from {}:", data_file(&store));
+    print_removed(&removed);
     Ok(())
 }

@@ -522,3 +522,76 @@ pub struct Advisor {
     pub name: String,
     pub role: String,
 }
+
+/// A handoff as stored: a request for an advisor and what became of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handoff {
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// `queued`, `assigned`, `unavailable`, `released` or `closed`.
+    pub status: String,
+    pub card: Card,
+    pub advisor: Option<String>,
+    /// Unix milliseconds of the claim, the escalation and the end, when they happened.
+    pub claimed_at: Option<i64>,
+    pub escalated_at: Option<i64>,
+    pub ended_at: Option<i64>,
+}
+
+/// Everything stored about one conversation: what a visitor is given when they ask for their data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisitorRecord {
+    pub conversation: Conversation,
+    /// Oldest first.
+    pub messages: Vec<Message>,
+    pub handoffs: Vec<Handoff>,
+    pub contacts: Vec<Lead>,
+    pub misses: Vec<StoredMiss>,
+}
+
+/// Rows removed from each table by a purge or an erasure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub conversations: u64,
+    pub messages: u64,
+    pub frames: u64,
+    pub misses: u64,
+    pub handoffs: u64,
+    pub contacts: u64,
+}
+
+impl Removed {
+    /// Each table's name and the rows removed from it, conversations first.
+    pub fn tables(&self) -> [(&'static str, u64); 6] {
+        [
+            ("conversations", self.conversations),
+            ("messages", self.messages),
+            ("frames", self.frames),
+            ("misses", self.misses),
+            ("handoffs", self.handoffs),
+            ("contacts", self.contacts),
+        ]
+    }
+
+    pub fn total(&self) -> u64 {
+        self.tables().iter().map(|(_, n)| n).sum()
+    }
+
+    pub fn add(&mut self, other: Removed) {
+        self.conversations += other.conversations;
+        self.messages += other.messages;
+        self.frames += other.frames;
+        self.misses += other.misses;
+        self.handoffs += other.handoffs;
+        self.contacts += other.contacts;
+    }
+}
+
+/// What a purge did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub removed: Removed,
+    /// Conversations past the retention period kept because an advisor holds them or they wait
+    /// in the queue: purged once they are back with the bot.
+    pub kept_in_chat: u64,
+}

@@ -15,6 +15,7 @@
     fresh: {},                // queue ids arrived while the console was not looked at
     taken: {},                // id -> name of the colleague who claimed it
     claims: {},               // id -> { re } pending claims (re: taking back one we held)
+    erasing: {},              // id -> true while our erase awaits the server's "erased"
     convs: {},                // id -> conversation we hold
     order: [],                // ids of our conversations, in claim order
     active: null,
@@ -246,6 +247,7 @@
       case 'transcript': return onTranscript(f);
       case 'visitor_message': return onVisitor(f);
       case 'claimed': return onClaimed(f);
+      case 'erased': return onErased(f);
       case 'error': return onError(f);
     }
   }
@@ -306,9 +308,31 @@
     st.taken[id] = by || 'un autre conseiller';
     renderQueue();
   }
+  // A conversation was erased by the advisor holding it (us, from this tab or another): nothing
+  // of it is kept, so nothing of it stays on any console either.
+  function onErased(f) {
+    var id = f.conversation;
+    var ours = !!st.convs[id];
+    delete st.erasing[id];
+    delete st.convs[id];
+    delete st.taken[id];
+    delete st.fresh[id];
+    st.order = st.order.filter(function (x) { return x !== id; });
+    forgetMine(id);
+    if (st.active === id) st.active = null;
+    renderQueue();
+    renderMine();
+    renderConv();
+    updateTitle();
+    if (ours) toast('Conversation du visiteur ' + shortId(id) + ' effacée : plus rien n’en est conservé.');
+  }
   function onError(f) {
     var msg = f.message || f.code || 'erreur inconnue';
     var id = f.conversation; // the conversation the refused frame was about, when there is one
+    if (id != null && st.erasing[id]) {
+      delete st.erasing[id];
+      if (st.active === id) renderConv();
+    }
     if (id != null && st.claims[id]) {
       return lost(id, null, f.code === 'already_claimed'
         ? 'Trop tard : un collègue a déjà pris en charge cette conversation.'
@@ -488,7 +512,10 @@
     c.messages.forEach(appendMsg);
     var active = c.state === 'active';
     $('reply-form').hidden = !active;
-    $('btn-release').hidden = $('btn-close').hidden = !active;
+    $('btn-release').hidden = $('btn-close').hidden = $('btn-erase').hidden = !active;
+    var erasing = !!st.erasing[c.id];
+    $('btn-erase').disabled = erasing;
+    $('btn-erase').textContent = erasing ? 'Effacement…' : 'Effacer la conversation';
     $('btn-dismiss').hidden = active;
     $('conv-ended').hidden = active;
     $('conv-ended').textContent = active ? '' : (c.endText || 'Conversation terminée.');
@@ -537,6 +564,15 @@
     if (!send({ type: 'close', conversation: c.id })) return;
     endConv(c.id, 'closed', 'Conversation close.');
     toast('Conversation close.');
+  });
+  $('btn-erase').addEventListener('click', function () {
+    var c = st.convs[st.active];
+    if (!c || c.state !== 'active' || st.erasing[c.id]) return;
+    if (!window.confirm('Effacer définitivement la conversation avec le visiteur ' + shortId(c.id) + ' ? Ses messages, ses demandes de contact et tout ce qui a été enregistré avec elle seront supprimés, sans retour possible. Le chat du visiteur sera fermé.')) return;
+    if (!send({ type: 'erase', conversation: c.id })) return;
+    // Removed from the screen when the server says it is done ("erased"), not before: it may refuse.
+    st.erasing[c.id] = true;
+    renderConv();
   });
   $('btn-dismiss').addEventListener('click', function () {
     var id = st.active;

@@ -51,6 +51,7 @@
       eOffline: 'Connexion perdue : votre demande n’a pas pu être envoyée. Réessayez dans un instant.',
       saved: 'Merci, votre demande a été enregistrée. Un conseiller vous recontactera.',
       error: 'Erreur : ', call: 'Appeler le 112', urgent: '⚠ Urgence',
+      erased: 'Cette conversation a été effacée : plus rien n’en est conservé. Vous pouvez en commencer une nouvelle.',
       newConv: 'Nouvelle conversation', unread: function (n) { return n + ' nouveau(x) message(s)'; }
     },
     en: {
@@ -90,6 +91,7 @@
       eOffline: 'Connection lost: your request could not be sent. Please try again in a moment.',
       saved: 'Thank you, your request has been saved. An advisor will get back to you.',
       error: 'Error: ', call: 'Call 112', urgent: '⚠ Emergency',
+      erased: 'This conversation has been erased: nothing of it is kept. You can start a new one.',
       newConv: 'New conversation', unread: function (n) { return n + ' new message(s)'; }
     }
   };
@@ -608,7 +610,7 @@
       try { f = JSON.parse(ev.data); } catch (e) { return; }
       if (f && typeof f === 'object') frame(f);
     };
-    ws.onclose = function () {
+    ws.onclose = function (ev) {
       if (st.ws !== ws) return;
       st.ws = null;
       st.ready = false;
@@ -618,8 +620,29 @@
         ct.submit.textContent = T.ctSend;
         ct.sum.textContent = T.eOffline;
       }
+      if (ev && ev.code === GONE) return forget();
       retry();
     };
+  }
+  // The server erased this conversation (an advisor, at the visitor's request) or purged it:
+  // nothing of it is kept on this screen or in this browser either; the next one starts afresh.
+  var GONE = 4001;
+  function forget() {
+    st.session = null;
+    st.lastSeq = 0;
+    st.pending = [];
+    st.replied = {};
+    st.els = {};
+    st.status = null;
+    st.advisor = null;
+    st.rendered = false;
+    while (welcomeEl.nextSibling) log.removeChild(welcomeEl.nextSibling);
+    showStatus('');
+    setMode('bot');
+    persist();
+    sys(T.erased);
+    st.attempt = 0;
+    connect();
   }
   function retry() {
     st.ws = null;

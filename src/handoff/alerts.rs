@@ -43,7 +43,10 @@ impl Webhook {
                 Ok(r) => {
                     tracing::warn!(event = event.event, status = %r.status(), "webhook refused")
                 }
-                Err(e) => tracing::warn!(event = event.event, cause = %e, "webhook failed"),
+                // Without the URL: webhook URLs often carry their secret (chat tools' hooks).
+                Err(e) => {
+                    tracing::warn!(event = event.event, cause = %e.without_url(), "webhook failed")
+                }
             }
         });
     }

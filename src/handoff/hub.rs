@@ -81,6 +81,17 @@ impl Hub {
         }
     }
 
+    /// Closes the conversation's live connection, if any, with `code` and `reason`, and forgets
+    /// it: nothing more is delivered to it. Returns whether there was one.
+    pub fn close_visitor(&self, conversation: &str, code: u16, reason: &'static str) -> bool {
+        let Some(conn) = self.lock().visitors.remove(conversation) else {
+            return false;
+        };
+        // A full queue cannot take the Close: dropping the sender ends the session anyway.
+        let _ = conn.tx.try_send(Outbound::Close(code, reason));
+        true
+    }
+
     pub fn visitor_online(&self, conversation: &str) -> bool {
         self.lock().visitors.contains_key(conversation)
     }

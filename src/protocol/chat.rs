@@ -17,6 +17,9 @@
 //   answered it, with their original `seq` (clients drop a `seq` they already have).
 // - The advisor `queue` frame's items carry a `card` (why, last question, the bot's candidates,
 //   page, language) and `escalated`. `alert` frames (`new` / `escalated`) announce a handoff.
+// - An advisor `erase` removes a conversation they hold from the store; every advisor gets
+//   `erased`, and the visitor's connection is closed with code 4001 (the widget then forgets
+//   the conversation).
 
 use serde::{Deserialize, Serialize};
 
@@ -159,10 +162,15 @@ pub enum AdvisorIn {
     Close {
         conversation: String,
     },
+    /// Erases the conversation the advisor holds, and everything stored with it (the visitor's
+    /// right to erasure); the visitor's connection is closed.
+    Erase {
+        conversation: String,
+    },
 }
 
 impl AdvisorIn {
-    pub const TYPES: [&'static str; 4] = ["claim", "message", "release", "close"];
+    pub const TYPES: [&'static str; 5] = ["claim", "message", "release", "close", "erase"];
 }
 
 /// One of the bot's best candidates, on a handoff card.
@@ -228,6 +236,11 @@ pub enum AdvisorOut {
         conversation: String,
         by: String,
         status: &'static str,
+    },
+    /// The conversation was erased by advisor `by`: nothing of it is stored any more.
+    Erased {
+        conversation: String,
+        by: String,
     },
     /// A new handoff (`new`) or one unclaimed for too long (`escalated`).
     Alert {

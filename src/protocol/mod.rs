@@ -1,5 +1,6 @@
-//! Wire formats, one file per audience (CLI, WebSocket, HTTP, report, knowledge console) and
-//! `domain`, the model as the wire shows it: the only serde for the outside world.
+//! Wire formats, one file per audience (CLI, WebSocket, HTTP, report, knowledge console, a
+//! visitor's export) and `domain`, the model as the wire shows it: the only serde for the
+//! outside world.
 
 mod chat;
 mod cli;
@@ -7,6 +8,7 @@ mod csv;
 mod domain;
 mod http;
 mod knowledge;
+mod privacy;
 mod report;
 
 pub use self::chat::{
@@ -20,6 +22,7 @@ pub use self::http::{leads_csv, LeadWire, LoginRequest, WebhookEvent, LEADS_CSV_
 pub use self::knowledge::{
     ExplainWire, FindingWire, KnowledgeStatusWire, RefusalWire, ScoredWire, TokenWire,
 };
+pub use self::privacy::{ConversationWire, HandoffWire, MissedQuestionWire, VisitorExportWire};
 pub use self::report::{
     report_csv, EntryCountWire, GroupCandidateWire, KindRateWire, MissedGroupWire, MissedStatsWire,
     MissedWire, SuggestedEntryWire, REPORT_CSV_HEADER,

@@ -1,5 +1,5 @@
 //! The advisor WebSocket `/ws/advisor`: authenticated (bearer token or login cookie) and
-//! Origin-checked before the upgrade; then claims, messages, releases and closes.
+//! Origin-checked before the upgrade; then claims, messages, releases, closes and erasures.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use super::api::{authenticate, ApiError};
 use super::chat::{self, Refusal};
+use super::privacy;
 use super::socket::{close, pump, Session};
 use super::visitor::{check_text, configure, parse_frame};
 use super::AppState;
@@ -110,7 +111,8 @@ async fn handle(
     let (AdvisorIn::Claim { conversation }
     | AdvisorIn::Message { conversation, .. }
     | AdvisorIn::Release { conversation }
-    | AdvisorIn::Close { conversation }) = &frame;
+    | AdvisorIn::Close { conversation }
+    | AdvisorIn::Erase { conversation }) = &frame;
     if conversation.is_empty() || conversation.len() > 64 {
         return Err(Refusal::new(
             "bad_frame",
@@ -130,6 +132,7 @@ async fn handle(
         AdvisorIn::Close { .. } => {
             chat::advisor_end(state, conversation, &advisor.name, EndStatus::Closed).await
         }
+        AdvisorIn::Erase { .. } => privacy::erase(state, conversation, &advisor.name).await,
     };
     result.map_err(|r| r.about(conversation))
 }

@@ -201,6 +201,10 @@ pub(super) async fn visitor_message(
     let matcher = state.live.matcher();
     let reply = matcher.reply(&text, None);
     let (kind, faq_id, confidence) = (reply.kind, reply.faq_id.clone(), reply.confidence);
+    if state.settings.privacy.log_text {
+        // Only on the operator's explicit say-so: the text is health data.
+        tracing::debug!(conversation = conv_id, text = %text, "visitor text (privacy.log_text)");
+    }
     let event = VisitorEvent::Asked {
         text: text.clone(),
         id: client_id,
@@ -279,7 +283,7 @@ pub(super) async fn visitor_contact(
 
 /// Sends the queue to every advisor, after `first` (an alert) if any. Pushes are serialised and
 /// each reads the queue after taking its turn, so the last queue an advisor gets is the newest.
-async fn push_queue(state: &AppState, first: Option<String>) {
+pub(super) async fn push_queue(state: &AppState, first: Option<String>) {
     let _order = state.queue_push.lock().await;
     match state.db.queue().await {
         Ok(queue) => {
@@ -439,6 +443,9 @@ pub(super) async fn advisor_message(
 ) -> Result<(), Refusal> {
     let _turn = state.turns.lock(conv_id).await;
     let conv = conversation(state, conv_id).await?;
+    if state.settings.privacy.log_text {
+        tracing::debug!(conversation = conv_id, advisor, text = %text, "advisor text (privacy.log_text)");
+    }
     let turn = dialogue::advisor_message(&conv, advisor, text).map_err(refused)?;
     // Stored even when the visitor is away: it is replayed when they come back.
     state.db.apply(encoded(turn)).await?;

@@ -10,6 +10,7 @@ mod chat;
 mod knowledge;
 mod limits;
 mod missed;
+mod privacy;
 mod socket;
 mod visitor;
 mod web;
@@ -235,6 +236,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let escalation = tokio::spawn(chat::escalation_loop(state.clone()));
+    let purge = tokio::spawn(privacy::purge_loop(state.clone()));
     let app = router(state.clone());
     let trigger = state.clone();
     // No Nagle: a turn that sends two frames (a reply, then the handoff status) would otherwise
@@ -266,6 +268,8 @@ pub async fn run(
         );
     }
     escalation.abort();
+    // A purge cut short loses nothing: each batch is its own transaction, the next run goes on.
+    purge.abort();
     if let Err(e) = state.db.close().await {
         tracing::error!(cause = %e, "closing the store at shutdown failed (the WAL is replayed on next start)");
     }

@@ -15,11 +15,11 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::sqlite::{write, SqliteStore};
+use super::sqlite::{write, SqliteStore, PURGE_BATCH};
 use super::{Applied, StoreError, StoredFrame};
 use crate::clock::now_ms;
 use crate::model::{
-    Advisor, Card, Conversation, Decisions, Lead, Message, QueuedHandoff, StoredMiss, Turn,
+    Advisor, Card, Conversation, Decisions, Lead, Message, QueuedHandoff, Removed, StoredMiss, Turn,
 };
 
 /// Hands committed frames to whoever sends them (the hub): (conversation, frames, `resent`).
@@ -140,7 +140,7 @@ impl Db {
             f(&mut guard)
         })
         .await
-        .map_err(|e| StoreError::Database(Box::new(e)))?
+        .map_err(task_failed)?
     }
 
     /// Runs `f` in the writer's next batch and answers once that batch is durable. Frames `f`
@@ -311,6 +311,47 @@ impl Db {
             .await
     }
 
+    /// Erases conversation `id` and everything linked to it if `advisor` holds it now (decided
+    /// by the writer); `None` if they do not (or there is no such conversation).
+    pub async fn erase_held(&self, id: &str, advisor: &str) -> Result<Option<Removed>, StoreError> {
+        let (id, advisor) = (id.to_owned(), advisor.to_owned());
+        self.write(move |c, _| write::erase_held(c, &id, &advisor))
+            .await
+    }
+
+    /// The next batch of conversations a purge at `cutoff` removes, after id `after` (read on a
+    /// read connection: the writer never scans for them).
+    pub async fn purgeable(&self, cutoff: i64, after: &str) -> Result<Vec<String>, StoreError> {
+        let after = after.to_owned();
+        self.read(move |s| s.purgeable(cutoff, &after, PURGE_BATCH))
+            .await
+    }
+
+    /// Erases those of `ids` still purgeable at `cutoff`, in one of the writer's batches;
+    /// returns what was removed and which conversations.
+    pub async fn purge_conversations(
+        &self,
+        ids: Vec<String>,
+        cutoff: i64,
+    ) -> Result<(Removed, Vec<String>), StoreError> {
+        self.write(move |c, _| write::purge_conversations(c, &ids, cutoff))
+            .await
+    }
+
+    /// Removes a batch of contact requests left before `cutoff`; returns how many, and whether
+    /// that was the last batch.
+    pub async fn purge_contacts(&self, cutoff: i64) -> Result<(u64, bool), StoreError> {
+        let n = self
+            .write(move |c, _| write::purge_contacts(c, cutoff, PURGE_BATCH))
+            .await?;
+        Ok((n, n < PURGE_BATCH as u64))
+    }
+
+    /// Conversations past `cutoff` that a purge keeps (held by an advisor, or queued).
+    pub async fn kept_in_chat(&self, cutoff: i64) -> Result<u64, StoreError> {
+        self.read(move |s| s.kept_in_chat(cutoff)).await
+    }
+
     /// Stops the writer once it has committed what it was given, then folds the write-ahead log
     /// into the database file (shutdown). Writes after this fail with [`StoreError::Stopped`].
     pub async fn close(&self) -> Result<(), StoreError> {
@@ -344,9 +385,19 @@ impl Db {
             Ok::<_, StoreError>(())
         })
         .await
-        .map_err(|e| StoreError::Database(Box::new(e)))??;
+        .map_err(task_failed)??;
         self.read(|s| s.checkpoint()).await
     }
+}
+
+/// A blocking task that panicked, without the panic's message: errors are logged, and the
+/// message may quote what was being read (the panic itself was reported when it happened).
+fn task_failed(e: tokio::task::JoinError) -> StoreError {
+    StoreError::TaskFailed(if e.is_panic() {
+        "panicked"
+    } else {
+        "was cancelled"
+    })
 }
 
 /// How often the checkpointer copies the log into the database: often enough that the log stays

@@ -28,6 +28,8 @@ pub enum StoreError {
     AdvisorExists(String),
     #[error("a row just written could not be read back")]
     Vanished,
+    #[error("a storage task {0}: see the report of the panic before this, and restart the service if it happens again")]
+    TaskFailed(&'static str),
     #[error("the storage writer has stopped: restart the service")]
     Stopped,
     #[error("the batch this write was part of failed to commit: {0}")]

@@ -11,8 +11,9 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 
 use super::{Applied, StoreError, StoredFrame};
 use crate::model::{
-    Advisor, Card, Conversation, Decisions, HandoffChange, HandoffReason, Lead, Message, Miss,
-    MissKind, Mode, Outcome, QueuedHandoff, Sender, StoredMiss, Turn, PICK,
+    Advisor, Card, Conversation, Decisions, Handoff, HandoffChange, HandoffReason, Lead, Message,
+    Miss, MissKind, Mode, Outcome, Purged, QueuedHandoff, Removed, Sender, StoredMiss, Turn,
+    VisitorRecord, PICK,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
@@ -148,13 +149,19 @@ impl SqliteStore {
     /// Opens (creating if needed) `DATA_DIR/faqbot.db` for writing and runs pending migrations.
     /// The file is readable by its owner only: it holds visitors' health questions.
     pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        let new_dir = !data_dir.exists();
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_owned(),
             source,
         })?;
+        if new_dir {
+            // Ours: nobody else needs even the names of the files in it. A folder that existed
+            // keeps the permissions its owner gave it.
+            set_mode(data_dir, 0o700)?;
+        }
         let path = data_dir.join("faqbot.db");
-        let conn = Connection::open(&path)?;
         owner_only(&path)?;
+        let conn = Connection::open(&path)?;
         // WAL lets readers (the service's and `faqbot leads`) read while the writer writes;
         // FULL syncs the log on every commit, which is the promise made to visitors
         // (acknowledged means on disk).
@@ -167,6 +174,11 @@ impl SqliteStore {
         let mut store = SqliteStore { conn, path };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Another connection to the same (opened and migrated) database, for reading only.
@@ -187,24 +199,31 @@ impl SqliteStore {
     /// Opens an existing `DATA_DIR/faqbot.db` read-only, for reports: it never creates, migrates
     /// or writes, and WAL lets it read while `faqbot serve` writes.
     pub fn open_read_only(data_dir: &Path) -> Result<SqliteStore, StoreError> {
-        let path = data_dir.join("faqbot.db");
-        if !path.is_file() {
-            return Err(StoreError::NoDatabase(path));
-        }
+        let path = existing(data_dir)?;
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let needed = MIGRATIONS.len() as i64;
-        if found < needed {
-            return Err(StoreError::Outdated {
-                path,
-                found,
-                needed,
-            });
-        }
+        up_to_date(&conn, &path)?;
+        Ok(SqliteStore { conn, path })
+    }
+
+    /// Opens an existing `DATA_DIR/faqbot.db` for writing, for commands that remove data
+    /// (`faqbot purge`, `faqbot visitor erase`): it never creates a database (a mistyped `--data`
+    /// is an error, not a new empty database) nor migrates one. It may run beside `faqbot serve`:
+    /// each of its transactions waits for the service's writer, which waits for it.
+    pub fn open_existing(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        let path = existing(data_dir)?;
+        owner_only(&path)?;
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        up_to_date(&conn, &path)?;
         Ok(SqliteStore { conn, path })
     }
 
@@ -371,23 +390,9 @@ impl SqliteStore {
     }
 
     pub fn leads(&self) -> Result<Vec<Lead>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, created_at, conversation_id, name, email, phone, message, consent, lang, page FROM contacts ORDER BY id",
-        )?;
-        let rows = stmt.query_map([], |row| {
-            Ok(Lead {
-                id: row.get(0)?,
-                created_at: row.get(1)?,
-                conversation: row.get(2)?,
-                name: row.get(3)?,
-                email: row.get(4)?,
-                phone: row.get(5)?,
-                message: row.get(6)?,
-                consent: row.get(7)?,
-                lang: row.get(8)?,
-                page: row.get(9)?,
-            })
-        })?;
+        let sql = format!("SELECT {LEAD_COLUMNS} FROM contacts ORDER BY id");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([], lead_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -406,32 +411,134 @@ impl SqliteStore {
 
     /// Missed questions recorded at or after `since` (Unix milliseconds), oldest first.
     pub fn misses(&self, since: i64) -> Result<Vec<StoredMiss>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, conversation_id, at, lang, question, terms, kind, confidence, candidates, outcome, outcome_faq_id
-             FROM misses WHERE at >= ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([since], |row| {
-            let terms: String = row.get(5)?;
-            let kind: String = row.get(6)?;
-            let candidates: String = row.get(8)?;
-            let outcome: String = row.get(9)?;
-            Ok(StoredMiss {
-                id: row.get(0)?,
-                conversation: row.get(1)?,
-                at: row.get(2)?,
-                miss: Miss {
-                    lang: row.get(3)?,
-                    question: row.get(4)?,
-                    // A row we cannot read in full still counts, with what can be read.
-                    terms: serde_json::from_str(&terms).unwrap_or_default(),
-                    kind: MissKind::parse(&kind).unwrap_or(MissKind::Fallback),
-                    confidence: row.get::<_, f64>(7)? as f32,
-                    candidates: serde_json::from_str(&candidates).unwrap_or_default(),
-                    outcome: Outcome::parse(&outcome, row.get(10)?),
-                },
-            })
-        })?;
+        let sql = format!("SELECT {MISS_COLUMNS} FROM misses WHERE at >= ?1 ORDER BY id");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([since], miss_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The ids of the conversations whose id starts with `prefix` (as the console shows them:
+    /// their first six characters), in order, `limit` at most.
+    pub fn conversations_starting(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        // A range on the primary key rather than LIKE: the index answers it, and `%` or `_` in
+        // the prefix mean nothing. Ids are lowercase hex, all below the prefix followed by `g`.
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM conversations WHERE id >= ?1 AND id < ?1 || 'g' ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![prefix, limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Everything stored about conversation `id`, or `None` if there is no such conversation.
+    /// Run it in a [`SqliteStore::snapshot`] so that its parts agree.
+    pub fn visitor_record(&self, id: &str) -> Result<Option<VisitorRecord>, StoreError> {
+        let Some(conversation) = self.conversation(id)? else {
+            return Ok(None);
+        };
+        let handoffs = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT created_at, status, card, advisor, claimed_at, escalated_at, ended_at
+                 FROM handoffs WHERE conversation_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([id], |row| {
+                Ok(Handoff {
+                    created_at: row.get(0)?,
+                    status: row.get(1)?,
+                    card: parse_card(&row.get::<_, String>(2)?),
+                    advisor: row.get(3)?,
+                    claimed_at: row.get(4)?,
+                    escalated_at: row.get(5)?,
+                    ended_at: row.get(6)?,
+                })
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let contacts = {
+            let sql = format!(
+                "SELECT {LEAD_COLUMNS} FROM contacts WHERE conversation_id = ?1 ORDER BY id"
+            );
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map([id], lead_row)?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let misses = {
+            let sql =
+                format!("SELECT {MISS_COLUMNS} FROM misses WHERE conversation_id = ?1 ORDER BY id");
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map([id], miss_row)?;
+            rows.collect::<Result<_, _>>()?
+        };
+        Ok(Some(VisitorRecord {
+            messages: self.history(id)?,
+            conversation,
+            handoffs,
+            contacts,
+            misses,
+        }))
+    }
+
+    /// Conversations with the bot whose last activity is before `cutoff`, in id order after
+    /// `after`, `limit` at most: the next batch a purge removes. Read apart from the writer, so
+    /// that the scan (`last_active` has no index) never holds it.
+    pub fn purgeable(
+        &self,
+        cutoff: i64,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM conversations WHERE id > ?1 AND last_active < ?2 AND mode = 'bot'
+             ORDER BY id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![after, cutoff, limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Conversations past `cutoff` that a purge keeps: an advisor holds them or they are queued.
+    pub fn kept_in_chat(&self, cutoff: i64) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM conversations WHERE last_active < ?1 AND mode != 'bot'",
+            )?
+            .query_row([cutoff], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Removes the conversations last active before `cutoff` (but those an advisor holds or
+    /// that are queued) with everything linked to them, and the contact requests left before
+    /// `cutoff`, a batch per transaction (`faqbot purge`).
+    pub fn purge(&mut self, cutoff: i64) -> Result<Purged, StoreError> {
+        let mut removed = Removed::default();
+        let mut after = String::new();
+        loop {
+            let ids = self.purgeable(cutoff, &after, PURGE_BATCH)?;
+            let Some(last) = ids.last() else { break };
+            after = last.clone();
+            let (batch, _) = self.write(|c| write::purge_conversations(c, &ids, cutoff))?;
+            removed.add(batch);
+        }
+        loop {
+            let contacts = self.write(|c| write::purge_contacts(c, cutoff, PURGE_BATCH))?;
+            removed.contacts += contacts;
+            if contacts < PURGE_BATCH as u64 {
+                break;
+            }
+        }
+        Ok(Purged {
+            removed,
+            kept_in_chat: self.kept_in_chat(cutoff)?,
+        })
+    }
+
+    /// Removes conversation `id` and everything linked to it in one transaction; `None` if
+    /// there is no such conversation (`faqbot visitor erase`).
+    pub fn erase(&mut self, id: &str) -> Result<Option<Removed>, StoreError> {
+        self.write(|c| write::erase(c, id))
     }
 
     /// The bot's decisions at or after `since`, counted.
@@ -513,12 +620,73 @@ impl SqliteStore {
     }
 }
 
-/// Owner read and write only (Unix); elsewhere the folder's permissions apply.
+/// Conversations (or contact requests) removed per transaction by a purge: each batch waits
+/// in the writer's queue like a turn, so a purge of months of data never holds it for long.
+pub(super) const PURGE_BATCH: usize = 100;
+
+/// The database file in `data_dir`, if there is one.
+fn existing(data_dir: &Path) -> Result<PathBuf, StoreError> {
+    let path = data_dir.join("faqbot.db");
+    if !path.is_file() {
+        return Err(StoreError::NoDatabase(path));
+    }
+    Ok(path)
+}
+
+/// Refuses a database older than this faqbot's schema (only `faqbot serve` migrates).
+fn up_to_date(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let needed = MIGRATIONS.len() as i64;
+    if found < needed {
+        return Err(StoreError::Outdated {
+            path: path.to_owned(),
+            found,
+            needed,
+        });
+    }
+    Ok(())
+}
+
+/// Makes the database file at `path` readable and writable by its owner only (Unix), creating
+/// it empty (an empty file is an empty database) so that it never exists with wider rights,
+/// and narrows its `-wal` and `-shm` files if a former run left them wider. SQLite creates
+/// those two with the database file's permissions, so once the file is 0600 they are too.
+/// Elsewhere the folder's permissions apply.
 fn owner_only(path: &Path) -> Result<(), StoreError> {
     #[cfg(unix)]
     {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|source| StoreError::DataDir {
+                path: path.to_owned(),
+                source,
+            })?;
+        set_mode(path, 0o600)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            let side = PathBuf::from(side);
+            if side.exists() {
+                set_mode(&side, 0o600)?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Sets a file's or folder's Unix permissions (nothing elsewhere).
+fn set_mode(path: &Path, mode: u32) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(
             |source| StoreError::DataDir {
                 path: path.to_owned(),
                 source,
@@ -526,7 +694,7 @@ fn owner_only(path: &Path) -> Result<(), StoreError> {
         )?;
     }
     #[cfg(not(unix))]
-    let _ = path;
+    let _ = (path, mode);
     Ok(())
 }
 
@@ -561,6 +729,48 @@ fn conversation_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
         last_candidates: candidates
             .and_then(|c| serde_json::from_str(&c).ok())
             .unwrap_or_default(),
+    })
+}
+
+const LEAD_COLUMNS: &str =
+    "id, created_at, conversation_id, name, email, phone, message, consent, lang, page";
+
+fn lead_row(row: &Row<'_>) -> rusqlite::Result<Lead> {
+    Ok(Lead {
+        id: row.get(0)?,
+        created_at: row.get(1)?,
+        conversation: row.get(2)?,
+        name: row.get(3)?,
+        email: row.get(4)?,
+        phone: row.get(5)?,
+        message: row.get(6)?,
+        consent: row.get(7)?,
+        lang: row.get(8)?,
+        page: row.get(9)?,
+    })
+}
+
+const MISS_COLUMNS: &str = "id, conversation_id, at, lang, question, terms, kind, confidence, candidates, outcome, outcome_faq_id";
+
+fn miss_row(row: &Row<'_>) -> rusqlite::Result<StoredMiss> {
+    let terms: String = row.get(5)?;
+    let kind: String = row.get(6)?;
+    let candidates: String = row.get(8)?;
+    let outcome: String = row.get(9)?;
+    Ok(StoredMiss {
+        id: row.get(0)?,
+        conversation: row.get(1)?,
+        at: row.get(2)?,
+        miss: Miss {
+            lang: row.get(3)?,
+            question: row.get(4)?,
+            // A row we cannot read in full still counts, with what can be read.
+            terms: serde_json::from_str(&terms).unwrap_or_default(),
+            kind: MissKind::parse(&kind).unwrap_or(MissKind::Fallback),
+            confidence: row.get::<_, f64>(7)? as f32,
+            candidates: serde_json::from_str(&candidates).unwrap_or_default(),
+            outcome: Outcome::parse(&outcome, row.get(10)?),
+        },
     })
 }
 
@@ -835,6 +1045,90 @@ pub(super) mod write {
                 ..h
             })
             .collect())
+    }
+
+    /// Removes conversation `id` and every row linked to it; `None` if there is no such
+    /// conversation.
+    pub fn erase(conn: &Connection, id: &str) -> Result<Option<Removed>, StoreError> {
+        let delete = |sql: &str| -> Result<u64, StoreError> {
+            Ok(conn.prepare_cached(sql)?.execute([id])? as u64)
+        };
+        // The linked rows first: they reference the conversation (foreign keys are on).
+        let frames = delete("DELETE FROM frames WHERE conversation_id = ?1")?;
+        let messages = delete("DELETE FROM messages WHERE conversation_id = ?1")?;
+        let misses = delete("DELETE FROM misses WHERE conversation_id = ?1")?;
+        let handoffs = delete("DELETE FROM handoffs WHERE conversation_id = ?1")?;
+        let contacts = delete("DELETE FROM contacts WHERE conversation_id = ?1")?;
+        let conversations = delete("DELETE FROM conversations WHERE id = ?1")?;
+        if conversations == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Removed {
+            conversations,
+            messages,
+            frames,
+            misses,
+            handoffs,
+            contacts,
+        }))
+    }
+
+    /// [`erase`], only if `advisor` holds the conversation now (decided here, in the writer's
+    /// transaction, like a claim); `None` otherwise.
+    pub fn erase_held(
+        conn: &Connection,
+        id: &str,
+        advisor: &str,
+    ) -> Result<Option<Removed>, StoreError> {
+        let held = conn
+            .prepare_cached(
+                "SELECT 1 FROM conversations WHERE id = ?1 AND mode = 'advisor' AND advisor = ?2",
+            )?
+            .query_row(params![id, advisor], |_| Ok(()))
+            .optional()?;
+        match held {
+            Some(()) => erase(conn, id),
+            None => Ok(None),
+        }
+    }
+
+    /// Erases those of `ids` that are still purgeable (with the bot and last active before
+    /// `cutoff`: a visitor may have come back since they were read). Returns what was removed
+    /// and the ids of the conversations removed.
+    pub fn purge_conversations(
+        conn: &Connection,
+        ids: &[String],
+        cutoff: i64,
+    ) -> Result<(Removed, Vec<String>), StoreError> {
+        let mut removed = Removed::default();
+        let mut gone = Vec::with_capacity(ids.len());
+        for id in ids {
+            let still = conn
+                .prepare_cached(
+                    "SELECT 1 FROM conversations WHERE id = ?1 AND last_active < ?2 AND mode = 'bot'",
+                )?
+                .query_row(params![id, cutoff], |_| Ok(()))
+                .optional()?;
+            if still.is_none() {
+                continue;
+            }
+            if let Some(r) = erase(conn, id)? {
+                removed.add(r);
+                gone.push(id.clone());
+            }
+        }
+        Ok((removed, gone))
+    }
+
+    /// Removes up to `limit` contact requests left before `cutoff`; returns how many.
+    pub fn purge_contacts(conn: &Connection, cutoff: i64, limit: usize) -> Result<u64, StoreError> {
+        let n = conn
+            .prepare_cached(
+                "DELETE FROM contacts WHERE id IN
+                     (SELECT id FROM contacts WHERE created_at < ?1 ORDER BY id LIMIT ?2)",
+            )?
+            .execute(params![cutoff, limit as i64])?;
+        Ok(n as u64)
     }
 
     pub fn add_advisor(

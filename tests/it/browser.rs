@@ -15,6 +15,8 @@
 //! - axe-core's WCAG 2 AA `color-contrast` rule finds no text in the console under the minimum
 //!   contrast, with the contact requests, the queue and a conversation on screen;
 //! - the visitor reloads the page: the conversation is still there, each message once;
+//! - the advisor erases the conversation (« Effacer la conversation », confirmed): it leaves the
+//!   console, and the widget shows none of it and starts afresh;
 //! - the pages carry their security headers.
 //!
 //! Screenshots (widget at 1280×800 and at 360×740, console) go to `test-screenshots/` in the
@@ -372,6 +374,34 @@ async fn a_visitor_and_an_advisor_chat_through_the_real_pages_in_chromium() {
     );
     assert_eq!(panel["screen"], json!([360, 740]), "phone-sized viewport");
     save_screenshot(&visitor, &shots, "widget-advisor-reply-360x740.png").await;
+
+    // --- At the visitor's request, the advisor erases the conversation: after a confirmation,
+    // it is gone from the console and from the widget.
+    click(&advisor, "#btn-erase").await;
+    let question = advisor
+        .get_alert_text()
+        .await
+        .expect("a confirmation is asked");
+    assert!(
+        question.starts_with("Effacer définitivement la conversation"),
+        "{question}"
+    );
+    advisor.accept_alert().await.expect("confirm the erasure");
+    wait_js_plain(
+        &advisor,
+        "the conversation gone from « Mes conversations »",
+        "return document.getElementById('conv-view').hidden
+            && document.getElementById('mine').children.length === 0",
+    )
+    .await;
+    wait_js(
+        &visitor,
+        "the widget to say the conversation was erased, showing nothing of it",
+        "const t = R.querySelector('.log').textContent;
+         return t.includes('Cette conversation a été effacée') && !t.includes('combien coûte')
+             && R.querySelector('.conn').textContent === 'En ligne'",
+    )
+    .await;
 
     visitor.close().await.expect("close the visitor's browser");
     advisor.close().await.expect("close the advisor's browser");

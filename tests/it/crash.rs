@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{add_advisor, session, start_serve, Client, QUIET, WAIT};
+use crate::helpers::{add_advisor, connect, session, start_serve, Client, QUIET, WAIT};
 
 /// A `faqbot serve` process; killed when dropped, so a failing test leaves no server behind.
 struct Server {
@@ -40,19 +39,6 @@ impl Drop for Server {
 fn start(data: &Path) -> Server {
     let (child, addr) = start_serve(data, &[], &[]);
     Server { child, addr }
-}
-
-async fn connect(addr: SocketAddr, path: &str, token: Option<&str>) -> Client {
-    let mut request = format!("ws://{addr}{path}")
-        .into_client_request()
-        .expect("request");
-    if let Some(t) = token {
-        request.headers_mut().insert(
-            "authorization",
-            format!("Bearer {t}").parse().expect("header"),
-        );
-    }
-    Client::connect(request).await
 }
 
 #[tokio::test]

@@ -205,15 +205,7 @@ impl TestApp {
         token: Option<&str>,
         cookie: Option<&str>,
     ) -> Result<Client, u16> {
-        let mut request = format!("ws://{}/ws/advisor", self.addr)
-            .into_client_request()
-            .expect("request");
-        if let Some(t) = token {
-            request.headers_mut().insert(
-                "authorization",
-                format!("Bearer {t}").parse().expect("header"),
-            );
-        }
+        let mut request = request(self.addr, "/ws/advisor", token);
         if let Some(c) = cookie {
             request
                 .headers_mut()
@@ -395,6 +387,20 @@ pub fn start_serve(
     args: &[&std::ffi::OsStr],
     env: &[(&str, &str)],
 ) -> (std::process::Child, SocketAddr) {
+    let (child, addr, _) = start_serve_logged(data, args, env);
+    (child, addr)
+}
+
+/// Every line a process wrote to stderr so far.
+pub type Lines = Arc<std::sync::Mutex<Vec<String>>>;
+
+/// As [`start_serve`], keeping every line the server writes to stderr. It logs at `info` unless
+/// `env` sets `RUST_LOG`.
+pub fn start_serve_logged(
+    data: &Path,
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, &str)],
+) -> (std::process::Child, SocketAddr, Lines) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -406,14 +412,16 @@ pub fn start_serve(
         // Tests send faster than people type, all from one address: limits far above them
         // (the limits' own tests set theirs).
         .envs(UNLIMITED_ENV.iter().copied())
-        .envs(env.iter().copied())
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn faqbot serve");
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
+    let lines = Lines::default();
+    let kept = lines.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             // "listening addr=127.0.0.1:PORT data=…": the port chosen by the OS.
@@ -421,6 +429,7 @@ pub fn start_serve(
                 let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
                 let _ = tx.send(addr);
             }
+            kept.lock().unwrap_or_else(|p| p.into_inner()).push(line);
         }
     });
     let addr = rx
@@ -428,5 +437,28 @@ pub fn start_serve(
         .expect("the server logs its address")
         .parse()
         .expect("an address");
-    (child, addr)
+    (child, addr, lines)
+}
+
+/// A WebSocket to `path` on a server started with [`start_serve`], with a bearer token (advisors).
+pub async fn connect(addr: SocketAddr, path: &str, token: Option<&str>) -> Client {
+    Client::connect(request(addr, path, token)).await
+}
+
+/// The handshake request for `path` on `addr`, with a bearer token when given.
+fn request(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    let mut request = format!("ws://{addr}{path}")
+        .into_client_request()
+        .expect("request");
+    if let Some(t) = token {
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {t}").parse().expect("header"),
+        );
+    }
+    request
 }

@@ -10,5 +10,6 @@ mod handoff;
 mod helpers;
 mod limits;
 mod live;
+mod privacy;
 mod report;
 mod web;
