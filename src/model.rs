@@ -522,3 +522,14 @@ pub struct Advisor {
     pub name: String,
     pub role: String,
 }
+
+/// An advisor account as `faqbot advisor list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvisorSummary {
+    pub name: String,
+    pub role: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Sessions (console logins) not yet ended or expired.
+    pub live_sessions: u64,
+}
