@@ -10,4 +10,5 @@ mod handoff;
 mod helpers;
 mod live;
 mod report;
+mod sessions;
 mod web;
