@@ -70,28 +70,25 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server on `dir` with settings adjusted by `tweak`, serving the repository's knowledge.
 pub async fn spawn_app_with(dir: TempDir, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let live = Arc::new(faqbot::live::Live::new(
-        &root.join("faq"),
-        &root.join("intents"),
-        matcher(),
-        &[],
-    ));
-    start(dir, live, None, "127.0.0.1:0", tweak).await
+    start(dir, repository_knowledge(), None, "127.0.0.1:0", tweak).await
 }
 
-/// As [`spawn_app_with`], listening on `bind` (e.g. `0.0.0.0:0`, every interface); the
-/// test's clients still connect through 127.0.0.1.
+/// As [`spawn_app_with`] on a new data folder, listening on `bind` (e.g. `0.0.0.0:0`, every
+/// interface); the test's clients still connect through 127.0.0.1.
 pub async fn spawn_app_on(bind: &str, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    start(dir, repository_knowledge(), None, bind, tweak).await
+}
+
+/// The repository's `faq/` and `intents/`, served unwatched.
+fn repository_knowledge() -> Arc<faqbot::live::Live> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let live = Arc::new(faqbot::live::Live::new(
+    Arc::new(faqbot::live::Live::new(
         &root.join("faq"),
         &root.join("intents"),
         matcher(),
         &[],
-    ));
-    let dir = tempfile::tempdir().expect("temp dir");
-    start(dir, live, None, bind, tweak).await
+    ))
 }
 
 /// A server on its own copy of `faq/` and `intents/` (in `app.knowledge_dir()`), watched for
@@ -364,6 +361,14 @@ impl Client {
 
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
+    }
+
+    /// Skips an advisor's frames until an `alert`; returns its conversation id.
+    pub async fn alerted(&mut self) -> String {
+        self.recv_type("alert").await["conversation"]
+            .as_str()
+            .expect("an alert names its conversation")
+            .to_owned()
     }
 
     /// Sends a visitor message and returns the bot's reply frame.

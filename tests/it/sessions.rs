@@ -14,11 +14,12 @@
 //! concerned; the cookie is `Secure` on a non-loopback listener, over an HTTPS proxy, or when
 //! forced, and not on loopback plain HTTP.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::cli::{faqbot, stdout};
-use crate::helpers::{session, spawn_app, spawn_app_on, spawn_app_with, TestApp};
+use crate::handoff::queued_visitor;
+use crate::helpers::{spawn_app, spawn_app_on, spawn_app_with, Client, TestApp};
 
 /// `POST /api/login` with `token`, and an `Origin` when given.
 async fn login(app: &TestApp, token: &str, origin: Option<&str>) -> reqwest::Response {
@@ -48,6 +49,16 @@ async fn signed_in(app: &TestApp, token: &str) -> String {
     cookie.split(';').next().expect("name=value").to_owned()
 }
 
+/// Adds Alice, signs her in and opens her advisor socket with her token (its `hello` read):
+/// her token, the login's cookie and the socket.
+async fn alice_online(app: &TestApp) -> (String, String, Client) {
+    let token = app.add_advisor("Alice");
+    let cookie = signed_in(app, &token).await;
+    let mut socket = app.advisor(&token).await;
+    assert_eq!(socket.recv_type("hello").await["advisor"], "Alice");
+    (token, cookie, socket)
+}
+
 /// `GET /api/me` with a cookie.
 async fn me_with_cookie(app: &TestApp, cookie: &str) -> reqwest::Response {
     reqwest::Client::new()
@@ -67,6 +78,23 @@ async fn me_with_token(app: &TestApp, token: &str) -> StatusCode {
         .await
         .expect("me")
         .status()
+}
+
+/// A request with a login cookie and, when given, an `Origin`; its status.
+async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    cookie: &str,
+    origin: Option<&str>,
+) -> StatusCode {
+    let mut request = reqwest::Client::new()
+        .request(method, app.url(path))
+        .header("cookie", cookie);
+    if let Some(o) = origin {
+        request = request.header("origin", o);
+    }
+    request.send().await.expect("a response").status()
 }
 
 /// Runs `faqbot advisor ARGS --data DIR`; panics unless it succeeds; returns stdout.
@@ -272,10 +300,7 @@ async fn advisor_list_shows_names_roles_and_live_sessions_but_never_a_token() {
 #[tokio::test]
 async fn advisor_rotate_prints_a_new_token_and_ends_the_old_one_and_its_sessions() {
     let app = spawn_app().await;
-    let old = app.add_advisor("Alice");
-    let cookie = signed_in(&app, &old).await;
-    let mut socket = app.advisor(&old).await;
-    socket.recv_type("hello").await;
+    let (old, cookie, mut socket) = alice_online(&app).await;
 
     let out = advisor_cli(&app, &["rotate", "Alice"]);
     let new = out
@@ -318,18 +343,10 @@ async fn advisor_rotate_prints_a_new_token_and_ends_the_old_one_and_its_sessions
 #[tokio::test]
 async fn advisor_remove_ends_token_sessions_and_socket_and_gives_their_chats_to_the_bot() {
     let app = spawn_app().await;
-    let token = app.add_advisor("Alice");
-    let cookie = signed_in(&app, &token).await;
-    let mut a = app.advisor(&token).await;
-    let mut v = app.visitor_with("lang=fr").await;
-    let visitor_session = session(&v.recv().await);
-    v.ask("combien ça coûte ?", "q1").await;
-    v.send(json!({"type": "handoff"})).await;
-    assert_eq!(v.recv_type("handoff").await["status"], "queued");
-    let conv = a.recv_type("alert").await["conversation"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let (token, cookie, mut a) = alice_online(&app).await;
+    let (mut v, visitor_session, queued) = queued_visitor(&app, "combien ça coûte ?").await;
+    assert_eq!(queued["status"], "queued");
+    let conv = a.alerted().await;
     a.send(json!({"type": "claim", "conversation": conv})).await;
     let assigned = v.recv_type("handoff").await;
     assert_eq!(assigned["status"], "assigned");
@@ -454,52 +471,35 @@ async fn requests_that_change_something_from_a_foreign_origin_are_refused() {
     // Without an Origin (curl, scripts): as before.
     let cookie = signed_in(&app, &token).await;
 
-    let http = reqwest::Client::new();
     // A foreign page cannot end the session, nor save or reload the knowledge, even with
     // credentials; it is refused before anything is read.
-    let logout = http
-        .post(app.url("/api/logout"))
-        .header("cookie", &cookie)
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .expect("logout");
-    assert_eq!(logout.status(), StatusCode::FORBIDDEN);
+    let evil = Some("https://evil.example");
+    let logout = send(&app, Method::POST, "/api/logout", &cookie, evil).await;
+    assert_eq!(logout, StatusCode::FORBIDDEN);
     assert_eq!(me_with_cookie(&app, &cookie).await.status(), StatusCode::OK);
-    let save = http
-        .put(app.url("/api/knowledge/entries/fr/cout"))
-        .bearer_auth(&token)
-        .header("origin", "https://evil.example")
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("save");
-    assert_eq!(save.status(), StatusCode::FORBIDDEN);
-    let reload = http
-        .post(app.url("/api/knowledge/reload"))
-        .header("cookie", &cookie)
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .expect("reload");
-    assert_eq!(reload.status(), StatusCode::FORBIDDEN);
-    let reload = http
-        .post(app.url("/api/knowledge/reload"))
-        .header("cookie", &cookie)
-        .header("origin", &own)
-        .send()
-        .await
-        .expect("reload");
-    assert_eq!(reload.status(), StatusCode::OK);
+    let save = send(
+        &app,
+        Method::PUT,
+        "/api/knowledge/entries/fr/cout",
+        &cookie,
+        evil,
+    )
+    .await;
+    assert_eq!(save, StatusCode::FORBIDDEN);
+    let reload = send(&app, Method::POST, "/api/knowledge/reload", &cookie, evil).await;
+    assert_eq!(reload, StatusCode::FORBIDDEN);
+    let reload = send(
+        &app,
+        Method::POST,
+        "/api/knowledge/reload",
+        &cookie,
+        Some(&own),
+    )
+    .await;
+    assert_eq!(reload, StatusCode::OK);
     // Reads are not concerned (browsers send no Origin on a same-origin GET anyway).
-    let me = http
-        .get(app.url("/api/me"))
-        .header("cookie", &cookie)
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .expect("me");
-    assert_eq!(me.status(), StatusCode::OK);
+    let me = send(&app, Method::GET, "/api/me", &cookie, evil).await;
+    assert_eq!(me, StatusCode::OK);
     app.stop().await;
 }
 
