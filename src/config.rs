@@ -52,11 +52,22 @@ pub struct ServerSettings {
     pub addr: SocketAddr,
     /// The folder with the demo page (`index.html`), `widget.js` and the console (`advisor.html`).
     pub web_dir: PathBuf,
-    /// Origins (`https://clinic.example`) allowed on `/ws` and `/ws/advisor` besides the server's
-    /// own host: the sites that embed the widget.
+    /// Origins (`https://clinic.example`) allowed besides the server's own host: on `/ws` and
+    /// `/ws/advisor` (the sites that embed the widget), and on every request that changes
+    /// something under `/api/` (a console served from another address, e.g. behind a proxy
+    /// that rewrites `Host`).
     pub allowed_origins: Vec<String>,
-    /// Mark the login cookie `Secure` (set it when served over HTTPS).
-    pub secure_cookie: bool,
+    /// Mark the session cookie `Secure`. Unset: yes, unless the service listens on a loopback
+    /// address (`cargo run -- serve` over plain HTTP) and the login came from no `https` page.
+    /// `true` or `false` forces it (`false` only for plain HTTP on a trusted network).
+    pub secure_cookie: Option<bool>,
+    /// Hours an advisor's login lasts (the session, and the cookie's `Max-Age`).
+    pub session_hours: u64,
+    /// Failed logins one client address may make within `login_window_secs` of its first;
+    /// then every login from it (right or wrong) is refused with 429 until the window ends.
+    pub login_failures: u32,
+    /// The window of `login_failures`, in seconds.
+    pub login_window_secs: u64,
     /// Seconds the service waits for sessions to close on shutdown.
     pub drain_secs: u64,
 }
@@ -185,7 +196,10 @@ impl Default for ServerSettings {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             web_dir: PathBuf::from("web"),
             allowed_origins: Vec::new(),
-            secure_cookie: false,
+            secure_cookie: None,
+            session_hours: 12,
+            login_failures: 5,
+            login_window_secs: 60,
             drain_secs: 10,
         }
     }
@@ -364,6 +378,18 @@ impl Settings {
         if self.chat.max_text_chars == 0 || self.chat.max_frame_bytes < 256 {
             return Err(ConfigError::Invalid(
                 "chat.max_text_chars must be above 0 and chat.max_frame_bytes at least 256".into(),
+            ));
+        }
+        // An hour at least (a shorter login is a nuisance, not a defence), a year at most: the
+        // expiry is computed in milliseconds.
+        if !(1..=24 * 366).contains(&self.server.session_hours) {
+            return Err(ConfigError::Invalid(
+                "server.session_hours must be between 1 and 8784 (a year)".into(),
+            ));
+        }
+        if self.server.login_failures == 0 || self.server.login_window_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "server.login_failures and server.login_window_secs must be at least 1".into(),
             ));
         }
         if self.knowledge.max_answer_chars == 0 {

@@ -11,12 +11,14 @@
 //! - [`config`]: `faqbot serve` settings: defaults, TOML file, `FAQBOT_SECTION__KEY` variables.
 //! - [`model`]: the chat's domain: conversations, messages, modes, turns, handoffs, misses.
 //! - [`store`]: `Db`, the async store over SQLite: one writer with group commit, read connections.
+//! - [`accounts`]: advisor accounts for the CLI: add, list, rotate a token, remove.
 //! - [`dialogue`]: pure turns: what a visitor or advisor event stores and tells whom.
 //! - [`clock`], [`secret`]: Unix-millisecond time; random ids and tokens, stored as hashes.
 //! - [`handoff`]: live connections, availability, handoff cards, the queue frame, the webhook.
 //! - [`report`]: what the bot missed: which questions count, rates, grouping by wording.
 //! - [`server`]: axum router, visitor and advisor WebSocket sessions, HTTP API, static pages.
 
+pub mod accounts;
 pub mod clock;
 pub mod config;
 pub mod dialogue;

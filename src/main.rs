@@ -180,6 +180,28 @@ enum AdvisorCommand {
         #[arg(long, default_value = "advisor", value_parser = ["advisor", "support"])]
         role: String,
     },
+    /// List the advisors: name, role, when added, console logins still open (never a token).
+    List {
+        /// The data folder of the service.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+    /// Remove an advisor: their token and logins stop working at once, and the conversations
+    /// they hold go back to the bot (the visitor may ask for an advisor again).
+    Remove {
+        name: String,
+        /// The data folder of the service.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+    /// Give an advisor a new token, printed once (alone on the last line): the old one stops
+    /// working and their logins end.
+    Rotate {
+        name: String,
+        /// The data folder of the service.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
 }
 
 fn parse_positive(s: &str) -> Result<usize, String> {
@@ -240,9 +262,12 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(args),
-        Command::Advisor {
-            command: AdvisorCommand::Add { name, data, role },
-        } => advisor_add(&name, &data, &role),
+        Command::Advisor { command } => match command {
+            AdvisorCommand::Add { name, data, role } => advisor_add(&name, &data, &role),
+            AdvisorCommand::List { data } => advisor_list(&data),
+            AdvisorCommand::Remove { name, data } => advisor_remove(&name, &data),
+            AdvisorCommand::Rotate { name, data } => advisor_rotate(&name, &data),
+        },
         Command::Leads { data } => leads(&data),
         Command::Report {
             data,
@@ -677,24 +702,101 @@ fn advisor_add(name: &str, data: &Path, role: &str) -> anyhow::Result<()> {
     if name.is_empty() || name.chars().count() > 80 {
         bail!("give the advisor a name of 1 to 80 characters");
     }
-    let mut store = faqbot::store::SqliteStore::open(data)
-        .with_context(|| format!("opening the database in {}", data.display()))?;
-    let token = faqbot::secret::new_token();
-    store.add_advisor(
-        name,
-        role,
-        &faqbot::secret::hash_token(&token),
-        faqbot::clock::now_ms(),
-    )?;
+    let mut store = open_store(data)?;
+    let token = faqbot::accounts::add(&mut store, name, role)?;
     println!("advisor `{name}` added ({role}) in {}.", data.display());
     println!("Their token is shown only now; only its hash is stored. Send it to them privately:");
     println!("{token}");
     Ok(())
 }
 
+fn open_store(data: &Path) -> anyhow::Result<faqbot::store::SqliteStore> {
+    faqbot::store::SqliteStore::open(data)
+        .with_context(|| format!("opening the database in {}", data.display()))
+}
+
+/// An unknown name, with the data folder: the likeliest mistake is another `--data`.
+fn unknown_advisor(e: faqbot::store::StoreError, data: &Path) -> anyhow::Error {
+    match e {
+        faqbot::store::StoreError::UnknownAdvisor(name) => anyhow::anyhow!(
+            "there is no advisor named `{name}` in {}: `faqbot advisor list --data {}` shows the names (they are case-sensitive)",
+            data.display(),
+            data.display()
+        ),
+        other => other.into(),
+    }
+}
+
+fn advisor_list(data: &Path) -> anyhow::Result<()> {
+    let store = open_store(data)?;
+    let advisors = faqbot::accounts::list(&store)?;
+    if advisors.is_empty() {
+        println!(
+            "no advisor in {}: add one with `faqbot advisor add NAME --data {}`",
+            data.display(),
+            data.display()
+        );
+        return Ok(());
+    }
+    let width = advisors
+        .iter()
+        .map(|a| a.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("NAME".len());
+    println!(
+        "{:<width$}  {:<8}  {:<20}  SESSIONS",
+        "NAME", "ROLE", "CREATED"
+    );
+    for a in &advisors {
+        // Seconds are noise here: the date and minute an account was made.
+        let created = faqbot::clock::rfc3339(a.created_at);
+        let created = created.get(..16).unwrap_or(&created).replace('T', " ");
+        println!(
+            "{:<width$}  {:<8}  {:<20}  {}",
+            a.name,
+            a.role,
+            format!("{created} UTC"),
+            a.live_sessions
+        );
+    }
+    Ok(())
+}
+
+fn advisor_remove(name: &str, data: &Path) -> anyhow::Result<()> {
+    let mut store = open_store(data)?;
+    let released =
+        faqbot::accounts::remove(&mut store, name).map_err(|e| unknown_advisor(e, data))?;
+    println!(
+        "advisor `{name}` removed from {}: their token and logins no longer work.",
+        data.display()
+    );
+    if released.is_empty() {
+        println!("They held no conversation.");
+    } else {
+        println!(
+            "{} conversation(s) they held went back to the bot; each visitor is told on their next visit and may ask for an advisor again: {}",
+            released.len(),
+            released.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn advisor_rotate(name: &str, data: &Path) -> anyhow::Result<()> {
+    let mut store = open_store(data)?;
+    let token = faqbot::accounts::rotate(&mut store, name).map_err(|e| unknown_advisor(e, data))?;
+    println!(
+        "advisor `{name}` in {} has a new token: the old one no longer works and their logins are ended.",
+        data.display()
+    );
+    println!("It is shown only now; only its hash is stored. Send it to them privately:");
+    println!("{token}");
+    Ok(())
+}
+
 fn leads(data: &Path) -> anyhow::Result<()> {
-    let store = faqbot::store::SqliteStore::open(data)
-        .with_context(|| format!("opening the database in {}", data.display()))?;
+    let store = open_store(data)?;
     let leads: Vec<faqbot::protocol::LeadWire> = store.leads()?.iter().map(Into::into).collect();
     print!("{}", faqbot::protocol::leads_csv(&leads)?);
     Ok(())

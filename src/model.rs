@@ -595,3 +595,14 @@ pub struct Purged {
     /// in the queue: purged once they are back with the bot.
     pub kept_in_chat: u64,
 }
+
+/// An advisor account as `faqbot advisor list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvisorSummary {
+    pub name: String,
+    pub role: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Sessions (console logins) not yet ended or expired.
+    pub live_sessions: u64,
+}

@@ -131,23 +131,16 @@
     if (!token) { $('login-error').textContent = 'Collez votre jeton de conseiller dans le champ ci-dessus.'; $('token').focus(); return; }
     $('login-btn').disabled = true;
     $('login-error').textContent = '';
-    fetch('/api/login', {
-      method: 'POST', credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ token: token })
-    }).then(function (r) {
-      if (r.ok) {
+    ui.login(token).then(function (refused) {
+      $('login-btn').disabled = false;
+      if (!refused) {
         $('token').value = '';
         start();
         return;
       }
-      $('login-error').textContent = r.status === 401 || r.status === 403
-        ? 'Ce jeton est refusé. Vérifiez qu’il est complet, ou demandez-en un nouveau à l’administrateur.'
-        : 'Le serveur a répondu par une erreur (' + r.status + '). Réessayez dans un instant.';
+      $('login-error').textContent = refused;
       $('token').focus();
-    }).catch(function () {
-      $('login-error').textContent = 'Le serveur est injoignable. Vérifiez votre connexion et réessayez.';
-    }).then(function () { $('login-btn').disabled = false; });
+    });
   });
 
   /* ---------- views ---------- */

@@ -59,17 +59,13 @@
     var token = $('token').value.trim();
     if (!token) { $('login-error').textContent = 'Collez votre jeton dans le champ ci-dessus.'; return; }
     $('login-btn').disabled = true;
-    fetch('/api/login', {
-      method: 'POST', credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token: token })
-    }).then(function (r) {
-      if (!r.ok) { $('login-error').textContent = 'Ce jeton est refusé. Vérifiez qu’il est complet.'; return; }
+    ui.login(token).then(function (refused) {
+      $('login-btn').disabled = false;
+      if (refused) { $('login-error').textContent = refused; return; }
       $('token').value = '';
       $('login').hidden = true;
       start();
-    }).catch(function () {
-      $('login-error').textContent = 'Le serveur est injoignable. Réessayez dans un instant.';
-    }).then(function () { $('login-btn').disabled = false; });
+    });
   });
 
   /* ---------- views ---------- */

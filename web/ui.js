@@ -1,5 +1,6 @@
-/* faqbot console pages (advisor console, knowledge page): the DOM helpers both use. Data is
- * only ever inserted as text (textContent), never as HTML. Exposes window.faqbotUI. */
+/* faqbot console pages (advisor console, knowledge page): the DOM helpers and the login both
+ * use. Data is only ever inserted as text (textContent), never as HTML. Exposes
+ * window.faqbotUI. */
 (function () {
   'use strict';
   var d = document;
@@ -24,5 +25,31 @@
     d.getElementById('toasts').appendChild(t);
     setTimeout(function () { t.remove(); }, bad ? 9000 : 6000);
   }
-  window.faqbotUI = { h: h, clear: clear, toast: toast };
+  /* POST /api/login, then a check that the browser kept the session cookie. Resolves to null
+   * when signed in, else to the message to show under the form (French, what to do). */
+  function login(token) {
+    return fetch('/api/login', {
+      method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ token: token })
+    }).then(function (r) {
+      if (r.status === 429) {
+        return r.json().catch(function () { return {}; }).then(function (j) {
+          var wait = Number(j.retry_after || r.headers.get('Retry-After')) || 60;
+          return 'Trop de tentatives de connexion depuis votre adresse : réessayez dans ' + wait + ' s.';
+        });
+      }
+      if (r.status === 401) return 'Ce jeton est refusé. Vérifiez qu’il est complet, ou demandez-en un nouveau à l’administrateur.';
+      if (r.status === 403) return 'Le serveur refuse les connexions depuis cette adresse de page : ouvrez la console depuis l’adresse du serveur.';
+      if (!r.ok) return 'Le serveur a répondu par une erreur (' + r.status + '). Réessayez dans un instant.';
+      /* A Secure cookie sent to a page served over plain HTTP is dropped by the browser: the
+       * login "works" and the next request is anonymous. Say so instead of looping. */
+      return fetch('/api/me', { credentials: 'same-origin', headers: { Accept: 'application/json' } }).then(function (me) {
+        return me.ok ? null : 'Le jeton est accepté, mais le navigateur n’a pas gardé la session : ouvrez la console en HTTPS (ou demandez à l’administrateur de régler server.secure_cookie).';
+      });
+    }).catch(function () {
+      return 'Le serveur est injoignable. Vérifiez votre connexion et réessayez.';
+    });
+  }
+  window.faqbotUI = { h: h, clear: clear, toast: toast, login: login };
 })();

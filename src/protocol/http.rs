@@ -21,9 +21,18 @@ pub struct LeadWire {
 }
 
 /// The body of `POST /api/login`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct LoginRequest {
     pub token: String,
+}
+
+/// Never the token: a `{:?}` in a log line must not print a secret.
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("token", &"<hidden>")
+            .finish()
+    }
 }
 
 /// The JSON POSTed to the configured webhook on a new or escalated handoff. It carries no

@@ -1,8 +1,10 @@
 //! The advisor WebSocket `/ws/advisor`: authenticated (bearer token or login cookie) and
-//! Origin-checked before the upgrade; then claims, messages, releases, closes and erasures.
+//! Origin-checked before the upgrade; then claims, messages, releases, closes and erasures. The
+//! credential is checked again before each frame and every [`RECHECK`]: a session that ends
+//! (logout, expiry, `faqbot advisor rotate` or `remove`) closes the socket with 4401.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -10,14 +12,23 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 
-use super::api::{authenticate, ApiError};
+use super::api::ApiError;
+use super::auth::{identify, origin_allowed, still_valid, Credential};
 use super::chat::{self, Refusal};
 use super::privacy;
 use super::socket::{close, pump, Session};
 use super::visitor::{check_text, configure, parse_frame};
 use super::AppState;
+use crate::handoff::Outbound;
 use crate::model::{Advisor, EndStatus};
 use crate::protocol::{AdvisorIn, AdvisorOut};
+
+/// How often an idle advisor connection checks that its credential still signs it in.
+const RECHECK: Duration = Duration::from_secs(30);
+
+/// The close frame of a connection whose credential no longer signs in (the console then shows
+/// its login form).
+const SIGNED_OUT: Outbound = Outbound::Close(4401, "signed out: sign in again");
 
 pub(super) async fn upgrade(
     ws: WebSocketUpgrade,
@@ -31,32 +42,20 @@ pub(super) async fn upgrade(
     if let Some(refused) = state.refuse_when_full() {
         return refused;
     }
-    let advisor = match authenticate(&state, &headers).await {
-        Ok(a) => a,
+    let (advisor, credential) = match identify(&state, &headers).await {
+        Ok(found) => found,
         Err(e) => return e.into_response(),
     };
-    configure(ws).on_upgrade(move |socket| session(socket, state, advisor))
-}
-
-/// Browsers always send `Origin` on WebSocket handshakes: it must be this server (same host)
-/// or a configured origin. Other clients (no `Origin`) rely on the bearer token alone.
-pub(super) fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
-    let Some(origin) = headers.get("origin").and_then(|o| o.to_str().ok()) else {
-        return true;
-    };
-    if allowed.iter().any(|a| a.trim_end_matches('/') == origin) {
-        return true;
-    }
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    !host.is_empty() && origin_host == host
+    configure(ws).on_upgrade(move |socket| session(socket, state, advisor, credential))
 }
 
 #[tracing::instrument(skip_all, fields(advisor = %advisor.name))]
-async fn session(mut socket: WebSocket, state: Arc<AppState>, advisor: Advisor) {
+async fn session(
+    mut socket: WebSocket,
+    state: Arc<AppState>,
+    advisor: Advisor,
+    credential: Credential,
+) {
     let _guard = state.session_guard();
     let mut shutdown = state.shutdown_signal();
     if state.shutting_down() {
@@ -65,6 +64,9 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, advisor: Advisor) 
     }
     let started = Instant::now();
     let (tx, mut rx) = mpsc::channel(state.settings.chat.outgoing_queue.max(32));
+    // Weak: when the hub drops this connection (its queue overflowed), the session must see its
+    // queue close, which a strong sender held here would prevent.
+    let to_self = tx.downgrade();
     let conn_id =
         match chat::advisor_connected(&state, advisor.name.clone(), advisor.role.clone(), tx).await
         {
@@ -78,6 +80,11 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, advisor: Advisor) 
             }
         };
     tracing::info!(role = %advisor.role, "advisor connected");
+    let watch = tokio::spawn(watch_credential(
+        state.clone(),
+        credential.clone(),
+        to_self.clone(),
+    ));
     let kind = Session {
         who: "advisor",
         overflow: "too slow: reconnect for a fresh queue",
@@ -93,11 +100,67 @@ async fn session(mut socket: WebSocket, state: Arc<AppState>, advisor: Advisor) 
     };
     pump(&mut socket, &mut rx, &mut shutdown, &kind, 0, |text| {
         let (state, advisor) = (state.clone(), advisor.clone());
-        async move { Box::pin(handle(&state, conn_id, &advisor, &text)).await }
+        let (credential, to_self) = (credential.clone(), to_self.clone());
+        async move {
+            signed_in(&state, &credential, &to_self).await?;
+            Box::pin(handle(&state, conn_id, &advisor, &text)).await
+        }
     })
     .await;
+    watch.abort();
     state.hub.unregister_advisor(conn_id);
     tracing::info!(secs = started.elapsed().as_secs(), "advisor disconnected");
+}
+
+/// Refuses a frame, and closes the connection, once its credential no longer signs in: a
+/// removed or signed-out advisor must not claim or write, even in the seconds before the next
+/// periodic check.
+async fn signed_in(
+    state: &Arc<AppState>,
+    credential: &Credential,
+    to_self: &mpsc::WeakSender<Outbound>,
+) -> Result<(), Refusal> {
+    match still_valid(state, credential).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            if let Some(tx) = to_self.upgrade() {
+                let _ = tx.try_send(SIGNED_OUT);
+            }
+            Err(Refusal::new(
+                "unauthorized",
+                "your session has ended: sign in again",
+            ))
+        }
+        Err(_) => Err(Refusal::new(
+            "internal",
+            "your sign-in could not be checked: send it again",
+        )),
+    }
+}
+
+/// Closes the connection once its credential no longer signs in (an idle console learns of a
+/// logout, an expiry, a rotated token or a removal within [`RECHECK`]). Ends with the session.
+async fn watch_credential(
+    state: Arc<AppState>,
+    credential: Credential,
+    to_self: mpsc::WeakSender<Outbound>,
+) {
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
+    loop {
+        every.tick().await;
+        // The session is over (its queue is gone): nothing to watch.
+        if to_self.upgrade().is_none() {
+            return;
+        }
+        // A storage error is logged where it happened; the next check tries again.
+        if let Ok(false) = still_valid(&state, &credential).await {
+            tracing::info!("advisor credential no longer valid: closing");
+            if let Some(tx) = to_self.upgrade() {
+                let _ = tx.send(SIGNED_OUT).await;
+            }
+            return;
+        }
+    }
 }
 
 async fn handle(
@@ -135,21 +198,4 @@ async fn handle(
         AdvisorIn::Erase { .. } => privacy::erase(state, conversation, &advisor.name).await,
     };
     result.map_err(|r| r.about(conversation))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_same_host_or_configured_origins_pass() {
-        let mut h = HeaderMap::new();
-        h.insert("host", "127.0.0.1:8080".parse().expect("header"));
-        assert!(origin_allowed(&h, &[]));
-        h.insert("origin", "http://127.0.0.1:8080".parse().expect("header"));
-        assert!(origin_allowed(&h, &[]));
-        h.insert("origin", "https://evil.example".parse().expect("header"));
-        assert!(!origin_allowed(&h, &[]));
-        assert!(origin_allowed(&h, &["https://evil.example/".to_owned()]));
-    }
 }

@@ -1,26 +1,33 @@
-//! The HTTP API: advisor login (sets the HttpOnly cookie), leads, health and readiness, and
-//! the one error type whose responses never leak internals.
+//! The HTTP API: advisor login and logout (a session in an HttpOnly cookie), leads, health and
+//! readiness, and the one error type whose responses never leak internals.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use super::auth::{self, authenticate};
+use super::limit::{retry_after_secs, Allowed};
 use super::AppState;
-use crate::model::Advisor;
+use crate::clock::now_ms;
 use crate::protocol::LoginRequest;
-use crate::secret::hash_token;
-
-/// The cookie set by `POST /api/login`.
-pub(super) const COOKIE: &str = "faqbot_advisor";
+use crate::secret::{hash_token, new_token};
+use crate::store::StoreError;
 
 /// An HTTP error answered as `{"error": code, "message": …}`.
 #[derive(Debug)]
 pub(super) enum ApiError {
     Unauthorized,
+    /// A foreign `Origin`.
     Forbidden,
+    /// Too many failed logins from this address: retry after this many seconds.
+    TooManyLogins {
+        retry_after_secs: u64,
+    },
     /// Signed in, but this needs the advisor role named.
     NeedsRole(&'static str),
     /// A query parameter is wrong: the message says how.
@@ -67,8 +74,22 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                "this origin may not open the advisor console".into(),
+                "requests from this origin are refused: open the page from this server's own \
+                 address, or add the origin to server.allowed_origins"
+                    .into(),
             ),
+            ApiError::TooManyLogins { retry_after_secs } => {
+                let body = serde_json::json!({
+                    "error": "too_many_logins",
+                    "message": format!("too many failed logins from your address: try again in {retry_after_secs} s"),
+                    "retry_after": retry_after_secs,
+                });
+                let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                return response;
+            }
             ApiError::NeedsRole(role) => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -96,103 +117,112 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The advisor behind a request: bearer token first, then the login cookie.
-pub(super) async fn authenticate(
-    state: &Arc<AppState>,
-    headers: &HeaderMap,
-) -> Result<Advisor, ApiError> {
-    let token = bearer(headers)
-        .or_else(|| cookie(headers))
-        .ok_or(ApiError::Unauthorized)?;
-    check_token(state, token).await
-}
-
-/// The role that sees and edits the knowledge.
-const SUPPORT: &str = "support";
-
-/// [`authenticate`], then the `support` role (the knowledge page and its API).
-pub(super) async fn authenticate_support(
-    state: &Arc<AppState>,
-    headers: &HeaderMap,
-) -> Result<Advisor, ApiError> {
-    let advisor = authenticate(state, headers).await?;
-    if advisor.role != SUPPORT {
-        return Err(ApiError::NeedsRole(SUPPORT));
-    }
-    Ok(advisor)
-}
-
-async fn check_token(state: &Arc<AppState>, token: String) -> Result<Advisor, ApiError> {
-    if token.is_empty() || token.len() > 256 {
-        return Err(ApiError::Unauthorized);
-    }
-    let hash = hash_token(&token);
-    match state.db.advisor_by_token(&hash).await {
-        Ok(Some(a)) => Ok(a),
-        Ok(None) => {
-            tracing::info!("advisor authentication failed");
-            Err(ApiError::Unauthorized)
-        }
-        Err(e) => {
-            tracing::error!(cause = %e, "cannot check an advisor token");
-            Err(ApiError::Internal)
-        }
-    }
-}
-
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))?;
-    Some(token.trim().to_owned())
-}
-
-fn cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.trim().to_owned())
-}
-
-/// `POST /api/login {"token": …}`: checks the token and sets it as an HttpOnly,
-/// SameSite=Strict cookie, so the console's script never holds it.
+/// `POST /api/login {"token": …}`: exchanges an advisor's token for a new session, whose id
+/// is set as the HttpOnly, SameSite=Strict cookie (the console's script never holds either).
+/// Failed attempts are counted per client address: past `server.login_failures` within
+/// `server.login_window_secs`, every attempt from it gets 429 until the window ends.
 pub(super) async fn login(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let advisor = check_token(&state, body.token.trim().to_owned()).await?;
-    let secure = if state.settings.server.secure_cookie {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200{secure}",
-        body.token.trim()
+    // Behind a proxy, the address it says the client has (`limits.client_address_header`).
+    let ip = super::limits::client_address(
+        client,
+        &headers,
+        state.settings.limits.client_address_header.as_deref(),
     );
-    let value = HeaderValue::from_str(&cookie).map_err(|_| ApiError::Unauthorized)?;
-    tracing::info!(advisor = %advisor.name, "advisor logged in");
+    let allowed = match state.logins.attempt(ip, Instant::now()) {
+        Ok(allowed) => allowed,
+        Err(wait) => {
+            tracing::debug!("login refused: this address is limited");
+            return Err(ApiError::TooManyLogins {
+                retry_after_secs: retry_after_secs(wait),
+            });
+        }
+    };
+    let advisor = match auth::advisor_by_token(&state, body.token.trim()).await {
+        Ok(Some(advisor)) => advisor,
+        Ok(None) | Err(ApiError::Unauthorized) => {
+            // The request's span names the client's address; never the token itself, as a
+            // near miss of a real one would be half a secret.
+            tracing::warn!("advisor login refused: unknown token");
+            if allowed == Allowed::Last {
+                tracing::warn!(
+                    failures = state.settings.server.login_failures,
+                    window_secs = state.settings.server.login_window_secs,
+                    "too many failed logins: this address is refused until its window ends"
+                );
+            }
+            return Err(ApiError::Unauthorized);
+        }
+        Err(e) => {
+            state.logins.succeeded(ip);
+            return Err(e);
+        }
+    };
+    state.logins.succeeded(ip);
+
+    let session = new_token();
+    let hours = state.settings.server.session_hours;
+    let now = now_ms();
+    let expires_at =
+        now.saturating_add(i64::try_from(hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX));
+    // A login from a browser that is still signed in replaces its session.
+    let replaces = auth::session_cookie(&headers).map(|id| hash_token(&id));
+    match state
+        .db
+        .create_session(
+            hash_token(&session),
+            advisor.name.clone(),
+            now,
+            expires_at,
+            replaces,
+        )
+        .await
+    {
+        Ok(()) => {}
+        // Removed between the token check and now.
+        Err(StoreError::UnknownAdvisor(_)) => return Err(ApiError::Unauthorized),
+        Err(e) => {
+            tracing::error!(cause = %e, "cannot store a session");
+            return Err(ApiError::Internal);
+        }
+    }
+    let cookie = auth::set_session(&state, &headers, &session, hours.saturating_mul(3600))?;
+    tracing::info!(advisor = %advisor.name, hours, "advisor logged in");
     let mut response = Json(
         serde_json::json!({ "name": advisor.name, "advisor": advisor.name, "role": advisor.role }),
     )
     .into_response();
-    response.headers_mut().insert(header::SET_COOKIE, value);
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
 }
 
-/// `POST /api/logout`: clears the cookie.
-pub(super) async fn logout() -> Response {
+/// `POST /api/logout`: ends the cookie's session on the server (the same cookie no longer
+/// signs in, and an advisor WebSocket opened with it closes), then clears the cookie.
+pub(super) async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(id) = auth::session_cookie(&headers).filter(|id| !id.is_empty() && id.len() <= 256)
+    {
+        match state.db.revoke_session(hash_token(&id)).await {
+            Ok(Some(advisor)) => tracing::info!(advisor = %advisor, "advisor logged out"),
+            Ok(None) => {}
+            Err(e) => {
+                // The cookie stays: the session would still work, so the logout is not done.
+                tracing::error!(cause = %e, "cannot end a session");
+                return Err(ApiError::Internal);
+            }
+        }
+    }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("faqbot_advisor=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-    );
     response
+        .headers_mut()
+        .insert(header::SET_COOKIE, auth::clear_session(&state, &headers));
+    Ok(response)
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -13,7 +13,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::api::{authenticate_support, ApiError};
+use super::api::ApiError;
+use super::auth::authenticate_support;
 use super::AppState;
 use crate::knowledge::edit::{current_revision, EntryDraft, SaveError};
 use crate::live::{Outcome, Trigger};

@@ -52,6 +52,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::api::{self, ApiError};
+use super::auth;
 use super::AppState;
 use crate::clock::now_ms;
 use crate::protocol::MissedWire;
@@ -71,7 +72,7 @@ pub(super) async fn missed(
     Query(query): Query<MissedQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let advisor = api::authenticate_support(&state, &headers).await?;
+    let advisor = auth::authenticate_support(&state, &headers).await?;
     let since = query
         .since
         .as_deref()

@@ -6,8 +6,10 @@
 
 mod advisor;
 mod api;
+mod auth;
 mod chat;
 mod knowledge;
+mod limit;
 mod limits;
 mod missed;
 mod privacy;
@@ -16,11 +18,15 @@ mod visitor;
 mod web;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
@@ -30,6 +36,7 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
+use tracing::Instrument;
 
 use crate::config::{Schedule, Settings};
 use crate::dialogue::Rules;
@@ -58,6 +65,10 @@ pub struct AppState {
     /// Opening hours, parsed; `None`: always open.
     pub schedule: Option<Schedule>,
     pub rules: Rules,
+    /// Failed logins per client address.
+    logins: limit::LoginLimiter,
+    /// The address [`run`] listens on (whether the session cookie is `Secure` depends on it).
+    listening: OnceLock<SocketAddr>,
     /// Flips to `true` when shutdown starts; every session watches it.
     shutdown: watch::Sender<bool>,
     /// Sessions still running, for the drain.
@@ -109,6 +120,11 @@ impl AppState {
             webhook,
             schedule,
             rules,
+            logins: limit::LoginLimiter::new(
+                settings.server.login_failures,
+                Duration::from_secs(settings.server.login_window_secs),
+            ),
+            listening: OnceLock::new(),
             shutdown: watch::channel(false).0,
             sessions: Arc::new(Drain::default()),
             settings,
@@ -118,6 +134,15 @@ impl AppState {
     /// A receiver that changes when shutdown starts.
     fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
+    }
+
+    /// The address the service listens on: the listener's once [`run`] has it, else the
+    /// configured one.
+    fn listening(&self) -> SocketAddr {
+        self.listening
+            .get()
+            .copied()
+            .unwrap_or(self.settings.server.addr)
     }
 
     fn shutting_down(&self) -> bool {
@@ -193,9 +218,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         // against 12.0 KB); 6 gives 11.5 KB in under 2 ms, while 11 would cost about 55 ms for
         // 10.6 KB on every first visit.
         .layer(CompressionLayer::new().quality(CompressionLevel::Precise(6)));
-    Router::new()
-        .route("/ws", get(visitor::upgrade))
-        .route("/ws/advisor", get(advisor::upgrade))
+    // Every request under /api/ that changes something is refused from a foreign Origin.
+    let api_routes = Router::new()
         .route("/api/login", post(api::login))
         .route("/api/logout", post(api::logout))
         .route("/api/me", get(api::me))
@@ -209,6 +233,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/knowledge/check", post(knowledge::check))
         .route("/api/knowledge/try", post(knowledge::try_question))
         .route("/api/knowledge/reload", post(knowledge::reload))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::check_origin,
+        ));
+    Router::new()
+        .route("/ws", get(visitor::upgrade))
+        .route("/ws/advisor", get(advisor::upgrade))
+        .merge(api_routes)
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .merge(pages)
@@ -219,6 +251,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             Duration::from_secs(10),
         ))
         .layer(RequestBodyLimitLayer::new(16 * 1024))
+        .layer(middleware::from_fn(client_span))
         // Outermost, so errors made by the layers above (408, 413) carry it too: a browser
         // must never guess that a JSON answer with a visitor's words in it is HTML or script.
         .layer(SetResponseHeaderLayer::overriding(
@@ -228,6 +261,22 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Every log line of a request names the client's address (failed sign-ins above all).
+async fn client_span(request: Request, next: Next) -> Response {
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    match client {
+        Some(ip) => {
+            next.run(request)
+                .instrument(tracing::info_span!("request", client = %ip))
+                .await
+        }
+        None => next.run(request).await,
+    }
+}
+
 /// Serves until `shutdown` completes, then drains: no new connections, Close 1001 to every
 /// session, wait for them (at most `server.drain_secs`), checkpoint the store.
 pub async fn run(
@@ -235,6 +284,7 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let _ = state.listening.set(listener.local_addr()?);
     let escalation = tokio::spawn(chat::escalation_loop(state.clone()));
     let purge = tokio::spawn(privacy::purge_loop(state.clone()));
     let app = router(state.clone());
@@ -246,9 +296,10 @@ pub async fn run(
             tracing::debug!(cause = %e, "cannot set TCP_NODELAY");
         }
     });
+    // The client's address reaches the handlers: logins and chats are limited by it.
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown.await;

@@ -53,7 +53,7 @@ pub(super) async fn upgrade(
 ) -> Response {
     // Another site may embed the widget only when configured: its pages' handshakes carry
     // their Origin. Clients without an Origin (not browsers) are not concerned.
-    if !super::advisor::origin_allowed(&headers, &state.settings.server.allowed_origins) {
+    if !super::auth::origin_allowed(&headers, &state.settings.server.allowed_origins) {
         tracing::warn!("visitor connection refused: Origin not in server.allowed_origins");
         return (
             StatusCode::FORBIDDEN,

@@ -256,6 +256,13 @@ impl Db {
         self.read(move |s| s.advisor_by_token(&hash)).await
     }
 
+    /// The advisor signed in by the session hashed as `id_hash`, if it is live.
+    pub async fn advisor_by_session(&self, id_hash: &str) -> Result<Option<Advisor>, StoreError> {
+        let hash = id_hash.to_owned();
+        self.read(move |s| s.advisor_by_session(&hash, now_ms()))
+            .await
+    }
+
     /// Missed questions and decisions since `since`, from one snapshot.
     pub async fn misses_and_decisions(
         &self,
@@ -303,6 +310,28 @@ impl Db {
             Ok(applied)
         })
         .await
+    }
+
+    /// Stores a new session of `advisor`, ending the one hashed as `replaces` if given.
+    /// [`StoreError::UnknownAdvisor`] if the advisor was removed meanwhile.
+    pub async fn create_session(
+        &self,
+        id_hash: String,
+        advisor: String,
+        now: i64,
+        expires_at: i64,
+        replaces: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.write(move |c, _| {
+            write::create_session(c, &id_hash, &advisor, now, expires_at, replaces.as_deref())
+        })
+        .await
+    }
+
+    /// Ends the session hashed as `id_hash`; returns its advisor if there was one.
+    pub async fn revoke_session(&self, id_hash: String) -> Result<Option<String>, StoreError> {
+        self.write(move |c, _| write::revoke_session(c, &id_hash))
+            .await
     }
 
     /// Marks queued handoffs created before `before` as escalated and returns them.

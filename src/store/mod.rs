@@ -1,5 +1,5 @@
 //! Durable storage of conversations, messages, numbered visitor frames, handoffs, contact
-//! requests, advisors and missed questions: [`Db`], the service's async store, over SQLite.
+//! requests, advisors and their sessions, and missed questions: [`Db`], the service's async store, over SQLite.
 //!
 //! **Invariant:** a frame is handed to a connection only after the [`Turn`] that created it is
 //! committed, so whatever a client has seen is on disk. A turn is all or nothing: a visitor
@@ -26,6 +26,8 @@ pub enum StoreError {
     },
     #[error("an advisor named `{0}` already exists: pick another name")]
     AdvisorExists(String),
+    #[error("there is no advisor named `{0}`: `faqbot advisor list` shows the names")]
+    UnknownAdvisor(String),
     #[error("a row just written could not be read back")]
     Vanished,
     #[error("a storage task {0}: see the report of the panic before this, and restart the service if it happens again")]

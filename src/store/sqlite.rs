@@ -11,9 +11,9 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 
 use super::{Applied, StoreError, StoredFrame};
 use crate::model::{
-    Advisor, Card, Conversation, Decisions, Handoff, HandoffChange, HandoffReason, Lead, Message,
-    Miss, MissKind, Mode, Outcome, Purged, QueuedHandoff, Removed, Sender, StoredMiss, Turn,
-    VisitorRecord, PICK,
+    Advisor, AdvisorSummary, Card, Conversation, Decisions, Handoff, HandoffChange, HandoffReason,
+    Lead, Message, Miss, MissKind, Mode, Outcome, Purged, QueuedHandoff, Removed, Sender,
+    StoredMiss, Turn, VisitorRecord, PICK,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
@@ -130,6 +130,18 @@ INSERT INTO frames_v3 (conversation_id, seq, at, reply_to, body)
 DROP TABLE frames;
 ALTER TABLE frames_v3 RENAME TO frames;
 CREATE UNIQUE INDEX frames_by_seq ON frames(conversation_id, seq);
+"#,
+    // 4: advisor sessions. A login exchanges the advisor's token for a random session id, kept
+    // here as its hash (a copy of the database signs nobody in) with its expiry; a logout
+    // deletes the row. Removing an advisor removes their sessions.
+    r#"
+CREATE TABLE sessions (
+    id_hash TEXT PRIMARY KEY,
+    advisor_id INTEGER NOT NULL REFERENCES advisors(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_advisor ON sessions(advisor_id);
 "#,
 ];
 impl From<rusqlite::Error> for StoreError {
@@ -409,6 +421,46 @@ impl SqliteStore {
             .optional()?)
     }
 
+    /// The advisor signed in by the session whose id hashes to `id_hash`, unless it expired
+    /// by `now`.
+    pub fn advisor_by_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<Advisor>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT a.name, a.role FROM sessions s JOIN advisors a ON a.id = s.advisor_id
+                 WHERE s.id_hash = ?1 AND s.expires_at > ?2",
+            )?
+            .query_row(params![id_hash, now], |r| {
+                Ok(Advisor {
+                    name: r.get(0)?,
+                    role: r.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Every advisor, by name, with their sessions still live at `now`.
+    pub fn advisors(&self, now: i64) -> Result<Vec<AdvisorSummary>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT a.name, a.role, a.created_at,
+                    (SELECT COUNT(*) FROM sessions s WHERE s.advisor_id = a.id AND s.expires_at > ?1)
+             FROM advisors a ORDER BY a.name",
+        )?;
+        let rows = stmt.query_map([now], |r| {
+            Ok(AdvisorSummary {
+                name: r.get(0)?,
+                role: r.get(1)?,
+                created_at: r.get(2)?,
+                live_sessions: r.get::<_, i64>(3)?.max(0) as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Missed questions recorded at or after `since` (Unix milliseconds), oldest first.
     pub fn misses(&self, since: i64) -> Result<Vec<StoredMiss>, StoreError> {
         let sql = format!("SELECT {MISS_COLUMNS} FROM misses WHERE at >= ?1 ORDER BY id");
@@ -617,6 +669,33 @@ impl SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         self.write(|c| write::add_advisor(c, name, role, token_hash, now))
+    }
+
+    /// Stores a session for `advisor` (see [`write::create_session`]).
+    pub fn create_session(
+        &mut self,
+        id_hash: &str,
+        advisor: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.write(|c| write::create_session(c, id_hash, advisor, now, expires_at, None))
+    }
+
+    /// Gives `name` a new token (stored as `token_hash`) and ends their sessions.
+    pub fn rotate_token(&mut self, name: &str, token_hash: &str) -> Result<(), StoreError> {
+        self.write(|c| write::rotate_token(c, name, token_hash))
+    }
+
+    /// Removes `name`: each conversation they hold first gets the turn `end` makes for it (in
+    /// the same transaction), then their sessions and account go. Returns those conversations.
+    pub fn remove_advisor(
+        &mut self,
+        name: &str,
+        now: i64,
+        end: impl Fn(&str) -> Turn<String>,
+    ) -> Result<Vec<String>, StoreError> {
+        self.write(|c| write::remove_advisor(c, name, now, &end))
     }
 }
 
@@ -1151,6 +1230,90 @@ pub(super) mod write {
             params![name, role, token_hash, now],
         )?;
         Ok(())
+    }
+
+    /// Stores a session of `advisor` that lasts until `expires_at`, ending the one hashed as
+    /// `replaces` (the browser's previous session) if given, and forgetting expired ones.
+    pub fn create_session(
+        conn: &Connection,
+        id_hash: &str,
+        advisor: &str,
+        now: i64,
+        expires_at: i64,
+        replaces: Option<&str>,
+    ) -> Result<(), StoreError> {
+        conn.prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?
+            .execute([now])?;
+        if let Some(old) = replaces {
+            conn.prepare_cached("DELETE FROM sessions WHERE id_hash = ?1")?
+                .execute([old])?;
+        }
+        let inserted = conn
+            .prepare_cached(
+                "INSERT INTO sessions (id_hash, advisor_id, created_at, expires_at)
+                 SELECT ?1, id, ?3, ?4 FROM advisors WHERE name = ?2",
+            )?
+            .execute(params![id_hash, advisor, now, expires_at])?;
+        if inserted == 0 {
+            return Err(StoreError::UnknownAdvisor(advisor.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Ends the session hashed as `id_hash`; returns its advisor if there was one.
+    pub fn revoke_session(conn: &Connection, id_hash: &str) -> Result<Option<String>, StoreError> {
+        let advisor = conn
+            .prepare_cached(
+                "SELECT a.name FROM sessions s JOIN advisors a ON a.id = s.advisor_id WHERE s.id_hash = ?1",
+            )?
+            .query_row([id_hash], |r| r.get(0))
+            .optional()?;
+        conn.prepare_cached("DELETE FROM sessions WHERE id_hash = ?1")?
+            .execute([id_hash])?;
+        Ok(advisor)
+    }
+
+    /// Replaces `name`'s token hash and ends every session of theirs.
+    pub fn rotate_token(conn: &Connection, name: &str, token_hash: &str) -> Result<(), StoreError> {
+        let id = advisor_id(conn, name)?;
+        conn.execute(
+            "UPDATE advisors SET token_hash = ?2 WHERE id = ?1",
+            params![id, token_hash],
+        )?;
+        conn.execute("DELETE FROM sessions WHERE advisor_id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Applies `end(conversation)` to every conversation `name` holds, then deletes their
+    /// sessions and account. Returns the conversations ended.
+    pub fn remove_advisor(
+        conn: &Connection,
+        name: &str,
+        now: i64,
+        end: &dyn Fn(&str) -> Turn<String>,
+    ) -> Result<Vec<String>, StoreError> {
+        let id = advisor_id(conn, name)?;
+        let held: Vec<String> = {
+            let mut stmt = conn.prepare_cached(
+                "SELECT conversation_id FROM handoffs WHERE status = 'assigned' AND advisor = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([name], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for conversation in &held {
+            apply(conn, &end(conversation), now)?;
+        }
+        conn.execute("DELETE FROM sessions WHERE advisor_id = ?1", [id])?;
+        conn.execute("DELETE FROM advisors WHERE id = ?1", [id])?;
+        Ok(held)
+    }
+
+    fn advisor_id(conn: &Connection, name: &str) -> Result<i64, StoreError> {
+        conn.query_row("SELECT id FROM advisors WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::UnknownAdvisor(name.to_owned()))
     }
 }
 

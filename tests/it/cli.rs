@@ -9,7 +9,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn faqbot(args: &[&str], stdin: Option<&str>) -> Output {
+/// Runs the real `faqbot` binary from the repository folder with `args` and `stdin`.
+pub(crate) fn faqbot(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_faqbot"))
         .args(args)
         .current_dir(root())
@@ -29,7 +30,7 @@ fn faqbot(args: &[&str], stdin: Option<&str>) -> Output {
     out
 }
 
-fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
 }
 

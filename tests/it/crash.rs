@@ -61,10 +61,7 @@ async fn sigkill_mid_conversation_loses_nothing_acknowledged() {
     }
     v.send(json!({"type": "handoff"})).await;
     received.push(v.recv_type("handoff").await);
-    let conv = a.recv_type("alert").await["conversation"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let conv = a.alerted().await;
     a.send(json!({"type": "claim", "conversation": conv})).await;
     a.recv_type("transcript").await;
     received.push(v.recv_type("handoff").await);

@@ -15,7 +15,7 @@ use crate::helpers::{session, spawn_app, spawn_app_with, Client, TestApp};
 
 /// A visitor who asks a question, then presses the advisor button: returns the client, its
 /// conversation's session token and the `handoff` frame.
-async fn queued_visitor(app: &TestApp, question: &str) -> (Client, String, Value) {
+pub(crate) async fn queued_visitor(app: &TestApp, question: &str) -> (Client, String, Value) {
     let mut v = app.visitor_with("page=%2Ftarifs&lang=fr").await;
     let token = session(&v.recv().await);
     v.ask(question, "q1").await;
@@ -216,10 +216,7 @@ async fn advisor_error_frames_name_the_conversation_they_concern() {
     let mut a = app.advisor(&token).await;
     a.recv_type("hello").await;
     let (_v, _, _) = queued_visitor(&app, "combien ça coûte ?").await;
-    let conv = a.recv_type("alert").await["conversation"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let conv = a.alerted().await;
 
     // Not claimed yet: refused, about that conversation.
     a.send(json!({"type": "message", "conversation": conv, "text": "Bonjour"}))
@@ -295,10 +292,7 @@ async fn advisor_and_visitor_talk_and_release_gives_the_chat_back_to_the_bot() {
     let app = spawn_app().await;
     let mut a = app.advisor(&app.add_advisor("Alice")).await;
     let (mut v, _, _) = queued_visitor(&app, "combien ça coûte ?").await;
-    let conv = a.recv_type("alert").await["conversation"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let conv = a.alerted().await;
     a.send(json!({"type": "claim", "conversation": conv})).await;
     let transcript = a.recv_type("transcript").await;
     let messages = transcript["messages"].as_array().expect("messages");
@@ -441,10 +435,7 @@ async fn advisor_messages_sent_while_the_visitor_is_away_arrive_on_resume() {
     let app = spawn_app().await;
     let mut a = app.advisor(&app.add_advisor("Alice")).await;
     let (mut v, token, _) = queued_visitor(&app, "combien ça coûte ?").await;
-    let conv = a.recv_type("alert").await["conversation"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let conv = a.alerted().await;
     a.send(json!({"type": "claim", "conversation": conv})).await;
     let assigned = v.recv_type("handoff").await;
     let seen = assigned["seq"].as_u64().expect("seq");
@@ -480,10 +471,7 @@ async fn a_restart_on_the_same_data_keeps_history_queue_and_contact_requests() {
     let mut a = app.advisor(&token).await;
     let (v, visitor_token, status) = queued_visitor(&app, "combien ça coûte ?").await;
     assert_eq!(status["status"], "queued");
-    let conv = a.recv_type("alert").await["conversation"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let conv = a.alerted().await;
     a.close().await;
     v.close().await;
     let mut w = app.visitor().await;

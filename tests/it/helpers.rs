@@ -70,14 +70,25 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server on `dir` with settings adjusted by `tweak`, serving the repository's knowledge.
 pub async fn spawn_app_with(dir: TempDir, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    start(dir, repository_knowledge(), None, "127.0.0.1:0", tweak).await
+}
+
+/// As [`spawn_app_with`] on a new data folder, listening on `bind` (e.g. `0.0.0.0:0`, every
+/// interface); the test's clients still connect through 127.0.0.1.
+pub async fn spawn_app_on(bind: &str, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    start(dir, repository_knowledge(), None, bind, tweak).await
+}
+
+/// The repository's `faq/` and `intents/`, served unwatched.
+fn repository_knowledge() -> Arc<faqbot::live::Live> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let live = Arc::new(faqbot::live::Live::new(
+    Arc::new(faqbot::live::Live::new(
         &root.join("faq"),
         &root.join("intents"),
         matcher(),
         &[],
-    ));
-    start(dir, live, None, tweak).await
+    ))
 }
 
 /// A server on its own copy of `faq/` and `intents/` (in `app.knowledge_dir()`), watched for
@@ -95,7 +106,7 @@ pub async fn spawn_app_live() -> TestApp {
     let live = Arc::new(live);
     live.watch().expect("watch the knowledge");
     let data = tempfile::tempdir().expect("temp dir");
-    start(data, live, Some(knowledge), |_| {}).await
+    start(data, live, Some(knowledge), "127.0.0.1:0", |_| {}).await
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {
@@ -115,6 +126,7 @@ async fn start(
     dir: TempDir,
     live: Arc<faqbot::live::Live>,
     knowledge: Option<TempDir>,
+    bind: &str,
     tweak: impl FnOnce(&mut Settings),
 ) -> TestApp {
     init_logs();
@@ -125,10 +137,9 @@ async fn start(
     unlimited(&mut settings);
     tweak(&mut settings);
     let store = SqliteStore::open(dir.path()).expect("open store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let state = faqbot::server::AppState::new(settings, live, store).expect("start the store");
     let (shutdown, rx) = oneshot::channel();
     let server = tokio::spawn(async move {
@@ -343,6 +354,14 @@ impl Client {
 
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
+    }
+
+    /// Skips an advisor's frames until an `alert`; returns its conversation id.
+    pub async fn alerted(&mut self) -> String {
+        self.recv_type("alert").await["conversation"]
+            .as_str()
+            .expect("an alert names its conversation")
+            .to_owned()
     }
 
     /// Sends a visitor message and returns the bot's reply frame.

@@ -12,4 +12,5 @@ mod limits;
 mod live;
 mod privacy;
 mod report;
+mod sessions;
 mod web;
