@@ -265,6 +265,8 @@
     Object.keys(st.fresh).forEach(function (id) { if (!ids[id]) delete st.fresh[id]; });
     Object.keys(st.taken).forEach(function (id) { if (!ids[id]) delete st.taken[id]; });
     st.queue = list;
+    // The server lists the first ones only; `total` says how many wait in all.
+    st.queueTotal = typeof f.total === 'number' && f.total > list.length ? f.total : list.length;
     renderQueue();
     updateTitle();
     if (arrived) beep();
@@ -405,7 +407,7 @@
   function renderQueue() {
     var ul = $('queue');
     clear(ul);
-    $('q-count').textContent = String(st.queue.length);
+    $('q-count').textContent = String(st.queueTotal || st.queue.length);
     $('queue-empty').hidden = st.queue.length > 0;
     st.queue.forEach(function (q) {
       var taken = st.taken[q.id], pending = st.claims[q.id];
@@ -427,6 +429,10 @@
         taken ? h('p', { class: 'lost', text: 'Déjà prise en charge par ' + taken + '.' }) : btn
       ]));
     });
+    var more = (st.queueTotal || 0) - st.queue.length;
+    if (more > 0) {
+      ul.appendChild(h('li', { class: 'qi more', text: 'et ' + more + (more > 1 ? ' autres visiteurs attendent' : ' autre visiteur attend') + ' : ils apparaîtront ici à mesure que la file avance.' }));
+    }
   }
   setInterval(function () {
     Array.prototype.forEach.call(d.querySelectorAll('.wait[data-since]'), function (el) {

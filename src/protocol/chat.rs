@@ -215,8 +215,11 @@ pub enum AdvisorOut {
         advisor: String,
         role: String,
     },
+    /// The queue's first conversations (at most `handoff::QUEUE_FRAME_MAX`, first come
+    /// first) and how many wait in all.
     Queue {
         conversations: Vec<QueueItem>,
+        total: usize,
     },
     Transcript {
         conversation: String,

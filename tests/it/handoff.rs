@@ -542,3 +542,38 @@ async fn a_new_handoff_is_posted_to_the_webhook_without_message_text() {
         "no message text: {event}"
     );
 }
+
+#[tokio::test]
+async fn visitors_who_queue_and_leave_cost_an_advisor_bounded_queue_frames() {
+    let app = spawn_app().await;
+    let token = app.add_advisor("Alice");
+    let mut alice = app.advisor(&token).await;
+    alice.recv_type("queue").await;
+    // More visitors than a queue frame lists, each with a long question, each gone at once.
+    let long = format!("{} ?", "mon foie ".repeat(200));
+    let visitors = 60;
+    for i in 0..visitors {
+        let (v, _, status) = queued_visitor(&app, &long).await;
+        assert_eq!(status["position"], i + 1);
+        v.close().await;
+    }
+    let (mut largest, mut last) = (0, Value::Null);
+    while last["total"] != visitors {
+        let text = alice.recv_text().await;
+        let frame: Value = serde_json::from_str(&text).expect("JSON");
+        if frame["type"] == "queue" {
+            largest = largest.max(text.len());
+            last = frame;
+        }
+    }
+    let listed = last["conversations"].as_array().expect("items");
+    assert_eq!(listed.len(), 50, "the first 50, and the total");
+    let question = listed[0]["card"]["last_question"]
+        .as_str()
+        .expect("question");
+    assert!(
+        question.chars().count() <= 201,
+        "cut on the card: {question}"
+    );
+    assert!(largest < 64 * 1024, "largest queue frame {largest} bytes");
+}

@@ -318,6 +318,19 @@ impl Client {
         }
     }
 
+    /// The next text frame as sent (to measure it); panics if none comes.
+    pub async fn recv_text(&mut self) -> String {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => return t.to_string(),
+                Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Err(_) | Ok(Some(Err(_))) => {
+                    panic!("no text frame")
+                }
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
     /// The next JSON frame; panics if none comes.
     pub async fn recv(&mut self) -> Value {
         self.next_within(WAIT).await.expect("a frame")
