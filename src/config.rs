@@ -126,6 +126,9 @@ pub struct ChatSettings {
 pub struct HandoffSettings {
     /// Seconds a handoff may wait unclaimed before it is escalated (alerted again).
     pub escalate_after_secs: u64,
+    /// Seconds after which a queued visitor who left (no connection, no activity) leaves the
+    /// queue; 0 keeps them queued until claimed. A contact request they left stays a lead.
+    pub leave_queue_after_secs: u64,
     /// URL that receives a JSON POST on each new or escalated handoff (no message text).
     pub webhook_url: Option<String>,
     /// When advisors answer; outside these hours visitors are offered a contact request.
@@ -262,6 +265,7 @@ impl Default for HandoffSettings {
     fn default() -> Self {
         HandoffSettings {
             escalate_after_secs: 300,
+            leave_queue_after_secs: 600,
             webhook_url: None,
             opening_hours: None,
         }

@@ -488,27 +488,72 @@ pub(super) async fn advisor_end(
     Ok(())
 }
 
+/// A delay setting in seconds as (milliseconds, how often to check for it); `None` when 0 (off).
+/// A quarter of the delay keeps each action within 25 % of its due time.
+fn checked_every(after_secs: u64) -> Option<(i64, Duration)> {
+    let after_ms = after_secs.saturating_mul(1000);
+    (after_ms > 0).then(|| {
+        let period = Duration::from_millis((after_ms / 4).clamp(200, 30_000));
+        (i64::try_from(after_ms).unwrap_or(i64::MAX), period)
+    })
+}
+
 /// Escalates handoffs left unclaimed for `handoff.escalate_after_secs`, until aborted.
 pub(super) async fn escalation_loop(state: Arc<AppState>) {
-    let after_ms = state
-        .settings
-        .handoff
-        .escalate_after_secs
-        .saturating_mul(1000);
-    if after_ms == 0 {
+    let Some((after_ms, period)) = checked_every(state.settings.handoff.escalate_after_secs) else {
         return;
-    }
-    // A quarter of the delay keeps escalations within 25 % of their due time.
-    let period = Duration::from_millis((after_ms / 4).clamp(200, 30_000));
+    };
     loop {
         tokio::time::sleep(period).await;
-        match state.db.escalate(now_ms() - after_ms as i64).await {
+        match state.db.escalate(now_ms().saturating_sub(after_ms)).await {
             Ok(due) => {
                 for h in due {
                     announce(state.clone(), h.conversation, h.card, "escalated");
                 }
             }
             Err(e) => tracing::error!(cause = %e, "escalation check failed"),
+        }
+    }
+}
+
+/// Takes visitors who left out of the queue after `handoff.leave_queue_after_secs` without a
+/// connection or activity, until aborted: advisors no longer see chats nobody is waiting in.
+pub(super) async fn leave_queue_loop(state: Arc<AppState>) {
+    let Some((after_ms, period)) = checked_every(state.settings.handoff.leave_queue_after_secs)
+    else {
+        return;
+    };
+    loop {
+        tokio::time::sleep(period).await;
+        let quiet = match state
+            .db
+            .quiet_in_queue(now_ms().saturating_sub(after_ms))
+            .await
+        {
+            Ok(q) => q,
+            Err(e) => {
+                tracing::error!(cause = %e, "cannot read the queue's quiet visitors");
+                continue;
+            }
+        };
+        // Still connected means still waiting, however long they have been silent.
+        let gone: Vec<String> = quiet
+            .into_iter()
+            .filter(|c| !state.hub.visitor_online(c))
+            .collect();
+        if gone.is_empty() {
+            continue;
+        }
+        match state.db.abandon(gone).await {
+            Ok(left) if !left.is_empty() => {
+                tracing::info!(
+                    count = left.len(),
+                    "visitors who left taken out of the queue"
+                );
+                push_queue(&state, None).await;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(cause = %e, "cannot take visitors who left out of the queue"),
         }
     }
 }

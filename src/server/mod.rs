@@ -286,6 +286,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let _ = state.listening.set(listener.local_addr()?);
     let escalation = tokio::spawn(chat::escalation_loop(state.clone()));
+    let leave_queue = tokio::spawn(chat::leave_queue_loop(state.clone()));
     let purge = tokio::spawn(privacy::purge_loop(state.clone()));
     let app = router(state.clone());
     let trigger = state.clone();
@@ -319,6 +320,7 @@ pub async fn run(
         );
     }
     escalation.abort();
+    leave_queue.abort();
     // A purge cut short loses nothing: each batch is its own transaction, the next run goes on.
     purge.abort();
     if let Err(e) = state.db.close().await {

@@ -334,6 +334,18 @@ impl Db {
             .await
     }
 
+    /// Queued conversations whose visitor was last active before `before`.
+    pub async fn quiet_in_queue(&self, before: i64) -> Result<Vec<String>, StoreError> {
+        self.read(move |s| s.quiet_in_queue(before)).await
+    }
+
+    /// Takes `conversations` out of the queue (their visitors left); returns those that were
+    /// still in it.
+    pub async fn abandon(&self, conversations: Vec<String>) -> Result<Vec<String>, StoreError> {
+        self.write(move |c, _| write::abandon(c, &conversations, now_ms()))
+            .await
+    }
+
     /// Marks queued handoffs created before `before` as escalated and returns them.
     pub async fn escalate(&self, before: i64) -> Result<Vec<QueuedHandoff>, StoreError> {
         self.write(move |c, _| write::escalate(c, before, now_ms()))

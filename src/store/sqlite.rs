@@ -371,6 +371,16 @@ impl SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Queued conversations whose visitor was last active before `before` (Unix ms).
+    pub fn quiet_in_queue(&self, before: i64) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT h.conversation_id FROM handoffs h JOIN conversations c ON c.id = h.conversation_id
+             WHERE h.status = 'queued' AND c.last_active <= ?1 ORDER BY h.id",
+        )?;
+        let rows = stmt.query_map([before], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Queued handoffs, first come first.
     pub fn queue(&self) -> Result<Vec<QueuedHandoff>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
@@ -1097,6 +1107,31 @@ pub(super) mod write {
             .execute(params![conv, now, c.name, c.email, c.phone, c.message, c.consent])?;
         }
         Ok(Applied::Done { frames })
+    }
+
+    /// Gives up the queued handoffs of `conversations` (visitors who left): status
+    /// `abandoned`, the conversation back to the bot. Returns those that were still queued.
+    pub fn abandon(
+        conn: &Connection,
+        conversations: &[String],
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut gone = Vec::new();
+        for id in conversations {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE handoffs SET status = 'abandoned', ended_at = ?2 WHERE conversation_id = ?1 AND status = 'queued'",
+                )?
+                .execute(params![id, now])?;
+            if changed > 0 {
+                conn.prepare_cached(
+                    "UPDATE conversations SET mode = 'bot' WHERE id = ?1 AND mode = 'queued'",
+                )?
+                .execute([id])?;
+                gone.push(id.clone());
+            }
+        }
+        Ok(gone)
     }
 
     /// Marks queued handoffs created before `before` as escalated and returns them.

@@ -577,3 +577,33 @@ async fn visitors_who_queue_and_leave_cost_an_advisor_bounded_queue_frames() {
     );
     assert!(largest < 64 * 1024, "largest queue frame {largest} bytes");
 }
+
+#[tokio::test]
+async fn a_queued_visitor_who_left_leaves_the_queue_and_one_still_there_stays() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = spawn_app_with(dir, |s| s.handoff.leave_queue_after_secs = 1).await;
+    let token = app.add_advisor("Alice");
+    let mut alice = app.advisor(&token).await;
+    alice.recv_type("queue").await;
+    let (gone, gone_token, _) = queued_visitor(&app, "combien ça coûte ?").await;
+    let (mut staying, _, status) = queued_visitor(&app, "où est la clinique ?").await;
+    assert_eq!(status["position"], 2);
+    while alice.recv_type("queue").await["total"] != 2 {}
+    gone.close().await;
+    // Within a few checks (every 0.25 s here) the one who left is out; the other stays.
+    let started = std::time::Instant::now();
+    loop {
+        let q = alice.recv_type("queue").await;
+        if q["total"] == 1 {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 8, "still queued: {q}");
+    }
+    assert!(staying
+        .next_within(std::time::Duration::from_millis(300))
+        .await
+        .is_none());
+    // Back with the bot when they return.
+    let mut back = app.visitor_with(&format!("session={gone_token}")).await;
+    assert_eq!(back.recv().await["mode"], "bot");
+}
