@@ -109,9 +109,9 @@ async fn a_long_conversation_resumes_with_a_bounded_welcome_and_a_paged_replay()
     let app = spawn_app_with(dir, |s| s.chat.welcome_history = 6).await;
     let mut v = app.visitor().await;
     let token = session(&v.recv().await);
-    // More frames than one replay page (100): the replay needs several reads.
+    // A 5 000-message conversation (a question and a reply each), 25 replay pages of 100.
     let questions = ["combien ça coûte ?", "où est la clinique ?", "merci"];
-    let total = 230u64;
+    let total = 2500u64;
     for i in 0..total {
         let q = questions[i as usize % questions.len()];
         assert_eq!(v.ask(q, &format!("m{i}")).await["seq"], i + 1);
@@ -124,7 +124,7 @@ async fn a_long_conversation_resumes_with_a_bounded_welcome_and_a_paged_replay()
     let welcome = again.recv().await;
     let history = welcome["history"].as_array().expect("history");
     assert_eq!(history.len(), 6, "the latest messages only");
-    // The last question asked was the 230th: its question and answer close the history.
+    // The last question asked closes the history, with its answer.
     let last_question = questions[(total as usize - 1) % questions.len()];
     assert_eq!(history[4]["text"], last_question, "{welcome}");
     assert_eq!(history[5]["from"], "bot");
