@@ -102,17 +102,7 @@ mod tests {
     use super::*;
 
     fn reply(kind: ReplyKind, faq_id: Option<&str>) -> Reply {
-        Reply {
-            kind,
-            text: "t".into(),
-            faq_id: faq_id.map(str::to_owned),
-            intent: None,
-            confidence: 0.5,
-            suggestions: Vec::new(),
-            source: None,
-            lang: Lang::Fr,
-            candidates: Vec::new(),
-        }
+        Reply::stub(kind, faq_id, 0.5)
     }
 
     fn rules() -> Rules {

@@ -349,17 +349,7 @@ mod tests {
     use crate::ReplyKind;
 
     fn reply(kind: ReplyKind, faq_id: Option<&str>, confidence: f32) -> Reply {
-        Reply {
-            kind,
-            text: format!("{kind:?}"),
-            faq_id: faq_id.map(str::to_owned),
-            intent: None,
-            confidence,
-            suggestions: Vec::new(),
-            source: None,
-            lang: Lang::Fr,
-            candidates: Vec::new(),
-        }
+        Reply::stub(kind, faq_id, confidence)
     }
 
     fn conv(mode: Mode, fallbacks: u32) -> Conversation {

@@ -89,6 +89,24 @@ pub struct Reply {
     pub candidates: Vec<Candidate>,
 }
 
+#[cfg(test)]
+impl Reply {
+    /// A French reply of `kind` from `faq_id` at `confidence`, for tests of what follows a reply.
+    pub(crate) fn stub(kind: ReplyKind, faq_id: Option<&str>, confidence: f32) -> Reply {
+        Reply {
+            kind,
+            text: format!("{kind:?}"),
+            faq_id: faq_id.map(str::to_owned),
+            intent: None,
+            confidence,
+            suggestions: Vec::new(),
+            source: None,
+            lang: Lang::Fr,
+            candidates: Vec::new(),
+        }
+    }
+}
+
 /// Why a decision was taken, with everything that led to it (`faqbot explain`).
 #[derive(Debug, Clone)]
 pub struct Explanation {

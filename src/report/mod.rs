@@ -316,20 +316,9 @@ pub fn text(report: &Report) -> String {
 mod tests {
     use super::*;
     use crate::model::Miss;
-    use crate::Lang;
 
     fn reply(kind: ReplyKind, confidence: f32, faq_id: Option<&str>) -> Reply {
-        Reply {
-            kind,
-            text: String::new(),
-            faq_id: faq_id.map(str::to_owned),
-            intent: None,
-            confidence,
-            suggestions: Vec::new(),
-            source: None,
-            lang: Lang::Fr,
-            candidates: Vec::new(),
-        }
+        Reply::stub(kind, faq_id, confidence)
     }
 
     #[test]
