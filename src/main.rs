@@ -409,7 +409,7 @@ fn explain(args: &KnowledgeArgs, lang: Option<Lang>, question: &str) -> anyhow::
     println!("top candidates:");
     for (id, kind, s) in &e.top {
         println!(
-            "  {:<24} {:<6} {}={:.3}  lexical={:.3} coverage={:.2} similarity={:.2} recall={:.2} evidence={:.2}  words={:.2} chars={:.2} core_missing={:.2}",
+            "  {:<24} {:<6} {}={:.3}  lexical={:.3} coverage={:.2} similarity={:.2} recall={:.2} evidence={:.2}  words={:.2} chars={:.2} core_missing={:.2} bayes={:.2}",
             id,
             kind,
             if e.learned { "learned" } else { "confidence" },
@@ -421,7 +421,8 @@ fn explain(args: &KnowledgeArgs, lang: Option<Lang>, question: &str) -> anyhow::
             s.evidence,
             s.words,
             s.chars,
-            s.core_missing
+            s.core_missing,
+            s.bayes
         );
     }
     let t = e.thresholds;

@@ -62,8 +62,17 @@ pub struct Intent {
     pub kind: IntentKind,
     /// Greeting/thanks/goodbye words are removed before matching the rest of a question.
     pub politeness: bool,
+    /// A fallback whose rules answer at once, before any scoring, as emergency and handoff rules
+    /// do: what the bot must never answer from the article (a diagnosis, a medication).
+    pub firm: bool,
+    /// Concepts removed with a politeness intent's words, and only then: what people say around
+    /// a thanks or a greeting ("pour votre aide", "tout le monde") means something on its own.
+    pub along: Vec<String>,
+    /// Line of `along`, for messages.
+    pub along_line: Option<usize>,
     pub rules: Vec<Rule>,
-    pub unless: Option<Unless>,
+    /// Each one alone holds the rules back (`[[unless]]`, or one `[unless]`).
+    pub unless: Vec<Unless>,
     pub phrases: BTreeMap<Lang, Vec<String>>,
     pub responses: BTreeMap<Lang, Vec<String>>,
     pub path: PathBuf,
@@ -110,9 +119,13 @@ struct IntentFile {
     #[serde(default)]
     politeness: bool,
     #[serde(default)]
+    firm: bool,
+    #[serde(default)]
+    along: Vec<String>,
+    #[serde(default)]
     rules: Vec<RuleFile>,
     #[serde(default)]
-    unless: Option<UnlessFile>,
+    unless: Option<OneOrMany<UnlessFile>>,
     #[serde(default)]
     fr: Option<LangBlock>,
     #[serde(default)]
@@ -123,6 +136,14 @@ struct IntentFile {
 #[serde(deny_unknown_fields)]
 struct RuleFile {
     all: Vec<String>,
+}
+
+/// `[unless]` (one table) or `[[unless]]` (several).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
 }
 
 #[derive(Deserialize)]
@@ -273,19 +294,35 @@ fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<LoadError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    let unless_line = text
+    let unless_lines: Vec<usize> = text
         .lines()
-        .position(|l| l.trim() == "[unless]")
-        .map(|i| i + 1);
-    let unless = file.unless.map(|u| Unless {
+        .enumerate()
+        .filter(|(_, l)| matches!(l.trim(), "[unless]" | "[[unless]]"))
+        .map(|(i, _)| i + 1)
+        .collect();
+    let unless = match file.unless {
+        None => Vec::new(),
+        Some(OneOrMany::One(u)) => vec![u],
+        Some(OneOrMany::Many(us)) => us,
+    }
+    .into_iter()
+    .enumerate()
+    .map(|(i, u)| Unless {
         any: u.any,
         except: u.except,
-        line: unless_line,
-    });
+        line: unless_lines.get(i).copied(),
+    })
+    .collect();
     Ok(Intent {
         id: file.id,
         kind: file.kind,
         politeness: file.politeness,
+        firm: file.firm,
+        along: file.along,
+        along_line: text
+            .lines()
+            .position(|l| l.trim_start().starts_with("along"))
+            .map(|i| i + 1),
         rules,
         unless,
         phrases,
@@ -367,4 +404,52 @@ fn parse_spelling(path: &Path, text: &str) -> Result<Spelling, Vec<LoadError>> {
     rewrites.insert(Lang::Fr, file.fr);
     rewrites.insert(Lang::En, file.en);
     Ok(Spelling { rewrites })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The intent file's optional parts: one `[unless]` or several, `firm`, `along`.
+    use std::path::Path;
+
+    use super::parse_intent;
+
+    const BLOCKS: &str = "[fr]\nphrases = [\"x\"]\nresponses = [\"Appelez le 112.\"]\n\
+                          [en]\nphrases = [\"x\"]\nresponses = [\"Call 112.\"]\n";
+
+    #[test]
+    fn unless_is_one_table_or_several() {
+        let one = format!(
+            "id = \"e\"\nkind = \"emergency\"\n[[rules]]\nall = [\"vomit\"]\n\
+             [unless]\nany = [\"past\"]\n{BLOCKS}"
+        );
+        let intent = parse_intent(Path::new("e.toml"), &one).expect("parses");
+        assert_eq!(intent.unless.len(), 1);
+        assert_eq!(intent.unless[0].line, Some(5));
+        let two = format!(
+            "id = \"e\"\nkind = \"emergency\"\n[[rules]]\nall = [\"vomit\"]\n\
+             [[unless]]\nany = [\"about\"]\nexcept = [\"now\"]\n[[unless]]\nany = [\"past\"]\n{BLOCKS}"
+        );
+        let intent = parse_intent(Path::new("e.toml"), &two).expect("parses");
+        let lines: Vec<_> = intent.unless.iter().map(|u| u.line).collect();
+        assert_eq!(lines, [Some(5), Some(8)]);
+        assert!(intent.unless[1].holds(&["past".to_owned()]));
+        assert!(!intent.unless[0].holds(&["about".to_owned(), "now".to_owned()]));
+    }
+
+    #[test]
+    fn firm_and_along_are_read() {
+        let text = format!(
+            "id = \"t\"\nkind = \"smalltalk\"\npoliteness = true\nalong = [\"courtesy\"]\n{BLOCKS}"
+        );
+        let intent = parse_intent(Path::new("t.toml"), &text).expect("parses");
+        assert_eq!(intent.along, ["courtesy"]);
+        assert_eq!(intent.along_line, Some(4));
+        assert!(!intent.firm);
+        let text = format!("id = \"d\"\nkind = \"fallback\"\nfirm = true\n{BLOCKS}");
+        assert!(
+            parse_intent(Path::new("d.toml"), &text)
+                .expect("parses")
+                .firm
+        );
+    }
 }

@@ -209,7 +209,28 @@ fn cross_check(knowledge: &mut Knowledge, errors: &mut Vec<LoadError>) {
                     .iter()
                     .chain(&u.except)
                     .map(move |c| (c, u.line, "[unless]"))
-            }));
+            }))
+            .chain(
+                intent
+                    .along
+                    .iter()
+                    .map(|c| (c, intent.along_line, "`along`")),
+            );
+        if intent.firm && intent.kind != IntentKind::Fallback {
+            errors.push(LoadError::new(
+                &intent.path,
+                None,
+                "`firm = true` only applies to `kind = \"fallback\"` (emergency and handoff rules \
+                 are always firm): remove the line",
+            ));
+        }
+        if !intent.along.is_empty() && !intent.politeness {
+            errors.push(LoadError::new(
+                &intent.path,
+                intent.along_line,
+                "`along` only applies with `politeness = true`: add that line or remove `along`",
+            ));
+        }
         for (concept, line, what) in named {
             if !concepts.contains(concept.as_str()) {
                 errors.push(LoadError::new(

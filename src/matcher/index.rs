@@ -114,6 +114,7 @@ impl LangIndex {
                 // requests for a person come from their rules only: a fuzzy score once sent a
                 // goodbye ("a plus") to 112, and a false alarm makes the real one less credible.
                 if intent.politeness
+                    || intent.firm
                     || matches!(intent.kind, IntentKind::Emergency | IntentKind::Handoff)
                 {
                     continue;

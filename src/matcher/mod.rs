@@ -133,6 +133,8 @@ pub struct Matcher {
     en: LangIndex,
     /// The terms of greeting, thanks and goodbye concepts (`#hello`…), stripped from questions.
     polite: Vec<String>,
+    /// The terms of their `along` concepts (`#courtesy`), stripped only with one of those.
+    along: Vec<String>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -164,11 +166,21 @@ impl Matcher {
             .collect();
         polite.sort();
         polite.dedup();
+        let mut along: Vec<String> = knowledge
+            .intents
+            .iter()
+            .filter(|i| i.politeness)
+            .flat_map(|i| i.along.iter())
+            .map(|c| format!("{}{c}", analyze::CONCEPT_PREFIX))
+            .collect();
+        along.sort();
+        along.dedup();
         Matcher {
             knowledge,
             fr,
             en,
             polite,
+            along,
         }
     }
 
@@ -272,12 +284,23 @@ impl Matcher {
 
     /// Terms of a question without greeting/thanks/goodbye concepts.
     fn strip_politeness(&self, analysis: &Analysis) -> Vec<String> {
+        let along = self.courteous(analysis);
         analysis
             .terms
             .iter()
-            .filter(|t| !self.polite.contains(*t))
+            .filter(|t| !self.is_polite(t, along))
             .cloned()
             .collect()
+    }
+
+    /// Whether the question holds a politeness concept, so that their `along` concepts go too.
+    fn courteous(&self, analysis: &Analysis) -> bool {
+        analysis.terms.iter().any(|t| self.polite.contains(t))
+    }
+
+    /// Whether a term (`#thanks`) is politeness; `along`: the question is courteous.
+    fn is_polite(&self, term: &str, along: bool) -> bool {
+        self.polite.iter().any(|p| p == term) || (along && self.along.iter().any(|p| p == term))
     }
 
     fn decide(
@@ -294,13 +317,15 @@ impl Matcher {
         let mut top = score::top(index, &query, rerank::CANDIDATES);
         if !top.is_empty() {
             // Greeting and thanks words say nothing of the entry: left out of the n-grams too.
+            let along = self.courteous(&analysis);
             let words = analysis
                 .tokens
                 .iter()
                 .filter(|t| {
-                    t.concept
-                        .as_deref()
-                        .is_none_or(|c| !self.polite.iter().any(|p| p[1..] == *c))
+                    t.concept.as_deref().is_none_or(|c| {
+                        let named = |p: &String| p[1..] == *c;
+                        !(self.polite.iter().any(named) || (along && self.along.iter().any(named)))
+                    })
                 })
                 .map(|t| t.word.as_str());
             let vectors = rerank::QueryVectors::new(&index.reranker, &query, words);
@@ -356,7 +381,12 @@ impl Matcher {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
             return (format!("handoff: the rule [{rule}] fired"), reply);
         }
-        // 3. Small talk about the bot itself ("tu es un robot ?", "what's your name?"), when
+        // 3. What the bot must never answer from the article: a diagnosis, a medication.
+        if let Some((i, rule)) = self.firm_fallback(analysis) {
+            let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
+            return (format!("fallback: the rule [{rule}] fired"), reply);
+        }
+        // 4. Small talk about the bot itself ("tu es un robot ?", "what's your name?"), when
         // nothing but its rule's words and politeness is in the question.
         if let Some((i, rule)) = self.smalltalk_rule(terms, analysis) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
@@ -365,7 +395,7 @@ impl Matcher {
                 reply,
             );
         }
-        // 4. Nothing but greetings, thanks, acknowledgements or goodbyes.
+        // 5. Nothing but greetings, thanks, acknowledgements or goodbyes.
         let meaningful = terms.iter().any(|t| !t.is_empty());
         if !meaningful {
             if let Some(i) = self.last_politeness(analysis) {
@@ -382,7 +412,7 @@ impl Matcher {
             );
         }
 
-        // 5. Scored candidates.
+        // 6. Scored candidates.
         let Some(best) = top.first() else {
             let reply = self.unsure(ReplyKind::Fallback, lang, 0.0, Vec::new(), candidates);
             return ("fallback: no known word in the question".to_owned(), reply);
@@ -435,16 +465,24 @@ impl Matcher {
     }
 
     /// The first intent of `kind` with a rule whose concepts are all in the question (unless
-    /// its `[unless]` holds).
+    /// one of its `[unless]` holds).
     fn rule_fires(&self, kind: IntentKind, analysis: &Analysis) -> Option<(usize, String)> {
+        self.firing(analysis, |i| i.kind == kind)
+    }
+
+    /// The first firm fallback (`firm = true`) whose rule fires.
+    fn firm_fallback(&self, analysis: &Analysis) -> Option<(usize, String)> {
+        self.firing(analysis, |i| i.firm && i.kind == IntentKind::Fallback)
+    }
+
+    /// The first intent chosen by `which` with a rule that fires and no `[unless]` that holds.
+    fn firing(
+        &self,
+        analysis: &Analysis,
+        which: impl Fn(&Intent) -> bool,
+    ) -> Option<(usize, String)> {
         self.first_rule(
-            |i| {
-                i.kind == kind
-                    && !i
-                        .unless
-                        .as_ref()
-                        .is_some_and(|u| u.holds(&analysis.concepts))
-            },
+            |i| which(i) && !i.unless.iter().any(|u| u.holds(&analysis.concepts)),
             |r| r.fires(&analysis.concepts),
         )
     }
@@ -661,5 +699,77 @@ pub(crate) mod tests {
         for q in ["a+", "a plus", "++", "bye"] {
             assert_eq!(kind(q), ReplyKind::Smalltalk, "{q}");
         }
+    }
+
+    #[test]
+    fn a_symptom_told_as_the_past_is_not_an_emergency_unless_something_happens_now() {
+        let m = Matcher::new(Arc::new(shipped()));
+        let kind = |q: &str| m.reply(q, None).kind;
+        for q in [
+            "mon père s'est évanoui il y a deux ans à cause de son foie, c'est héréditaire ?",
+            "I had black stools last month after iron pills, is that a liver thing?",
+        ] {
+            assert_ne!(kind(q), ReplyKind::Emergency, "{q}");
+        }
+        for q in [
+            "il y a deux ans il a eu une hépatite, et là il vomit du sang depuis ce matin",
+            "mon chum est tout mêlé depuis à matin",
+        ] {
+            assert_eq!(kind(q), ReplyKind::Emergency, "{q}");
+        }
+    }
+
+    #[test]
+    fn a_diagnosis_is_never_answered_from_the_article() {
+        let m = Matcher::new(Arc::new(shipped()));
+        for q in [
+            "je suis souvent fatigué, est-ce que j'ai une cirrhose ?",
+            "j'ai fait une prise de sang, mes gamma GT sont à 150, c'est grave ?",
+            "do I have fatty liver?",
+        ] {
+            let r = m.reply(q, None);
+            assert_eq!(r.kind, ReplyKind::Fallback, "{q}");
+            assert_eq!(r.intent.as_deref(), Some("diagnosis"), "{q}");
+        }
+        // A question about the disease in general is answered.
+        let r = m.reply("qu'est-ce qu'une cirrhose ?", None);
+        assert_eq!(r.kind, ReplyKind::Answer);
+    }
+
+    #[test]
+    fn courtesy_goes_with_thanks_and_stays_in_a_question() {
+        let m = Matcher::new(Arc::new(shipped()));
+        for q in [
+            "merci pour votre aide, bonne journée",
+            "bonjour à tous",
+            "Je vous remercie pour ces informations et vous souhaite une excellente journée.",
+            "thanks so much for your help",
+        ] {
+            assert_eq!(m.reply(q, None).kind, ReplyKind::Smalltalk, "{q}");
+        }
+        // Without a thanks or a greeting, "aide" is a word of the question.
+        assert!(!m
+            .terms("j'ai besoin d'aide", crate::text::Lang::Fr)
+            .is_empty());
+        assert!(m
+            .terms("merci pour votre aide", crate::text::Lang::Fr)
+            .is_empty());
+    }
+
+    #[test]
+    fn booking_is_a_handoff_but_a_contact_to_come_is_not() {
+        let m = Matcher::new(Arc::new(shipped()));
+        for q in [
+            "comment prendre rendez-vous ?",
+            "how do I book the free consultation?",
+            "visio possible avec le médecin ?",
+        ] {
+            assert_eq!(m.reply(q, None).kind, ReplyKind::Handoff, "{q}");
+        }
+        let r = m.reply(
+            "avant de parler à un conseiller, j'aimerais une idée du prix",
+            None,
+        );
+        assert_ne!(r.kind, ReplyKind::Handoff);
     }
 }

@@ -26,6 +26,9 @@ pub struct Scored {
     pub chars: f32,
     /// Share of the candidate's core terms (in most of its phrasings) the question lacks.
     pub core_missing: f32,
+    /// The candidate's share of the question's likelihood among the candidates, under a naive
+    /// Bayes model of each candidate's phrasings' terms.
+    pub bayes: f32,
     /// What decisions are taken on: the re-ranker's probability that this candidate is the
     /// right one, or the lexical confidence where no re-ranker could be trained.
     pub confidence: f32,
@@ -221,6 +224,7 @@ pub fn top_excluding(
                 words: 0.0,
                 chars: 0.0,
                 core_missing: 0.0,
+                bayes: 0.0,
                 confidence: 0.0,
             };
             item.lexical = confidence(&item, index.max_idf);

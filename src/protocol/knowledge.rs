@@ -50,6 +50,8 @@ pub struct ScoredWire {
     pub chars: f32,
     /// Share of the entry's core terms the question lacks.
     pub core_missing: f32,
+    /// The entry's share of the question's likelihood among the candidates (naive Bayes).
+    pub bayes: f32,
 }
 
 impl ExplainWire {
@@ -87,6 +89,7 @@ impl ExplainWire {
                     words: s.words,
                     chars: s.chars,
                     core_missing: s.core_missing,
+                    bayes: s.bayes,
                 })
                 .collect(),
             reason: e.reason.clone(),

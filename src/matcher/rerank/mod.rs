@@ -43,8 +43,10 @@ pub const FEATURE_NAMES: [&str; FEATURES] = [
     "words_lead",
     "out_of_scope_rule",
     "out_of_scope_intent",
+    "bayes",
+    "bayes_lead",
 ];
-pub const FEATURES: usize = 16;
+pub const FEATURES: usize = 18;
 
 /// The word ids of each phrasing of a [`LangIndex`] (in the analyzer's numbering), while it is
 /// being built.
@@ -60,8 +62,15 @@ struct Profile {
     /// Terms found in at least two of its phrasings, with their count: those in most of them
     /// are its core ("cirrhose" for the cirrhosis entries).
     core: Vec<(u32, u16)>,
+    /// Every term of its phrasings with the number of phrasings it is in, sorted, and their
+    /// sum: the naive Bayes model of the candidate.
+    terms: Vec<(u32, u16)>,
+    total: u32,
     phrasings: u16,
 }
+
+/// Naive Bayes smoothing: what an unseen term counts for.
+const BAYES_ALPHA: f32 = 0.5;
 
 /// Decision thresholds on the re-ranker's probability.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -307,18 +316,19 @@ impl Reranker {
                     term_counts[t as usize] = term_counts[t as usize].saturating_add(1);
                 }
             }
-            let mut core: Vec<(u32, u16)> = Vec::new();
-            for t in touched.drain(..) {
-                let c = std::mem::take(&mut term_counts[t as usize]);
-                if c >= 2 {
-                    core.push((t, c));
-                }
-            }
-            core.sort_unstable();
+            let mut terms: Vec<(u32, u16)> = touched
+                .drain(..)
+                .map(|t| (t, std::mem::take(&mut term_counts[t as usize])))
+                .collect();
+            terms.sort_unstable();
+            let total = terms.iter().map(|&(_, c)| u32::from(c)).sum();
+            let core: Vec<(u32, u16)> = terms.iter().copied().filter(|&(_, c)| c >= 2).collect();
             reranker.profiles.push(Profile {
                 words: Centroid::new(&word_vectors.iter().collect::<Vec<_>>()),
                 chars: Centroid::new(&char_vectors.iter().collect::<Vec<_>>()),
                 core,
+                terms,
+                total,
                 phrasings: range.len().min(u16::MAX as usize) as u16,
             });
         }
@@ -396,6 +406,16 @@ impl Reranker {
             s.chars = profile.chars.cosine(&q.chars, own.map(|l| l.chars));
             let own_terms = own.map(|l| index.phrasing_terms(l.exclusion.phrasing));
             s.core_missing = core_missing(profile, index, &q.known, own_terms);
+            s.bayes = log_likelihood(profile, index.idf.len(), &q.known, own_terms);
+        }
+        // The log-likelihoods as shares among the candidates (a softmax).
+        let top = scored
+            .iter()
+            .map(|s| s.bayes)
+            .fold(f32::NEG_INFINITY, f32::max);
+        let sum: f32 = scored.iter().map(|s| (s.bayes - top).exp()).sum();
+        for s in scored.iter_mut() {
+            s.bayes = (s.bayes - top).exp() / sum;
         }
         // Each value against the best of the other candidates: the leader's is its lead.
         let gap = |scored: &[Scored], i: usize, f: fn(&Scored) -> f32| {
@@ -414,6 +434,7 @@ impl Reranker {
                 gap(scored, i, |s| s.coverage),
                 gap(scored, i, |s| s.chars),
                 gap(scored, i, |s| s.words),
+                gap(scored, i, |s| s.bayes),
             ];
             let s = &mut scored[i];
             let intent = match index.candidates[s.candidate as usize].target {
@@ -437,10 +458,32 @@ impl Reranker {
                 gaps[3],
                 oos * (1.0 - intent),
                 oos * intent,
+                s.bayes,
+                gaps[4],
             ];
             each(s, &x);
         }
     }
+}
+
+/// Log-likelihood of the question's known terms under the candidate's phrasings (multinomial
+/// naive Bayes over term presence, smoothed); `own`: the terms of a phrasing left out of it,
+/// taken out of its counts, so that training sees the phrasing as never written.
+fn log_likelihood(profile: &Profile, vocabulary: usize, known: &[u32], own: Option<&[u32]>) -> f32 {
+    let own_total = own.map_or(0, |o| o.len() as u32);
+    let denominator =
+        (profile.total.saturating_sub(own_total)) as f32 + BAYES_ALPHA * vocabulary as f32;
+    known
+        .iter()
+        .map(|t| {
+            let count = profile
+                .terms
+                .binary_search_by_key(t, |&(term, _)| term)
+                .map_or(0, |i| profile.terms[i].1);
+            let count = count - own.map_or(0, |o| u16::from(o.binary_search(t).is_ok()));
+            ((f32::from(count) + BAYES_ALPHA) / denominator).ln()
+        })
+        .sum()
 }
 
 /// Share of a candidate's core weight (terms in most of its phrasings) absent from the

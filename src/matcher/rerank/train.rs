@@ -17,6 +17,9 @@ const MIN_QUERIES: usize = 40;
 const FOLDS: usize = 5;
 /// One phrasing in this many is also asked without its entry's core terms (`without_core`).
 const WITHOUT_CORE: usize = 3;
+/// One question in this many is also asked padded with words the knowledge does not know
+/// (`padded`).
+const PADDED: usize = 2;
 /// L2 penalty on the (standardised) weights.
 const L2: f64 = 1.0;
 /// Least share of right answers among the phrasings cross-validation answers: the thresholds
@@ -207,18 +210,39 @@ fn examples_of(
             });
             queries += 1;
         };
+        let nth = p as usize / stride;
         ask(&query, own_chars.clone(), Some(truth));
+        if nth.is_multiple_of(PADDED) {
+            ask(&padded(index, &query, nth), own_chars.clone(), Some(truth));
+        }
         // Every few phrasings, the same question about something the FAQ does not have: its
         // candidate's core terms ("cirrhose") swapped for a word the knowledge does not know.
         // Nothing is right then; without such questions the model would only ever have seen
         // questions with an answer, and answer anything that looks like one.
-        if (p as usize / stride).is_multiple_of(WITHOUT_CORE) {
+        if nth.is_multiple_of(WITHOUT_CORE) {
             if let Some((query, chars)) = without_core(index, reranker, p, &query, words) {
+                if (nth / WITHOUT_CORE).is_multiple_of(PADDED) {
+                    ask(&padded(index, &query, nth), chars.clone(), None);
+                }
                 ask(&query, chars, None);
             }
         }
     }
     (examples, queries)
+}
+
+/// `query` with two to five words the knowledge does not know added, as visitors surround a
+/// question with their story ("mon mari… depuis l'an dernier… la liste d'attente est longue").
+/// Phrasings are short and to the point: trained on them alone, the model learns that unknown
+/// words mean a question without an answer, and doubts every long question.
+fn padded(index: &LangIndex, query: &Query, nth: usize) -> Query {
+    let mut out = query.clone();
+    let w = UNKNOWN_WORD * index.max_idf;
+    for _ in 0..2 + nth % 4 {
+        out.unknown.push((String::new(), w));
+        out.weight += w;
+    }
+    out
 }
 
 /// `query` (phrasing `p` asked) with the core terms of its candidate (those in most of its other
@@ -321,7 +345,7 @@ fn predict(
 /// the model learns artefacts of leaving phrasings out: there, a left-out phrasing very close
 /// to a candidate is often another entry's near-duplicate, and it would learn to distrust an
 /// exact match.
-const SIGNS: [i8; FEATURES] = [1, 1, 1, 1, 1, 1, 1, -1, 0, -1, 1, 1, 1, 1, -1, 1];
+const SIGNS: [i8; FEATURES] = [1, 1, 1, 1, 1, 1, 1, -1, 0, -1, 1, 1, 1, 1, -1, 1, 1, 1];
 
 /// L2-regularised logistic regression by Newton's method, weights kept to [`SIGNS`] (a weight
 /// pushed past zero stays at zero while its gradient points further out): a dozen weights
