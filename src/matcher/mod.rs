@@ -126,6 +126,10 @@ pub struct Explanation {
     pub reply: Reply,
 }
 
+/// Concepts that say which part of a message is the question (see [`Matcher::focus`]).
+const FOCUS: &str = "focus";
+const DISMISS: &str = "dismiss";
+
 /// The matcher over one knowledge snapshot. Cheap to share (`Arc`), immutable after `new`.
 pub struct Matcher {
     knowledge: Arc<Knowledge>,
@@ -293,6 +297,40 @@ impl Matcher {
             .collect()
     }
 
+    /// The part of a message its author asks, when they say which: "Je sais que c'est sûr. Ma
+    /// vraie question : combien ça coûte ?" is about the price. The sentences after the last
+    /// one with a `focus` concept ("ma question", "what I want to know"), else every sentence
+    /// but those with a `dismiss` concept ("je sais que", "oubliez", "I'm not asking"). None
+    /// when the message says neither, or nothing to match would remain.
+    fn focus(&self, index: &LangIndex, question: &str, analysis: &Analysis) -> Option<Analysis> {
+        let has = |a: &Analysis, c: &str| a.concepts.iter().any(|x| x == c);
+        if !has(analysis, FOCUS) && !has(analysis, DISMISS) {
+            return None;
+        }
+        let sentences: Vec<(&str, Analysis)> = question
+            .split(['.', '!', '?', ':', ';', '\n'])
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| (p, index.analyzer.analyze_question(p)))
+            .collect();
+        let kept: Vec<&str> = match sentences.iter().rposition(|(_, a)| has(a, FOCUS)) {
+            Some(i) if i + 1 < sentences.len() => {
+                sentences[i + 1..].iter().map(|(p, _)| *p).collect()
+            }
+            Some(_) => return None,
+            None => sentences
+                .iter()
+                .filter(|(_, a)| !has(a, DISMISS))
+                .map(|(p, _)| *p)
+                .collect(),
+        };
+        let kept = index.analyzer.analyze_question(&kept.join(". "));
+        let matchable = self
+            .strip_politeness(&kept)
+            .iter()
+            .any(|t| index.terms.contains_key(t.as_str()));
+        matchable.then_some(kept)
+    }
+
     /// Whether the question holds a politeness concept, so that their `along` concepts go too.
     fn courteous(&self, analysis: &Analysis) -> bool {
         analysis.terms.iter().any(|t| self.polite.contains(t))
@@ -312,13 +350,16 @@ impl Matcher {
         exact: bool,
     ) -> Explanation {
         let index = self.index(lang);
-        let terms = self.strip_politeness(&analysis);
+        // Rules see the whole message; the entries are matched on the part asked.
+        let focused = self.focus(index, question, &analysis);
+        let asked = focused.as_ref().unwrap_or(&analysis);
+        let terms = self.strip_politeness(asked);
         let query = Query::new(index, &terms);
         let mut top = score::top(index, &query, rerank::CANDIDATES);
         if !top.is_empty() {
             // Greeting and thanks words say nothing of the entry: left out of the n-grams too.
-            let along = self.courteous(&analysis);
-            let words = analysis
+            let along = self.courteous(asked);
+            let words = asked
                 .tokens
                 .iter()
                 .filter(|t| {
@@ -771,5 +812,26 @@ pub(crate) mod tests {
             None,
         );
         assert_ne!(r.kind, ReplyKind::Handoff);
+    }
+
+    #[test]
+    fn the_part_asked_is_matched_and_the_whole_message_goes_to_the_rules() {
+        let m = Matcher::new(Arc::new(shipped()));
+        let entry = |q: &str| m.reply(q, None).faq_id;
+        assert_eq!(
+            entry("Je sais déjà que c'est à Belgrade et que c'est sûr. Ma question : combien ça coûte ?")
+                .as_deref(),
+            Some("cout")
+        );
+        assert_eq!(
+            entry("Oubliez le prix pour l'instant : elle est où, votre clinique ?").as_deref(),
+            Some("clinique_lieu")
+        );
+        // An emergency in the part set aside still gets 112.
+        let r = m.reply(
+            "je sais déjà que mon père vomit du sang. Ma question : combien ça coûte ?",
+            None,
+        );
+        assert_eq!(r.kind, ReplyKind::Emergency);
     }
 }
