@@ -205,7 +205,10 @@ pub(super) fn read_dir(dir: &Path, knowledge: &mut Knowledge, errors: &mut Vec<L
             .and_then(|s| s.to_str())
             .unwrap_or_default();
         let result = match name {
-            "synonyms" => parse_synonyms(&path, &text).map(|c| knowledge.concepts.extend(c)),
+            "synonyms" => parse_synonyms(&path, &text).map(|c| {
+                errors.extend(shared_variants(&path, &text, &c));
+                knowledge.concepts.extend(c)
+            }),
             "spelling" => parse_spelling(&path, &text).map(|s| knowledge.spelling = s),
             _ => parse_intent(&path, &text).map(|i| knowledge.intents.push(i)),
         };
@@ -385,6 +388,41 @@ fn parse_synonyms(path: &Path, text: &str) -> Result<Vec<Concept>, Vec<LoadError
     } else {
         Err(errors)
     }
+}
+
+/// A variant listed in two concepts (after folding case and accents): only the first would ever
+/// be found, or, worse, the author meant both. A warning naming both, on the second's line.
+fn shared_variants(path: &Path, text: &str, concepts: &[Concept]) -> Vec<LoadError> {
+    let mut first: HashMap<(Lang, String), &str> = HashMap::new();
+    let mut warnings = Vec::new();
+    for c in concepts {
+        for (lang, variants) in &c.variants {
+            for v in variants {
+                let key = (*lang, crate::text::fold(v));
+                match first.get(&key) {
+                    Some(other) if *other != c.id => {
+                        let line = text
+                            .find(&format!("id = \"{}\"", c.id))
+                            .map(|o| line_at(text, o));
+                        warnings.push(LoadError::warning(
+                            path,
+                            line,
+                            format!(
+                                "\"{v}\" ([{lang}]) is in concepts `{other}` and `{}`: keep it in \
+                                 one (a word in two concepts only ever finds the first)",
+                                c.id
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        first.insert(key, &c.id);
+                    }
+                }
+            }
+        }
+    }
+    warnings
 }
 
 fn yes() -> bool {

@@ -407,3 +407,32 @@ fn check_names_the_unless_line_of_an_unknown_concept() {
     );
     assert!(line.contains("add it there or fix the name"), "{line}");
 }
+
+#[test]
+fn check_warns_of_a_variant_in_two_concepts() {
+    let (_dir, out) = broken_copy(|d| {
+        let p = d.join("intents/synonyms.toml");
+        let text = std::fs::read_to_string(&p).expect("read");
+        // "combien" is a `price` word; listing it as courtesy too would hide one of them.
+        let text = text.replacen(
+            "fr = [\"pour votre aide\",",
+            "fr = [\"Combien\", \"pour votre aide\",",
+            1,
+        );
+        std::fs::write(&p, text).expect("write");
+    });
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.contains("\"Combien\""))
+        .unwrap_or_else(|| panic!("no finding names the variant: {text}"));
+    assert!(
+        line.contains("synonyms.toml:") && line.contains("warning"),
+        "{line}"
+    );
+    assert!(
+        line.contains("`price`") && line.contains("`courtesy`"),
+        "{line}"
+    );
+}
