@@ -468,9 +468,9 @@ fn calibration_line(matcher: &Matcher, lang: Lang) -> String {
     let answerable = c.queries - c.without_answer;
     let of_answerable = |n: usize| 100.0 * n as f64 / answerable.max(1) as f64;
     format!(
-        "{lang}: {} questions cross-validated ({} phrasings with themselves left out, {} of them again without their entry's core terms): the phrasing's entry first {:.1} %, in the top 3 {:.1} %; of all, answered right {:.1} %, answered wrong {:.1} %, clarify {:.1} %, fallback {:.1} %; thresholds: answer ≥ {:.2} and {:.2} ahead, clarify ≥ {:.2}",
+        "{lang}: {} questions cross-validated (phrasings with themselves left out; {} of the questions padded with unknown words, {} without their entry's core terms): the right entry first {:.1} %, in the top 3 {:.1} %; of all, answered right {:.1} %, answered wrong {:.1} %, clarify {:.1} %, fallback {:.1} %; thresholds: answer ≥ {:.2} and {:.2} ahead, clarify ≥ {:.2}",
         c.queries,
-        answerable,
+        c.padded,
         c.without_answer,
         of_answerable(c.ranked_first),
         of_answerable(c.ranked_top3),

@@ -339,14 +339,15 @@
     }
     out.appendChild(h('h3', { text: 'Meilleurs candidats' }));
     out.appendChild(h('div', { class: 'table-wrap' }, [h('table', { class: 'cands' }, [
-      h('thead', {}, [h('tr', {}, ['Entrée', 'Type', 'Confiance', 'Lexical', 'Couverture', 'Similarité', 'Rappel', 'N-grammes', 'Termes clés absents'].map(function (c) { return h('th', { text: c }); }))]),
+      h('thead', {}, [h('tr', {}, ['Entrée', 'Type', 'Confiance', 'Lexical', 'Couverture', 'Similarité', 'Rappel', 'N-grammes', 'Termes clés absents', 'Bayes'].map(function (c) { return h('th', { text: c }); }))]),
       h('tbody', {}, x.top.map(function (c) {
         var isFaq = c.kind === 'faq';
         return h('tr', {}, [
           h('td', {}, [isFaq ? h('button', { type: 'button', class: 'link', text: c.id, onclick: function () { openEntry(x.lang, c.id); } }) : h('span', { text: c.id })]),
           h('td', { text: c.kind }), h('td', { text: pct(c.confidence) }), h('td', { text: pct(c.lexical) }),
           h('td', { text: pct(c.coverage) }), h('td', { text: pct(c.similarity) }), h('td', { text: pct(c.recall) }),
-          h('td', { text: pct(c.chars) }), h('td', { text: pct(c.core_missing) })
+          h('td', { text: pct(c.chars) }), h('td', { text: pct(c.core_missing) }),
+          h('td', { text: pct(c.bayes) })
         ]);
       }))
     ])]));

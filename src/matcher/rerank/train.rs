@@ -43,6 +43,8 @@ pub struct Calibration {
     pub queries: usize,
     /// Of those, the questions without an answer (phrasings without their core terms).
     pub without_answer: usize,
+    /// Of those, the questions padded with unknown words (answerable or not).
+    pub padded: usize,
     /// The right candidate ranked first.
     pub ranked_first: usize,
     /// The right candidate among the first three.
@@ -62,6 +64,8 @@ pub(super) struct Example {
     entry: bool,
     /// The question has a right candidate (else it is one without its core terms).
     answerable: bool,
+    /// Padded with unknown words (`padded`).
+    padded: bool,
 }
 
 /// Trains a model on `index`'s phrasings, or None when there are too few to learn from.
@@ -191,7 +195,7 @@ fn examples_of(
             words: &own_words,
             chars: &own_chars,
         };
-        let mut ask = |query: &Query, chars: Sparse, truth: Option<u32>| {
+        let mut ask = |query: &Query, chars: Sparse, truth: Option<u32>, padded: bool| {
             let q = QueryVectors::with_chars(reranker, query, chars);
             let mut top = top_excluding(index, query, CANDIDATES, Some(&exclusion));
             if top.is_empty() {
@@ -203,6 +207,7 @@ fn examples_of(
                     x: *x,
                     label: Some(s.candidate) == truth,
                     answerable: truth.is_some(),
+                    padded,
                     entry: matches!(
                         index.candidates[s.candidate as usize].target,
                         Target::Entry(_)
@@ -212,9 +217,14 @@ fn examples_of(
             queries += 1;
         };
         let nth = p as usize / stride;
-        ask(&query, own_chars.clone(), Some(truth));
+        ask(&query, own_chars.clone(), Some(truth), false);
         if nth.is_multiple_of(PADDED) {
-            ask(&padded(index, &query, nth), own_chars.clone(), Some(truth));
+            ask(
+                &padded(index, &query, nth),
+                own_chars.clone(),
+                Some(truth),
+                true,
+            );
         }
         // Every few phrasings, the same question about something the FAQ does not have: its
         // candidate's core terms ("cirrhose") swapped for a word the knowledge does not know.
@@ -223,9 +233,9 @@ fn examples_of(
         if nth.is_multiple_of(WITHOUT_CORE) {
             if let Some((query, chars)) = without_core(index, reranker, p, &query, words) {
                 if (nth / WITHOUT_CORE).is_multiple_of(PADDED) {
-                    ask(&padded(index, &query, nth), chars.clone(), None);
+                    ask(&padded(index, &query, nth), chars.clone(), None, true);
                 }
-                ask(&query, chars, None);
+                ask(&query, chars, None, false);
             }
         }
     }
@@ -445,6 +455,7 @@ fn solve<const D: usize>(mut a: [[f64; D]; D], mut b: [f64; D]) -> Option<[f64; 
 /// best is right, and whether the right entry is among the three best entries.
 struct Asked {
     answerable: bool,
+    padded: bool,
     best: f32,
     runner_up: f32,
     right: bool,
@@ -466,6 +477,7 @@ fn asked(examples: &[Example], probability: &[f32]) -> Vec<Asked> {
         let best = order[0];
         out.push(Asked {
             answerable: examples[start].answerable,
+            padded: examples[start].padded,
             best: probability[best],
             runner_up: order.get(1).map_or(0.0, |&i| probability[i]),
             right: examples[best].label,
@@ -531,6 +543,7 @@ fn choose(asked: &[Asked]) -> (Thresholds, Calibration) {
     };
     for a in asked {
         cal.without_answer += usize::from(!a.answerable);
+        cal.padded += usize::from(a.padded);
         cal.ranked_first += usize::from(a.right);
         cal.ranked_top3 += usize::from(a.in_top3 || a.right);
         if answered(a) {
