@@ -43,6 +43,11 @@ pub struct LimitSettings {
     pub client_address_header: Option<String>,
     /// A WebSocket is pinged every this many seconds and closed when two pings go unanswered.
     pub ping_secs: u64,
+    /// Seconds a client has to send a request's whole header: from its first byte, or from
+    /// the connection's opening for its first request. Then the connection is closed.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a kept-alive HTTP connection may stay idle between requests before it is closed.
+    pub keep_alive_idle_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -257,6 +262,11 @@ impl Default for LimitSettings {
             max_connections: 10_000,
             client_address_header: None,
             ping_secs: 30,
+            header_read_timeout_secs: 10,
+            // Longer than the 60 s a proxy in front commonly keeps an idle upstream connection
+            // (nginx's `keepalive_timeout`, a cloud load balancer's idle timeout): the proxy
+            // must be the one to close, or it may send a request on a connection closing here.
+            keep_alive_idle_secs: 75,
         }
     }
 }
@@ -421,6 +431,12 @@ impl Settings {
         {
             return Err(ConfigError::Invalid(
                 "every [limits] value must be at least 1 (raise a limit rather than remove it)"
+                    .into(),
+            ));
+        }
+        if l.header_read_timeout_secs == 0 || l.keep_alive_idle_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.header_read_timeout_secs and limits.keep_alive_idle_secs must be at least 1"
                     .into(),
             ));
         }
@@ -620,6 +636,28 @@ mod tests {
         let env = vec![("FAQBOT_CHAT__MAX_TEXT_CHAR".to_owned(), "50".to_owned())];
         let err = Settings::load_from(None, env).expect_err("misspelt key");
         assert!(err.to_string().contains("max_text_char"), "{err}");
+    }
+
+    #[test]
+    fn http_timeouts_have_defaults_and_are_checked() {
+        let s = Settings::load_from(None, Vec::new()).expect("defaults");
+        assert_eq!(s.limits.header_read_timeout_secs, 10);
+        assert_eq!(s.limits.keep_alive_idle_secs, 75);
+        let env = vec![(
+            "FAQBOT_LIMITS__KEEP_ALIVE_IDLE_SECS".to_owned(),
+            "120".to_owned(),
+        )];
+        let s = Settings::load_from(None, env).expect("settings");
+        assert_eq!(s.limits.keep_alive_idle_secs, 120);
+        let env = vec![(
+            "FAQBOT_LIMITS__HEADER_READ_TIMEOUT_SECS".to_owned(),
+            "0".to_owned(),
+        )];
+        let err = Settings::load_from(None, env).expect_err("no timeout");
+        assert!(
+            err.to_string().contains("limits.header_read_timeout_secs"),
+            "{err}"
+        );
     }
 
     #[test]

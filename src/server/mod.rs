@@ -8,6 +8,7 @@ mod advisor;
 mod api;
 mod auth;
 mod chat;
+mod conn;
 mod knowledge;
 mod limit;
 mod limits;
@@ -28,7 +29,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -288,28 +288,26 @@ pub async fn run(
     let escalation = tokio::spawn(chat::escalation_loop(state.clone()));
     let leave_queue = tokio::spawn(chat::leave_queue_loop(state.clone()));
     let purge = tokio::spawn(privacy::purge_loop(state.clone()));
-    let app = router(state.clone());
-    let trigger = state.clone();
-    // No Nagle: a turn that sends two frames (a reply, then the handoff status) would otherwise
-    // hold the second until the client's delayed ACK, 40 ms later.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(cause = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    // The client's address reaches the handlers: logins and chats are limited by it.
-    axum::serve(
+    let limits = &state.settings.limits;
+    let timeouts = conn::Timeouts {
+        header: Duration::from_secs(limits.header_read_timeout_secs),
+        idle: Duration::from_secs(limits.keep_alive_idle_secs),
+    };
+    let drain = Duration::from_secs(state.settings.server.drain_secs);
+    let public = conn::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+        router(state.clone()),
+        timeouts,
+        state.shutdown_signal(),
+        drain,
+    );
+    let trigger = async {
         shutdown.await;
         tracing::info!("shutting down: closing sessions");
-        trigger.shutdown.send_replace(true);
-    })
-    .await?;
-    // axum's graceful shutdown does not wait for upgraded WebSocket connections; the guards do.
-    let drain = Duration::from_secs(state.settings.server.drain_secs);
+        state.shutdown.send_replace(true);
+    };
+    tokio::join!(trigger, public);
+    // Upgraded WebSocket connections left the accept loop's count: the guards count them.
     if tokio::time::timeout(drain, state.sessions.wait())
         .await
         .is_err()

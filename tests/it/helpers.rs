@@ -494,3 +494,79 @@ fn request(
     }
     request
 }
+
+/// `GET path` on a connection of its own (`Connection: close`): the status and the body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    send_get(&mut stream, path, "close").await;
+    read_response(&mut stream).await
+}
+
+/// Writes `GET path` with the given `Connection` header (`keep-alive` or `close`).
+pub async fn send_get(stream: &mut TcpStream, path: &str, connection: &str) {
+    use tokio::io::AsyncWriteExt;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: {connection}\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send the request");
+}
+
+/// Reads one response (its head, then `Content-Length` bytes of body): the status and the body.
+/// Leaves the connection open for the next request.
+pub async fn read_response(stream: &mut TcpStream) -> (u16, String) {
+    let mut bytes = Vec::new();
+    let head_end = loop {
+        if let Some(i) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        read_more(stream, &mut bytes).await;
+    };
+    let head = String::from_utf8_lossy(&bytes[..head_end]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .expect("a Content-Length");
+    while bytes.len() < head_end + length {
+        read_more(stream, &mut bytes).await;
+    }
+    let body = String::from_utf8_lossy(&bytes[head_end..head_end + length]).into_owned();
+    (status, body)
+}
+
+/// Appends what the next read brings; panics if the connection closes or stays silent.
+async fn read_more(stream: &mut TcpStream, bytes: &mut Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 4096];
+    let n = tokio::time::timeout(WAIT, stream.read(&mut chunk))
+        .await
+        .expect("a response in time")
+        .expect("read");
+    assert!(n > 0, "the connection closed before the whole response");
+    bytes.extend_from_slice(&chunk[..n]);
+}
+
+/// How long the server takes to close `stream` (it sends nothing more), `within` at most.
+pub async fn closed_after(stream: &mut TcpStream, within: Duration) -> Option<Duration> {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut chunk = [0u8; 256];
+    match tokio::time::timeout(within, stream.read(&mut chunk)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => Some(started.elapsed()),
+        Ok(Ok(n)) => panic!(
+            "unexpected bytes: {:?}",
+            String::from_utf8_lossy(&chunk[..n])
+        ),
+        Err(_) => None,
+    }
+}
