@@ -18,6 +18,16 @@ pub struct Settings {
     pub report: ReportSettings,
     pub limits: LimitSettings,
     pub privacy: PrivacySettings,
+    pub metrics: MetricsSettings,
+}
+
+/// The Prometheus endpoint. It says how busy the clinic is and nothing about anyone, but it is
+/// for the operator only: served on its own address, never on the public one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Where `GET /metrics` is served (e.g. `127.0.0.1:9090`). Unset: not served at all.
+    pub listen: Option<SocketAddr>,
 }
 
 /// What one visitor, or one client address, may ask of the public chat endpoint.
@@ -639,16 +649,31 @@ mod tests {
     }
 
     #[test]
-    fn http_timeouts_have_defaults_and_are_checked() {
+    fn http_timeouts_and_the_metrics_address_have_defaults_and_are_checked() {
         let s = Settings::load_from(None, Vec::new()).expect("defaults");
         assert_eq!(s.limits.header_read_timeout_secs, 10);
         assert_eq!(s.limits.keep_alive_idle_secs, 75);
-        let env = vec![(
-            "FAQBOT_LIMITS__KEEP_ALIVE_IDLE_SECS".to_owned(),
-            "120".to_owned(),
-        )];
+        assert_eq!(s.metrics.listen, None, "no metrics unless asked");
+        let env = vec![
+            (
+                "FAQBOT_METRICS__LISTEN".to_owned(),
+                "127.0.0.1:9090".to_owned(),
+            ),
+            (
+                "FAQBOT_LIMITS__KEEP_ALIVE_IDLE_SECS".to_owned(),
+                "120".to_owned(),
+            ),
+        ];
         let s = Settings::load_from(None, env).expect("settings");
+        assert_eq!(s.metrics.listen, "127.0.0.1:9090".parse().ok());
         assert_eq!(s.limits.keep_alive_idle_secs, 120);
+        let env = vec![("FAQBOT_METRICS__LISTEN".to_owned(), "9090".to_owned())];
+        let err = Settings::load_from(None, env).expect_err("not an address");
+        assert!(
+            err.to_string()
+                .contains("FAQBOT_METRICS__LISTEN: metrics.listen"),
+            "{err}"
+        );
         let env = vec![(
             "FAQBOT_LIMITS__HEADER_READ_TIMEOUT_SECS".to_owned(),
             "0".to_owned(),

@@ -36,6 +36,9 @@ pub(super) struct Timeouts {
     pub idle: Duration,
 }
 
+/// Told of each connection the watchdog closes (the metrics count them).
+pub(super) type OnExpired = Arc<dyn Fn(Expired) + Send + Sync>;
+
 /// Why the watchdog closed a connection (the metrics' label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Expired {
@@ -46,6 +49,8 @@ pub(super) enum Expired {
 }
 
 impl Expired {
+    pub const ALL: [Expired; 2] = [Expired::Header, Expired::Idle];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Expired::Header => "header_timeout",
@@ -55,7 +60,7 @@ impl Expired {
 }
 
 /// Serves `listener` with `app` until `shutdown` turns true, then lets each connection finish
-/// its request and waits for them, `drain` at most.
+/// its request and waits for them, `drain` at most. `on_expired` counts the watchdog's closes.
 /// Upgraded WebSockets are not waited for here: they leave hyper when they upgrade.
 pub(super) async fn serve(
     listener: TcpListener,
@@ -63,6 +68,7 @@ pub(super) async fn serve(
     timeouts: Timeouts,
     mut shutdown: watch::Receiver<bool>,
     drain: Duration,
+    on_expired: OnExpired,
 ) {
     // No Nagle: a turn that sends two frames (a reply, then the handoff status) would otherwise
     // hold the second until the client's delayed ACK, 40 ms later.
@@ -84,7 +90,7 @@ pub(super) async fn serve(
             }
             // axum's accept retries by itself, pausing a second when out of file descriptors.
             (tcp, peer) = listener.accept() => {
-                let conn = connection(tcp, peer, app.clone(), timeouts, stop.clone());
+                let conn = connection(tcp, peer, app.clone(), timeouts, stop.clone(), on_expired.clone());
                 connections.spawn(conn);
             }
         }
@@ -109,6 +115,7 @@ async fn connection(
     app: Router,
     timeouts: Timeouts,
     mut shutdown: watch::Receiver<bool>,
+    on_expired: OnExpired,
 ) {
     let activity = Arc::new(Activity::new());
     let watchdog = watchdog(activity.clone(), timeouts);
@@ -144,6 +151,7 @@ async fn connection(
             expired = &mut watchdog => {
                 // Dropping the connection closes it; no request is under way.
                 tracing::debug!(client = %peer.ip(), reason = expired.as_str(), "HTTP connection closed");
+                on_expired(expired);
                 return;
             }
             _ = shutdown.wait_for(|stop| *stop), if !draining => {

@@ -1,5 +1,5 @@
 //! The HTTP and WebSocket service: router, shared state, and the run loop with a graceful,
-//! draining shutdown. `run` takes a bound listener and a shutdown future, so tests use port 0.
+//! draining shutdown. `run` takes bound listeners and a shutdown future, so tests use port 0.
 //!
 //! **Invariant:** every session holds a [`DrainGuard`]; `run` returns only after each session
 //! has sent its Close frame (or the drain timeout passed) and the store is checkpointed.
@@ -12,6 +12,7 @@ mod conn;
 mod knowledge;
 mod limit;
 mod limits;
+mod metrics;
 mod missed;
 mod privacy;
 mod socket;
@@ -73,6 +74,7 @@ pub struct AppState {
     shutdown: watch::Sender<bool>,
     /// Sessions still running, for the drain.
     sessions: Arc<Drain>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -95,6 +97,7 @@ impl AppState {
         };
         let hub = Arc::new(Hub::new());
         let delivery = hub.clone();
+        let metrics = Arc::new(metrics::Metrics::new());
         let db = Db::sqlite(
             store,
             Arc::new(
@@ -102,7 +105,9 @@ impl AppState {
                     delivery.deliver(conversation, frames, resent)
                 },
             ),
+            metrics.on_commit(),
         )?;
+        live.observe_reloads(metrics.on_reload());
         Ok(Arc::new(AppState {
             live,
             db,
@@ -127,6 +132,7 @@ impl AppState {
             listening: OnceLock::new(),
             shutdown: watch::channel(false).0,
             sessions: Arc::new(Drain::default()),
+            metrics,
             settings,
         }))
     }
@@ -155,6 +161,7 @@ impl AppState {
         let open = self.sessions.count.load(Ordering::SeqCst);
         if open >= self.settings.limits.max_connections {
             tracing::warn!(open, "connection refused: limits.max_connections reached");
+            self.metrics.refused(metrics::Refused::Full);
             return Some(
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -277,14 +284,41 @@ async fn client_span(request: Request, next: Next) -> Response {
     }
 }
 
+/// Where [`run`] serves: the public address, and `[metrics] listen` when it is set.
+pub struct Listeners {
+    pub public: TcpListener,
+    /// `GET /metrics` only; `None` serves no metrics.
+    pub metrics: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(public: TcpListener) -> Listeners {
+        Listeners {
+            public,
+            metrics: None,
+        }
+    }
+}
+
+/// The metrics endpoint, alone on its listener.
+fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::scrape))
+        .with_state(state)
+}
+
 /// Serves until `shutdown` completes, then drains: no new connections, Close 1001 to every
 /// session, wait for them (at most `server.drain_secs`), checkpoint the store.
 pub async fn run(
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let _ = state.listening.set(listener.local_addr()?);
+    let Listeners {
+        public,
+        metrics: scraped,
+    } = listeners.into();
+    let _ = state.listening.set(public.local_addr()?);
     let escalation = tokio::spawn(chat::escalation_loop(state.clone()));
     let leave_queue = tokio::spawn(chat::leave_queue_loop(state.clone()));
     let purge = tokio::spawn(privacy::purge_loop(state.clone()));
@@ -294,19 +328,35 @@ pub async fn run(
         idle: Duration::from_secs(limits.keep_alive_idle_secs),
     };
     let drain = Duration::from_secs(state.settings.server.drain_secs);
+    let on_expired = state.metrics.on_expired();
     let public = conn::serve(
-        listener,
+        public,
         router(state.clone()),
         timeouts,
         state.shutdown_signal(),
         drain,
+        on_expired.clone(),
     );
+    let metrics = async {
+        if let Some(listener) = scraped {
+            let app = metrics_router(state.clone());
+            conn::serve(
+                listener,
+                app,
+                timeouts,
+                state.shutdown_signal(),
+                drain,
+                on_expired,
+            )
+            .await;
+        }
+    };
     let trigger = async {
         shutdown.await;
         tracing::info!("shutting down: closing sessions");
         state.shutdown.send_replace(true);
     };
-    tokio::join!(trigger, public);
+    tokio::join!(trigger, public, metrics);
     // Upgraded WebSocket connections left the accept loop's count: the guards count them.
     if tokio::time::timeout(drain, state.sessions.wait())
         .await

@@ -60,6 +60,8 @@ pub struct TestApp {
     pub dir: TempDir,
     /// The knowledge copy of [`spawn_app_live`].
     knowledge: Option<TempDir>,
+    /// Where `GET /metrics` is served, when the settings gave `metrics.listen`.
+    pub metrics: Option<SocketAddr>,
     shutdown: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -140,13 +142,28 @@ async fn start(
     let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let scraped = match settings.metrics.listen {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at)
+                .await
+                .expect("bind metrics"),
+        ),
+        None => None,
+    };
+    let metrics = scraped
+        .as_ref()
+        .map(|l| l.local_addr().expect("metrics addr"));
+    let listeners = faqbot::server::Listeners {
+        public: listener,
+        metrics: scraped,
+    };
     let state = faqbot::server::AppState::new(settings, live, store).expect("start the store");
     let (shutdown, rx) = oneshot::channel();
     let server = tokio::spawn(async move {
         let stop = async {
             let _ = rx.await;
         };
-        faqbot::server::run(listener, state, stop)
+        faqbot::server::run(listeners, state, stop)
             .await
             .expect("server run");
     });
@@ -154,6 +171,7 @@ async fn start(
         addr,
         dir,
         knowledge,
+        metrics,
         shutdown,
         server,
     }
