@@ -14,7 +14,7 @@ use tokio::sync::OwnedMutexGuard;
 use super::AppState;
 use crate::clock::{now_ms, rfc3339};
 use crate::dialogue::{self, Claim, Context, Effects, Refused, VisitorEvent};
-use crate::handoff;
+use crate::handoff::{self, QueueView};
 use crate::matcher::ReplyKind;
 use crate::model::{Card, Conversation, EndStatus, NewContact, Notice, Turn};
 use crate::protocol::{self, AdvisorOut, HandoffCard, HistoryItem, WebhookEvent};
@@ -304,21 +304,28 @@ pub(super) async fn visitor_contact(
     Ok(())
 }
 
-/// Sends the queue to every advisor, after `first` (an alert) if any. Pushes are serialised and
-/// each reads the queue after taking its turn, so the last queue an advisor gets is the newest.
+/// Tells every advisor how the queue changed since they were last told, after `first` (an
+/// alert) if any. Pushes are serialised and each reads the queue after taking its turn, so
+/// every console ends on the newest queue.
 pub(super) async fn push_queue(state: &AppState, first: Option<String>) {
-    let _order = state.queue_push.lock().await;
-    match state.db.queue().await {
-        Ok(queue) => {
-            if let Some(text) = first {
-                state.hub.to_advisors(&text);
-            }
-            state
-                .hub
-                .to_advisors(&handoff::queue_frame(&queue).to_text());
-        }
-        Err(e) => tracing::error!(cause = %e, "cannot read the queue for advisors"),
+    let mut shown = state.queue_shown.lock().await;
+    if let Some(text) = first {
+        state.hub.to_advisors(&text);
     }
+    if let Err(e) = refresh_queue(state, &mut shown).await {
+        tracing::error!(cause = %e, "cannot read the queue for advisors");
+    }
+}
+
+/// Reads the queue and sends every connected advisor what changed since `shown`, which it
+/// then holds the new queue.
+async fn refresh_queue(state: &AppState, shown: &mut QueueView) -> Result<(), StoreError> {
+    let next = QueueView::of(&state.db.queue().await?);
+    for change in shown.changes(&next) {
+        state.hub.to_advisors(&change.to_text());
+    }
+    *shown = next;
+    Ok(())
 }
 
 /// Pushes the queue to every advisor, raises an alert and posts the webhook.
@@ -366,8 +373,10 @@ pub(super) async fn advisor_connected(
     role: String,
     tx: tokio::sync::mpsc::Sender<handoff::Outbound>,
 ) -> Result<u64, StoreError> {
-    // Registered before the queue is read: a change after the read is pushed to it too.
-    let _order = state.queue_push.lock().await;
+    // The others are brought up to date first: then the newcomer's whole queue and everyone's
+    // next change start from the same view (pushes wait for this lock).
+    let mut shown = state.queue_shown.lock().await;
+    refresh_queue(state, &mut shown).await?;
     let id = state.hub.register_advisor(&name, tx);
     state.hub.to_advisor_conn(
         id,
@@ -377,10 +386,7 @@ pub(super) async fn advisor_connected(
         }
         .to_text(),
     );
-    let queue = state.db.queue().await?;
-    state
-        .hub
-        .to_advisor_conn(id, &handoff::queue_frame(&queue).to_text());
+    state.hub.to_advisor_conn(id, &shown.frame().to_text());
     for conv in state.db.assigned_to(&name).await? {
         state
             .hub

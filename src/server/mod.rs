@@ -41,7 +41,7 @@ use tracing::Instrument;
 
 use crate::config::{Schedule, Settings};
 use crate::dialogue::Rules;
-use crate::handoff::{Hub, Webhook};
+use crate::handoff::{self, Hub, Webhook};
 use crate::live::Live;
 use crate::store::{Db, SqliteStore, StoreError};
 
@@ -55,8 +55,9 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// One turn at a time per conversation.
     turns: chat::Turns,
-    /// Queue pushes to advisors, one at a time (see `chat::push_queue`).
-    queue_push: tokio::sync::Mutex<()>,
+    /// The queue as every advisor connection was last shown it; held while a change is sent,
+    /// so changes go out one at a time (see `chat::push_queue`).
+    queue_shown: tokio::sync::Mutex<handoff::QueueView>,
     /// Visitor frames per client address.
     address_frames: limits::PerAddress,
     /// New visitor connections per client address.
@@ -113,7 +114,7 @@ impl AppState {
             db,
             hub,
             turns: chat::Turns::default(),
-            queue_push: tokio::sync::Mutex::new(()),
+            queue_shown: tokio::sync::Mutex::new(handoff::QueueView::default()),
             address_frames: limits::PerAddress::new(limits::Rate::per_minute(
                 settings.limits.address_messages_per_minute,
                 settings.limits.address_messages_burst,

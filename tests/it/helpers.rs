@@ -273,6 +273,9 @@ pub fn add_advisor_as(data: &Path, name: &str, role: &str) -> String {
 /// A WebSocket client speaking JSON frames.
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// For an advisor: the listed queue, as the console keeps it from the frames read so far.
+    pub queue: Vec<Value>,
+    pub queue_total: u64,
 }
 
 impl Client {
@@ -286,7 +289,11 @@ impl Client {
         request: tokio_tungstenite::tungstenite::handshake::client::Request,
     ) -> Result<Client, u16> {
         match tokio_tungstenite::connect_async(request).await {
-            Ok((ws, _)) => Ok(Client { ws }),
+            Ok((ws, _)) => Ok(Client {
+                ws,
+                queue: Vec::new(),
+                queue_total: 0,
+            }),
             Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
             Err(e) => panic!("cannot connect: {e}"),
         }
@@ -329,11 +336,41 @@ impl Client {
                 _ => return None,
             };
             match msg {
-                Message::Text(t) => return Some(serde_json::from_str(&t).expect("JSON frame")),
+                Message::Text(t) => {
+                    let frame = serde_json::from_str(&t).expect("JSON frame");
+                    self.track_queue(&frame);
+                    return Some(frame);
+                }
                 Message::Close(_) => return None,
                 _ => continue,
             }
         }
+    }
+
+    /// Applies a queue frame (the whole queue, or one change) to [`Client::queue`]; `false`
+    /// for any other frame.
+    pub fn track_queue(&mut self, frame: &Value) -> bool {
+        let total = frame["total"].as_u64();
+        match frame["type"].as_str() {
+            Some("queue") => {
+                self.queue = frame["conversations"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+            }
+            Some("queue_added") | Some("queue_updated") => {
+                let item = frame["item"].clone();
+                match self.queue.iter_mut().find(|q| q["id"] == item["id"]) {
+                    Some(listed) => *listed = item,
+                    None => self.queue.push(item),
+                }
+            }
+            Some("queue_removed") => self.queue.retain(|q| q["id"] != frame["conversation"]),
+            Some("queue_total") => {}
+            _ => return false,
+        }
+        self.queue_total = total.expect("a queue frame has its total");
+        true
     }
 
     /// The next text frame as sent (to measure it); panics if none comes.
