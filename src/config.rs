@@ -18,6 +18,16 @@ pub struct Settings {
     pub report: ReportSettings,
     pub limits: LimitSettings,
     pub privacy: PrivacySettings,
+    pub metrics: MetricsSettings,
+}
+
+/// The Prometheus endpoint. It says how busy the clinic is and nothing about anyone, but it is
+/// for the operator only: served on its own address, never on the public one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Where `GET /metrics` is served (e.g. `127.0.0.1:9090`). Unset: not served at all.
+    pub listen: Option<SocketAddr>,
 }
 
 /// What one visitor, or one client address, may ask of the public chat endpoint.
@@ -43,6 +53,11 @@ pub struct LimitSettings {
     pub client_address_header: Option<String>,
     /// A WebSocket is pinged every this many seconds and closed when two pings go unanswered.
     pub ping_secs: u64,
+    /// Seconds a client has to send a request's whole header: from its first byte, or from
+    /// the connection's opening for its first request. Then the connection is closed.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a kept-alive HTTP connection may stay idle between requests before it is closed.
+    pub keep_alive_idle_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -257,6 +272,11 @@ impl Default for LimitSettings {
             max_connections: 10_000,
             client_address_header: None,
             ping_secs: 30,
+            header_read_timeout_secs: 10,
+            // Longer than the 60 s a proxy in front commonly keeps an idle upstream connection
+            // (nginx's `keepalive_timeout`, a cloud load balancer's idle timeout): the proxy
+            // must be the one to close, or it may send a request on a connection closing here.
+            keep_alive_idle_secs: 75,
         }
     }
 }
@@ -421,6 +441,12 @@ impl Settings {
         {
             return Err(ConfigError::Invalid(
                 "every [limits] value must be at least 1 (raise a limit rather than remove it)"
+                    .into(),
+            ));
+        }
+        if l.header_read_timeout_secs == 0 || l.keep_alive_idle_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.header_read_timeout_secs and limits.keep_alive_idle_secs must be at least 1"
                     .into(),
             ));
         }
@@ -620,6 +646,43 @@ mod tests {
         let env = vec![("FAQBOT_CHAT__MAX_TEXT_CHAR".to_owned(), "50".to_owned())];
         let err = Settings::load_from(None, env).expect_err("misspelt key");
         assert!(err.to_string().contains("max_text_char"), "{err}");
+    }
+
+    #[test]
+    fn http_timeouts_and_the_metrics_address_have_defaults_and_are_checked() {
+        let s = Settings::load_from(None, Vec::new()).expect("defaults");
+        assert_eq!(s.limits.header_read_timeout_secs, 10);
+        assert_eq!(s.limits.keep_alive_idle_secs, 75);
+        assert_eq!(s.metrics.listen, None, "no metrics unless asked");
+        let env = vec![
+            (
+                "FAQBOT_METRICS__LISTEN".to_owned(),
+                "127.0.0.1:9090".to_owned(),
+            ),
+            (
+                "FAQBOT_LIMITS__KEEP_ALIVE_IDLE_SECS".to_owned(),
+                "120".to_owned(),
+            ),
+        ];
+        let s = Settings::load_from(None, env).expect("settings");
+        assert_eq!(s.metrics.listen, "127.0.0.1:9090".parse().ok());
+        assert_eq!(s.limits.keep_alive_idle_secs, 120);
+        let env = vec![("FAQBOT_METRICS__LISTEN".to_owned(), "9090".to_owned())];
+        let err = Settings::load_from(None, env).expect_err("not an address");
+        assert!(
+            err.to_string()
+                .contains("FAQBOT_METRICS__LISTEN: metrics.listen"),
+            "{err}"
+        );
+        let env = vec![(
+            "FAQBOT_LIMITS__HEADER_READ_TIMEOUT_SECS".to_owned(),
+            "0".to_owned(),
+        )];
+        let err = Settings::load_from(None, env).expect_err("no timeout");
+        assert!(
+            err.to_string().contains("limits.header_read_timeout_secs"),
+            "{err}"
+        );
     }
 
     #[test]

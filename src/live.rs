@@ -76,6 +76,20 @@ pub enum Outcome {
     Unchanged,
 }
 
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Swapped { .. } => "swapped",
+            Outcome::Refused { .. } => "refused",
+            Outcome::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// Told of every reload's outcome (the service's metrics). Called where the reload ran (the
+/// watch thread, a blocking task): it must be cheap.
+pub type ReloadObserver = Box<dyn Fn(&Outcome) + Send + Sync>;
+
 /// The served knowledge: the matcher, the folders it came from, and its reload status.
 pub struct Live {
     faq: PathBuf,
@@ -93,6 +107,8 @@ pub struct Live {
     /// Serialises console saves (revision check then rename), and remembers who saved each file
     /// last, so a refused save can say who changed the entry.
     edits: Mutex<HashMap<PathBuf, LastSave>>,
+    /// Told of each reload; the last service started over this knowledge set it.
+    observer: Mutex<Option<ReloadObserver>>,
 }
 
 #[derive(Default)]
@@ -164,7 +180,13 @@ impl Live {
             edits: Mutex::new(HashMap::new()),
             gates: GateOptions::default(),
             gates_run: Mutex::new(GatesRun::default()),
+            observer: Mutex::new(None),
         }
+    }
+
+    /// Tells `observer` the outcome of every reload from now on (it replaces any before).
+    pub fn observe_reloads(&self, observer: ReloadObserver) {
+        *self.observer.lock().unwrap_or_else(|p| p.into_inner()) = Some(observer);
     }
 
     /// Measures the quality gates against `gates` (the default otherwise).
@@ -246,6 +268,11 @@ impl Live {
         self.state().status.clone()
     }
 
+    /// The served version (see [`Status::version`]), without copying the status.
+    pub fn version(&self) -> u64 {
+        self.state().status.version
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         // The state is a plain value replaced whole: a panic elsewhere cannot leave it half-done.
         self.status.lock().unwrap_or_else(|p| p.into_inner())
@@ -255,6 +282,14 @@ impl Live {
     /// knowledge did not have. Blocking (reads files, builds the index): call it off the async
     /// runtime (`spawn_blocking`) or from the watch thread.
     pub fn reload(&self, trigger: Trigger) -> Outcome {
+        let outcome = self.reload_once(trigger);
+        if let Some(observe) = &*self.observer.lock().unwrap_or_else(|p| p.into_inner()) {
+            observe(&outcome);
+        }
+        outcome
+    }
+
+    fn reload_once(&self, trigger: Trigger) -> Outcome {
         let _one = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let started = Instant::now();
         let seen = fingerprint(&self.faq, &self.intents);
@@ -507,6 +542,11 @@ mod tests {
     #[test]
     fn a_fixed_file_is_swapped_in_and_clears_the_refusal() {
         let (dir, live) = fixture();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let told = seen.clone();
+        live.observe_reloads(Box::new(move |o: &Outcome| {
+            told.lock().expect("not poisoned").push(o.as_str())
+        }));
         let path = dir.path().join("faq/fr/cout.md");
         let good = std::fs::read_to_string(&path).expect("read");
         std::fs::write(&path, "broken").expect("write");
@@ -527,7 +567,17 @@ mod tests {
             panic!("a good file must be swapped in")
         };
         assert_eq!(version, 2);
+        assert_eq!(live.version(), 2);
         assert!(live.status().refused.is_none());
+        assert_eq!(
+            live.reload(Trigger::Files).as_str(),
+            "unchanged",
+            "the watcher saw nothing new"
+        );
+        assert_eq!(
+            *seen.lock().expect("not poisoned"),
+            ["refused", "swapped", "unchanged"]
+        );
         let reply = live.matcher().reply("zorglub quantique", None);
         assert_eq!(reply.faq_id.as_deref(), Some("cout"));
     }

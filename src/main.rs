@@ -586,10 +586,25 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, data = %settings.storage.data_dir.display(), "listening");
         tracing::info!("demo page: http://{addr}/ | advisor console: http://{addr}/advisor | knowledge page (support role): http://{addr}/advisor/knowledge");
+        let metrics = match settings.metrics.listen {
+            Some(at) => {
+                let metrics = tokio::net::TcpListener::bind(at).await.with_context(|| {
+                    format!("cannot listen on {at} for metrics.listen: is the port taken?")
+                })?;
+                let addr = metrics.local_addr()?;
+                tracing::info!(%addr, "metrics: GET http://{addr}/metrics");
+                Some(metrics)
+            }
+            None => None,
+        };
         tokio::spawn(reload_on_hangup(live.clone()));
         let state = faqbot::server::AppState::new(settings, live, store)
             .context("starting the storage writer")?;
-        faqbot::server::run(listener, state, shutdown_signal()).await?;
+        let listeners = faqbot::server::Listeners {
+            public: listener,
+            metrics,
+        };
+        faqbot::server::run(listeners, state, shutdown_signal()).await?;
         anyhow::Ok(())
     })
 }

@@ -10,7 +10,7 @@
   var st = {
     ws: null, open: false, attempt: 0, timer: 0, started: false,
     me: null,                 // our advisor name, from the server's hello frame
-    queue: [],                // last queue frame
+    queue: [],                // the listed queue: the last queue frame and the changes since
     known: {},                // queue ids already seen (for "new visitor" alerts)
     fresh: {},                // queue ids arrived while the console was not looked at
     taken: {},                // id -> name of the colleague who claimed it
@@ -237,6 +237,10 @@
     switch (f.type) {
       case 'hello': return onHello(f);
       case 'queue': return onQueue(f);
+      case 'queue_added':
+      case 'queue_updated': return onQueueItem(f);
+      case 'queue_removed': return onQueueRemoved(f);
+      case 'queue_total': return queueChanged(f.total, false);
       case 'transcript': return onTranscript(f);
       case 'visitor_message': return onVisitor(f);
       case 'claimed': return onClaimed(f);
@@ -251,22 +255,45 @@
     st.me = String(f.advisor);
     if (st.open) setConn('on', 'Connecté en tant que ' + st.me + ' — vous recevez les demandes');
   }
+  // The whole queue when we connect; then each change as its own frame.
   function onQueue(f) {
     var list = Array.isArray(f.conversations) ? f.conversations.filter(function (c) { return c && c.id != null; }) : [];
     var arrived = false, ids = {};
+    st.queue = [];
     list.forEach(function (c) {
       ids[c.id] = 1;
-      if (!st.known[c.id]) {
-        st.known[c.id] = 1;
-        arrived = true;
-        if (!looking() || st.view !== 'convs') st.fresh[c.id] = 1;
-      }
+      if (listed(c)) arrived = true;
     });
     Object.keys(st.fresh).forEach(function (id) { if (!ids[id]) delete st.fresh[id]; });
     Object.keys(st.taken).forEach(function (id) { if (!ids[id]) delete st.taken[id]; });
-    st.queue = list;
+    queueChanged(f.total, arrived);
+  }
+  // Puts a conversation in the list: in its place if listed, else at the end (the list is in
+  // arrival order). True when this console had never seen it.
+  function listed(c) {
+    for (var i = 0; i < st.queue.length; i++) {
+      if (st.queue[i].id === c.id) { st.queue[i] = c; return false; }
+    }
+    st.queue.push(c);
+    if (st.known[c.id]) return false;
+    st.known[c.id] = 1;
+    if (!looking() || st.view !== 'convs') st.fresh[c.id] = 1;
+    return true;
+  }
+  function onQueueItem(f) {
+    if (!f.item || f.item.id == null) return;
+    queueChanged(f.total, listed(f.item));
+  }
+  function onQueueRemoved(f) {
+    var id = f.conversation;
+    st.queue = st.queue.filter(function (x) { return x.id !== id; });
+    delete st.fresh[id];
+    delete st.taken[id];
+    queueChanged(f.total, false);
+  }
+  function queueChanged(total, arrived) {
     // The server lists the first ones only; `total` says how many wait in all.
-    st.queueTotal = typeof f.total === 'number' && f.total > list.length ? f.total : list.length;
+    st.queueTotal = typeof total === 'number' && total > st.queue.length ? total : st.queue.length;
     renderQueue();
     updateTitle();
     if (arrived) beep();

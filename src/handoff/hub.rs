@@ -92,6 +92,11 @@ impl Hub {
         true
     }
 
+    /// Visitor conversations with a live connection.
+    pub fn visitors_online(&self) -> usize {
+        self.lock().visitors.len()
+    }
+
     pub fn visitor_online(&self, conversation: &str) -> bool {
         self.lock().visitors.contains_key(conversation)
     }

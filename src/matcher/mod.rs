@@ -42,6 +42,16 @@ pub enum ReplyKind {
 }
 
 impl ReplyKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ReplyKind; 6] = [
+        ReplyKind::Answer,
+        ReplyKind::Clarify,
+        ReplyKind::Fallback,
+        ReplyKind::Smalltalk,
+        ReplyKind::Handoff,
+        ReplyKind::Emergency,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReplyKind::Answer => "answer",

@@ -216,9 +216,30 @@ pub enum AdvisorOut {
         role: String,
     },
     /// The queue's first conversations (at most `handoff::QUEUE_FRAME_MAX`, first come
-    /// first) and how many wait in all.
+    /// first) and how many wait in all: sent when an advisor connects; changes follow as the
+    /// four frames below, each with the new total.
     Queue {
         conversations: Vec<QueueItem>,
+        total: usize,
+    },
+    /// A conversation joined the list, at its end (the list is in arrival order: a newcomer, or
+    /// the next one in line when a listed one left).
+    QueueAdded {
+        item: QueueItem,
+        total: usize,
+    },
+    /// A listed conversation left the queue (claimed, back with the bot, erased).
+    QueueRemoved {
+        conversation: String,
+        total: usize,
+    },
+    /// A listed conversation changed where it is (escalated).
+    QueueUpdated {
+        item: QueueItem,
+        total: usize,
+    },
+    /// Only the number waiting beyond the list changed.
+    QueueTotal {
         total: usize,
     },
     Transcript {

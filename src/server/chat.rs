@@ -14,8 +14,9 @@ use tokio::sync::OwnedMutexGuard;
 use super::AppState;
 use crate::clock::{now_ms, rfc3339};
 use crate::dialogue::{self, Claim, Context, Effects, Refused, VisitorEvent};
-use crate::handoff;
-use crate::model::{Card, Conversation, EndStatus, NewContact, Turn};
+use crate::handoff::{self, QueueView};
+use crate::matcher::ReplyKind;
+use crate::model::{Card, Conversation, EndStatus, NewContact, Notice, Turn};
 use crate::protocol::{self, AdvisorOut, HandoffCard, HistoryItem, WebhookEvent};
 use crate::store::{Applied, StoreError};
 use crate::{Lang, Matcher};
@@ -135,14 +136,15 @@ fn encoded(turn: Turn) -> Turn<String> {
     turn.map_frames(|n| protocol::payload(&n))
 }
 
-/// Decides a visitor event (reading the queue only when it can matter), commits the turn and
-/// does what follows. Returns the applied outcome for the log.
+/// Decides a visitor event read at `received` (reading the queue only when it can matter),
+/// commits the turn and does what follows. Returns the applied outcome for the log.
 async fn visitor_event(
     state: &Arc<AppState>,
     conv: &Conversation,
     event: VisitorEvent,
     matcher: &Matcher,
     forwarded: Option<String>,
+    received: Instant,
 ) -> Result<Applied, Refusal> {
     let queue: Vec<String> = if dialogue::may_queue(conv, &event) {
         state
@@ -170,8 +172,20 @@ async fn visitor_event(
         opened,
         forward_to,
     } = dialogue::visitor_turn(conv, event, &ctx, |text, lang| matcher.terms(text, lang));
+    let replies: Vec<ReplyKind> = turn
+        .frames
+        .iter()
+        .filter_map(|n| match n {
+            Notice::Reply { reply, .. } => Some(reply.kind),
+            _ => None,
+        })
+        .collect();
     let applied = state.db.apply(encoded(turn)).await?;
     if let Applied::Done { .. } = applied {
+        // Delivered with the commit: the reply is on its way to the socket.
+        for kind in replies {
+            state.metrics.reply(kind, received.elapsed());
+        }
         if let (Some(advisor), Some(text)) = (forward_to, forwarded) {
             let frame = AdvisorOut::VisitorMessage {
                 conversation: conv.id.clone(),
@@ -180,6 +194,7 @@ async fn visitor_event(
             state.hub.to_advisor(&advisor, &frame.to_text());
         }
         if let Some(card) = opened {
+            state.metrics.handoff_started();
             announce(state.clone(), conv.id.clone(), card, "new");
         }
     }
@@ -192,8 +207,8 @@ pub(super) async fn visitor_message(
     conv_id: &str,
     text: String,
     client_id: Option<String>,
+    received: Instant,
 ) -> Result<(), Refusal> {
-    let started = Instant::now();
     let _turn = state.turns.lock(conv_id).await;
     let conv = conversation(state, conv_id).await?;
     // One snapshot for the reply and what is recorded about it: a reload may swap the
@@ -210,7 +225,7 @@ pub(super) async fn visitor_message(
         id: client_id,
         reply,
     };
-    let applied = visitor_event(state, &conv, event, &matcher, Some(text)).await?;
+    let applied = visitor_event(state, &conv, event, &matcher, Some(text), received).await?;
     tracing::info!(
         conversation = conv_id,
         kind = kind.as_str(),
@@ -218,7 +233,7 @@ pub(super) async fn visitor_message(
         confidence,
         duplicate = matches!(applied, Applied::Duplicate { .. }),
         forwarded = conv.advisor.is_some(),
-        us = started.elapsed().as_micros() as u64,
+        us = received.elapsed().as_micros() as u64,
         "visitor message"
     );
     Ok(())
@@ -229,6 +244,7 @@ pub(super) async fn visitor_choose(
     state: &Arc<AppState>,
     conv_id: &str,
     faq_id: String,
+    received: Instant,
 ) -> Result<(), Refusal> {
     let _turn = state.turns.lock(conv_id).await;
     let conv = conversation(state, conv_id).await?;
@@ -251,17 +267,22 @@ pub(super) async fn visitor_choose(
         question: question.clone(),
         reply,
     };
-    visitor_event(state, &conv, event, &matcher, Some(question)).await?;
+    visitor_event(state, &conv, event, &matcher, Some(question), received).await?;
     tracing::info!(conversation = conv_id, faq_id, "suggestion picked");
     Ok(())
 }
 
 /// A visitor `handoff`: the advisor button.
-pub(super) async fn visitor_handoff(state: &Arc<AppState>, conv_id: &str) -> Result<(), Refusal> {
+pub(super) async fn visitor_handoff(
+    state: &Arc<AppState>,
+    conv_id: &str,
+    received: Instant,
+) -> Result<(), Refusal> {
     let _turn = state.turns.lock(conv_id).await;
     let conv = conversation(state, conv_id).await?;
     let matcher = state.live.matcher();
-    visitor_event(state, &conv, VisitorEvent::AskedForAdvisor, &matcher, None).await?;
+    let event = VisitorEvent::AskedForAdvisor;
+    visitor_event(state, &conv, event, &matcher, None, received).await?;
     tracing::info!(conversation = conv_id, "handoff requested");
     Ok(())
 }
@@ -271,31 +292,40 @@ pub(super) async fn visitor_contact(
     state: &Arc<AppState>,
     conv_id: &str,
     contact: NewContact,
+    received: Instant,
 ) -> Result<(), Refusal> {
     let _turn = state.turns.lock(conv_id).await;
     let conv = conversation(state, conv_id).await?;
     let matcher = state.live.matcher();
-    visitor_event(state, &conv, VisitorEvent::Contact(contact), &matcher, None).await?;
+    let event = VisitorEvent::Contact(contact);
+    visitor_event(state, &conv, event, &matcher, None, received).await?;
     // Never the contact details themselves: they are health-related personal data.
     tracing::info!(conversation = conv_id, "contact request saved");
     Ok(())
 }
 
-/// Sends the queue to every advisor, after `first` (an alert) if any. Pushes are serialised and
-/// each reads the queue after taking its turn, so the last queue an advisor gets is the newest.
+/// Tells every advisor how the queue changed since they were last told, after `first` (an
+/// alert) if any. Pushes are serialised and each reads the queue after taking its turn, so
+/// every console ends on the newest queue.
 pub(super) async fn push_queue(state: &AppState, first: Option<String>) {
-    let _order = state.queue_push.lock().await;
-    match state.db.queue().await {
-        Ok(queue) => {
-            if let Some(text) = first {
-                state.hub.to_advisors(&text);
-            }
-            state
-                .hub
-                .to_advisors(&handoff::queue_frame(&queue).to_text());
-        }
-        Err(e) => tracing::error!(cause = %e, "cannot read the queue for advisors"),
+    let mut shown = state.queue_shown.lock().await;
+    if let Some(text) = first {
+        state.hub.to_advisors(&text);
     }
+    if let Err(e) = refresh_queue(state, &mut shown).await {
+        tracing::error!(cause = %e, "cannot read the queue for advisors");
+    }
+}
+
+/// Reads the queue and sends every connected advisor what changed since `shown`, which it
+/// then holds the new queue.
+async fn refresh_queue(state: &AppState, shown: &mut QueueView) -> Result<(), StoreError> {
+    let next = QueueView::of(&state.db.queue().await?);
+    for change in shown.changes(&next) {
+        state.hub.to_advisors(&change.to_text());
+    }
+    *shown = next;
+    Ok(())
 }
 
 /// Pushes the queue to every advisor, raises an alert and posts the webhook.
@@ -343,8 +373,10 @@ pub(super) async fn advisor_connected(
     role: String,
     tx: tokio::sync::mpsc::Sender<handoff::Outbound>,
 ) -> Result<u64, StoreError> {
-    // Registered before the queue is read: a change after the read is pushed to it too.
-    let _order = state.queue_push.lock().await;
+    // The others are brought up to date first: then the newcomer's whole queue and everyone's
+    // next change start from the same view (pushes wait for this lock).
+    let mut shown = state.queue_shown.lock().await;
+    refresh_queue(state, &mut shown).await?;
     let id = state.hub.register_advisor(&name, tx);
     state.hub.to_advisor_conn(
         id,
@@ -354,10 +386,7 @@ pub(super) async fn advisor_connected(
         }
         .to_text(),
     );
-    let queue = state.db.queue().await?;
-    state
-        .hub
-        .to_advisor_conn(id, &handoff::queue_frame(&queue).to_text());
+    state.hub.to_advisor_conn(id, &shown.frame().to_text());
     for conv in state.db.assigned_to(&name).await? {
         state
             .hub
@@ -428,6 +457,7 @@ pub(super) async fn claim(
             by: advisor.to_owned(),
         };
         state.hub.to_advisors(&claimed.to_text());
+        state.metrics.claimed();
         push_queue(state, None).await;
         tracing::info!(conversation = conv_id, advisor, "claimed");
     }

@@ -1,5 +1,5 @@
 //! The HTTP and WebSocket service: router, shared state, and the run loop with a graceful,
-//! draining shutdown. `run` takes a bound listener and a shutdown future, so tests use port 0.
+//! draining shutdown. `run` takes bound listeners and a shutdown future, so tests use port 0.
 //!
 //! **Invariant:** every session holds a [`DrainGuard`]; `run` returns only after each session
 //! has sent its Close frame (or the drain timeout passed) and the store is checkpointed.
@@ -8,9 +8,11 @@ mod advisor;
 mod api;
 mod auth;
 mod chat;
+mod conn;
 mod knowledge;
 mod limit;
 mod limits;
+mod metrics;
 mod missed;
 mod privacy;
 mod socket;
@@ -28,7 +30,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -40,7 +41,7 @@ use tracing::Instrument;
 
 use crate::config::{Schedule, Settings};
 use crate::dialogue::Rules;
-use crate::handoff::{Hub, Webhook};
+use crate::handoff::{self, Hub, Webhook};
 use crate::live::Live;
 use crate::store::{Db, SqliteStore, StoreError};
 
@@ -54,8 +55,9 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// One turn at a time per conversation.
     turns: chat::Turns,
-    /// Queue pushes to advisors, one at a time (see `chat::push_queue`).
-    queue_push: tokio::sync::Mutex<()>,
+    /// The queue as every advisor connection was last shown it; held while a change is sent,
+    /// so changes go out one at a time (see `chat::push_queue`).
+    queue_shown: tokio::sync::Mutex<handoff::QueueView>,
     /// Visitor frames per client address.
     address_frames: limits::PerAddress,
     /// New visitor connections per client address.
@@ -73,6 +75,7 @@ pub struct AppState {
     shutdown: watch::Sender<bool>,
     /// Sessions still running, for the drain.
     sessions: Arc<Drain>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -95,6 +98,7 @@ impl AppState {
         };
         let hub = Arc::new(Hub::new());
         let delivery = hub.clone();
+        let metrics = Arc::new(metrics::Metrics::new());
         let db = Db::sqlite(
             store,
             Arc::new(
@@ -102,13 +106,15 @@ impl AppState {
                     delivery.deliver(conversation, frames, resent)
                 },
             ),
+            metrics.on_commit(),
         )?;
+        live.observe_reloads(metrics.on_reload());
         Ok(Arc::new(AppState {
             live,
             db,
             hub,
             turns: chat::Turns::default(),
-            queue_push: tokio::sync::Mutex::new(()),
+            queue_shown: tokio::sync::Mutex::new(handoff::QueueView::default()),
             address_frames: limits::PerAddress::new(limits::Rate::per_minute(
                 settings.limits.address_messages_per_minute,
                 settings.limits.address_messages_burst,
@@ -127,6 +133,7 @@ impl AppState {
             listening: OnceLock::new(),
             shutdown: watch::channel(false).0,
             sessions: Arc::new(Drain::default()),
+            metrics,
             settings,
         }))
     }
@@ -155,6 +162,7 @@ impl AppState {
         let open = self.sessions.count.load(Ordering::SeqCst);
         if open >= self.settings.limits.max_connections {
             tracing::warn!(open, "connection refused: limits.max_connections reached");
+            self.metrics.refused(metrics::Refused::Full);
             return Some(
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -277,39 +285,80 @@ async fn client_span(request: Request, next: Next) -> Response {
     }
 }
 
+/// Where [`run`] serves: the public address, and `[metrics] listen` when it is set.
+pub struct Listeners {
+    pub public: TcpListener,
+    /// `GET /metrics` only; `None` serves no metrics.
+    pub metrics: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(public: TcpListener) -> Listeners {
+        Listeners {
+            public,
+            metrics: None,
+        }
+    }
+}
+
+/// The metrics endpoint, alone on its listener.
+fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::scrape))
+        .with_state(state)
+}
+
 /// Serves until `shutdown` completes, then drains: no new connections, Close 1001 to every
 /// session, wait for them (at most `server.drain_secs`), checkpoint the store.
 pub async fn run(
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let _ = state.listening.set(listener.local_addr()?);
+    let Listeners {
+        public,
+        metrics: scraped,
+    } = listeners.into();
+    let _ = state.listening.set(public.local_addr()?);
     let escalation = tokio::spawn(chat::escalation_loop(state.clone()));
     let leave_queue = tokio::spawn(chat::leave_queue_loop(state.clone()));
     let purge = tokio::spawn(privacy::purge_loop(state.clone()));
-    let app = router(state.clone());
-    let trigger = state.clone();
-    // No Nagle: a turn that sends two frames (a reply, then the handoff status) would otherwise
-    // hold the second until the client's delayed ACK, 40 ms later.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(cause = %e, "cannot set TCP_NODELAY");
+    let limits = &state.settings.limits;
+    let timeouts = conn::Timeouts {
+        header: Duration::from_secs(limits.header_read_timeout_secs),
+        idle: Duration::from_secs(limits.keep_alive_idle_secs),
+    };
+    let drain = Duration::from_secs(state.settings.server.drain_secs);
+    let on_expired = state.metrics.on_expired();
+    let public = conn::serve(
+        public,
+        router(state.clone()),
+        timeouts,
+        state.shutdown_signal(),
+        drain,
+        on_expired.clone(),
+    );
+    let metrics = async {
+        if let Some(listener) = scraped {
+            let app = metrics_router(state.clone());
+            conn::serve(
+                listener,
+                app,
+                timeouts,
+                state.shutdown_signal(),
+                drain,
+                on_expired,
+            )
+            .await;
         }
-    });
-    // The client's address reaches the handlers: logins and chats are limited by it.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    };
+    let trigger = async {
         shutdown.await;
         tracing::info!("shutting down: closing sessions");
-        trigger.shutdown.send_replace(true);
-    })
-    .await?;
-    // axum's graceful shutdown does not wait for upgraded WebSocket connections; the guards do.
-    let drain = Duration::from_secs(state.settings.server.drain_secs);
+        state.shutdown.send_replace(true);
+    };
+    tokio::join!(trigger, public, metrics);
+    // Upgraded WebSocket connections left the accept loop's count: the guards count them.
     if tokio::time::timeout(drain, state.sessions.wait())
         .await
         .is_err()

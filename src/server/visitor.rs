@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::chat::{self, Refusal};
 use super::limits;
+use super::metrics::FrameLimit;
 use super::socket::{close, pump, Session};
 use super::AppState;
 use crate::clock::now_ms;
@@ -71,6 +72,7 @@ pub(super) async fn upgrade(
         .take(address, std::time::Instant::now())
     {
         tracing::warn!(%address, "visitor connection refused: too many from this address");
+        state.metrics.refused(super::metrics::Refused::Address);
         return too_many(
             wait,
             "too many new chats from this address: try again in a moment",
@@ -337,16 +339,21 @@ async fn session(
                 let now = std::time::Instant::now();
                 let limited = bucket
                     .take(rate, now)
-                    .and_then(|()| state.address_frames.take(address, now));
+                    .map_err(|wait| (wait, FrameLimit::Chat))
+                    .and_then(|()| {
+                        let by_address = state.address_frames.take(address, now);
+                        by_address.map_err(|wait| (wait, FrameLimit::Address))
+                    });
                 let (state, conv_id, pending) = (state.clone(), conv_id.clone(), pending.clone());
                 // Boxed: the handling future lives only while a frame is handled, instead of
                 // inflating every idle session by its size.
                 async move {
-                    if let Err(wait) = limited {
+                    if let Err((wait, limit)) = limited {
                         tracing::info!(%address, "visitor frame rate-limited");
+                        state.metrics.rate_limited(limit);
                         return Err(Refusal::rate_limited(wait));
                     }
-                    Box::pin(handle(&state, &conv_id, &pending, &text)).await
+                    Box::pin(handle(&state, &conv_id, &pending, &text, now)).await
                 }
             },
         )
@@ -500,19 +507,21 @@ fn read_event(state: &AppState, text: &str) -> Result<Event, Refusal> {
     )
 }
 
+/// Handles one frame, read at `received`.
 async fn handle(
     state: &Arc<AppState>,
     conv_id: &str,
     pending: &Pending,
     text: &str,
+    received: Instant,
 ) -> Result<(), Refusal> {
     let event = read_event(state, text)?;
     ensure_stored(state, pending).await?;
     match event {
-        Event::Message(text, id) => chat::visitor_message(state, conv_id, text, id).await,
-        Event::Choose(faq_id) => chat::visitor_choose(state, conv_id, faq_id).await,
-        Event::Handoff => chat::visitor_handoff(state, conv_id).await,
-        Event::Contact(contact) => chat::visitor_contact(state, conv_id, contact).await,
+        Event::Message(text, id) => chat::visitor_message(state, conv_id, text, id, received).await,
+        Event::Choose(faq_id) => chat::visitor_choose(state, conv_id, faq_id, received).await,
+        Event::Handoff => chat::visitor_handoff(state, conv_id, received).await,
+        Event::Contact(contact) => chat::visitor_contact(state, conv_id, contact, received).await,
     }
 }
 

@@ -27,6 +27,10 @@ use crate::model::{
 /// their numbers. Called on the writer thread: it must not block.
 pub type Deliver = Arc<dyn Fn(&str, &[StoredFrame], bool) + Send + Sync>;
 
+/// Told of every batch the writer committed: (writes in it, time from its first write to its
+/// frames handed over). Called on the writer thread, once per batch: it must be cheap.
+pub type Committed = Box<dyn Fn(usize, std::time::Duration) + Send>;
+
 /// Turns in one transaction at most: bounds the latency a batch adds to its first turn.
 const MAX_BATCH: usize = 256;
 /// How long a batch waits for one more write before it commits. A commit costs a WAL write of
@@ -89,7 +93,11 @@ struct Inner {
 
 impl Db {
     /// Starts the writer on `store` (opened with [`SqliteStore::open`]) and opens the readers.
-    pub fn sqlite(store: SqliteStore, deliver: Deliver) -> Result<Db, StoreError> {
+    pub fn sqlite(
+        store: SqliteStore,
+        deliver: Deliver,
+        committed: Committed,
+    ) -> Result<Db, StoreError> {
         let readers = (0..READERS)
             .map(|_| store.reader().map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
@@ -105,7 +113,7 @@ impl Db {
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
         let writer = std::thread::Builder::new()
             .name("faqbot-writer".into())
-            .spawn(move || write_loop(store, rx, deliver))
+            .spawn(move || write_loop(store, rx, deliver, committed))
             .map_err(|e| StoreError::Database(Box::new(e)))?;
         Ok(Db {
             inner: Arc::new(Inner {
@@ -232,6 +240,11 @@ impl Db {
 
     pub async fn queue(&self) -> Result<Vec<QueuedHandoff>, StoreError> {
         self.read(|s| s.queue()).await
+    }
+
+    /// How many chats wait for an advisor.
+    pub async fn queue_len(&self) -> Result<u64, StoreError> {
+        self.read(|s| s.queue_len()).await
     }
 
     /// A conversation's messages and latest handoff card, read together (an advisor's
@@ -456,7 +469,12 @@ fn checkpoint_loop(store: SqliteStore, stop: mpsc::Receiver<()>) {
 
 /// The writer: takes every write waiting, runs them in one IMMEDIATE transaction, commits once,
 /// delivers the frames, then answers each. Ends when every sender is gone.
-fn write_loop(mut store: SqliteStore, jobs: mpsc::Receiver<Box<dyn Job>>, deliver: Deliver) {
+fn write_loop(
+    mut store: SqliteStore,
+    jobs: mpsc::Receiver<Box<dyn Job>>,
+    deliver: Deliver,
+    committed: Committed,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         let until = std::time::Instant::now() + LINGER;
@@ -475,11 +493,9 @@ fn write_loop(mut store: SqliteStore, jobs: mpsc::Receiver<Box<dyn Job>>, delive
         }
         let (turns, started) = (batch.len(), std::time::Instant::now());
         run_batch(store.connection(), batch, &deliver);
-        tracing::debug!(
-            turns,
-            us = started.elapsed().as_micros() as u64,
-            "batch committed"
-        );
+        let took = started.elapsed();
+        committed(turns, took);
+        tracing::debug!(turns, us = took.as_micros() as u64, "batch committed");
     }
 }
 

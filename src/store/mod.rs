@@ -11,7 +11,7 @@
 mod db;
 mod sqlite;
 
-pub use db::{Db, Deliver};
+pub use db::{Committed, Db, Deliver};
 pub use sqlite::SqliteStore;
 
 /// A storage failure. Callers log it and answer "try again"; details never reach a client.

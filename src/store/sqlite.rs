@@ -390,6 +390,16 @@ impl SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// How many handoffs are queued.
+    pub fn queue_len(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM handoffs WHERE status = 'queued'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The latest handoff card of a conversation.
     pub fn handoff_card(&self, conversation: &str) -> Result<Option<Card>, StoreError> {
         let card: Option<String> = self

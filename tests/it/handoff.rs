@@ -24,13 +24,12 @@ pub(crate) async fn queued_visitor(app: &TestApp, question: &str) -> (Client, St
     (v, token, status)
 }
 
-/// Reads an advisor's frames until the queue lists `n` conversations; returns it.
+/// Reads an advisor's frames until a queue frame leaves `n` conversations listed; returns them.
 async fn queue_of_len(a: &mut Client, n: usize) -> Vec<Value> {
     loop {
-        let q = a.recv_type("queue").await;
-        let list = q["conversations"].as_array().cloned().unwrap_or_default();
-        if list.len() == n {
-            return list;
+        let f = a.recv().await;
+        if f["type"].as_str().is_some_and(|t| t.starts_with("queue")) && a.queue.len() == n {
+            return a.queue.clone();
         }
     }
 }
@@ -372,8 +371,10 @@ async fn an_unclaimed_handoff_is_escalated_after_the_configured_delay() {
     assert_eq!(a.recv_type("alert").await["kind"], "new");
     let escalated = a.recv_type("alert").await;
     assert_eq!(escalated["kind"], "escalated");
-    let queue = queue_of_len(&mut a, 1).await;
-    assert_eq!(queue[0]["escalated"], true);
+    // Only that item is sent again, marked.
+    let updated = a.recv_type("queue_updated").await;
+    assert_eq!(updated["item"]["escalated"], true, "{updated}");
+    assert_eq!(a.queue.len(), 1);
 }
 
 #[tokio::test]
@@ -544,7 +545,7 @@ async fn a_new_handoff_is_posted_to_the_webhook_without_message_text() {
 }
 
 #[tokio::test]
-async fn visitors_who_queue_and_leave_cost_an_advisor_bounded_queue_frames() {
+async fn visitors_who_queue_and_leave_cost_an_advisor_small_queue_changes() {
     let app = spawn_app().await;
     let token = app.add_advisor("Alice");
     let mut alice = app.advisor(&token).await;
@@ -557,25 +558,64 @@ async fn visitors_who_queue_and_leave_cost_an_advisor_bounded_queue_frames() {
         assert_eq!(status["position"], i + 1);
         v.close().await;
     }
-    let (mut largest, mut last) = (0, Value::Null);
-    while last["total"] != visitors {
+    // Each change is sent alone: a newcomer's item, or the total once the list is full.
+    let (mut largest, mut changes) = (0, Vec::new());
+    while alice.queue_total != visitors {
         let text = alice.recv_text().await;
         let frame: Value = serde_json::from_str(&text).expect("JSON");
-        if frame["type"] == "queue" {
+        if alice.track_queue(&frame) {
             largest = largest.max(text.len());
-            last = frame;
+            changes.push(frame["type"].as_str().unwrap_or("").to_owned());
         }
     }
-    let listed = last["conversations"].as_array().expect("items");
-    assert_eq!(listed.len(), 50, "the first 50, and the total");
-    let question = listed[0]["card"]["last_question"]
+    // One per visitor, or fewer when two arrivals beyond the list are told in one.
+    assert!(changes.len() <= 60, "{changes:?}");
+    assert!(
+        changes[..50].iter().all(|t| t == "queue_added"),
+        "{changes:?}"
+    );
+    assert!(
+        changes[50..].iter().all(|t| t == "queue_total"),
+        "{changes:?}"
+    );
+    assert_eq!(alice.queue.len(), 50, "the first 50, and the total");
+    let question = alice.queue[0]["card"]["last_question"]
         .as_str()
         .expect("question");
     assert!(
         question.chars().count() <= 201,
         "cut on the card: {question}"
     );
-    assert!(largest < 64 * 1024, "largest queue frame {largest} bytes");
+    assert!(largest < 4 * 1024, "largest queue change {largest} bytes");
+    // A console that connects now gets the same list whole, still bounded.
+    let mut bob = app.advisor(&app.add_advisor("Bob")).await;
+    let whole = loop {
+        let text = bob.recv_text().await;
+        let frame: Value = serde_json::from_str(&text).expect("JSON");
+        if frame["type"] == "queue" {
+            assert!(text.len() < 64 * 1024, "whole queue {} bytes", text.len());
+            break frame;
+        }
+    };
+    assert_eq!(whole["total"], visitors);
+    assert_eq!(whole["conversations"].as_array().map(Vec::len), Some(50));
+    // Claiming the first lets the 51st into the list: one removal, one arrival.
+    let first = alice.queue[0]["id"].as_str().expect("id").to_owned();
+    alice
+        .send(json!({"type": "claim", "conversation": first}))
+        .await;
+    let mut seen = Vec::new();
+    while alice.queue_total != visitors - 1 || seen.len() < 2 {
+        let f = alice.recv().await;
+        if f["type"].as_str().is_some_and(|t| t.starts_with("queue")) {
+            seen.push(f);
+        }
+    }
+    assert_eq!(seen[0]["type"], "queue_removed");
+    assert_eq!(seen[0]["conversation"], first.as_str());
+    assert_eq!(seen[1]["type"], "queue_added", "{}", seen[1]);
+    assert_eq!(seen[1]["total"], visitors - 1);
+    assert_eq!(alice.queue.len(), 50);
 }
 
 #[tokio::test]
@@ -588,16 +628,13 @@ async fn a_queued_visitor_who_left_leaves_the_queue_and_one_still_there_stays() 
     let (gone, gone_token, _) = queued_visitor(&app, "combien ça coûte ?").await;
     let (mut staying, _, status) = queued_visitor(&app, "où est la clinique ?").await;
     assert_eq!(status["position"], 2);
-    while alice.recv_type("queue").await["total"] != 2 {}
+    queue_of_len(&mut alice, 2).await;
     gone.close().await;
     // Within a few checks (every 0.25 s here) the one who left is out; the other stays.
     let started = std::time::Instant::now();
-    loop {
-        let q = alice.recv_type("queue").await;
-        if q["total"] == 1 {
-            break;
-        }
-        assert!(started.elapsed().as_secs() < 8, "still queued: {q}");
+    while alice.queue_total != 1 {
+        let f = alice.recv().await;
+        assert!(started.elapsed().as_secs() < 8, "still queued: {f}");
     }
     assert!(staying
         .next_within(std::time::Duration::from_millis(300))

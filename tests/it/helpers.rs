@@ -60,6 +60,8 @@ pub struct TestApp {
     pub dir: TempDir,
     /// The knowledge copy of [`spawn_app_live`].
     knowledge: Option<TempDir>,
+    /// Where `GET /metrics` is served, when the settings gave `metrics.listen`.
+    pub metrics: Option<SocketAddr>,
     shutdown: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -140,13 +142,28 @@ async fn start(
     let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let scraped = match settings.metrics.listen {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at)
+                .await
+                .expect("bind metrics"),
+        ),
+        None => None,
+    };
+    let metrics = scraped
+        .as_ref()
+        .map(|l| l.local_addr().expect("metrics addr"));
+    let listeners = faqbot::server::Listeners {
+        public: listener,
+        metrics: scraped,
+    };
     let state = faqbot::server::AppState::new(settings, live, store).expect("start the store");
     let (shutdown, rx) = oneshot::channel();
     let server = tokio::spawn(async move {
         let stop = async {
             let _ = rx.await;
         };
-        faqbot::server::run(listener, state, stop)
+        faqbot::server::run(listeners, state, stop)
             .await
             .expect("server run");
     });
@@ -154,6 +171,7 @@ async fn start(
         addr,
         dir,
         knowledge,
+        metrics,
         shutdown,
         server,
     }
@@ -255,6 +273,9 @@ pub fn add_advisor_as(data: &Path, name: &str, role: &str) -> String {
 /// A WebSocket client speaking JSON frames.
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// For an advisor: the listed queue, as the console keeps it from the frames read so far.
+    pub queue: Vec<Value>,
+    pub queue_total: u64,
 }
 
 impl Client {
@@ -268,7 +289,11 @@ impl Client {
         request: tokio_tungstenite::tungstenite::handshake::client::Request,
     ) -> Result<Client, u16> {
         match tokio_tungstenite::connect_async(request).await {
-            Ok((ws, _)) => Ok(Client { ws }),
+            Ok((ws, _)) => Ok(Client {
+                ws,
+                queue: Vec::new(),
+                queue_total: 0,
+            }),
             Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
             Err(e) => panic!("cannot connect: {e}"),
         }
@@ -311,11 +336,41 @@ impl Client {
                 _ => return None,
             };
             match msg {
-                Message::Text(t) => return Some(serde_json::from_str(&t).expect("JSON frame")),
+                Message::Text(t) => {
+                    let frame = serde_json::from_str(&t).expect("JSON frame");
+                    self.track_queue(&frame);
+                    return Some(frame);
+                }
                 Message::Close(_) => return None,
                 _ => continue,
             }
         }
+    }
+
+    /// Applies a queue frame (the whole queue, or one change) to [`Client::queue`]; `false`
+    /// for any other frame.
+    pub fn track_queue(&mut self, frame: &Value) -> bool {
+        let total = frame["total"].as_u64();
+        match frame["type"].as_str() {
+            Some("queue") => {
+                self.queue = frame["conversations"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+            }
+            Some("queue_added") | Some("queue_updated") => {
+                let item = frame["item"].clone();
+                match self.queue.iter_mut().find(|q| q["id"] == item["id"]) {
+                    Some(listed) => *listed = item,
+                    None => self.queue.push(item),
+                }
+            }
+            Some("queue_removed") => self.queue.retain(|q| q["id"] != frame["conversation"]),
+            Some("queue_total") => {}
+            _ => return false,
+        }
+        self.queue_total = total.expect("a queue frame has its total");
+        true
     }
 
     /// The next text frame as sent (to measure it); panics if none comes.
@@ -493,4 +548,80 @@ fn request(
         );
     }
     request
+}
+
+/// `GET path` on a connection of its own (`Connection: close`): the status and the body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    send_get(&mut stream, path, "close").await;
+    read_response(&mut stream).await
+}
+
+/// Writes `GET path` with the given `Connection` header (`keep-alive` or `close`).
+pub async fn send_get(stream: &mut TcpStream, path: &str, connection: &str) {
+    use tokio::io::AsyncWriteExt;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: {connection}\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send the request");
+}
+
+/// Reads one response (its head, then `Content-Length` bytes of body): the status and the body.
+/// Leaves the connection open for the next request.
+pub async fn read_response(stream: &mut TcpStream) -> (u16, String) {
+    let mut bytes = Vec::new();
+    let head_end = loop {
+        if let Some(i) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        read_more(stream, &mut bytes).await;
+    };
+    let head = String::from_utf8_lossy(&bytes[..head_end]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .expect("a Content-Length");
+    while bytes.len() < head_end + length {
+        read_more(stream, &mut bytes).await;
+    }
+    let body = String::from_utf8_lossy(&bytes[head_end..head_end + length]).into_owned();
+    (status, body)
+}
+
+/// Appends what the next read brings; panics if the connection closes or stays silent.
+async fn read_more(stream: &mut TcpStream, bytes: &mut Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 4096];
+    let n = tokio::time::timeout(WAIT, stream.read(&mut chunk))
+        .await
+        .expect("a response in time")
+        .expect("read");
+    assert!(n > 0, "the connection closed before the whole response");
+    bytes.extend_from_slice(&chunk[..n]);
+}
+
+/// How long the server takes to close `stream` (it sends nothing more), `within` at most.
+pub async fn closed_after(stream: &mut TcpStream, within: Duration) -> Option<Duration> {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut chunk = [0u8; 256];
+    match tokio::time::timeout(within, stream.read(&mut chunk)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => Some(started.elapsed()),
+        Ok(Ok(n)) => panic!(
+            "unexpected bytes: {:?}",
+            String::from_utf8_lossy(&chunk[..n])
+        ),
+        Err(_) => None,
+    }
 }

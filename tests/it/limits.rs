@@ -1,13 +1,16 @@
 //! The public chat endpoint's limits, through the real server: a burst of frames gets
 //! `rate_limited` and the connection keeps working, new chats per address and open connections
-//! are capped, silent peers are closed, and a bare connect stores nothing.
+//! are capped, silent peers are closed, and a bare connect stores nothing. HTTP connections
+//! that send half a header, or stay idle between requests, are closed.
 
 use std::time::Duration;
 
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{session, spawn_app_with, TestApp};
+use crate::helpers::{
+    closed_after, http_get, read_response, send_get, session, spawn_app_with, TestApp,
+};
 
 async fn app(tweak: impl FnOnce(&mut faqbot::config::Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -151,4 +154,99 @@ async fn a_bare_connect_stores_nothing_until_the_visitor_writes() {
         "stored at the first write, resumable after"
     );
     assert_eq!(welcome["history"].as_array().map(Vec::len), Some(2));
+}
+
+/// A server whose HTTP connections get 1 s for a header and 2 s of idle keep-alive.
+async fn impatient() -> TestApp {
+    app(|s| {
+        s.limits.header_read_timeout_secs = 1;
+        s.limits.keep_alive_idle_secs = 2;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn half_sent_request_headers_are_closed_after_the_timeout_while_others_are_served() {
+    use tokio::io::AsyncWriteExt;
+    let app = impatient().await;
+    let started = std::time::Instant::now();
+    let mut stalled = Vec::new();
+    for _ in 0..50 {
+        let mut s = tokio::net::TcpStream::connect(app.addr)
+            .await
+            .expect("connect");
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc")
+            .await
+            .expect("send half a header");
+        stalled.push(s);
+    }
+    // One that says nothing at all, and one that trickles a byte every 200 ms (slowloris).
+    stalled.push(
+        tokio::net::TcpStream::connect(app.addr)
+            .await
+            .expect("connect"),
+    );
+    let mut trickle = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let trickled = tokio::spawn(async move {
+        for byte in b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaa" {
+            if trickle.write_all(&[*byte]).await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        false
+    });
+    // Meanwhile the server answers everyone else.
+    assert_eq!(http_get(app.addr, "/healthz").await, (200, "ok".to_owned()));
+    for s in &mut stalled {
+        let closed = closed_after(s, Duration::from_secs(5)).await;
+        assert!(closed.is_some(), "a stalled header is closed");
+    }
+    let all_closed = started.elapsed();
+    assert!(
+        all_closed >= Duration::from_millis(900) && all_closed < Duration::from_secs(3),
+        "closed after the 1 s header timeout: {all_closed:?}"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), trickled)
+            .await
+            .expect("the trickle ends")
+            .expect("trickle task"),
+        "a header trickled byte by byte is cut off too"
+    );
+    assert_eq!(http_get(app.addr, "/healthz").await, (200, "ok".to_owned()));
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_outlives_the_header_timeout_but_not_the_idle_one() {
+    let app = impatient().await;
+    let mut conn = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    send_get(&mut conn, "/healthz", "keep-alive").await;
+    assert_eq!(read_response(&mut conn).await, (200, "ok".to_owned()));
+    // Idle for longer than a header may take (1 s), shorter than the idle limit (2 s): kept.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    send_get(&mut conn, "/healthz", "keep-alive").await;
+    assert_eq!(read_response(&mut conn).await, (200, "ok".to_owned()));
+    let closed = closed_after(&mut conn, Duration::from_secs(5))
+        .await
+        .expect("closed when idle too long");
+    assert!(
+        closed >= Duration::from_millis(1_800) && closed < Duration::from_millis(3_000),
+        "closed after 2 s idle: {closed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_websocket_is_not_cut_by_the_http_timeouts() {
+    let app = impatient().await;
+    let mut v = app.visitor().await;
+    v.recv().await;
+    // Past both HTTP deadlines: an upgraded connection is the session's to keep (pings).
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let r = v.ask("combien ça coûte ?", "still-here").await;
+    assert_eq!(r["reply_to"], "still-here");
 }

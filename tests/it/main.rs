@@ -10,6 +10,7 @@ mod handoff;
 mod helpers;
 mod limits;
 mod live;
+mod metrics;
 mod privacy;
 mod report;
 mod sessions;

@@ -383,7 +383,6 @@ async fn an_advisor_erases_a_conversation_they_hold_and_the_visitor_is_disconnec
         let erased = advisor.recv_type("erased").await;
         assert_eq!(erased["conversation"], id.as_str());
         assert_eq!(erased["by"], "Alice");
-        advisor.recv_type("queue").await;
     }
     assert!(rows(data, &id).values().all(|n| *n == 0), "nothing left");
 
