@@ -324,10 +324,14 @@ impl SqliteStore {
         &self,
         token_hash: &str,
     ) -> Result<Option<Conversation>, StoreError> {
-        let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE token_hash = ?1");
+        let sql = concat!(
+            "SELECT ",
+            conversation_columns!(),
+            " FROM conversations WHERE token_hash = ?1"
+        );
         Ok(self
             .conn
-            .prepare_cached(&sql)?
+            .prepare_cached(sql)?
             .query_row([token_hash], conversation_row)
             .optional()?)
     }
@@ -787,12 +791,23 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), StoreError> {
     Ok(())
 }
 
-const CONVERSATION_COLUMNS: &str = "id, created_at, last_active, lang, page, mode, advisor, last_seq, fallbacks, offer_reason, last_question, last_candidates";
+/// The columns [`conversation_row`] reads. A macro, so that `concat!` writes each statement at
+/// compile time: the per-turn read formatted its SQL on every call.
+macro_rules! conversation_columns {
+    () => {
+        "id, created_at, last_active, lang, page, mode, advisor, last_seq, fallbacks, offer_reason, last_question, last_candidates"
+    };
+}
+use conversation_columns;
 
 fn conversation(conn: &Connection, id: &str) -> Result<Option<Conversation>, StoreError> {
-    let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?1");
+    let sql = concat!(
+        "SELECT ",
+        conversation_columns!(),
+        " FROM conversations WHERE id = ?1"
+    );
     Ok(conn
-        .prepare_cached(&sql)?
+        .prepare_cached(sql)?
         .query_row([id], conversation_row)
         .optional()?)
 }
