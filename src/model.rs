@@ -202,6 +202,10 @@ pub struct NewMessage {
     /// On a bot reply, the decision: a [`crate::ReplyKind`] name for a typed question, or
     /// [`PICK`] for the answer to a picked suggestion (what the report's rates count).
     pub kind: Option<&'static str>,
+    /// The index, in its turn's `frames`, of the frame that tells the visitor this message (a
+    /// bot reply, an advisor's message): the store keeps that frame with the message instead
+    /// of in a row of its own.
+    pub frame: Option<usize>,
 }
 
 /// The decision kind stored for the answer to a picked suggestion: it is not a typed question,
@@ -217,6 +221,7 @@ impl NewMessage {
             confidence: None,
             advisor: None,
             kind: None,
+            frame: None,
         }
     }
 
@@ -228,6 +233,7 @@ impl NewMessage {
             confidence: None,
             advisor: Some(name.to_owned()),
             kind: None,
+            frame: None,
         }
     }
 }

@@ -160,6 +160,7 @@ fn reply_turn<T: FnOnce(&str, Lang) -> Vec<String>>(
                 Typed::Asked { .. } => r.kind.as_str(),
                 Typed::Picked(_) => PICK,
             }),
+            frame: Some(turn.frames.len()),
         });
         turn.frames.push(Notice::Reply {
             reply_to: client_id,
@@ -316,7 +317,10 @@ pub fn advisor_message(conv: &Conversation, advisor: &str, text: String) -> Resu
     }
     Ok(Turn {
         conversation: conv.id.clone(),
-        messages: vec![NewMessage::advisor(advisor, text.clone())],
+        messages: vec![NewMessage {
+            frame: Some(0),
+            ..NewMessage::advisor(advisor, text.clone())
+        }],
         frames: vec![Notice::AdvisorMessage {
             advisor: advisor.to_owned(),
             text,

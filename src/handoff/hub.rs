@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use tokio::sync::mpsc;
 
+use super::queue;
 use crate::store::StoredFrame;
 
 /// What a session task is asked to write to its socket.
@@ -40,7 +41,7 @@ struct Inner {
 
 struct Conn {
     id: u64,
-    tx: mpsc::Sender<Outbound>,
+    tx: queue::Sender,
 }
 
 struct AdvisorConn {
@@ -59,7 +60,7 @@ impl Hub {
     }
 
     /// Makes `tx` the conversation's live connection; an older one is told to close.
-    pub fn register_visitor(&self, conversation: &str, tx: mpsc::Sender<Outbound>) -> u64 {
+    pub fn register_visitor(&self, conversation: &str, tx: queue::Sender) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         if let Some(old) = self
             .lock()

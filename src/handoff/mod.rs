@@ -6,6 +6,7 @@
 
 mod alerts;
 mod hub;
+pub mod queue;
 
 pub use alerts::Webhook;
 pub use hub::{Hub, Outbound};

@@ -5,9 +5,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::chat::Refusal;
+use crate::handoff::queue::Inbox;
 use crate::handoff::Outbound;
 
 /// Close code for a peer that stopped answering pings (4000–4999 are the application's; 4408
@@ -35,7 +36,7 @@ pub(super) struct Session {
 /// at or below it are skipped, so a frame both replayed and queued during a resume goes once.
 pub(super) async fn pump<F, Fut>(
     socket: &mut WebSocket,
-    rx: &mut mpsc::Receiver<Outbound>,
+    rx: &mut impl Inbox,
     shutdown: &mut watch::Receiver<bool>,
     kind: &Session,
     mut sent_seq: u64,

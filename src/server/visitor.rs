@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::chat::{self, Refusal};
 use super::limits;
@@ -20,7 +20,7 @@ use super::socket::{close, pump, Session};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::dialogue;
-use crate::handoff::Outbound;
+use crate::handoff::queue;
 use crate::model::{Conversation, Message as StoredMessage, NewContact};
 use crate::protocol::{self, HistoryItem, VisitorIn, VisitorOut};
 use crate::secret::{hash_token, new_id, new_token};
@@ -78,6 +78,7 @@ pub(super) async fn upgrade(
             "too many new chats from this address: try again in a moment",
         );
     }
+    let query = Box::new(query);
     configure(ws).on_upgrade(move |socket| session(socket, state, query, address))
 }
 
@@ -157,7 +158,7 @@ async fn open(
     last_seq: Option<u64>,
     lang_hint: Option<Lang>,
     page: Option<String>,
-    tx: mpsc::Sender<Outbound>,
+    tx: queue::Sender,
 ) -> Result<Opened, StoreError> {
     let ttl_ms = state
         .settings
@@ -240,11 +241,23 @@ async fn open(
     }
 }
 
-#[tracing::instrument(skip_all, fields(conversation))]
-async fn session(
+/// A visitor's session, in its log span (`session{conversation=…}`). A plain function around
+/// the async one: `#[tracing::instrument]` on an `async fn` keeps a second copy of its
+/// arguments (the socket's 368 bytes among them) for as long as the session lasts.
+fn session(
+    socket: WebSocket,
+    state: Arc<AppState>,
+    query: Box<VisitorQuery>,
+    address: IpAddr,
+) -> impl std::future::Future<Output = ()> + Send {
+    let span = tracing::info_span!("session", conversation = tracing::field::Empty);
+    run_session(socket, state, query, address).instrument(span)
+}
+
+async fn run_session(
     mut socket: WebSocket,
     state: Arc<AppState>,
-    query: VisitorQuery,
+    query: Box<VisitorQuery>,
     address: IpAddr,
 ) {
     let _guard = state.session_guard();
@@ -254,66 +267,23 @@ async fn session(
         return;
     }
     let started = Instant::now();
-    let (tx, mut rx) = mpsc::channel(state.settings.chat.outgoing_queue);
-    let page = query.page.map(|p| p.chars().take(512).collect::<String>());
-    let lang_hint = query.lang.as_deref().and_then(Lang::from_code);
-    let last_seq = query.last_seq;
-    let token = query.session.filter(|t| !t.is_empty() && t.len() <= 128);
-    // Boxed, like the frame handler: the session future would otherwise keep room for it.
-    let mut opened = match Box::pin(open(&state, token, last_seq, lang_hint, page, tx)).await {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::error!(cause = %e, "cannot open the conversation");
-            let _ = socket
-                .send(close(1011, "storage unavailable: try again"))
-                .await;
-            return;
-        }
+    let (tx, mut rx) = queue::channel(state.settings.chat.outgoing_queue);
+    // Boxed: what opening holds (the conversation, its history and replay, the welcome) is
+    // gone before the session settles into its loop, instead of inflating every idle session.
+    let Some(Welcomed {
+        conv_id,
+        conn_id,
+        sent_seq,
+        pending,
+    }) = Box::pin(welcome(&mut socket, &state, *query, tx, started)).await
+    else {
+        return;
     };
-    let conv_id = opened.conversation.id.clone();
-    let pending: Pending = Arc::new(std::sync::Mutex::new(opened.pending.take()));
-    let limits = &state.settings.limits;
-    let rate = limits::Rate::per_minute(limits.messages_per_minute, limits.messages_burst);
-    let mut bucket = limits::Bucket::full(rate, std::time::Instant::now());
-    tracing::Span::current().record("conversation", conv_id.as_str());
-    tracing::info!(
-        resumed = opened.resumed,
-        replayed = opened.replay.len(),
-        ms = started.elapsed().as_millis() as u64,
-        "visitor connected"
-    );
 
-    let lang = lang_hint
-        .or_else(|| Lang::from_code(&opened.conversation.lang))
-        .unwrap_or(Lang::Fr);
-    let stored_seq = opened.conversation.last_seq;
-    // The replay continues from the client's `last_seq`; otherwise the history covers
-    // everything up to the conversation's last frame.
-    let welcome_seq = match last_seq {
-        Some(n) if opened.resumed => n.min(stored_seq),
-        _ => stored_seq,
-    };
-    let welcome = VisitorOut::Welcome {
-        session: opened.token.clone(),
-        mode: opened.conversation.mode.into(),
-        text: dialogue::welcome_text(lang).to_owned(),
-        history: opened.history.iter().map(HistoryItem::from).collect(),
-        seq: welcome_seq,
-    };
-    let mut ok = socket
-        .send(Message::Text(welcome.to_text().into()))
-        .await
-        .is_ok();
-    let mut sent_seq = stored_seq;
-    if ok && last_seq.is_some() && opened.resumed {
-        match replay(&mut socket, &state, &conv_id, opened.replay).await {
-            Ok(Some(last)) => sent_seq = sent_seq.max(last),
-            Ok(None) => {}
-            Err(()) => ok = false,
-        }
-    }
-
-    if ok {
+    if let Some(sent_seq) = sent_seq {
+        let limits = &state.settings.limits;
+        let rate = limits::Rate::per_minute(limits.messages_per_minute, limits.messages_burst);
+        let mut bucket = limits::Bucket::full(rate, std::time::Instant::now());
         let kind = Session {
             who: "visitor",
             overflow: "too slow: reconnect with last_seq",
@@ -359,8 +329,87 @@ async fn session(
         )
         .await;
     }
-    state.hub.unregister_visitor(&conv_id, opened.conn_id);
+    state.hub.unregister_visitor(&conv_id, conn_id);
     tracing::info!(secs = started.elapsed().as_secs(), "visitor disconnected");
+}
+
+/// A session past its welcome.
+struct Welcomed {
+    conv_id: String,
+    conn_id: u64,
+    /// The last `seq` the client has; `None` when the welcome or the replay could not be sent.
+    sent_seq: Option<u64>,
+    pending: Pending,
+}
+
+/// Opens the conversation, then sends the welcome and the replay. `None` when the conversation
+/// could not be opened (the socket is closed with 1011).
+async fn welcome(
+    socket: &mut WebSocket,
+    state: &AppState,
+    query: VisitorQuery,
+    tx: queue::Sender,
+    started: Instant,
+) -> Option<Welcomed> {
+    let page = query.page.map(|p| p.chars().take(512).collect::<String>());
+    let lang_hint = query.lang.as_deref().and_then(Lang::from_code);
+    let last_seq = query.last_seq;
+    let token = query.session.filter(|t| !t.is_empty() && t.len() <= 128);
+    let mut opened = match open(state, token, last_seq, lang_hint, page, tx).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(cause = %e, "cannot open the conversation");
+            let _ = socket
+                .send(close(1011, "storage unavailable: try again"))
+                .await;
+            return None;
+        }
+    };
+    let conv_id = opened.conversation.id.clone();
+    let pending: Pending = Arc::new(std::sync::Mutex::new(opened.pending.take()));
+    tracing::Span::current().record("conversation", conv_id.as_str());
+    tracing::info!(
+        resumed = opened.resumed,
+        replayed = opened.replay.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "visitor connected"
+    );
+
+    let lang = lang_hint
+        .or_else(|| Lang::from_code(&opened.conversation.lang))
+        .unwrap_or(Lang::Fr);
+    let stored_seq = opened.conversation.last_seq;
+    // The replay continues from the client's `last_seq`; otherwise the history covers
+    // everything up to the conversation's last frame.
+    let welcome_seq = match last_seq {
+        Some(n) if opened.resumed => n.min(stored_seq),
+        _ => stored_seq,
+    };
+    let welcome = VisitorOut::Welcome {
+        session: opened.token.clone(),
+        mode: opened.conversation.mode.into(),
+        text: dialogue::welcome_text(lang).to_owned(),
+        history: opened.history.iter().map(HistoryItem::from).collect(),
+        seq: welcome_seq,
+    };
+    let mut sent_seq = socket
+        .send(Message::Text(welcome.to_text().into()))
+        .await
+        .ok()
+        .map(|()| stored_seq);
+    if sent_seq.is_some() && last_seq.is_some() && opened.resumed {
+        match replay(socket, state, &conv_id, opened.replay).await {
+            Ok(Some(last)) => sent_seq = sent_seq.map(|s| s.max(last)),
+            Ok(None) => {}
+            Err(()) => sent_seq = None,
+        }
+    }
+    Some(Welcomed {
+        conv_id,
+        conn_id: opened.conn_id,
+        sent_seq,
+        pending,
+    })
 }
 
 /// Frames a resume replays per read: a visitor back after thousands of messages gets them page

@@ -143,6 +143,21 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_by_advisor ON sessions(advisor_id);
 "#,
+    // 5: a bot reply or an advisor's message is stored once: its message row also keeps the
+    // frame it was sent as (`frame`, numbered `seq`, answering `reply_to`); `frames` keeps the
+    // other frames (handoff status, contact saved) and the replies stored before this version.
+    // A message's `seq` is its frame's, or, for one not sent as a frame (a visitor's), the
+    // conversation's last `seq` when it was written: (`seq`, `id`) is a conversation's order,
+    // and rows from before, at 0, come first. `messages_by_seq` takes the place of
+    // `messages_by_conversation`: one index for the history, the replay and erasure, one page
+    // less written per turn (and the reply's JSON no longer copied into a second table).
+    r#"
+ALTER TABLE messages ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN frame TEXT;
+ALTER TABLE messages ADD COLUMN reply_to TEXT;
+CREATE INDEX messages_by_seq ON messages(conversation_id, seq);
+DROP INDEX messages_by_conversation;
+"#,
 ];
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
@@ -324,10 +339,14 @@ impl SqliteStore {
         &self,
         token_hash: &str,
     ) -> Result<Option<Conversation>, StoreError> {
-        let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE token_hash = ?1");
+        let sql = concat!(
+            "SELECT ",
+            conversation_columns!(),
+            " FROM conversations WHERE token_hash = ?1"
+        );
         Ok(self
             .conn
-            .prepare_cached(&sql)?
+            .prepare_cached(sql)?
             .query_row([token_hash], conversation_row)
             .optional()?)
     }
@@ -339,7 +358,7 @@ impl SqliteStore {
     /// The conversation's messages, oldest first.
     pub fn history(&self, id: &str) -> Result<Vec<Message>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT sender, text, at, advisor, faq_id FROM messages WHERE conversation_id = ?1 ORDER BY id",
+            "SELECT sender, text, at, advisor, faq_id FROM messages WHERE conversation_id = ?1 ORDER BY seq, id",
         )?;
         let rows = stmt.query_map([id], message_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -349,15 +368,16 @@ impl SqliteStore {
     pub fn recent_history(&self, id: &str, limit: usize) -> Result<Vec<Message>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT sender, text, at, advisor, faq_id FROM
-                 (SELECT id, sender, text, at, advisor, faq_id FROM messages
-                  WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2)
-             ORDER BY id",
+                 (SELECT id, seq, sender, text, at, advisor, faq_id FROM messages
+                  WHERE conversation_id = ?1 ORDER BY seq DESC, id DESC LIMIT ?2)
+             ORDER BY seq, id",
         )?;
         let rows = stmt.query_map(params![id, limit as i64], message_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The conversation's frames numbered above `seq`, in order, `limit` at most.
+    /// The conversation's frames numbered above `seq`, in order, `limit` at most: those kept
+    /// with their message and the others.
     pub fn frames_after(
         &self,
         id: &str,
@@ -365,7 +385,11 @@ impl SqliteStore {
         limit: usize,
     ) -> Result<Vec<StoredFrame>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, body FROM frames WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            "SELECT seq, body FROM frames WHERE conversation_id = ?1 AND seq > ?2
+             UNION ALL
+             SELECT seq, frame FROM messages
+             WHERE conversation_id = ?1 AND seq > ?2 AND frame IS NOT NULL
+             ORDER BY seq LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![id, seq as i64, limit as i64], frame_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -797,12 +821,23 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), StoreError> {
     Ok(())
 }
 
-const CONVERSATION_COLUMNS: &str = "id, created_at, last_active, lang, page, mode, advisor, last_seq, fallbacks, offer_reason, last_question, last_candidates";
+/// The columns [`conversation_row`] reads. A macro, so that `concat!` writes each statement at
+/// compile time: the per-turn read formatted its SQL on every call.
+macro_rules! conversation_columns {
+    () => {
+        "id, created_at, last_active, lang, page, mode, advisor, last_seq, fallbacks, offer_reason, last_question, last_candidates"
+    };
+}
+use conversation_columns;
 
 fn conversation(conn: &Connection, id: &str) -> Result<Option<Conversation>, StoreError> {
-    let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?1");
+    let sql = concat!(
+        "SELECT ",
+        conversation_columns!(),
+        " FROM conversations WHERE id = ?1"
+    );
     Ok(conn
-        .prepare_cached(&sql)?
+        .prepare_cached(sql)?
         .query_row([id], conversation_row)
         .optional()?)
 }
@@ -947,16 +982,22 @@ pub(super) mod write {
         if let Some(client_id) = &turn.client_id {
             let seen: Option<i64> = conn
                 .prepare_cached(
-                    "SELECT id FROM messages WHERE conversation_id = ?1 AND client_id = ?2",
+                    "SELECT seq FROM messages WHERE conversation_id = ?1 AND client_id = ?2",
                 )?
                 .query_row(params![conv, client_id], |r| r.get(0))
                 .optional()?;
-            if seen.is_some() {
+            if let Some(asked) = seen {
+                // The frames that answered it are numbered after the visitor's message.
                 let mut stmt = conn.prepare_cached(
-                    "SELECT seq, body FROM frames WHERE conversation_id = ?1 AND reply_to = ?2 ORDER BY seq",
+                    "SELECT seq, body FROM frames
+                     WHERE conversation_id = ?1 AND seq > ?3 AND reply_to = ?2
+                     UNION ALL
+                     SELECT seq, frame FROM messages
+                     WHERE conversation_id = ?1 AND seq > ?3 AND reply_to = ?2 AND frame IS NOT NULL
+                     ORDER BY seq",
                 )?;
                 let frames = stmt
-                    .query_map(params![conv, client_id], frame_row)?
+                    .query_map(params![conv, client_id, asked], frame_row)?
                     .collect::<Result<_, _>>()?;
                 return Ok(Applied::Duplicate { frames });
             }
@@ -1012,9 +1053,22 @@ pub(super) mod write {
             }
         }
 
+        // The frames are numbered here, by the one writer, in commit order: whoever produced
+        // them, a conversation's `seq` has no gap and no duplicate. The turn's come after the
+        // last one stored.
+        let last: i64 = if turn.messages.is_empty() && turn.frames.is_empty() {
+            0
+        } else {
+            conn.prepare_cached("SELECT last_seq FROM conversations WHERE id = ?1")?
+                .query_row([conv], |r| r.get(0))
+                .optional()?
+                .ok_or(StoreError::Vanished)?
+        };
+        let seq_of = |frame: usize| last + frame as i64 + 1;
         if !turn.messages.is_empty() {
             let mut insert = conn.prepare_cached(
-                "INSERT INTO messages (conversation_id, at, sender, text, faq_id, confidence, advisor, client_id, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO messages (conversation_id, at, sender, text, faq_id, confidence, advisor, client_id, kind, seq, frame, reply_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             for (i, m) in turn.messages.iter().enumerate() {
                 // The client id marks the visitor's message, the first one of the turn.
@@ -1022,6 +1076,12 @@ pub(super) mod write {
                     turn.client_id.as_deref()
                 } else {
                     None
+                };
+                // A message sent as a frame keeps it; any other sits after the last frame.
+                let told = m.frame.and_then(|k| Some((k, turn.frames.get(k)?)));
+                let (seq, frame, reply_to) = match told {
+                    Some((k, payload)) => (seq_of(k), Some(payload), turn.client_id.as_deref()),
+                    None => (last, None, None),
                 };
                 insert.execute(params![
                     conv,
@@ -1032,7 +1092,10 @@ pub(super) mod write {
                     m.confidence.map(f64::from),
                     m.advisor,
                     client_id,
-                    m.kind
+                    m.kind,
+                    seq,
+                    frame,
+                    reply_to
                 ])?;
             }
         }
@@ -1055,28 +1118,24 @@ pub(super) mod write {
             .execute(params![conv, now, m.lang, m.question, terms, m.kind.as_str(), f64::from(m.confidence), candidates, m.outcome.as_str(), m.outcome.entry()])?;
         }
 
-        // The frames are numbered here, by the one writer, in commit order: whoever produced
-        // them, a conversation's `seq` has no gap and no duplicate.
+        // The frames no message keeps get a row of their own.
         let mut frames = Vec::with_capacity(turn.frames.len());
         let mut last_seq: Option<i64> = None;
         if !turn.frames.is_empty() {
-            let mut seq: i64 = conn
-                .prepare_cached("SELECT last_seq FROM conversations WHERE id = ?1")?
-                .query_row([conv], |r| r.get(0))
-                .optional()?
-                .ok_or(StoreError::Vanished)?;
             let mut insert = conn.prepare_cached(
                 "INSERT INTO frames (conversation_id, seq, at, reply_to, body) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
-            for payload in &turn.frames {
-                seq += 1;
-                insert.execute(params![conv, seq, now, turn.client_id, payload])?;
+            for (k, payload) in turn.frames.iter().enumerate() {
+                let seq = seq_of(k);
+                if !turn.messages.iter().any(|m| m.frame == Some(k)) {
+                    insert.execute(params![conv, seq, now, turn.client_id, payload])?;
+                }
                 frames.push(StoredFrame {
                     seq: seq as u64,
                     payload: payload.clone(),
                 });
+                last_seq = Some(seq);
             }
-            last_seq = Some(seq);
         }
 
         // One statement for every field of the conversation the turn changes.
@@ -1435,6 +1494,92 @@ mod tests {
             reader.apply(&turn("e", None, None), 50).is_err(),
             "read-only"
         );
+    }
+
+    /// A question and the bot's reply, as a visitor turn stores them.
+    fn asked(client_id: &str, reply: &str) -> Turn<String> {
+        Turn {
+            conversation: "c1".into(),
+            client_id: Some(client_id.into()),
+            messages: vec![
+                NewMessage::visitor(client_id),
+                NewMessage {
+                    from: Sender::Bot,
+                    frame: Some(0),
+                    ..NewMessage::visitor(reply)
+                },
+            ],
+            frames: vec![format!(r#"{{"type":"reply","text":"{reply}"}}"#)],
+            ..Turn::default()
+        }
+    }
+
+    #[test]
+    fn a_version_4_database_keeps_its_history_frames_and_message_ids_once_upgraded() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // Version 4, as the last release left it: replies in `frames`, numbered 1 and 2.
+        let conn = Connection::open(dir.path().join("faqbot.db")).expect("create");
+        for sql in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).expect("schema 1-4");
+        }
+        conn.pragma_update(None, "user_version", 4)
+            .expect("version");
+        conn.execute_batch(
+            r#"
+INSERT INTO conversations (id, token_hash, created_at, last_active, lang, last_seq) VALUES ('c1', 'h', 1, 1, 'fr', 2);
+INSERT INTO messages (conversation_id, at, sender, text, client_id) VALUES ('c1', 1, 'visitor', 'q1', 'a');
+INSERT INTO messages (conversation_id, at, sender, text, kind) VALUES ('c1', 1, 'bot', 'r1', 'answer');
+INSERT INTO frames (conversation_id, seq, at, reply_to, body) VALUES ('c1', 1, 1, 'a', '{"type":"reply","text":"r1"}');
+INSERT INTO messages (conversation_id, at, sender, text, client_id) VALUES ('c1', 2, 'visitor', 'q2', 'b');
+INSERT INTO messages (conversation_id, at, sender, text, kind) VALUES ('c1', 2, 'bot', 'r2', 'answer');
+INSERT INTO frames (conversation_id, seq, at, reply_to, body) VALUES ('c1', 2, 2, 'b', '{"type":"reply","text":"r2"}');
+"#,
+        )
+        .expect("rows of version 4");
+        drop(conn);
+
+        let mut store = SqliteStore::open(dir.path()).expect("upgraded");
+        store.apply(&asked("c", "r3"), 3).expect("a new turn");
+        // A turn whose second frame has no message of its own (a handoff status).
+        let mut with_status = asked("d", "r4");
+        with_status.frames.push(r#"{"type":"handoff"}"#.into());
+        store.apply(&with_status, 4).expect("a turn of two frames");
+
+        let texts: Vec<String> = store
+            .history("c1")
+            .expect("history")
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(texts, ["q1", "r1", "q2", "r2", "c", "r3", "d", "r4"]);
+        let recent: Vec<String> = store
+            .recent_history("c1", 3)
+            .expect("recent")
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(recent, ["r3", "d", "r4"]);
+        let seqs =
+            |frames: Vec<StoredFrame>| -> Vec<u64> { frames.iter().map(|f| f.seq).collect() };
+        assert_eq!(
+            seqs(store.frames_after("c1", 0, 100).expect("all")),
+            [1, 2, 3, 4, 5]
+        );
+        assert_eq!(
+            seqs(store.frames_after("c1", 1, 2).expect("a page")),
+            [2, 3]
+        );
+        let replayed = store.frames_after("c1", 2, 100).expect("after 2");
+        assert_eq!(replayed[0].payload, r#"{"type":"reply","text":"r3"}"#);
+        // Message ids sent again, from before and after the upgrade, get their own frames.
+        for (id, expected) in [("a", vec![1]), ("c", vec![3]), ("d", vec![4, 5])] {
+            match store.apply(&asked(id, "again"), 9).expect("resent") {
+                Applied::Duplicate { frames } => assert_eq!(seqs(frames), expected, "{id}"),
+                other => panic!("{id}: {other:?}"),
+            }
+        }
+        let conv = store.conversation("c1").expect("read").expect("there");
+        assert_eq!(conv.last_seq, 5);
     }
 
     #[test]
