@@ -44,8 +44,9 @@ fn meaning_bearing(word: &str) -> Option<&'static str> {
 ///
 /// Elisions and hyphens separate words ("l'hépatite" → "l", "hepatite"; "est-elle" → "est",
 /// "elle"); digit groups written with thousands separators are joined ("7 000" → "7000");
-/// a lone "+" reads as "plus" and "€" as "euros". Everything else that is not a letter or a
-/// digit (punctuation, emoji) separates words and is dropped.
+/// a lone "+" reads as "plus", "€" as "euros", and a few emoji as the small talk they stand
+/// for ("👍" → "ok", "🙏" → "thanks", "👋" → "bye"). Everything else that is not a letter or
+/// a digit (punctuation, other emoji) separates words and is dropped.
 pub fn tokenize(text: &str) -> Vec<String> {
     tokenize_marked(text).into_iter().map(|(t, _)| t).collect()
 }
@@ -115,6 +116,13 @@ pub fn for_each_token(text: &str, mut emit: impl FnMut(&str, bool)) {
         match c {
             '+' => tokens.push("plus", false, &mut emit),
             '€' => tokens.push("euros", false, &mut emit),
+            // A thumbs-up or a smile on its own is an acknowledgement, folded hands or a heart
+            // a thanks, a waving hand a goodbye: words both languages' small talk knows.
+            '👍' | '👌' | '🙂' | '😊' | '😀' | '😃' | '😄' | '😁' | '☺' => {
+                tokens.push("ok", false, &mut emit)
+            }
+            '🙏' | '❤' | '💙' | '💚' | '🥰' => tokens.push("thanks", false, &mut emit),
+            '👋' => tokens.push("bye", false, &mut emit),
             _ => {}
         }
         pos += c.len_utf8();
@@ -263,6 +271,10 @@ mod tests {
         );
         check("le + souvent", &["le", "plus", "souvent"]);
         check("4 à 12 semaines", &["4", "a", "12", "semaines"]);
+        check("👍", &["ok"]);
+        check("merci🙏", &["merci", "thanks"]);
+        check("👋 à bientôt", &["bye", "a", "bientot"]);
+        check("🎉", &[]);
     }
 
     #[test]
