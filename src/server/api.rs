@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::auth::{self, authenticate};
-use super::limit::{retry_after_secs, Allowed};
+use super::limit::Allowed;
+use super::limits::retry_secs;
 use super::AppState;
 use crate::clock::now_ms;
 use crate::protocol::LoginRequest;
@@ -138,7 +139,7 @@ pub(super) async fn login(
         Err(wait) => {
             tracing::debug!("login refused: this address is limited");
             return Err(ApiError::TooManyLogins {
-                retry_after_secs: retry_after_secs(wait),
+                retry_after_secs: retry_secs(wait),
             });
         }
     };

@@ -11,6 +11,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::limits::client_key;
+
 /// Addresses tracked at most: beyond, the windows that ended are dropped, then the oldest.
 const MAX_CLIENTS: usize = 10_000;
 
@@ -109,23 +111,6 @@ impl LoginLimiter {
     }
 }
 
-/// The address a limit applies to: IPv4 as is, IPv6 by its /64 (one host usually holds a whole
-/// /64 and could otherwise change address at every attempt).
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(prefix.into())
-        }
-        v4 => v4,
-    }
-}
-
-/// Whole seconds to wait, rounded up (a `Retry-After` of 0 would invite an immediate retry).
-pub(super) fn retry_after_secs(wait: Duration) -> u64 {
-    (wait.as_millis().div_ceil(1000) as u64).max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,12 +194,5 @@ mod tests {
                 .is_ok());
         }
         assert_eq!(limiter.clients().len(), MAX_CLIENTS);
-    }
-
-    #[test]
-    fn retry_after_is_rounded_up_and_never_zero() {
-        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
-        assert_eq!(retry_after_secs(Duration::from_millis(1001)), 2);
-        assert_eq!(retry_after_secs(Duration::from_secs(60)), 60);
     }
 }

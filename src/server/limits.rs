@@ -97,7 +97,7 @@ impl PerAddress {
             }
         }
         buckets
-            .entry(address)
+            .entry(client_key(address))
             .or_insert_with(|| Bucket::full(self.rate, now))
             .take(self.rate, now)
     }
@@ -124,9 +124,22 @@ pub(super) fn client_address(
         .unwrap_or(peer.ip())
 }
 
-/// The seconds a client is told to wait, rounded up (at least 1).
+/// Whole seconds to wait, rounded up and at least 1 (a `Retry-After` of 0 would invite an
+/// immediate retry).
 pub(super) fn retry_secs(wait: Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+    (wait.as_millis().div_ceil(1000) as u64).max(1)
+}
+
+/// The address a limit applies to: IPv4 as is, IPv6 by its /64 (one host usually holds a whole
+/// /64 and could otherwise take a new address, and a new bucket, at every connection).
+pub(super) fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    }
 }
 
 #[cfg(test)]
@@ -151,8 +164,10 @@ mod tests {
             "one per second"
         );
         assert!(b.take(rate, t0 + Duration::from_millis(1002)).is_err());
+        assert_eq!(retry_secs(Duration::ZERO), 1);
         assert_eq!(retry_secs(Duration::from_millis(1)), 1);
-        assert_eq!(retry_secs(Duration::from_secs(2)), 2);
+        assert_eq!(retry_secs(Duration::from_millis(1001)), 2);
+        assert_eq!(retry_secs(Duration::from_secs(60)), 60);
     }
 
     #[test]
@@ -170,6 +185,26 @@ mod tests {
         // A minute later both are full again: swept, then one new bucket.
         assert!(limits.take(a, t0 + SWEEP_EVERY).is_ok());
         assert_eq!(limits.len(), 1);
+    }
+
+    #[test]
+    fn an_ipv6_host_has_one_bucket_for_its_whole_64() {
+        let limits = PerAddress::new(Rate::per_minute(60, 1));
+        let t0 = Instant::now();
+        let first: IpAddr = "2001:db8:1:2::1".parse().expect("ip");
+        let same_64: IpAddr = "2001:db8:1:2:ffff::7".parse().expect("ip");
+        let other_64: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert!(limits.take(first, t0).is_ok());
+        assert!(
+            limits.take(same_64, t0).is_err(),
+            "a new address in the same /64 is the same client"
+        );
+        assert!(limits.take(other_64, t0).is_ok());
+        // An IPv4 address mapped into IPv6 is the IPv4 client.
+        let v4: IpAddr = "192.0.2.1".parse().expect("ip");
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().expect("ip");
+        assert!(limits.take(v4, t0).is_ok());
+        assert!(limits.take(mapped, t0).is_err());
     }
 
     #[test]
