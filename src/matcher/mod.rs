@@ -302,7 +302,10 @@ impl Matcher {
         analysis
             .terms
             .iter()
-            .filter(|t| !self.is_polite(t, along))
+            .filter(|t| {
+                !t.strip_prefix(analyze::CONCEPT_PREFIX)
+                    .is_some_and(|c| self.is_polite(c, along))
+            })
             .cloned()
             .collect()
     }
@@ -346,9 +349,11 @@ impl Matcher {
         analysis.terms.iter().any(|t| self.polite.contains(t))
     }
 
-    /// Whether a term (`#thanks`) is politeness; `along`: the question is courteous.
-    fn is_polite(&self, term: &str, along: bool) -> bool {
-        self.polite.iter().any(|p| p == term) || (along && self.along.iter().any(|p| p == term))
+    /// Whether a concept (`thanks`) is politeness; `along`: the question is courteous, so the
+    /// `along` concepts are too.
+    fn is_polite(&self, concept: &str, along: bool) -> bool {
+        let named = |p: &String| p[1..] == *concept;
+        self.polite.iter().any(named) || (along && self.along.iter().any(named))
     }
 
     fn decide(
@@ -373,10 +378,9 @@ impl Matcher {
                 .tokens
                 .iter()
                 .filter(|t| {
-                    t.concept.as_deref().is_none_or(|c| {
-                        let named = |p: &String| p[1..] == *c;
-                        !(self.polite.iter().any(named) || (along && self.along.iter().any(named)))
-                    })
+                    t.concept
+                        .as_deref()
+                        .is_none_or(|c| !self.is_polite(c, along))
                 })
                 .map(|t| t.word.as_str());
             let vectors = rerank::QueryVectors::new(&index.reranker, &query, words);
