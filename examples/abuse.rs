@@ -66,6 +66,10 @@ enum Mode {
     Halfopen {
         #[arg(long, default_value_t = 1_100)]
         n: usize,
+        /// Spread them over this many loopback source addresses (127.0.1.x): many clients,
+        /// so the server's total cap works rather than its per-address one.
+        #[arg(long, default_value_t = 1)]
+        sources: u8,
     },
     /// A text frame that is not UTF-8: the close code.
     Utf8,
@@ -91,10 +95,20 @@ async fn main() -> anyhow::Result<()> {
         } => queue(a, visitors, &token, per_address).await,
         Mode::Flood { secs } => flood(a, secs).await,
         Mode::Bare { n } => bare(a, n).await,
-        Mode::Halfopen { n } => halfopen(a, n).await,
+        Mode::Halfopen { n, sources } => halfopen(a, n, sources).await,
         Mode::Utf8 => utf8(a).await,
         Mode::Contact => contact(a).await,
     }
+}
+
+/// A TCP connection from a loopback source address (many clients on one machine), or from the
+/// default one.
+async fn tcp_from(addr: SocketAddr, from: Option<[u8; 4]>) -> std::io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    if let Some(ip) = from {
+        socket.bind(SocketAddr::from((ip, 0)))?;
+    }
+    socket.connect(addr).await
 }
 
 /// A WebSocket to `path` from `from` (a loopback address) when given.
@@ -105,11 +119,7 @@ async fn connect_from(
     token: Option<&str>,
 ) -> anyhow::Result<Ws> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let socket = TcpSocket::new_v4()?;
-    if let Some(ip) = from {
-        socket.bind(SocketAddr::from((ip, 0)))?;
-    }
-    let stream = socket.connect(addr).await?;
+    let stream = tcp_from(addr, from).await?;
     stream.set_nodelay(true)?;
     let mut request = format!("ws://{addr}{path}").into_client_request()?;
     if let Some(t) = token {
@@ -483,11 +493,12 @@ async fn healthz(addr: SocketAddr) -> anyhow::Result<u16> {
         .context("no status")
 }
 
-async fn halfopen(addr: SocketAddr, n: usize) -> anyhow::Result<()> {
+async fn halfopen(addr: SocketAddr, n: usize, sources: u8) -> anyhow::Result<()> {
     let mut held = Vec::new();
     let mut refused = 0;
-    for _ in 0..n {
-        match TcpStream::connect(addr).await {
+    for i in 0..n {
+        let source = (sources > 1).then(|| [127, 0, 1, (i % usize::from(sources)) as u8 + 1]);
+        match tcp_from(addr, source).await {
             Ok(mut s) => {
                 let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc").await;
                 held.push(s);

@@ -58,6 +58,14 @@ pub struct LimitSettings {
     pub header_read_timeout_secs: u64,
     /// Seconds a kept-alive HTTP connection may stay idle between requests before it is closed.
     pub keep_alive_idle_secs: u64,
+    /// Seconds a connection may leave the server's writes unread (a response, a WebSocket
+    /// frame) before it is closed: a client that stops reading must not hold a task forever.
+    pub write_timeout_secs: u64,
+    /// TCP connections one client address may hold open, WebSockets included (ignored behind
+    /// a proxy, `client_address_header` set: every connection is then the proxy's). At the cap
+    /// the address's oldest connection not in a request is closed to make room, so
+    /// half-sent requests cannot hold the server's file descriptors.
+    pub address_max_connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -277,6 +285,10 @@ impl Default for LimitSettings {
             // (nginx's `keepalive_timeout`, a cloud load balancer's idle timeout): the proxy
             // must be the one to close, or it may send a request on a connection closing here.
             keep_alive_idle_secs: 75,
+            write_timeout_secs: 30,
+            // A clinic's waiting room or an office shares one address: each visitor holds a
+            // WebSocket and a kept-alive connection or two for the page.
+            address_max_connections: 256,
         }
     }
 }
@@ -437,6 +449,7 @@ impl Settings {
         ]
         .contains(&0)
             || l.max_connections == 0
+            || l.address_max_connections == 0
             || l.ping_secs == 0
         {
             return Err(ConfigError::Invalid(
@@ -444,9 +457,12 @@ impl Settings {
                     .into(),
             ));
         }
-        if l.header_read_timeout_secs == 0 || l.keep_alive_idle_secs == 0 {
+        if l.header_read_timeout_secs == 0
+            || l.keep_alive_idle_secs == 0
+            || l.write_timeout_secs == 0
+        {
             return Err(ConfigError::Invalid(
-                "limits.header_read_timeout_secs and limits.keep_alive_idle_secs must be at least 1"
+                "limits.header_read_timeout_secs, limits.keep_alive_idle_secs and limits.write_timeout_secs must be at least 1"
                     .into(),
             ));
         }

@@ -16,7 +16,7 @@ use super::api::ApiError;
 use super::auth::{identify, origin_allowed, still_valid, Credential};
 use super::chat::{self, Refusal};
 use super::privacy;
-use super::socket::{close, pump, Session};
+use super::socket::{close, pump, send, Session};
 use super::visitor::{check_text, configure, parse_frame};
 use super::AppState;
 use crate::handoff::Outbound;
@@ -59,7 +59,12 @@ async fn session(
     let _guard = state.session_guard();
     let mut shutdown = state.shutdown_signal();
     if state.shutting_down() {
-        let _ = socket.send(close(1001, "going away")).await;
+        send(
+            &mut socket,
+            state.write_timeout(),
+            close(1001, "going away"),
+        )
+        .await;
         return;
     }
     let started = Instant::now();
@@ -73,9 +78,8 @@ async fn session(
             Ok(id) => id,
             Err(e) => {
                 tracing::error!(cause = %e, "cannot open the advisor session");
-                let _ = socket
-                    .send(close(1011, "storage unavailable: try again"))
-                    .await;
+                let unavailable = close(1011, "storage unavailable: try again");
+                send(&mut socket, state.write_timeout(), unavailable).await;
                 return;
             }
         };
@@ -89,6 +93,7 @@ async fn session(
         who: "advisor",
         overflow: "too slow: reconnect for a fresh queue",
         ping_every: std::time::Duration::from_secs(state.settings.limits.ping_secs),
+        write_timeout: state.write_timeout(),
         error_frame: |r| {
             AdvisorOut::Error {
                 code: r.code,

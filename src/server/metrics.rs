@@ -16,7 +16,7 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-use super::conn::{Expired, OnExpired};
+use super::conn::{Closed, OnClosed};
 use super::AppState;
 use crate::live::Outcome;
 use crate::matcher::ReplyKind;
@@ -108,7 +108,7 @@ const LATENCY_BUCKETS: [f64; 14] = [
 impl Metrics {
     pub fn new() -> Metrics {
         let r = Registry::new();
-        let expired: Vec<&str> = Expired::ALL.iter().map(|e| e.as_str()).collect();
+        let closed: Vec<&str> = Closed::ALL.iter().map(|e| e.as_str()).collect();
         Metrics {
             connections: {
                 let g = registered(
@@ -167,9 +167,9 @@ impl Metrics {
             http_closed: counters(
                 &r,
                 "faqbot_http_connections_closed_total",
-                "HTTP connections closed for a header not sent in time or an idle keep-alive.",
+                "TCP connections the server closed or refused: a header not sent in time, an idle keep-alive, a response left unread, closed between requests to make room at a connection cap (evicted), refused at a cap.",
                 "reason",
-                &expired,
+                &closed,
             ),
             commit_seconds: histogram(
                 &r,
@@ -233,10 +233,10 @@ impl Metrics {
         self.connections_refused.with_label_values(&[label]).inc();
     }
 
-    /// For the accept loop: counts the connections its watchdog closes.
-    pub fn on_expired(&self) -> OnExpired {
+    /// For the accept loop: counts the connections it closes or refuses.
+    pub fn on_closed(&self) -> OnClosed {
         let closed = self.http_closed.clone();
-        Arc::new(move |e: Expired| closed.with_label_values(&[e.as_str()]).inc())
+        Arc::new(move |e: Closed| closed.with_label_values(&[e.as_str()]).inc())
     }
 
     /// For the store's writer: one record per batch, `writes` committed in `took`.

@@ -156,6 +156,11 @@ impl AppState {
         *self.shutdown.borrow()
     }
 
+    /// How long a WebSocket frame may wait for its client to read it.
+    fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.settings.limits.write_timeout_secs)
+    }
+
     /// The refusal of a new WebSocket session when `limits.max_connections` are open.
     fn refuse_when_full(&self) -> Option<axum::response::Response> {
         use axum::response::IntoResponse;
@@ -324,32 +329,35 @@ pub async fn run(
     let leave_queue = tokio::spawn(chat::leave_queue_loop(state.clone()));
     let purge = tokio::spawn(privacy::purge_loop(state.clone()));
     let limits = &state.settings.limits;
-    let timeouts = conn::Timeouts {
-        header: Duration::from_secs(limits.header_read_timeout_secs),
-        idle: Duration::from_secs(limits.keep_alive_idle_secs),
+    // One count for both listeners: they share the process's file descriptors.
+    let policy = conn::Policy {
+        timeouts: conn::Timeouts {
+            header: Duration::from_secs(limits.header_read_timeout_secs),
+            idle: Duration::from_secs(limits.keep_alive_idle_secs),
+            write: Duration::from_secs(limits.write_timeout_secs),
+        },
+        open: Arc::new(conn::Open::new(conn::Caps {
+            total: conn::connection_budget(),
+            // Behind a proxy every connection is the proxy's: one address's cap would be all.
+            per_address: match limits.client_address_header {
+                None => Some(limits.address_max_connections),
+                Some(_) => None,
+            },
+        })),
+        on_closed: state.metrics.on_closed(),
     };
     let drain = Duration::from_secs(state.settings.server.drain_secs);
-    let on_expired = state.metrics.on_expired();
     let public = conn::serve(
         public,
         router(state.clone()),
-        timeouts,
+        policy.clone(),
         state.shutdown_signal(),
         drain,
-        on_expired.clone(),
     );
     let metrics = async {
         if let Some(listener) = scraped {
             let app = metrics_router(state.clone());
-            conn::serve(
-                listener,
-                app,
-                timeouts,
-                state.shutdown_signal(),
-                drain,
-                on_expired,
-            )
-            .await;
+            conn::serve(listener, app, policy, state.shutdown_signal(), drain).await;
         }
     };
     let trigger = async {

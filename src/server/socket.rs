@@ -26,6 +26,9 @@ pub(super) struct Session {
     /// How often the peer is pinged (proxies keep the connection open, dead peers are noticed);
     /// it is closed when it has sent nothing, not even a pong, for two of these.
     pub ping_every: Duration,
+    /// How long one frame may wait for the client to read it: a client that stops reading
+    /// would otherwise hold the session (and its pings) in a write forever.
+    pub write_timeout: Duration,
 }
 
 /// Runs the session until the client leaves, the socket fails, the hub closes it, or the
@@ -72,40 +75,40 @@ pub(super) async fn pump<F, Fut>(
                     // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with
                     // 1007, so the client learns why rather than seeing the TCP stream cut.
                     if invalid_utf8(&e) {
-                        let _ = socket.send(close(1007, "text frames must be UTF-8")).await;
+                        send(socket, kind.write_timeout, close(1007, "text frames must be UTF-8")).await;
                     }
                     break;
                 }
             },
             out = rx.recv() => match out {
-                Some(Outbound::Text(text)) => ok = socket.send(Message::Text(text.into())).await.is_ok(),
+                Some(Outbound::Text(text)) => ok = send(socket, kind.write_timeout, Message::Text(text.into())).await,
                 Some(Outbound::Numbered(seq, text)) => {
                     if seq > sent_seq {
                         sent_seq = seq;
-                        ok = socket.send(Message::Text(text.into())).await.is_ok();
+                        ok = send(socket, kind.write_timeout, Message::Text(text.into())).await;
                     }
                 }
                 Some(Outbound::Close(code, reason)) => {
-                    let _ = socket.send(close(code, reason)).await;
+                    send(socket, kind.write_timeout, close(code, reason)).await;
                     break;
                 }
                 None => {
                     // Dropped by the hub: the queue overflowed.
-                    let _ = socket.send(close(1013, kind.overflow)).await;
+                    send(socket, kind.write_timeout, close(1013, kind.overflow)).await;
                     break;
                 }
             },
             _ = shutdown.changed() => {
-                let _ = socket.send(close(1001, "going away")).await;
+                send(socket, kind.write_timeout, close(1001, "going away")).await;
                 break;
             }
             _ = ping.tick() => {
                 if heard.elapsed() > every * 2 {
                     tracing::debug!(who = kind.who, "no pong: closing");
-                    let _ = socket.send(close(NO_PONG, "no answer to pings")).await;
+                    send(socket, kind.write_timeout, close(NO_PONG, "no answer to pings")).await;
                     break;
                 }
-                ok = socket.send(Message::Ping(Default::default())).await.is_ok();
+                ok = send(socket, kind.write_timeout, Message::Ping(Default::default())).await;
             }
         }
     }
@@ -129,8 +132,22 @@ fn invalid_utf8(e: &axum::Error) -> bool {
 
 async fn send_error(socket: &mut WebSocket, kind: &Session, r: Refusal) -> bool {
     tracing::debug!(code = r.code, who = kind.who, "frame refused");
-    socket
-        .send(Message::Text((kind.error_frame)(r).into()))
-        .await
-        .is_ok()
+    send(
+        socket,
+        kind.write_timeout,
+        Message::Text((kind.error_frame)(r).into()),
+    )
+    .await
+}
+
+/// Sends one frame; false when the socket failed or the client left it unread for `limit`
+/// (the caller then ends the session, which drops the connection).
+pub(super) async fn send(socket: &mut WebSocket, limit: Duration, message: Message) -> bool {
+    match tokio::time::timeout(limit, socket.send(message)).await {
+        Ok(sent) => sent.is_ok(),
+        Err(_) => {
+            tracing::debug!("a client left a frame unread too long: closing");
+            false
+        }
+    }
 }

@@ -16,7 +16,7 @@ use tracing::Instrument;
 use super::chat::{self, Refusal};
 use super::limits;
 use super::metrics::FrameLimit;
-use super::socket::{close, pump, Session};
+use super::socket::{close, pump, send, Session};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::dialogue;
@@ -263,7 +263,12 @@ async fn run_session(
     let _guard = state.session_guard();
     let mut shutdown = state.shutdown_signal();
     if state.shutting_down() {
-        let _ = socket.send(close(1001, "going away")).await;
+        send(
+            &mut socket,
+            state.write_timeout(),
+            close(1001, "going away"),
+        )
+        .await;
         return;
     }
     let started = Instant::now();
@@ -288,6 +293,7 @@ async fn run_session(
             who: "visitor",
             overflow: "too slow: reconnect with last_seq",
             ping_every: std::time::Duration::from_secs(state.settings.limits.ping_secs),
+            write_timeout: state.write_timeout(),
             error_frame: |r| {
                 VisitorOut::Error {
                     code: r.code,
@@ -359,9 +365,8 @@ async fn welcome(
         Ok(o) => o,
         Err(e) => {
             tracing::error!(cause = %e, "cannot open the conversation");
-            let _ = socket
-                .send(close(1011, "storage unavailable: try again"))
-                .await;
+            let unavailable = close(1011, "storage unavailable: try again");
+            send(socket, state.write_timeout(), unavailable).await;
             return None;
         }
     };
@@ -392,11 +397,13 @@ async fn welcome(
         history: opened.history.iter().map(HistoryItem::from).collect(),
         seq: welcome_seq,
     };
-    let mut sent_seq = socket
-        .send(Message::Text(welcome.to_text().into()))
-        .await
-        .ok()
-        .map(|()| stored_seq);
+    let welcomed = send(
+        socket,
+        state.write_timeout(),
+        Message::Text(welcome.to_text().into()),
+    )
+    .await;
+    let mut sent_seq = welcomed.then_some(stored_seq);
     if sent_seq.is_some() && last_seq.is_some() && opened.resumed {
         match replay(socket, state, &conv_id, opened.replay).await {
             Ok(Some(last)) => sent_seq = sent_seq.map(|s| s.max(last)),
@@ -431,10 +438,9 @@ async fn replay(
         let full = page.len() >= REPLAY_PAGE;
         for frame in &page {
             let text = protocol::numbered(frame.seq, &frame.payload);
-            socket
-                .send(Message::Text(text.into()))
-                .await
-                .map_err(|_| ())?;
+            if !send(socket, state.write_timeout(), Message::Text(text.into())).await {
+                return Err(());
+            }
             last = Some(frame.seq);
         }
         let Some(after) = last.filter(|_| full) else {

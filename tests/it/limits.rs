@@ -172,13 +172,7 @@ async fn half_sent_request_headers_are_closed_after_the_timeout_while_others_are
     let started = std::time::Instant::now();
     let mut stalled = Vec::new();
     for _ in 0..50 {
-        let mut s = tokio::net::TcpStream::connect(app.addr)
-            .await
-            .expect("connect");
-        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc")
-            .await
-            .expect("send half a header");
-        stalled.push(s);
+        stalled.push(half_sent(&app).await);
     }
     // One that says nothing at all, and one that trickles a byte every 200 ms (slowloris).
     stalled.push(
@@ -249,4 +243,141 @@ async fn a_websocket_is_not_cut_by_the_http_timeouts() {
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let r = v.ask("combien ça coûte ?", "still-here").await;
     assert_eq!(r["reply_to"], "still-here");
+}
+
+/// A connection that sent half a request header and waits.
+async fn half_sent(app: &TestApp) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc")
+        .await
+        .expect("send half a header");
+    s
+}
+
+#[tokio::test]
+async fn half_sent_requests_over_the_address_cap_make_room_so_healthz_answers_at_once() {
+    // The header timeout is long: only the cap can free room in this test's time.
+    let app = app(|s| {
+        s.limits.address_max_connections = 20;
+        s.limits.header_read_timeout_secs = 120;
+    })
+    .await;
+    let mut stalled = Vec::new();
+    for _ in 0..60 {
+        stalled.push(half_sent(&app).await);
+    }
+    let answered = tokio::time::timeout(Duration::from_secs(5), http_get(app.addr, "/healthz"))
+        .await
+        .expect("healthz answers while half-sent requests fill the address's share");
+    assert_eq!(answered, (200, "ok".to_owned()));
+    // The oldest were closed to make room; the newest 20 minus the one healthz took are held.
+    let mut closed = 0;
+    for s in &mut stalled {
+        if closed_after(s, Duration::from_millis(300)).await.is_some() {
+            closed += 1;
+        }
+    }
+    assert!(
+        (40..=42).contains(&closed),
+        "about 41 of 60 closed to stay within 20: {closed}"
+    );
+    assert!(
+        closed_after(&mut stalled[59], Duration::from_millis(100))
+            .await
+            .is_none(),
+        "the newest is still open"
+    );
+}
+
+#[tokio::test]
+async fn websockets_count_toward_the_address_cap_until_they_close() {
+    let app = app(|s| s.limits.address_max_connections = 3).await;
+    let mut a = app.visitor().await;
+    let mut b = app.visitor().await;
+    let mut c = app.visitor().await;
+    for v in [&mut a, &mut b, &mut c] {
+        v.recv().await;
+    }
+    // Three sessions, none to close to make room: the fourth is refused, with a reason.
+    let mut conn = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    send_get(&mut conn, "/healthz", "close").await;
+    let (status, body) = read_response(&mut conn).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("too many open connections"), "{body}");
+    // The sessions were not touched.
+    let r = a.ask("combien ça coûte ?", "still-here").await;
+    assert_eq!(r["reply_to"], "still-here");
+    // One leaves: its place is free again once the server has closed its socket.
+    c.close().await;
+    let mut status = 0;
+    for _ in 0..50 {
+        let mut conn = tokio::net::TcpStream::connect(app.addr)
+            .await
+            .expect("connect");
+        send_get(&mut conn, "/healthz", "close").await;
+        status = read_response(&mut conn).await.0;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "room again after a session closed");
+}
+
+#[tokio::test]
+async fn a_visitor_that_stops_reading_is_closed_after_the_write_timeout() {
+    // Two sessions at a time (the advisor's and one visitor's): the next visitor gets in only
+    // once the server has let go of the one that stopped reading.
+    let app = app(|s| {
+        crate::helpers::unlimited(s);
+        s.limits.write_timeout_secs = 1;
+        s.limits.max_connections = 2;
+        s.chat.max_text_chars = 16_000;
+        s.chat.max_frame_bytes = 60_000;
+    })
+    .await;
+    // A conversation whose replay outgrows the socket buffers (megabytes on loopback): an
+    // advisor's long messages.
+    let token = app.add_advisor("Alice");
+    let mut a = app.advisor(&token).await;
+    a.recv_type("hello").await;
+    let (mut v, session, _) = crate::handoff::queued_visitor(&app, "combien ça coûte ?").await;
+    let conversation = a.alerted().await;
+    a.send(json!({"type": "claim", "conversation": conversation}))
+        .await;
+    a.recv_type("transcript").await;
+    let long = "Bonjour, voici ce que dit notre article. ".repeat(380);
+    for _ in 0..400 {
+        a.send(json!({"type": "message", "conversation": conversation, "text": long}))
+            .await;
+        v.recv_type("advisor_message").await;
+    }
+    v.close().await;
+    // The visitor comes back asking for everything since the start, then never reads.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("small buffer");
+    let tcp = socket.connect(app.addr).await.expect("connect");
+    let url = app.url(&format!("/ws?session={session}&last_seq=0"));
+    let (_unread, _) = tokio_tungstenite::client_async(url.replace("http://", "ws://"), tcp)
+        .await
+        .expect("upgrade");
+    let started = std::time::Instant::now();
+    let mut admitted = None;
+    while started.elapsed() < Duration::from_secs(30) {
+        if third_visitor(&app).await.is_none() {
+            admitted = Some(started.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let admitted = admitted.expect("the unread session was closed, so another visitor got in");
+    assert!(
+        admitted >= Duration::from_millis(900),
+        "not before the replay stalled for the 1 s write timeout: {admitted:?}"
+    );
 }
