@@ -775,6 +775,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn too_many_pills_is_an_overdose_only_when_someone_took_them() {
+        let m = Matcher::new(Arc::new(shipped()));
+        let kind = |q: &str| m.reply(q, None).kind;
+        for q in [
+            "il a pris trop de cachets",
+            "I took a whole bottle of painkillers",
+            "my mother took all her pills at once",
+            "j'ai avalé toute la plaquette",
+        ] {
+            assert_eq!(kind(q), ReplyKind::Emergency, "{q}");
+        }
+        for q in [
+            "trop de comprimés à prendre après la thérapie ?",
+            "faut-il arrêter tous mes médicaments avant la greffe ?",
+            "will I have too many pills to take after the treatment?",
+        ] {
+            assert_ne!(kind(q), ReplyKind::Emergency, "{q}");
+        }
+    }
+
+    #[test]
     fn a_diagnosis_is_never_answered_from_the_article() {
         let m = Matcher::new(Arc::new(shipped()));
         for q in [
