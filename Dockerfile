@@ -12,6 +12,8 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 # Dependencies first, so editing the code does not rebuild them.
 COPY Cargo.toml Cargo.lock ./
+# The C build settings (mimalloc's lazy commit), before anything is compiled.
+COPY .cargo ./.cargo
 RUN mkdir -p src benches \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \
