@@ -325,3 +325,37 @@ fn second_blind_set_is_measured() {
     };
     check(&r, bars);
 }
+
+/// One question per line of a probe file.
+fn probe(file: &str) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(file);
+    let text = std::fs::read_to_string(&path).expect("the probe file");
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Emergencies and symptom questions written apart from the sets, in every style (SMS, Quebec,
+/// vulgar, English), for the emergency lexicon: every one of the first gets 112, none of the
+/// second. Tuned on (its misses were fixed in `intents/`), so it guards, it does not measure.
+#[test]
+fn the_emergency_probe_gets_112_and_the_symptom_questions_do_not() {
+    let m = matcher();
+    let missed: Vec<String> = probe("probe_emergencies.txt")
+        .into_iter()
+        .filter(|q| {
+            let r = m.reply(q, None);
+            r.kind != ReplyKind::Emergency || !r.text.contains("112")
+        })
+        .collect();
+    assert!(missed.is_empty(), "no 112 for: {missed:#?}");
+    let alarmed: Vec<String> = probe("probe_not_emergencies.txt")
+        .into_iter()
+        .filter(|q| m.reply(q, None).kind == ReplyKind::Emergency)
+        .collect();
+    assert!(alarmed.is_empty(), "112 for: {alarmed:#?}");
+}
