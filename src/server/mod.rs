@@ -43,7 +43,7 @@ use crate::config::{Schedule, Settings};
 use crate::dialogue::Rules;
 use crate::handoff::{self, Hub, Webhook};
 use crate::live::Live;
-use crate::store::{Db, SqliteStore, StoreError};
+use crate::store::{Db, Opened, StoreError};
 
 /// What every request and session shares. Built once by [`AppState::new`].
 pub struct AppState {
@@ -84,7 +84,7 @@ impl AppState {
     pub fn new(
         settings: Settings,
         live: Arc<Live>,
-        store: SqliteStore,
+        store: impl Into<Opened>,
     ) -> Result<Arc<AppState>, StoreError> {
         let schedule = settings
             .handoff
@@ -99,7 +99,7 @@ impl AppState {
         let hub = Arc::new(Hub::new());
         let delivery = hub.clone();
         let metrics = Arc::new(metrics::Metrics::new());
-        let db = Db::sqlite(
+        let db = Db::start(
             store,
             Arc::new(
                 move |conversation: &str, frames: &[crate::store::StoredFrame], resent: bool| {
