@@ -14,6 +14,7 @@ mod limit;
 mod limits;
 mod metrics;
 mod missed;
+mod nodes;
 mod privacy;
 mod socket;
 mod visitor;
@@ -323,6 +324,9 @@ pub async fn run(
     let escalation = tokio::spawn(chat::escalation_loop(state.clone()));
     let leave_queue = tokio::spawn(chat::leave_queue_loop(state.clone()));
     let purge = tokio::spawn(privacy::purge_loop(state.clone()));
+    // Other nodes on the same database (PostgreSQL): their commits reach this node's clients.
+    state.db.listen(nodes::handler(&state));
+    let presence = tokio::spawn(nodes::presence_loop(state.clone()));
     let limits = &state.settings.limits;
     let timeouts = conn::Timeouts {
         header: Duration::from_secs(limits.header_read_timeout_secs),
@@ -370,6 +374,7 @@ pub async fn run(
     }
     escalation.abort();
     leave_queue.abort();
+    presence.abort();
     // A purge cut short loses nothing: each batch is its own transaction, the next run goes on.
     purge.abort();
     if let Err(e) = state.db.close().await {

@@ -18,7 +18,8 @@ pub struct Admin {
 enum Backend {
     Sqlite(SqliteStore),
     Postgres {
-        runtime: tokio::runtime::Runtime,
+        /// Boxed: a runtime is large, and SQLite's variant needs none.
+        runtime: Box<tokio::runtime::Runtime>,
         store: PgStore,
     },
 }
@@ -69,7 +70,10 @@ impl Admin {
                         Mode::Existing | Mode::ReadOnly => PgStore::open_existing(url).await,
                     }
                 })?;
-                Backend::Postgres { runtime, store }
+                Backend::Postgres {
+                    runtime: Box::new(runtime),
+                    store,
+                }
             }
         };
         Ok(Admin { backend })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::db::{Committed, Deliver, SqliteDb};
 use super::pg::write::{Done, Op};
 use super::pg::PgStore;
-use super::pg_db::PgDb;
+use super::pg_db::{OnEvent, PgDb};
 use super::{Applied, SqliteStore, StoreError, StoredFrame};
 use crate::clock::now_ms;
 use crate::model::{
@@ -79,11 +79,45 @@ impl Db {
         Ok(Db { backend })
     }
 
-    /// The PostgreSQL store under this one, if it is PostgreSQL (nodes listen on it).
-    pub fn postgres(&self) -> Option<&PgStore> {
+    /// `true` when other nodes may share the database (PostgreSQL).
+    pub fn shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Hands `on` what other nodes commit (PostgreSQL; nothing on SQLite, which has one node).
+    pub fn listen(&self, on: OnEvent) {
+        if let Backend::Postgres(p) = &self.backend {
+            p.listen(on);
+        }
+    }
+
+    /// Records how many advisors are connected to this node (other nodes count them as
+    /// available); nothing on SQLite.
+    pub async fn advertise(&self, advisors: u64) -> Result<(), StoreError> {
         match &self.backend {
-            Backend::Postgres(p) => Some(&p.store),
-            Backend::Sqlite(_) => None,
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(p) => p.advertise(advisors).await,
+        }
+    }
+
+    /// Advisors connected to other nodes (0 on SQLite).
+    pub async fn advisors_elsewhere(&self) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(0),
+            Backend::Postgres(p) => p.advisors_elsewhere().await,
+        }
+    }
+
+    /// The advisor holding `conversation` and the text of its visitor message `message`, if an
+    /// advisor holds it (a message written on another node, to forward).
+    pub async fn to_forward(
+        &self,
+        conversation: &str,
+        message: i64,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(p) => p.store.to_forward(conversation, message).await,
         }
     }
 

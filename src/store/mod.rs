@@ -22,6 +22,7 @@ pub use admin::Admin;
 pub use db::{Committed, Deliver};
 pub use handle::{Db, Opened};
 pub use pg::PgStore;
+pub use pg_db::{OnEvent, PRESENCE_EVERY};
 pub use sqlite::SqliteStore;
 use sqlite::PURGE_BATCH;
 
@@ -129,6 +130,32 @@ pub enum StoreError {
         found: i64,
         needed: i64,
     },
+}
+
+/// What a node commits that the others must act on: told through PostgreSQL's `NOTIFY` on
+/// commit (ids only), read from the tables by whoever acts on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// Frames `first..=last` of a conversation were committed: its visitor may be here.
+    Frames {
+        conversation: String,
+        first: u64,
+        last: u64,
+    },
+    /// A visitor wrote message `message` in a conversation an advisor holds.
+    VisitorMessage { conversation: String, message: i64 },
+    /// The queue changed (a handoff opened, claimed, escalated or abandoned).
+    Queue,
+    /// A handoff was opened (`escalated: false`) or escalated: advisors are alerted.
+    Alert {
+        conversation: String,
+        escalated: bool,
+    },
+    /// A conversation was claimed (its advisor is read from the database).
+    Claimed { conversation: String },
+    /// The listener (re)connected: anything may have been missed while it was away, so read
+    /// again what this node shows (the queue, its visitors' frames).
+    Resync,
 }
 
 /// A stored visitor frame: its number and its payload (the wire JSON without `seq`, which the

@@ -17,7 +17,7 @@ use super::rows::{
     advisor_row, card_json, conversation_columns, conversation_row, frame_row, lead_row,
     message_row, miss_row, parse_card, queued_row, LEAD_COLUMNS, MISS_COLUMNS,
 };
-use super::{Applied, StoreError, StoredFrame};
+use super::{Applied, NodeEvent, StoreError, StoredFrame};
 use crate::model::{
     Advisor, AdvisorSummary, Card, Conversation, Decisions, Handoff, HandoffChange, HandoffReason,
     Lead, Message, Purged, QueuedHandoff, Removed, Sender, StoredMiss, Turn, VisitorRecord, PICK,
@@ -25,7 +25,8 @@ use crate::model::{
 
 /// Schema versions, applied in order; `faqbot_schema` has a row for each that ran. Its own list:
 /// PostgreSQL started at what SQLite reached in five steps.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE conversations (
     id TEXT PRIMARY KEY,
     token_hash TEXT NOT NULL UNIQUE,
@@ -123,7 +124,18 @@ CREATE TABLE misses (
 );
 CREATE INDEX misses_by_conversation ON misses(conversation_id, id);
 CREATE INDEX misses_by_at ON misses(at);
-"#];
+"#,
+    // 2: which nodes have advisors connected, so that a node without any still hands a visitor
+    // to an advisor connected elsewhere. Each node refreshes its row; a row not refreshed for
+    // a while is a node gone (killed nodes leave theirs).
+    r#"
+CREATE TABLE presence (
+    node TEXT PRIMARY KEY,
+    advisors BIGINT NOT NULL,
+    seen_at BIGINT NOT NULL
+);
+"#,
+];
 
 /// The advisory lock migrations hold (any number, the same on every node): a second node
 /// starting at the same time waits for the first's migrations, then finds nothing to do.
@@ -148,6 +160,8 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// To open the listener's connection, outside the pool.
+    config: tokio_postgres::Config,
     /// The URL without its password, for messages.
     shown: String,
 }
@@ -189,7 +203,7 @@ impl PgStore {
                     message: e.to_string(),
                 })?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -199,7 +213,11 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Database(Box::new(e)))?;
-        let store = PgStore { pool, shown };
+        let store = PgStore {
+            pool,
+            config,
+            shown,
+        };
         // Fail now, with the address, rather than on the first visitor's message.
         let _ = store
             .pool
@@ -219,6 +237,91 @@ impl PgStore {
 
     pub(super) fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// A connection of its own, outside the pool (the listener's), and the future that drives
+    /// it and yields its notifications.
+    pub(super) async fn dedicated(
+        &self,
+    ) -> Result<
+        (
+            tokio_postgres::Client,
+            tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+        ),
+        StoreError,
+    > {
+        Ok(self.config.connect(NoTls).await?)
+    }
+
+    /// The text of visitor message `message` in `conversation` and the advisor holding that
+    /// conversation now, if one does (to forward a message written on another node).
+    pub async fn to_forward(
+        &self,
+        conversation: &str,
+        message: i64,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT c.advisor, m.text FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                 WHERE m.id = $1 AND m.conversation_id = $2 AND c.mode = 'advisor' AND c.advisor IS NOT NULL",
+                &[&message, &conversation],
+            )
+            .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
+    /// Records that `node` has `advisors` connected now.
+    pub(super) async fn advertise(
+        &self,
+        node: &str,
+        advisors: u64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                &client
+                    .prepare_cached(
+                        "INSERT INTO presence (node, advisors, seen_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (node) DO UPDATE SET advisors = $2, seen_at = $3",
+                    )
+                    .await?,
+                &[&node, &(advisors.min(i64::MAX as u64) as i64), &now],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Advisors connected to nodes other than `node` that were seen since `since`.
+    pub(super) async fn advisors_elsewhere(
+        &self,
+        node: &str,
+        since: i64,
+    ) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        let n: i64 = client
+            .query_one(
+                &client
+                    .prepare_cached(
+                        "SELECT COALESCE(SUM(advisors), 0)::BIGINT FROM presence WHERE node <> $1 AND seen_at >= $2",
+                    )
+                    .await?,
+                &[&node, &since],
+            )
+            .await?
+            .try_get(0)?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Forgets `node` (it stops).
+    pub(super) async fn leave(&self, node: &str) -> Result<(), StoreError> {
+        self.pool
+            .get()
+            .await?
+            .execute("DELETE FROM presence WHERE node = $1", &[&node])
+            .await?;
+        Ok(())
     }
 
     /// Migrations that ran (0: none, or no faqbot schema at all).
@@ -779,9 +882,8 @@ fn strings(rows: &[Row]) -> Result<Vec<String>, StoreError> {
 pub mod write {
     use super::*;
 
-    /// A conversation whose frames were committed, to tell the other nodes: (conversation, the
-    /// first and last `seq`).
-    pub type Told = Vec<(String, u64, u64)>;
+    /// What a batch changed that other nodes must hear of (see [`super::NodeEvent`]).
+    pub type Told = Vec<NodeEvent>;
 
     /// One write.
     pub enum Op {
@@ -906,15 +1008,7 @@ pub mod write {
                 .await?;
                 Done::Nothing
             }
-            Op::Apply(turn, now) => {
-                let applied = apply(tx, turn, *now).await?;
-                if let Applied::Done { frames } = &applied {
-                    if let (Some(first), Some(last)) = (frames.first(), frames.last()) {
-                        told.push((turn.conversation.clone(), first.seq, last.seq));
-                    }
-                }
-                Done::Applied(applied)
-            }
+            Op::Apply(turn, now) => Done::Applied(apply(tx, turn, *now, told).await?),
             Op::AddAdvisor {
                 name,
                 role,
@@ -1000,13 +1094,8 @@ pub mod write {
             }
             Op::RemoveAdvisor { name, now, ends } => {
                 let id = advisor_id(tx, name).await?;
-                for (conversation, turn) in ends {
-                    let applied = apply(tx, turn, *now).await?;
-                    if let Applied::Done { frames } = &applied {
-                        if let (Some(first), Some(last)) = (frames.first(), frames.last()) {
-                            told.push((conversation.clone(), first.seq, last.seq));
-                        }
-                    }
+                for (_, turn) in ends {
+                    apply(tx, turn, *now, told).await?;
                 }
                 let still: i64 = tx
                     .query_one(
@@ -1042,6 +1131,9 @@ pub mod write {
                         gone.push(id.clone());
                     }
                 }
+                if !gone.is_empty() {
+                    told.push(NodeEvent::Queue);
+                }
                 Done::Ids(gone)
             }
             Op::Escalate { before, now } => {
@@ -1060,6 +1152,15 @@ pub mod write {
                     .map(|r| Ok((r.try_get::<_, i64>(4)?, queued_row(r)?)))
                     .collect::<Result<Vec<_>, StoreError>>()?;
                 due.sort_by_key(|(id, _)| *id);
+                for (_, h) in &due {
+                    told.push(NodeEvent::Alert {
+                        conversation: h.conversation.clone(),
+                        escalated: true,
+                    });
+                }
+                if !due.is_empty() {
+                    told.push(NodeEvent::Queue);
+                }
                 Done::Queued(due.into_iter().map(|(_, h)| h).collect())
             }
             Op::Erase(id) => Done::Removed(erase(tx, id).await?),
@@ -1155,22 +1256,30 @@ pub mod write {
 
     /// Applies a turn: what `sqlite::write::apply` does, with the conversation's row locked
     /// first so that nodes writing the same conversation take turns.
+    ///
+    /// What other nodes must hear of goes into `told`: the frames numbered, a visitor's message
+    /// in a conversation an advisor holds (to forward it), a change of the queue.
     pub(in crate::store) async fn apply(
         tx: &deadpool_postgres::Transaction<'_>,
         turn: &Turn<String>,
         now: i64,
+        told: &mut Told,
     ) -> Result<Applied, StoreError> {
         let conv = turn.conversation.as_str();
         // The lock is held to the commit: the `seq` read here is the last one, on every node.
-        let locked: Option<i64> = tx
+        let locked: Option<(i64, String)> = tx
             .query_opt(
-                &tx.prepare_cached("SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE")
-                    .await?,
+                &tx.prepare_cached(
+                    "SELECT last_seq, mode FROM conversations WHERE id = $1 FOR UPDATE",
+                )
+                .await?,
                 &[&conv],
             )
             .await?
-            .map(|r| r.try_get(0))
+            .map(|r| Ok::<_, StoreError>((r.try_get(0)?, r.try_get(1)?)))
             .transpose()?;
+        let held = locked.as_ref().is_some_and(|(_, mode)| mode == "advisor");
+        let locked = locked.map(|(seq, _)| seq);
 
         if let Some(client_id) = &turn.client_id {
             let seen: Option<i64> = tx
@@ -1221,6 +1330,11 @@ pub mod write {
                     &[&conv],
                 )
                 .await?;
+                told.push(NodeEvent::Alert {
+                    conversation: conv.to_owned(),
+                    escalated: false,
+                });
+                told.push(NodeEvent::Queue);
             }
             Some(HandoffChange::Unavailable(card)) => {
                 tx.execute(
@@ -1246,6 +1360,10 @@ pub mod write {
                     &[&conv, advisor],
                 )
                 .await?;
+                told.push(NodeEvent::Claimed {
+                    conversation: conv.to_owned(),
+                });
+                told.push(NodeEvent::Queue);
             }
             Some(HandoffChange::End { advisor, status }) => {
                 let changed = tx
@@ -1275,7 +1393,7 @@ pub mod write {
             let insert = tx
                 .prepare_cached(
                     "INSERT INTO messages (conversation_id, at, sender, text, faq_id, confidence, advisor, client_id, kind, seq, frame, reply_to)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
                 )
                 .await?;
             for (i, m) in turn.messages.iter().enumerate() {
@@ -1284,8 +1402,8 @@ pub mod write {
                 } else {
                     None
                 };
-                let told = m.frame.and_then(|k| Some((k, turn.frames.get(k)?)));
-                let (seq, frame, reply_to) = match told {
+                let sent = m.frame.and_then(|k| Some((k, turn.frames.get(k)?)));
+                let (seq, frame, reply_to) = match sent {
                     Some((k, payload)) => (seq_of(k), Some(payload), turn.client_id.as_deref()),
                     None => (last, None, None),
                 };
@@ -1303,7 +1421,14 @@ pub mod write {
                     &frame,
                     &reply_to,
                 ];
-                tx.execute(&insert, &params).await?;
+                let id: i64 = tx.query_one(&insert, &params).await?.try_get(0)?;
+                if held && m.from == Sender::Visitor {
+                    // The advisor holding it may be connected to another node.
+                    told.push(NodeEvent::VisitorMessage {
+                        conversation: conv.to_owned(),
+                        message: id,
+                    });
+                }
             }
         }
 
@@ -1363,6 +1488,13 @@ pub mod write {
                 });
                 last_seq = Some(seq);
             }
+        }
+        if let (Some(first), Some(last)) = (frames.first(), frames.last()) {
+            told.push(NodeEvent::Frames {
+                conversation: conv.to_owned(),
+                first: first.seq,
+                last: last.seq,
+            });
         }
 
         let u = &turn.update;

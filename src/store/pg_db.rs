@@ -5,16 +5,37 @@
 //! **Invariant:** frames are delivered only after the commit that made them durable returns.
 //! Across nodes, a conversation's frames are numbered under its row lock (see `pg::write::apply`),
 //! so `seq` stays gap-free whichever node writes.
+//!
+//! Nodes tell each other what they committed with `NOTIFY` in the same transaction (sent on
+//! commit, ids only: [`NodeEvent`]); each node's listener reads what it needs from the tables.
+//! Nothing depends on a notification arriving: a listener that reconnects reads everything its
+//! node shows again ([`NodeEvent::Resync`]).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::db::{Committed, Deliver};
 use super::pg::write::{self, Done, Op, Told};
 use super::pg::PgStore;
-use super::{Applied, StoreError};
+use super::{Applied, NodeEvent, StoreError};
+
+/// The channel nodes tell each other on.
+const CHANNEL: &str = "faqbot";
+/// A node's advertised advisors count for this long after it last said so: nodes say it every
+/// [`PRESENCE_EVERY`] and when it changes, so a killed node's advisors stop counting soon.
+pub const PRESENCE_TTL: Duration = Duration::from_secs(15);
+pub const PRESENCE_EVERY: Duration = Duration::from_secs(5);
+/// How long a lost listener connection waits before it connects again.
+const RECONNECT: Duration = Duration::from_secs(1);
+
+/// Acts on what another node committed; awaited before the next event, so one conversation's
+/// frames are handled in commit order.
+pub type OnEvent = Arc<dyn Fn(NodeEvent) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// Writes in one transaction at most: bounds the latency a batch adds to its first write.
 const MAX_BATCH: usize = 256;
@@ -31,17 +52,43 @@ pub(super) struct PgDb {
     pub(super) store: PgStore,
     jobs: Mutex<Option<mpsc::UnboundedSender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// This node's name in notifications: its own are not acted on twice.
+    node: Arc<str>,
+    listener: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl PgDb {
     /// Starts the writer task (on the current tokio runtime).
     pub(super) fn start(store: PgStore, deliver: Deliver, committed: Committed) -> PgDb {
         let (tx, rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(write_loop(store.clone(), rx, deliver, committed));
+        let node: Arc<str> = crate::secret::new_id().into();
+        let writer = tokio::spawn(write_loop(
+            store.clone(),
+            rx,
+            deliver,
+            committed,
+            node.clone(),
+        ));
         PgDb {
             store,
             jobs: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
+            node,
+            listener: Mutex::new(None),
+        }
+    }
+
+    /// Starts listening to the other nodes: `on` gets what they commit, and a
+    /// [`NodeEvent::Resync`] each time the listener (re)connects.
+    pub(super) fn listen(&self, on: OnEvent) {
+        let task = tokio::spawn(listen_loop(self.store.clone(), self.node.clone(), on));
+        if let Some(old) = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(task)
+        {
+            old.abort();
         }
     }
 
@@ -63,8 +110,32 @@ impl PgDb {
         rx.await.map_err(|_| StoreError::Stopped)?
     }
 
+    /// Records how many advisors are connected to this node now.
+    pub(super) async fn advertise(&self, advisors: u64) -> Result<(), StoreError> {
+        self.store
+            .advertise(&self.node, advisors, crate::clock::now_ms())
+            .await
+    }
+
+    /// Advisors connected to the other nodes, as they last said (within [`PRESENCE_TTL`]).
+    pub(super) async fn advisors_elsewhere(&self) -> Result<u64, StoreError> {
+        let since = crate::clock::now_ms().saturating_sub(PRESENCE_TTL.as_millis() as i64);
+        self.store.advisors_elsewhere(&self.node, since).await
+    }
+
     /// Stops the writer once it has committed what it was given.
     pub(super) async fn close(&self) -> Result<(), StoreError> {
+        if let Err(e) = self.store.leave(&self.node).await {
+            tracing::warn!(cause = %e, "cannot remove this node's presence: it expires by itself");
+        }
+        if let Some(listener) = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            listener.abort();
+        }
         drop(self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take());
         let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(handle) = writer {
@@ -81,6 +152,7 @@ async fn write_loop(
     mut jobs: mpsc::UnboundedReceiver<Job>,
     deliver: Deliver,
     committed: Committed,
+    node: Arc<str>,
 ) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
@@ -101,7 +173,7 @@ async fn write_loop(
             key(a).cmp(&key(b))
         });
         let (writes, started) = (batch.len(), std::time::Instant::now());
-        run_batch(&store, batch, &deliver).await;
+        run_batch(&store, batch, &deliver, &node).await;
         let took = started.elapsed();
         committed(writes, took);
         tracing::debug!(writes, us = took.as_micros() as u64, "batch committed");
@@ -111,9 +183,9 @@ async fn write_loop(
 /// Commits `batch`. A write that fails is answered with its error and the others run again
 /// without it (a failed statement aborts a PostgreSQL transaction); a failed commit fails them
 /// all, and nothing of it is delivered.
-async fn run_batch(store: &PgStore, mut batch: Vec<Job>, deliver: &Deliver) {
+async fn run_batch(store: &PgStore, mut batch: Vec<Job>, deliver: &Deliver, node: &str) {
     loop {
-        match attempt(store, &mut batch).await {
+        match attempt(store, &mut batch, node).await {
             Ok(None) => {
                 for job in &batch {
                     if let (Op::Apply(turn, _), Some(Done::Applied(applied))) = (&job.op, &job.done)
@@ -156,6 +228,7 @@ async fn run_batch(store: &PgStore, mut batch: Vec<Job>, deliver: &Deliver) {
 async fn attempt(
     store: &PgStore,
     batch: &mut [Job],
+    node: &str,
 ) -> Result<Option<(usize, StoreError)>, StoreError> {
     let mut client = store.pool().get().await?;
     let tx = client.transaction().await?;
@@ -166,6 +239,157 @@ async fn attempt(
             Err(e) => return Ok(Some((i, e))),
         }
     }
+    if !told.is_empty() {
+        // Sent by PostgreSQL when (and only if) this transaction commits.
+        let mut payloads: Vec<String> = told.iter().map(|e| encode(node, e)).collect();
+        payloads.dedup();
+        tx.execute(
+            "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p",
+            &[&CHANNEL, &payloads],
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(None)
+}
+
+/// A notification's text: `NODE f CONVERSATION FIRST LAST`, `NODE v CONVERSATION MESSAGE`,
+/// `NODE q`, `NODE a CONVERSATION new|escalated`, `NODE c CONVERSATION` (ids are hex: no
+/// spaces).
+fn encode(node: &str, event: &NodeEvent) -> String {
+    match event {
+        NodeEvent::Frames {
+            conversation,
+            first,
+            last,
+        } => format!("{node} f {conversation} {first} {last}"),
+        NodeEvent::VisitorMessage {
+            conversation,
+            message,
+        } => format!("{node} v {conversation} {message}"),
+        NodeEvent::Queue | NodeEvent::Resync => format!("{node} q"),
+        NodeEvent::Alert {
+            conversation,
+            escalated,
+        } => {
+            let kind = if *escalated { "escalated" } else { "new" };
+            format!("{node} a {conversation} {kind}")
+        }
+        NodeEvent::Claimed { conversation } => format!("{node} c {conversation}"),
+    }
+}
+
+/// The event in a notification from another node; `None` for this node's own or a text it
+/// does not know (a newer node's).
+fn decode(own: &str, payload: &str) -> Option<NodeEvent> {
+    let mut parts = payload.split(' ');
+    if parts.next()? == own {
+        return None;
+    }
+    match (parts.next()?, parts.next(), parts.next(), parts.next()) {
+        ("f", Some(c), Some(first), Some(last)) => Some(NodeEvent::Frames {
+            conversation: c.to_owned(),
+            first: first.parse().ok()?,
+            last: last.parse().ok()?,
+        }),
+        ("v", Some(c), Some(message), None) => Some(NodeEvent::VisitorMessage {
+            conversation: c.to_owned(),
+            message: message.parse().ok()?,
+        }),
+        ("q", None, None, None) => Some(NodeEvent::Queue),
+        ("a", Some(c), Some(kind @ ("new" | "escalated")), None) => Some(NodeEvent::Alert {
+            conversation: c.to_owned(),
+            escalated: kind == "escalated",
+        }),
+        ("c", Some(c), None, None) => Some(NodeEvent::Claimed {
+            conversation: c.to_owned(),
+        }),
+        _ => None,
+    }
+}
+
+/// Listens on a connection of its own, reconnecting when it is lost, until aborted.
+async fn listen_loop(store: PgStore, node: Arc<str>, on: OnEvent) {
+    loop {
+        match store.dedicated().await {
+            Ok((client, mut connection)) => {
+                let (tx, mut rx) = mpsc::unbounded_channel();
+                // The connection yields notifications only to whoever polls it.
+                let driver = tokio::spawn(async move {
+                    let mut messages =
+                        futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                    while let Some(message) = messages.next().await {
+                        match message {
+                            Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                                if tx.send(n.payload().to_owned()).is_err() {
+                                    break;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(cause = %e, "the listener's connection failed: reconnecting");
+                                break;
+                            }
+                        }
+                    }
+                });
+                match client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+                    Ok(()) => {
+                        // Listening from here: whatever committed before is read now.
+                        on(NodeEvent::Resync).await;
+                        while let Some(payload) = rx.recv().await {
+                            if let Some(event) = decode(&node, &payload) {
+                                on(event).await;
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(cause = %e, "cannot LISTEN: retrying"),
+                }
+                driver.abort();
+            }
+            Err(e) => {
+                tracing::warn!(cause = %e, "the listener cannot connect: other nodes' messages arrive once it does")
+            }
+        }
+        tokio::time::sleep(RECONNECT).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_round_trip_and_a_nodes_own_are_ignored() {
+        let events = [
+            NodeEvent::Frames {
+                conversation: "ab12".into(),
+                first: 3,
+                last: 5,
+            },
+            NodeEvent::VisitorMessage {
+                conversation: "ab12".into(),
+                message: 42,
+            },
+            NodeEvent::Queue,
+            NodeEvent::Alert {
+                conversation: "ab12".into(),
+                escalated: true,
+            },
+            NodeEvent::Alert {
+                conversation: "ab12".into(),
+                escalated: false,
+            },
+            NodeEvent::Claimed {
+                conversation: "ab12".into(),
+            },
+        ];
+        for e in events {
+            let text = encode("n1", &e);
+            assert_eq!(decode("n2", &text), Some(e.clone()), "{text}");
+            assert_eq!(decode("n1", &text), None, "own: {text}");
+        }
+        assert_eq!(decode("n2", "n1 z what"), None);
+        assert_eq!(decode("n2", "n1 f ab12 x 5"), None);
+    }
 }

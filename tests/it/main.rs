@@ -11,6 +11,7 @@ mod helpers;
 mod limits;
 mod live;
 mod metrics;
+mod nodes;
 mod postgres;
 mod privacy;
 mod report;
