@@ -638,3 +638,101 @@ contract!(
     removing_an_advisor_gives_their_conversations_back_to_the_bot,
     misses_erasure_and_purge_cover_every_linked_row,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_nodes_starting_together_migrate_once_and_commands_never_create_the_schema() {
+    let url = crate::postgres::database().await;
+    let at = Location::Postgres(url.clone());
+    // A command that must not create anything refuses an empty database, saying why.
+    let empty = {
+        let at = at.clone();
+        tokio::task::spawn_blocking(move || Admin::open_existing(&at).err())
+            .await
+            .expect("task")
+    };
+    assert!(
+        matches!(empty, Some(StoreError::NoPgDatabase(_))),
+        "{empty:?}"
+    );
+    let opens = (0..4).map(|_| {
+        let url = url.clone();
+        tokio::spawn(async move { PgStore::open(&url).await })
+    });
+    for opened in join_all(opens).await {
+        opened.expect("task").expect("every node starts");
+    }
+    tokio::task::spawn_blocking(move || Admin::open_read_only(&at).map(drop))
+        .await
+        .expect("task")
+        .expect("the schema is there and current");
+}
+
+/// The real `faqbot` with `args`, its database given by the variable (as the Dockerfile does).
+fn faqbot(args: &[&str], url: &str) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_faqbot"))
+        .args(args)
+        .env("FAQBOT_STORAGE__DATABASE_URL", url)
+        .env_remove("FAQBOT_PRIVACY__RETENTION_DAYS")
+        .output()
+        .expect("faqbot runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_the_data_commands_work_on_a_database_url() {
+    let s = subject(Kind::Postgres).await;
+    let Location::Postgres(url) = s.at.clone() else {
+        unreachable!("a PostgreSQL subject")
+    };
+    let id = "abc123def456";
+    s.conversation(id).await;
+    let mut turn = asked(id, "a", "je ne sais pas");
+    turn.miss = Some(Miss {
+        lang: "fr".into(),
+        question: "xyzzy plugh".into(),
+        terms: vec!["xyzzy".into()],
+        kind: MissKind::Fallback,
+        confidence: 0.0,
+        candidates: Vec::new(),
+        outcome: Outcome::None,
+    });
+    turn.contact = Some(NewContact {
+        name: "Jeanne".into(),
+        email: None,
+        phone: Some("0601020304".into()),
+        message: None,
+        consent: true,
+    });
+    s.db.apply(turn).await.expect("a turn");
+
+    let run = |args: &'static [&'static str]| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || faqbot(args, &url))
+    };
+    let (ok, out, err) = run(&["advisor", "add", "Alice"]).await.expect("task");
+    assert!(ok, "{err}");
+    assert!(!out.contains("postgres://postgres:"), "no password shown");
+    let (ok, out, _) = run(&["advisor", "list"]).await.expect("task");
+    assert!(ok && out.contains("Alice"), "{out}");
+    let (ok, out, _) = run(&["leads"]).await.expect("task");
+    assert!(ok && out.contains("Jeanne") && out.contains(id), "{out}");
+    let (ok, out, _) = run(&["report"]).await.expect("task");
+    assert!(ok && out.contains("xyzzy plugh"), "{out}");
+    let (ok, out, _) = run(&["visitor", "export", "abc123"]).await.expect("task");
+    assert!(
+        ok && out.contains(id) && out.contains("question a") && out.contains("Jeanne"),
+        "{out}"
+    );
+    let (ok, out, _) = run(&["purge", "--days", "1"]).await.expect("task");
+    assert!(ok && out.contains("conversations"), "{out}");
+    let (ok, out, err) = run(&["visitor", "erase", "abc123"]).await.expect("task");
+    assert!(ok, "{err}");
+    assert!(out.contains("erased conversation abc123def456"), "{out}");
+    assert!(s.db.conversation(id).await.expect("read").is_none());
+    let (ok, _, err) = run(&["advisor", "rotate", "Nobody"]).await.expect("task");
+    assert!(!ok && err.contains("--database"), "{err}");
+}
