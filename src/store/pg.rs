@@ -141,8 +141,8 @@ CREATE TABLE presence (
 /// starting at the same time waits for the first's migrations, then finds nothing to do.
 const MIGRATION_LOCK: i64 = 0x6661_7162_6f74; // "faqbot"
 
-/// Connections per node: the writer's, the listener's (outside the pool) and the reads'.
-const POOL_SIZE: usize = 8;
+/// Connections per node, for its writers and its reads (the listener has its own).
+const POOL_SIZE: usize = 12;
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> StoreError {

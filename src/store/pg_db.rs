@@ -1,6 +1,9 @@
-//! The service's store over PostgreSQL: reads on the pool, and one writer task per node that
-//! commits every write waiting for it in one transaction (group commit), then hands the frames
-//! to [`Deliver`] in commit order, as the SQLite writer does.
+//! The service's store over PostgreSQL: reads on the pool, and a few writer tasks per node, each
+//! committing every write waiting for it in one transaction (group commit), then handing the
+//! frames to [`Deliver`] in commit order, as the SQLite writer does. A conversation's writes
+//! always go to the same writer (by a hash of its id), so they commit and are delivered in
+//! order; several writers let the database work on several transactions at once, where one
+//! would wait for each statement's round trip in turn.
 //!
 //! **Invariant:** frames are delivered only after the commit that made them durable returns.
 //! Across nodes, a conversation's frames are numbered under its row lock (see `pg::write::apply`),
@@ -39,6 +42,8 @@ pub type OnEvent = Arc<dyn Fn(NodeEvent) -> BoxFuture<'static, ()> + Send + Sync
 
 /// Writes in one transaction at most: bounds the latency a batch adds to its first write.
 const MAX_BATCH: usize = 256;
+/// Writer tasks per node (each a connection while it commits).
+const WRITERS: usize = 4;
 
 /// One write waiting for its batch, and who waits for it.
 struct Job {
@@ -47,32 +52,39 @@ struct Job {
     reply: oneshot::Sender<Result<Done, StoreError>>,
 }
 
-/// The writer's end and its task.
+/// The writers' ends and their tasks.
 pub(super) struct PgDb {
     pub(super) store: PgStore,
-    jobs: Mutex<Option<mpsc::UnboundedSender<Job>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// Empty once closed.
+    jobs: Mutex<Vec<mpsc::UnboundedSender<Job>>>,
+    writers: Mutex<Vec<JoinHandle<()>>>,
     /// This node's name in notifications: its own are not acted on twice.
     node: Arc<str>,
     listener: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl PgDb {
-    /// Starts the writer task (on the current tokio runtime).
+    /// Starts the writer tasks (on the current tokio runtime).
     pub(super) fn start(store: PgStore, deliver: Deliver, committed: Committed) -> PgDb {
-        let (tx, rx) = mpsc::unbounded_channel();
         let node: Arc<str> = crate::secret::new_id().into();
-        let writer = tokio::spawn(write_loop(
-            store.clone(),
-            rx,
-            deliver,
-            committed,
-            node.clone(),
-        ));
+        let committed = Arc::new(Mutex::new(committed));
+        let (jobs, writers) = (0..WRITERS)
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let writer = tokio::spawn(write_loop(
+                    store.clone(),
+                    rx,
+                    deliver.clone(),
+                    committed.clone(),
+                    node.clone(),
+                ));
+                (tx, writer)
+            })
+            .unzip();
         PgDb {
             store,
-            jobs: Mutex::new(Some(tx)),
-            writer: Mutex::new(Some(writer)),
+            jobs: Mutex::new(jobs),
+            writers: Mutex::new(writers),
             node,
             listener: Mutex::new(None),
         }
@@ -100,7 +112,19 @@ impl PgDb {
             done: None,
             reply,
         };
-        let sent = match &*self.jobs.lock().unwrap_or_else(|p| p.into_inner()) {
+        // One conversation's writes to one writer; the others (queue-wide) to the first.
+        let writer = job.op.conversation().map_or(0, |c| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            c.hash(&mut h);
+            (h.finish() % WRITERS as u64) as usize
+        });
+        let sent = match self
+            .jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(writer)
+        {
             Some(jobs) => jobs.send(job).is_ok(),
             None => false,
         };
@@ -136,9 +160,9 @@ impl PgDb {
         {
             listener.abort();
         }
-        drop(self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take());
-        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(handle) = writer {
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let writers = std::mem::take(&mut *self.writers.lock().unwrap_or_else(|p| p.into_inner()));
+        for handle in writers {
             handle.await.map_err(|_| StoreError::Stopped)?;
         }
         Ok(())
@@ -151,7 +175,7 @@ async fn write_loop(
     store: PgStore,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     deliver: Deliver,
-    committed: Committed,
+    committed: Arc<Mutex<Committed>>,
     node: Arc<str>,
 ) {
     while let Some(first) = jobs.recv().await {
@@ -175,7 +199,7 @@ async fn write_loop(
         let (writes, started) = (batch.len(), std::time::Instant::now());
         run_batch(&store, batch, &deliver, &node).await;
         let took = started.elapsed();
-        committed(writes, took);
+        (committed.lock().unwrap_or_else(|p| p.into_inner()))(writes, took);
         tracing::debug!(writes, us = took.as_micros() as u64, "batch committed");
     }
 }
