@@ -20,7 +20,7 @@ pub(super) async fn advertise(state: &AppState) {
     if !state.db.shared() {
         return;
     }
-    let advisors = state.hub.advisors_online() as u64;
+    let advisors = || state.hub.advisors_online() as u64;
     if let Err(e) = state.db.advertise(advisors).await {
         tracing::warn!(cause = %e, "cannot tell the other nodes this one's advisors: retried shortly");
     }

@@ -93,7 +93,8 @@ impl Db {
 
     /// Records how many advisors are connected to this node (other nodes count them as
     /// available); nothing on SQLite.
-    pub async fn advertise(&self, advisors: u64) -> Result<(), StoreError> {
+    /// `advisors` is called when the record is written, so the last record has the last count.
+    pub async fn advertise(&self, advisors: impl FnOnce() -> u64) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite(_) => Ok(()),
             Backend::Postgres(p) => p.advertise(advisors).await,

@@ -1220,6 +1220,21 @@ pub mod write {
             .ok_or_else(|| StoreError::UnknownAdvisor(name.to_owned()))
     }
 
+    /// A turn's messages, column by column (see `apply`).
+    #[derive(Default)]
+    struct MessageColumns<'a> {
+        sender: Vec<&'a str>,
+        text: Vec<&'a str>,
+        faq_id: Vec<Option<&'a str>>,
+        confidence: Vec<Option<f64>>,
+        advisor: Vec<Option<&'a str>>,
+        client_id: Vec<Option<String>>,
+        kind: Vec<Option<&'static str>>,
+        seq: Vec<i64>,
+        frame: Vec<Option<String>>,
+        reply_to: Vec<Option<String>>,
+    }
+
     /// Removes conversation `id` and every row linked to it; `None` if there is none.
     async fn erase(
         tx: &deadpool_postgres::Transaction<'_>,
@@ -1267,32 +1282,28 @@ pub mod write {
     ) -> Result<Applied, StoreError> {
         let conv = turn.conversation.as_str();
         // The lock is held to the commit: the `seq` read here is the last one, on every node.
-        let locked: Option<(i64, String)> = tx
+        // One round trip: the lock, and whether the message id was stored already (the lock
+        // first, so that a resend on another node waits and then sees it).
+        let locked: Option<(i64, String, Option<i64>)> = tx
             .query_opt(
                 &tx.prepare_cached(
-                    "SELECT last_seq, mode FROM conversations WHERE id = $1 FOR UPDATE",
+                    "SELECT c.last_seq, c.mode,
+                            (SELECT m.seq FROM messages m WHERE m.conversation_id = c.id AND m.client_id = $2)
+                     FROM conversations c WHERE c.id = $1 FOR UPDATE OF c",
                 )
                 .await?,
-                &[&conv],
+                &[&conv, &turn.client_id],
             )
             .await?
-            .map(|r| Ok::<_, StoreError>((r.try_get(0)?, r.try_get(1)?)))
+            .map(|r| Ok::<_, StoreError>((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .transpose()?;
-        let held = locked.as_ref().is_some_and(|(_, mode)| mode == "advisor");
-        let locked = locked.map(|(seq, _)| seq);
+        let held = locked
+            .as_ref()
+            .is_some_and(|(_, mode, _)| mode == "advisor");
+        let seen = locked.as_ref().and_then(|(_, _, seen)| *seen);
+        let locked = locked.map(|(seq, _, _)| seq);
 
         if let Some(client_id) = &turn.client_id {
-            let seen: Option<i64> = tx
-                .query_opt(
-                    &tx.prepare_cached(
-                        "SELECT seq FROM messages WHERE conversation_id = $1 AND client_id = $2",
-                    )
-                    .await?,
-                    &[&conv, client_id],
-                )
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
             if let Some(asked) = seen {
                 let stmt = tx
                     .prepare_cached(
@@ -1390,45 +1401,69 @@ pub mod write {
         };
         let seq_of = |frame: usize| last + frame as i64 + 1;
         if !turn.messages.is_empty() {
-            let insert = tx
-                .prepare_cached(
-                    "INSERT INTO messages (conversation_id, at, sender, text, faq_id, confidence, advisor, client_id, kind, seq, frame, reply_to)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-                )
-                .await?;
+            // The turn's messages in one statement (a column per array): one round trip
+            // however many there are.
+            let mut cols = MessageColumns::default();
             for (i, m) in turn.messages.iter().enumerate() {
                 let client_id = if i == 0 && m.from == Sender::Visitor {
-                    turn.client_id.as_deref()
+                    turn.client_id.clone()
                 } else {
                     None
                 };
                 let sent = m.frame.and_then(|k| Some((k, turn.frames.get(k)?)));
                 let (seq, frame, reply_to) = match sent {
-                    Some((k, payload)) => (seq_of(k), Some(payload), turn.client_id.as_deref()),
+                    Some((k, payload)) => {
+                        (seq_of(k), Some(payload.clone()), turn.client_id.clone())
+                    }
                     None => (last, None, None),
                 };
-                let params: [&(dyn ToSql + Sync); 12] = [
-                    &conv,
-                    &now,
-                    &m.from.as_str(),
-                    &m.text,
-                    &m.faq_id,
-                    &m.confidence.map(f64::from),
-                    &m.advisor,
-                    &client_id,
-                    &m.kind,
-                    &seq,
-                    &frame,
-                    &reply_to,
-                ];
-                let id: i64 = tx.query_one(&insert, &params).await?.try_get(0)?;
-                if held && m.from == Sender::Visitor {
-                    // The advisor holding it may be connected to another node.
-                    told.push(NodeEvent::VisitorMessage {
-                        conversation: conv.to_owned(),
-                        message: id,
-                    });
+                cols.sender.push(m.from.as_str());
+                cols.text.push(m.text.as_str());
+                cols.faq_id.push(m.faq_id.as_deref());
+                cols.confidence.push(m.confidence.map(f64::from));
+                cols.advisor.push(m.advisor.as_deref());
+                cols.client_id.push(client_id);
+                cols.kind.push(m.kind);
+                cols.seq.push(seq);
+                cols.frame.push(frame);
+                cols.reply_to.push(reply_to);
+            }
+            let insert = tx
+                .prepare_cached(
+                    "INSERT INTO messages (conversation_id, at, sender, text, faq_id, confidence, advisor, client_id, kind, seq, frame, reply_to)
+                     SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
+                                                   $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[])
+                         AS u(sender, text, faq_id, confidence, advisor, client_id, kind, seq, frame, reply_to)
+                     RETURNING id, sender",
+                )
+                .await?;
+            let params: [&(dyn ToSql + Sync); 12] = [
+                &conv,
+                &now,
+                &cols.sender,
+                &cols.text,
+                &cols.faq_id,
+                &cols.confidence,
+                &cols.advisor,
+                &cols.client_id,
+                &cols.kind,
+                &cols.seq,
+                &cols.frame,
+                &cols.reply_to,
+            ];
+            if held {
+                for row in tx.query(&insert, &params).await? {
+                    let sender: &str = row.try_get(1)?;
+                    if sender == Sender::Visitor.as_str() {
+                        // The advisor holding it may be connected to another node.
+                        told.push(NodeEvent::VisitorMessage {
+                            conversation: conv.to_owned(),
+                            message: row.try_get(0)?,
+                        });
+                    }
                 }
+            } else {
+                tx.execute(&insert, &params).await?;
             }
         }
 

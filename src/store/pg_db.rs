@@ -61,6 +61,9 @@ pub(super) struct PgDb {
     /// This node's name in notifications: its own are not acted on twice.
     node: Arc<str>,
     listener: Mutex<Option<JoinHandle<()>>>,
+    /// Held while this node's presence is counted and written: two writes racing could
+    /// otherwise leave the older count.
+    advertising: tokio::sync::Mutex<()>,
 }
 
 impl PgDb {
@@ -87,6 +90,7 @@ impl PgDb {
             writers: Mutex::new(writers),
             node,
             listener: Mutex::new(None),
+            advertising: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -134,10 +138,12 @@ impl PgDb {
         rx.await.map_err(|_| StoreError::Stopped)?
     }
 
-    /// Records how many advisors are connected to this node now.
-    pub(super) async fn advertise(&self, advisors: u64) -> Result<(), StoreError> {
+    /// Records how many advisors are connected to this node now (`advisors()`, counted once
+    /// the previous record is written).
+    pub(super) async fn advertise(&self, advisors: impl FnOnce() -> u64) -> Result<(), StoreError> {
+        let _turn = self.advertising.lock().await;
         self.store
-            .advertise(&self.node, advisors, crate::clock::now_ms())
+            .advertise(&self.node, advisors(), crate::clock::now_ms())
             .await
     }
 

@@ -298,7 +298,9 @@ async fn visitors_of_a_killed_node_resume_on_the_other_with_exactly_the_frames_t
     }
     let held = &mut visitors[0];
     held.client.send(json!({"type": "handoff"})).await;
-    held.frames.push(held.client.recv_type("handoff").await);
+    let queued = held.client.recv_type("handoff").await;
+    assert_eq!(queued["status"], "queued", "{queued}");
+    held.frames.push(queued);
     let conv = alice.alerted().await;
     alice
         .send(json!({"type": "claim", "conversation": conv}))
