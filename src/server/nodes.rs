@@ -115,6 +115,17 @@ async fn act(state: &Arc<AppState>, event: NodeEvent) -> Result<(), StoreError> 
                 chat::alert_advisors(state.clone(), conversation, &h.card, kind);
             }
         }
+        NodeEvent::Erased { conversation, by } => {
+            state
+                .hub
+                .close_visitor(&conversation, super::privacy::GONE, "conversation erased");
+            if !by.is_empty() {
+                state
+                    .hub
+                    .to_advisors(&AdvisorOut::Erased { conversation, by }.to_text());
+            }
+            chat::push_queue(state, None).await;
+        }
         NodeEvent::Claimed { conversation } => {
             if state.hub.advisors_online() == 0 {
                 return Ok(());

@@ -153,6 +153,9 @@ pub enum NodeEvent {
     },
     /// A conversation was claimed (its advisor is read from the database).
     Claimed { conversation: String },
+    /// A conversation was erased, by the advisor `by` holding it (empty: by a command): its
+    /// visitor, wherever connected, is disconnected.
+    Erased { conversation: String, by: String },
     /// The listener (re)connected: anything may have been missed while it was away, so read
     /// again what this node shows (the queue, its visitors' frames).
     Resync,

@@ -659,12 +659,15 @@ impl PgStore {
             .await
     }
 
-    /// Runs one write in its own transaction (the CLI's writes).
+    /// Runs one write in its own transaction (the CLI's writes); the nodes hear of it as of
+    /// any node's (an advisor removed: their visitors told at once; a conversation erased: its
+    /// visitor disconnected).
     pub async fn write_one(&self, op: write::Op) -> Result<write::Done, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let mut outbox = Vec::new();
-        let done = write::run(&tx, &op, &mut outbox).await?;
+        let mut told = Vec::new();
+        let done = write::run(&tx, &op, &mut told).await?;
+        super::pg_db::notify(&tx, super::pg_db::COMMAND, &told).await?;
         tx.commit().await?;
         Ok(done)
     }
@@ -1163,7 +1166,16 @@ pub mod write {
                 }
                 Done::Queued(due.into_iter().map(|(_, h)| h).collect())
             }
-            Op::Erase(id) => Done::Removed(erase(tx, id).await?),
+            Op::Erase(id) => {
+                let removed = erase(tx, id).await?;
+                if removed.is_some() {
+                    told.push(NodeEvent::Erased {
+                        conversation: id.clone(),
+                        by: String::new(),
+                    });
+                }
+                Done::Removed(removed)
+            }
             Op::EraseHeld { id, advisor } => {
                 let held = tx
                     .query_opt(
@@ -1171,10 +1183,17 @@ pub mod write {
                         &[id, advisor],
                     )
                     .await?;
-                match held {
-                    Some(_) => Done::Removed(erase(tx, id).await?),
-                    None => Done::Removed(None),
+                let removed = match held {
+                    Some(_) => erase(tx, id).await?,
+                    None => None,
+                };
+                if removed.is_some() {
+                    told.push(NodeEvent::Erased {
+                        conversation: id.clone(),
+                        by: advisor.clone(),
+                    });
                 }
+                Done::Removed(removed)
             }
             Op::PurgeConversations { ids, cutoff } => {
                 let mut removed = Removed::default();

@@ -269,23 +269,37 @@ async fn attempt(
             Err(e) => return Ok(Some((i, e))),
         }
     }
-    if !told.is_empty() {
-        // Sent by PostgreSQL when (and only if) this transaction commits.
-        let mut payloads: Vec<String> = told.iter().map(|e| encode(node, e)).collect();
-        payloads.dedup();
-        tx.execute(
-            "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p",
-            &[&CHANNEL, &payloads],
-        )
-        .await?;
-    }
+    notify(&tx, node, &told).await?;
     tx.commit().await?;
     Ok(None)
 }
 
+/// The sender's name in notifications from a command (`faqbot visitor erase`, `advisor
+/// remove`): never a node's (those are hex).
+pub(super) const COMMAND: &str = "command";
+
+/// Tells the nodes what `tx` changed: sent by PostgreSQL when (and only if) it commits.
+pub(super) async fn notify(
+    tx: &deadpool_postgres::Transaction<'_>,
+    node: &str,
+    told: &Told,
+) -> Result<(), StoreError> {
+    if told.is_empty() {
+        return Ok(());
+    }
+    let mut payloads: Vec<String> = told.iter().map(|e| encode(node, e)).collect();
+    payloads.dedup();
+    tx.execute(
+        "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p",
+        &[&CHANNEL, &payloads],
+    )
+    .await?;
+    Ok(())
+}
+
 /// A notification's text: `NODE f CONVERSATION FIRST LAST`, `NODE v CONVERSATION MESSAGE`,
-/// `NODE q`, `NODE a CONVERSATION new|escalated`, `NODE c CONVERSATION` (ids are hex: no
-/// spaces).
+/// `NODE q`, `NODE a CONVERSATION new|escalated`, `NODE c CONVERSATION`, `NODE e CONVERSATION
+/// [ADVISOR]` (ids are hex: no spaces; the advisor's name, last, may have some).
 fn encode(node: &str, event: &NodeEvent) -> String {
     match event {
         NodeEvent::Frames {
@@ -306,6 +320,7 @@ fn encode(node: &str, event: &NodeEvent) -> String {
             format!("{node} a {conversation} {kind}")
         }
         NodeEvent::Claimed { conversation } => format!("{node} c {conversation}"),
+        NodeEvent::Erased { conversation, by } => format!("{node} e {conversation} {by}"),
     }
 }
 
@@ -315,6 +330,13 @@ fn decode(own: &str, payload: &str) -> Option<NodeEvent> {
     let mut parts = payload.split(' ');
     if parts.next()? == own {
         return None;
+    }
+    if let Some(rest) = payload.split_once(' ')?.1.strip_prefix("e ") {
+        let (conversation, by) = rest.split_once(' ').unwrap_or((rest, ""));
+        return Some(NodeEvent::Erased {
+            conversation: conversation.to_owned(),
+            by: by.to_owned(),
+        });
     }
     match (parts.next()?, parts.next(), parts.next(), parts.next()) {
         ("f", Some(c), Some(first), Some(last)) => Some(NodeEvent::Frames {
@@ -412,6 +434,14 @@ mod tests {
             },
             NodeEvent::Claimed {
                 conversation: "ab12".into(),
+            },
+            NodeEvent::Erased {
+                conversation: "ab12".into(),
+                by: "Anne Marie".into(),
+            },
+            NodeEvent::Erased {
+                conversation: "ab12".into(),
+                by: String::new(),
             },
         ];
         for e in events {

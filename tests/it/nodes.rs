@@ -89,6 +89,16 @@ async fn queued_visitor(node: &Node) -> (Client, String, Vec<u64>) {
     (v, token, seqs)
 }
 
+/// The advisor claims the next conversation they are alerted to; returns its id.
+async fn claims_next(advisor: &mut Client) -> String {
+    let conv = advisor.alerted().await;
+    advisor
+        .send(json!({"type": "claim", "conversation": conv}))
+        .await;
+    advisor.recv_type("transcript").await;
+    conv
+}
+
 /// Frames until none comes for a while.
 async fn drain(c: &mut Client) -> Vec<Value> {
     let mut frames = Vec::new();
@@ -301,11 +311,7 @@ async fn visitors_of_a_killed_node_resume_on_the_other_with_exactly_the_frames_t
     let queued = held.client.recv_type("handoff").await;
     assert_eq!(queued["status"], "queued", "{queued}");
     held.frames.push(queued);
-    let conv = alice.alerted().await;
-    alice
-        .send(json!({"type": "claim", "conversation": conv}))
-        .await;
-    alice.recv_type("transcript").await;
+    let conv = claims_next(&mut alice).await;
     held.frames.push(held.client.recv_type("handoff").await);
 
     a_node.sigkill();
@@ -350,4 +356,46 @@ async fn visitors_of_a_killed_node_resume_on_the_other_with_exactly_the_frames_t
         let expected: Vec<&Value> = v.frames.iter().chain(missed.iter()).collect();
         assert_eq!(all.iter().collect::<Vec<_>>(), expected, "visitor {i}");
     }
+}
+
+#[tokio::test]
+async fn an_erasure_or_an_advisor_removal_on_one_node_reaches_the_visitor_on_the_other() {
+    let url = crate::postgres::database().await;
+    let (ta, tb) = (add_advisor(&url, "Alice"), add_advisor(&url, "Bob"));
+    let (a_node, b_node) = (Node::start(&url, &[]), Node::start(&url, &[]));
+    let mut alice = b_node.advisor(&ta).await;
+    let mut bob = a_node.advisor(&tb).await;
+
+    // Alice, on B, erases a conversation whose visitor is on A: the visitor is disconnected
+    // (4001) and Bob, on A, is told.
+    let (mut v, _, _) = queued_visitor(&a_node).await;
+    let conv = claims_next(&mut alice).await;
+    alice
+        .send(json!({"type": "erase", "conversation": conv}))
+        .await;
+    assert_eq!(v.close_code().await, Some(4001));
+    let erased = bob.recv_type("erased").await;
+    assert_eq!(
+        (&erased["conversation"], &erased["by"]),
+        (&json!(conv), &json!("Alice"))
+    );
+
+    // `faqbot advisor remove Alice` (another process): the visitor she held, on A, is told at
+    // once that she left.
+    let (mut w, _, _) = queued_visitor(&a_node).await;
+    claims_next(&mut alice).await;
+    assert_eq!(w.recv_type("handoff").await["status"], "assigned");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_faqbot"))
+        .args(["advisor", "remove", "Alice", "--database", &url])
+        .output()
+        .expect("run faqbot advisor remove");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ended = tokio::time::timeout(WAIT, w.recv_type("handoff"))
+        .await
+        .expect("the visitor is told without reconnecting");
+    assert_eq!(ended["status"], "ended", "{ended}");
 }
