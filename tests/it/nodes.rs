@@ -399,3 +399,32 @@ async fn an_erasure_or_an_advisor_removal_on_one_node_reaches_the_visitor_on_the
         .expect("the visitor is told without reconnecting");
     assert_eq!(ended["status"], "ended", "{ended}");
 }
+
+#[tokio::test]
+async fn a_visitor_queued_on_one_node_stays_queued_while_connected_and_leaves_once_gone() {
+    let url = crate::postgres::database().await;
+    let token = add_advisor(&url, "Alice");
+    // Both nodes check every 0.5 s for visitors quiet for 2 s; only A knows its visitors are
+    // still connected.
+    let env = [("FAQBOT_HANDOFF__LEAVE_QUEUE_AFTER_SECS", "2")];
+    let (a_node, b_node) = (Node::start(&url, &env), Node::start(&url, &env));
+    let mut alice = b_node.advisor(&token).await;
+    let (staying, _, _) = queued_visitor(&a_node).await;
+    let (gone, _, _) = queued_visitor(&a_node).await;
+    while alice.queue_total != 2 {
+        alice.recv().await;
+    }
+    gone.close().await;
+    // Three times the delay: the one who left is out, the silent one still connected stays.
+    let frames = frames_for(&mut alice, Duration::from_secs(6)).await;
+    assert_eq!(alice.queue_total, 1, "{frames:?}");
+    assert_eq!(
+        frames
+            .iter()
+            .filter(|f| f["type"] == "queue_removed")
+            .count(),
+        1,
+        "{frames:?}"
+    );
+    drop(staying);
+}
