@@ -5,6 +5,11 @@
 #   docker run --rm -v faqbot-data:/data faqbot advisor add Alice --data /data   # prints the token
 #   docker run --rm -v faqbot-data:/data faqbot leads --data /data > leads.csv
 #
+# On PostgreSQL (several nodes, see docker-compose.yml) give the database's URL instead of a
+# volume; every command takes it the same way, from the flag or the variable:
+#   docker run -p 8080:8080 -e FAQBOT_STORAGE__DATABASE_URL=postgres://faqbot:SECRET@db:5432/faqbot faqbot
+#   docker run --rm faqbot advisor add Alice --database postgres://faqbot:SECRET@db:5432/faqbot
+#
 # `docker stop` sends SIGTERM: the service stops accepting, closes every WebSocket with 1001 and
 # checkpoints the database before exiting (give it `--stop-timeout 15` if sessions are many).
 

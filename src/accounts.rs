@@ -15,23 +15,23 @@ use crate::dialogue;
 use crate::model::{AdvisorSummary, EndStatus};
 use crate::protocol;
 use crate::secret::{hash_token, new_token};
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{Admin, StoreError};
 
 /// Creates an advisor with `role`; returns their token (only its hash is stored).
-pub fn add(store: &mut SqliteStore, name: &str, role: &str) -> Result<String, StoreError> {
+pub fn add(store: &mut Admin, name: &str, role: &str) -> Result<String, StoreError> {
     let token = new_token();
     store.add_advisor(name, role, &hash_token(&token), now_ms())?;
     Ok(token)
 }
 
 /// Every advisor, by name, with their live sessions.
-pub fn list(store: &SqliteStore) -> Result<Vec<AdvisorSummary>, StoreError> {
+pub fn list(store: &Admin) -> Result<Vec<AdvisorSummary>, StoreError> {
     store.advisors(now_ms())
 }
 
 /// Gives `name` a new token, which is returned: the old one stops working and every session
 /// opened with it ends.
-pub fn rotate(store: &mut SqliteStore, name: &str) -> Result<String, StoreError> {
+pub fn rotate(store: &mut Admin, name: &str) -> Result<String, StoreError> {
     let token = new_token();
     store.rotate_token(name, &hash_token(&token))?;
     Ok(token)
@@ -39,7 +39,7 @@ pub fn rotate(store: &mut SqliteStore, name: &str) -> Result<String, StoreError>
 
 /// Removes `name` and ends their sessions; the conversations they held, returned, go back to
 /// the bot (see the module's documentation for why).
-pub fn remove(store: &mut SqliteStore, name: &str) -> Result<Vec<String>, StoreError> {
+pub fn remove(store: &mut Admin, name: &str) -> Result<Vec<String>, StoreError> {
     store.remove_advisor(name, now_ms(), |conversation| {
         dialogue::end(conversation, name, EndStatus::Released).map_frames(|n| protocol::payload(&n))
     })

@@ -98,8 +98,11 @@ pub struct ServerSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSettings {
-    /// The folder holding `faqbot.db` (created if missing).
+    /// The folder holding `faqbot.db` (created if missing), when no `database_url` is set.
     pub data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://USER:PASSWORD@HOST:PORT/DB`) instead of SQLite in
+    /// `data_dir`: several nodes may share it.
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -235,6 +238,7 @@ impl Default for StorageSettings {
     fn default() -> Self {
         StorageSettings {
             data_dir: PathBuf::from("data"),
+            database_url: None,
         }
     }
 }

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use faqbot::knowledge::{self, Knowledge};
 use faqbot::live::Live;
 use faqbot::protocol::{AskLine, ReplyPayload};
+use faqbot::store::{Admin, Location};
 use faqbot::{Lang, Matcher, Reply};
 
 /// mimalloc: every turn allocates and frees small buffers (terms, vectors, frames), and
@@ -39,6 +40,23 @@ struct KnowledgeArgs {
     /// The intents folder (intents, synonyms.toml, spelling.toml).
     #[arg(long, default_value = "intents", env = "FAQBOT_INTENTS")]
     intents: PathBuf,
+}
+
+/// Where a command finds the service's data: the SQLite folder, or its PostgreSQL database.
+#[derive(Args, Clone)]
+struct DataArgs {
+    /// The data folder of the service (SQLite), when no --database is given.
+    #[arg(long, default_value = "data")]
+    data: PathBuf,
+    /// The service's PostgreSQL database instead: postgres://USER:PASSWORD@HOST:PORT/DB.
+    #[arg(long, env = "FAQBOT_STORAGE__DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+}
+
+impl DataArgs {
+    fn location(&self) -> Location {
+        Location::new(&self.data, self.database.as_deref())
+    }
 }
 
 #[derive(Subcommand)]
@@ -89,16 +107,14 @@ enum Command {
     },
     /// Print the contact requests as CSV.
     Leads {
-        /// The data folder of the service.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// What the bot missed: decision rates, missed questions grouped by wording, top entries.
     /// Reads the database without writing: safe while the service runs.
     Report {
-        /// The data folder of the service.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
         /// One CSV table instead of text (columns in the README).
         #[arg(long)]
         csv: bool,
@@ -114,9 +130,8 @@ enum Command {
     /// holds or that wait in the queue are kept), and contact requests left before it. Prints
     /// what it removed from each table. Safe while the service runs (which also purges hourly).
     Purge {
-        /// The data folder of the service.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
         /// Days to keep, as the service's `[privacy] retention_days`; 0 keeps everything.
         #[arg(long, env = "FAQBOT_PRIVACY__RETENTION_DAYS", default_value_t = faqbot::config::DEFAULT_RETENTION_DAYS, value_parser = parse_days)]
         days: u32,
@@ -136,9 +151,8 @@ enum VisitorCommand {
         /// The conversation's id, as the leads show it, or its first 6 characters or more, as the
         /// console shows them ("Visiteur 3F2A1B").
         id: String,
-        /// The data folder of the service.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// Remove a conversation and everything linked to it (messages, frames, missed questions,
     /// handoffs, contact requests); prints what it removed. An advisor holding it can erase it
@@ -146,9 +160,8 @@ enum VisitorCommand {
     Erase {
         /// The conversation's id, or its first 6 characters or more (see `export`).
         id: String,
-        /// The data folder of the service.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
     },
 }
 
@@ -160,6 +173,10 @@ struct ServeArgs {
     /// Data folder (SQLite database) [default: data].
     #[arg(long)]
     data: Option<PathBuf>,
+    /// A PostgreSQL database instead of --data (several nodes may share it):
+    /// postgres://USER:PASSWORD@HOST:PORT/DB [also: storage.database_url].
+    #[arg(long)]
+    database: Option<String>,
     /// A TOML settings file; FAQBOT_SECTION__KEY variables override it.
     #[arg(long, env = "FAQBOT_CONFIG")]
     config: Option<PathBuf>,
@@ -180,33 +197,29 @@ enum AdvisorCommand {
     Add {
         /// The name visitors and colleagues see.
         name: String,
-        /// The data folder of the service.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
         #[arg(long, default_value = "advisor", value_parser = ["advisor", "support"])]
         role: String,
     },
     /// List the advisors: name, role, when added, console logins still open (never a token).
     List {
-        /// The data folder of the service.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// Remove an advisor: their token and logins stop working at once, and the conversations
     /// they hold go back to the bot (the visitor may ask for an advisor again).
     Remove {
         name: String,
-        /// The data folder of the service.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// Give an advisor a new token, printed once (alone on the last line): the old one stops
     /// working and their logins end.
     Rotate {
         name: String,
-        /// The data folder of the service.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
     },
 }
 
@@ -269,25 +282,25 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Serve(args) => serve(args),
         Command::Advisor { command } => match command {
-            AdvisorCommand::Add { name, data, role } => advisor_add(&name, &data, &role),
-            AdvisorCommand::List { data } => advisor_list(&data),
-            AdvisorCommand::Remove { name, data } => advisor_remove(&name, &data),
-            AdvisorCommand::Rotate { name, data } => advisor_rotate(&name, &data),
+            AdvisorCommand::Add { name, data, role } => advisor_add(&name, &data.location(), &role),
+            AdvisorCommand::List { data } => advisor_list(&data.location()),
+            AdvisorCommand::Remove { name, data } => advisor_remove(&name, &data.location()),
+            AdvisorCommand::Rotate { name, data } => advisor_rotate(&name, &data.location()),
         },
-        Command::Leads { data } => leads(&data),
+        Command::Leads { data } => leads(&data.location()),
         Command::Report {
             data,
             csv,
             since,
             limit,
-        } => report(&data, csv, since.as_deref(), limit),
-        Command::Purge { data, days } => purge(&data, days),
+        } => report(&data.location(), csv, since.as_deref(), limit),
+        Command::Purge { data, days } => purge(&data.location(), days),
         Command::Visitor {
             command: VisitorCommand::Export { id, data },
-        } => visitor_export(&data, &id),
+        } => visitor_export(&data.location(), &id),
         Command::Visitor {
             command: VisitorCommand::Erase { id, data },
-        } => visitor_erase(&data, &id),
+        } => visitor_erase(&data.location(), &id),
     }
 }
 
@@ -530,6 +543,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(data) = args.data {
         settings.storage.data_dir = data;
     }
+    if let Some(url) = args.database {
+        settings.storage.database_url = Some(url);
+    }
     if let Some(faq) = args.faq {
         settings.knowledge.faq = faq;
     }
@@ -571,16 +587,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::warn!(cause = %e, "cannot watch the knowledge folders: reload with SIGHUP or from the console");
         }
     }
-    let store =
-        faqbot::store::SqliteStore::open(&settings.storage.data_dir).with_context(|| {
-            format!(
-                "opening the database in {}",
-                settings.storage.data_dir.display()
-            )
-        })?;
-
+    let at = Location::new(
+        &settings.storage.data_dir,
+        settings.storage.database_url.as_deref(),
+    );
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
+        let store: faqbot::store::Opened = match &at {
+            Location::Sqlite(dir) => faqbot::store::SqliteStore::open(dir).map(Into::into),
+            Location::Postgres(url) => faqbot::store::PgStore::open(url).await.map(Into::into),
+        }
+        .with_context(|| format!("opening the database in {}", at.shown()))?;
         let listener = tokio::net::TcpListener::bind(settings.server.addr)
             .await
             .with_context(|| {
@@ -590,7 +607,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 )
             })?;
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, data = %settings.storage.data_dir.display(), "listening");
+        tracing::info!(%addr, data = %at.shown(), "listening");
         tracing::info!("demo page: http://{addr}/ | advisor console: http://{addr}/advisor | knowledge page (support role): http://{addr}/advisor/knowledge");
         let metrics = match settings.metrics.listen {
             Some(at) => {
@@ -719,44 +736,43 @@ async fn shutdown_signal() {
     }
 }
 
-fn advisor_add(name: &str, data: &Path, role: &str) -> anyhow::Result<()> {
+fn advisor_add(name: &str, data: &Location, role: &str) -> anyhow::Result<()> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         bail!("give the advisor a name of 1 to 80 characters");
     }
     let mut store = open_store(data)?;
     let token = faqbot::accounts::add(&mut store, name, role)?;
-    println!("advisor `{name}` added ({role}) in {}.", data.display());
+    println!("advisor `{name}` added ({role}) in {}.", data.shown());
     println!("Their token is shown only now; only its hash is stored. Send it to them privately:");
     println!("{token}");
     Ok(())
 }
 
-fn open_store(data: &Path) -> anyhow::Result<faqbot::store::SqliteStore> {
-    faqbot::store::SqliteStore::open(data)
-        .with_context(|| format!("opening the database in {}", data.display()))
+fn open_store(data: &Location) -> anyhow::Result<Admin> {
+    Admin::open(data).with_context(|| format!("opening the database in {}", data.shown()))
 }
 
 /// An unknown name, with the data folder: the likeliest mistake is another `--data`.
-fn unknown_advisor(e: faqbot::store::StoreError, data: &Path) -> anyhow::Error {
+fn unknown_advisor(e: faqbot::store::StoreError, data: &Location) -> anyhow::Error {
     match e {
         faqbot::store::StoreError::UnknownAdvisor(name) => anyhow::anyhow!(
-            "there is no advisor named `{name}` in {}: `faqbot advisor list --data {}` shows the names (they are case-sensitive)",
-            data.display(),
-            data.display()
+            "there is no advisor named `{name}` in {}: `faqbot advisor list {}` shows the names (they are case-sensitive)",
+            data.shown(),
+            data.flag()
         ),
         other => other.into(),
     }
 }
 
-fn advisor_list(data: &Path) -> anyhow::Result<()> {
+fn advisor_list(data: &Location) -> anyhow::Result<()> {
     let store = open_store(data)?;
     let advisors = faqbot::accounts::list(&store)?;
     if advisors.is_empty() {
         println!(
-            "no advisor in {}: add one with `faqbot advisor add NAME --data {}`",
-            data.display(),
-            data.display()
+            "no advisor in {}: add one with `faqbot advisor add NAME {}`",
+            data.shown(),
+            data.flag()
         );
         return Ok(());
     }
@@ -785,13 +801,13 @@ fn advisor_list(data: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn advisor_remove(name: &str, data: &Path) -> anyhow::Result<()> {
+fn advisor_remove(name: &str, data: &Location) -> anyhow::Result<()> {
     let mut store = open_store(data)?;
     let released =
         faqbot::accounts::remove(&mut store, name).map_err(|e| unknown_advisor(e, data))?;
     println!(
         "advisor `{name}` removed from {}: their token and logins no longer work.",
-        data.display()
+        data.shown()
     );
     if released.is_empty() {
         println!("They held no conversation.");
@@ -805,33 +821,33 @@ fn advisor_remove(name: &str, data: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn advisor_rotate(name: &str, data: &Path) -> anyhow::Result<()> {
+fn advisor_rotate(name: &str, data: &Location) -> anyhow::Result<()> {
     let mut store = open_store(data)?;
     let token = faqbot::accounts::rotate(&mut store, name).map_err(|e| unknown_advisor(e, data))?;
     println!(
         "advisor `{name}` in {} has a new token: the old one no longer works and their logins are ended.",
-        data.display()
+        data.shown()
     );
     println!("It is shown only now; only its hash is stored. Send it to them privately:");
     println!("{token}");
     Ok(())
 }
 
-fn leads(data: &Path) -> anyhow::Result<()> {
+fn leads(data: &Location) -> anyhow::Result<()> {
     let store = open_store(data)?;
     let leads: Vec<faqbot::protocol::LeadWire> = store.leads()?.iter().map(Into::into).collect();
     print!("{}", faqbot::protocol::leads_csv(&leads)?);
     Ok(())
 }
 
-fn report(data: &Path, csv: bool, since: Option<&str>, limit: usize) -> anyhow::Result<()> {
+fn report(data: &Location, csv: bool, since: Option<&str>, limit: usize) -> anyhow::Result<()> {
     let since = since
         .map(|s| faqbot::report::parse_since(s, faqbot::clock::now_ms()))
         .transpose()?;
     let from = since.unwrap_or(0);
-    let mut store = faqbot::store::SqliteStore::open_read_only(data)
-        .with_context(|| format!("opening the database in {}", data.display()))?;
-    let (misses, decisions) = store.snapshot(|s| Ok((s.misses(from)?, s.decisions(from)?)))?;
+    let mut store = Admin::open_read_only(data)
+        .with_context(|| format!("opening the database in {}", data.shown()))?;
+    let (misses, decisions) = store.misses_and_decisions(from)?;
     let report = faqbot::report::build(&misses, &decisions, since, limit);
     if csv {
         print!("{}", faqbot::protocol::report_csv(&report)?);
@@ -841,9 +857,9 @@ fn report(data: &Path, csv: bool, since: Option<&str>, limit: usize) -> anyhow::
     Ok(())
 }
 
-fn purge(data: &Path, days: u32) -> anyhow::Result<()> {
-    let mut store = faqbot::store::SqliteStore::open_existing(data)
-        .with_context(|| format!("opening the database in {}", data.display()))?;
+fn purge(data: &Location, days: u32) -> anyhow::Result<()> {
+    let mut store = Admin::open_existing(data)
+        .with_context(|| format!("opening the database in {}", data.shown()))?;
     let Some(cutoff) = faqbot::config::retention_cutoff(faqbot::clock::now_ms(), days) else {
         println!("a retention of 0 days keeps everything: nothing purged.");
         return Ok(());
@@ -875,7 +891,7 @@ fn print_removed(removed: &faqbot::model::Removed) {
 
 /// The full id of the conversation `given` names: its id, or the start of it (at least the 6
 /// characters the console shows), in any case.
-fn conversation_id(store: &faqbot::store::SqliteStore, given: &str) -> anyhow::Result<String> {
+fn conversation_id(store: &Admin, given: &str) -> anyhow::Result<String> {
     let id = given.trim().to_ascii_lowercase();
     if id.len() < 6 || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
         bail!(
@@ -890,8 +906,8 @@ fn conversation_id(store: &faqbot::store::SqliteStore, given: &str) -> anyhow::R
     match found.as_slice() {
         [one] => Ok(one.clone()),
         [] => bail!(
-            "there is no conversation `{given}` in {}: check the id, and --data (it may have \
-             been erased or purged already)",
+            "there is no conversation `{given}` in {}: check the id, and --data or --database \
+             (it may have been erased or purged already)",
             data_file(store)
         ),
         several => {
@@ -905,15 +921,15 @@ fn conversation_id(store: &faqbot::store::SqliteStore, given: &str) -> anyhow::R
     }
 }
 
-fn data_file(store: &faqbot::store::SqliteStore) -> String {
-    store.path().display().to_string()
+fn data_file(store: &Admin) -> String {
+    store.shown()
 }
 
-fn visitor_export(data: &Path, given: &str) -> anyhow::Result<()> {
-    let mut store = faqbot::store::SqliteStore::open_read_only(data)
-        .with_context(|| format!("opening the database in {}", data.display()))?;
+fn visitor_export(data: &Location, given: &str) -> anyhow::Result<()> {
+    let mut store = Admin::open_read_only(data)
+        .with_context(|| format!("opening the database in {}", data.shown()))?;
     let id = conversation_id(&store, given)?;
-    let Some(record) = store.snapshot(|s| s.visitor_record(&id))? else {
+    let Some(record) = store.visitor_record(&id)? else {
         bail!("conversation `{id}` was removed while it was being read: nothing to export");
     };
     let wire = faqbot::protocol::VisitorExportWire::new(&record, faqbot::clock::now_ms());
@@ -921,9 +937,9 @@ fn visitor_export(data: &Path, given: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn visitor_erase(data: &Path, given: &str) -> anyhow::Result<()> {
-    let mut store = faqbot::store::SqliteStore::open_existing(data)
-        .with_context(|| format!("opening the database in {}", data.display()))?;
+fn visitor_erase(data: &Location, given: &str) -> anyhow::Result<()> {
+    let mut store = Admin::open_existing(data)
+        .with_context(|| format!("opening the database in {}", data.shown()))?;
     let id = conversation_id(&store, given)?;
     let Some(removed) = store.erase(&id)? else {
         bail!("conversation `{id}` was removed meanwhile (purged, or erased from the console)");

@@ -42,6 +42,9 @@ struct Inner {
 struct Conn {
     id: u64,
     tx: queue::Sender,
+    /// The highest `seq` handed to it (0: none yet): where a re-read after a lost
+    /// notification starts (several nodes).
+    delivered: u64,
 }
 
 struct AdvisorConn {
@@ -62,11 +65,14 @@ impl Hub {
     /// Makes `tx` the conversation's live connection; an older one is told to close.
     pub fn register_visitor(&self, conversation: &str, tx: queue::Sender) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        if let Some(old) = self
-            .lock()
-            .visitors
-            .insert(conversation.to_owned(), Conn { id, tx })
-        {
+        if let Some(old) = self.lock().visitors.insert(
+            conversation.to_owned(),
+            Conn {
+                id,
+                tx,
+                delivered: 0,
+            },
+        ) {
             let _ = old
                 .tx
                 .try_send(Outbound::Close(4000, "replaced by a newer connection"));
@@ -102,15 +108,25 @@ impl Hub {
         self.lock().visitors.contains_key(conversation)
     }
 
+    /// Each connected visitor's conversation and the highest `seq` handed to it.
+    pub fn visitors_delivered(&self) -> Vec<(String, u64)> {
+        self.lock()
+            .visitors
+            .iter()
+            .map(|(c, conn)| (c.clone(), conn.delivered))
+            .collect()
+    }
+
     /// Hands stored frames to the conversation's connection, if any.
     /// `resent` frames go even if the connection already sent their numbers (they answer a
     /// message id sent again).
     pub fn deliver(&self, conversation: &str, frames: &[StoredFrame], resent: bool) {
         let mut inner = self.lock();
-        let Some(conn) = inner.visitors.get(conversation) else {
+        let Some(conn) = inner.visitors.get_mut(conversation) else {
             return;
         };
         for f in frames {
+            conn.delivered = conn.delivered.max(f.seq);
             let text = crate::protocol::numbered(f.seq, &f.payload);
             let out = if resent {
                 Outbound::Text(text)

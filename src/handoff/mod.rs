@@ -18,9 +18,10 @@ use crate::config::Schedule;
 use crate::model::QueuedHandoff;
 use crate::protocol::{AdvisorOut, HandoffCard, QueueItem};
 
-/// Whether a visitor asking now can be queued: some advisor online, and inside opening hours.
-pub fn available(hub: &Hub, schedule: Option<&Schedule>, now: time::OffsetDateTime) -> bool {
-    hub.advisors_online() > 0 && schedule.is_none_or(|s| s.is_open(now))
+/// Whether a visitor asking now can be queued: some of `advisors` online (on any node), and
+/// inside opening hours.
+pub fn available(advisors: usize, schedule: Option<&Schedule>, now: time::OffsetDateTime) -> bool {
+    advisors > 0 && schedule.is_none_or(|s| s.is_open(now))
 }
 
 /// The queue as advisors are shown it: its first [`QUEUE_FRAME_MAX`] conversations and how

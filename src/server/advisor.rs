@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use super::api::ApiError;
 use super::auth::{identify, origin_allowed, still_valid, Credential};
 use super::chat::{self, Refusal};
+use super::nodes;
 use super::privacy;
 use super::socket::{close, pump, send, Session};
 use super::visitor::{check_text, configure, parse_frame};
@@ -114,6 +115,7 @@ async fn session(
     .await;
     watch.abort();
     state.hub.unregister_advisor(conn_id);
+    nodes::advertise(&state).await;
     tracing::info!(secs = started.elapsed().as_secs(), "advisor disconnected");
 }
 

@@ -161,7 +161,7 @@ async fn visitor_event(
         rules: &state.rules,
         low_confidence: state.settings.report.low_confidence,
         advisors_available: handoff::available(
-            &state.hub,
+            state.hub.advisors_online() + super::nodes::advisors_elsewhere(state).await,
             state.schedule.as_ref(),
             time::OffsetDateTime::now_utc(),
         ),
@@ -346,10 +346,21 @@ pub(super) fn announce(state: Arc<AppState>, conversation: String, card: Card, k
             waiting_since: rfc3339(now_ms()),
         });
     }
+    alert_advisors(state, conversation, &card, kind);
+}
+
+/// Alerts every advisor connected here, then pushes them the queue (a handoff announced on
+/// another node: its webhook was posted there).
+pub(super) fn alert_advisors(
+    state: Arc<AppState>,
+    conversation: String,
+    card: &Card,
+    kind: &'static str,
+) {
     let alert = AdvisorOut::Alert {
         kind,
         conversation,
-        card: HandoffCard::from(&card),
+        card: HandoffCard::from(card),
     }
     .to_text();
     // The alert first: a console can highlight the item when the queue arrives.
@@ -379,6 +390,8 @@ pub(super) async fn advisor_connected(
     let mut shown = state.queue_shown.lock().await;
     refresh_queue(state, &mut shown).await?;
     let id = state.hub.register_advisor(&name, tx);
+    // Before the console hears anything: once it has, visitors on every node may be queued.
+    super::nodes::advertise(state).await;
     state.hub.to_advisor_conn(
         id,
         &AdvisorOut::Hello {
@@ -547,6 +560,25 @@ pub(super) async fn escalation_loop(state: Arc<AppState>) {
     }
 }
 
+/// Several nodes: another node knows only the database, where a queued visitor connected here
+/// but silent looks like one who left. Their activity is refreshed once they are half-way to
+/// the delay (this runs every quarter of it), so no node ever finds them quiet for all of it.
+async fn keep_connected_active(state: &AppState, after_ms: i64) {
+    let halfway = now_ms().saturating_sub(after_ms / 2);
+    let quiet = match state.db.quiet_in_queue(halfway).await {
+        Ok(q) => q,
+        Err(e) => {
+            tracing::error!(cause = %e, "cannot read the queue's quiet visitors");
+            return;
+        }
+    };
+    for c in quiet.iter().filter(|c| state.hub.visitor_online(c)) {
+        if let Err(e) = state.db.touch(c, None).await {
+            tracing::error!(cause = %e, "cannot mark a connected queued visitor active");
+        }
+    }
+}
+
 /// Takes visitors who left out of the queue after `handoff.leave_queue_after_secs` without a
 /// connection or activity, until aborted: advisors no longer see chats nobody is waiting in.
 pub(super) async fn leave_queue_loop(state: Arc<AppState>) {
@@ -556,6 +588,9 @@ pub(super) async fn leave_queue_loop(state: Arc<AppState>) {
     };
     loop {
         tokio::time::sleep(period).await;
+        if state.db.shared() {
+            keep_connected_active(&state, after_ms).await;
+        }
         let quiet = match state
             .db
             .quiet_in_queue(now_ms().saturating_sub(after_ms))

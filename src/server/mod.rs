@@ -14,6 +14,7 @@ mod limit;
 mod limits;
 mod metrics;
 mod missed;
+mod nodes;
 mod privacy;
 mod socket;
 mod visitor;
@@ -43,7 +44,7 @@ use crate::config::{Schedule, Settings};
 use crate::dialogue::Rules;
 use crate::handoff::{self, Hub, Webhook};
 use crate::live::Live;
-use crate::store::{Db, SqliteStore, StoreError};
+use crate::store::{Db, Opened, StoreError};
 
 /// What every request and session shares. Built once by [`AppState::new`].
 pub struct AppState {
@@ -84,7 +85,7 @@ impl AppState {
     pub fn new(
         settings: Settings,
         live: Arc<Live>,
-        store: SqliteStore,
+        store: impl Into<Opened>,
     ) -> Result<Arc<AppState>, StoreError> {
         let schedule = settings
             .handoff
@@ -99,7 +100,7 @@ impl AppState {
         let hub = Arc::new(Hub::new());
         let delivery = hub.clone();
         let metrics = Arc::new(metrics::Metrics::new());
-        let db = Db::sqlite(
+        let db = Db::start(
             store,
             Arc::new(
                 move |conversation: &str, frames: &[crate::store::StoredFrame], resent: bool| {
@@ -328,6 +329,9 @@ pub async fn run(
     let escalation = tokio::spawn(chat::escalation_loop(state.clone()));
     let leave_queue = tokio::spawn(chat::leave_queue_loop(state.clone()));
     let purge = tokio::spawn(privacy::purge_loop(state.clone()));
+    // Other nodes on the same database (PostgreSQL): their commits reach this node's clients.
+    state.db.listen(nodes::handler(&state));
+    let presence = tokio::spawn(nodes::presence_loop(state.clone()));
     let limits = &state.settings.limits;
     // One count for both listeners: they share the process's file descriptors.
     let policy = conn::Policy {
@@ -378,6 +382,7 @@ pub async fn run(
     }
     escalation.abort();
     leave_queue.abort();
+    presence.abort();
     // A purge cut short loses nothing: each batch is its own transaction, the next run goes on.
     purge.abort();
     if let Err(e) = state.db.close().await {

@@ -15,6 +15,12 @@ use crate::handoff::Outbound;
 /// echoes HTTP's 408 Request Timeout).
 pub(super) const NO_PONG: u16 = 4408;
 
+/// Longest a numbered frame waits for the ones before it (several nodes: a frame committed on
+/// another node is read from the database after its notification, and may come after a later
+/// frame committed here). Past it the frames go as they are: a client that missed one gets it
+/// when it resumes with `last_seq`.
+const GAP_WAIT: Duration = Duration::from_secs(2);
+
 /// How one kind of session answers its client.
 pub(super) struct Session {
     /// For the logs: `visitor` or `advisor`.
@@ -36,7 +42,9 @@ pub(super) struct Session {
 /// frame and the session goes on.
 ///
 /// `sent_seq` is the last conversation frame the client has (0 for advisors): numbered frames
-/// at or below it are skipped, so a frame both replayed and queued during a resume goes once.
+/// at or below it are skipped, so a frame both replayed and queued during a resume goes once;
+/// one above the next expected is held until the frames before it came (or [`GAP_WAIT`]), so
+/// the client sees `seq` in order, whichever node wrote each frame.
 pub(super) async fn pump<F, Fut>(
     socket: &mut WebSocket,
     rx: &mut impl Inbox,
@@ -54,6 +62,9 @@ pub(super) async fn pump<F, Fut>(
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let mut heard = tokio::time::Instant::now();
     let mut ok = true;
+    // Frames that came before the ones they follow, and since when the oldest waits.
+    let mut held = std::collections::BTreeMap::<u64, String>::new();
+    let mut held_since: Option<tokio::time::Instant> = None;
     while ok {
         tokio::select! {
             incoming = socket.recv() => match incoming {
@@ -83,9 +94,20 @@ pub(super) async fn pump<F, Fut>(
             out = rx.recv() => match out {
                 Some(Outbound::Text(text)) => ok = send(socket, kind.write_timeout, Message::Text(text.into())).await,
                 Some(Outbound::Numbered(seq, text)) => {
-                    if seq > sent_seq {
+                    if seq == sent_seq + 1 {
                         sent_seq = seq;
                         ok = send(socket, kind.write_timeout, Message::Text(text.into())).await;
+                        while let Some(next) = held.remove(&(sent_seq + 1)).filter(|_| ok) {
+                            sent_seq += 1;
+                            ok = send(socket, kind.write_timeout, Message::Text(next.into())).await;
+                        }
+                        held.retain(|&s, _| s > sent_seq);
+                        if held.is_empty() {
+                            held_since = None;
+                        }
+                    } else if seq > sent_seq {
+                        held.insert(seq, text);
+                        held_since.get_or_insert_with(tokio::time::Instant::now);
                     }
                 }
                 Some(Outbound::Close(code, reason)) => {
@@ -98,6 +120,14 @@ pub(super) async fn pump<F, Fut>(
                     break;
                 }
             },
+            _ = tokio::time::sleep_until(held_since.unwrap_or_else(tokio::time::Instant::now) + GAP_WAIT), if held_since.is_some() => {
+                tracing::warn!(who = kind.who, after = sent_seq, "frames missing for too long: sending the later ones");
+                for (seq, text) in std::mem::take(&mut held) {
+                    sent_seq = seq;
+                    ok = ok && send(socket, kind.write_timeout, Message::Text(text.into())).await;
+                }
+                held_since = None;
+            }
             _ = shutdown.changed() => {
                 send(socket, kind.write_timeout, close(1001, "going away")).await;
                 break;

@@ -1,4 +1,4 @@
-//! [`Db`]: the service's store, async. One writer thread owns the write connection and commits
+//! [`SqliteDb`]: the service's store over SQLite, async. One writer thread owns the write connection and commits
 //! every turn waiting for it in one transaction (one fsync: group commit); reads use a few
 //! connections of their own (on tokio's blocking threads, but for the per-turn point read), so
 //! they never wait for a commit.
@@ -76,9 +76,9 @@ where
     }
 }
 
-/// A cloneable handle on the store.
+/// The SQLite side of [`super::Db`].
 #[derive(Clone)]
-pub struct Db {
+pub(super) struct SqliteDb {
     inner: Arc<Inner>,
 }
 
@@ -91,13 +91,13 @@ struct Inner {
     next_reader: AtomicUsize,
 }
 
-impl Db {
+impl SqliteDb {
     /// Starts the writer on `store` (opened with [`SqliteStore::open`]) and opens the readers.
-    pub fn sqlite(
+    pub(super) fn start(
         store: SqliteStore,
         deliver: Deliver,
         committed: Committed,
-    ) -> Result<Db, StoreError> {
+    ) -> Result<SqliteDb, StoreError> {
         let readers = (0..READERS)
             .map(|_| store.reader().map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
@@ -115,7 +115,7 @@ impl Db {
             .name("faqbot-writer".into())
             .spawn(move || write_loop(store, rx, deliver, committed))
             .map_err(|e| StoreError::Database(Box::new(e)))?;
-        Ok(Db {
+        Ok(SqliteDb {
             inner: Arc::new(Inner {
                 jobs: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(writer)),

@@ -7,13 +7,16 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use super::rows::{
+    card_json, conversation_columns, conversation_row, frame_row, lead_row, message_row, miss_row,
+    parse_card, queued_row, LEAD_COLUMNS, MISS_COLUMNS,
+};
 use super::{Applied, StoreError, StoredFrame};
 use crate::model::{
     Advisor, AdvisorSummary, Card, Conversation, Decisions, Handoff, HandoffChange, HandoffReason,
-    Lead, Message, Miss, MissKind, Mode, Outcome, Purged, QueuedHandoff, Removed, Sender,
-    StoredMiss, Turn, VisitorRecord, PICK,
+    Lead, Message, Purged, QueuedHandoff, Removed, Sender, StoredMiss, Turn, VisitorRecord, PICK,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
@@ -347,7 +350,7 @@ impl SqliteStore {
         Ok(self
             .conn
             .prepare_cached(sql)?
-            .query_row([token_hash], conversation_row)
+            .query_row([token_hash], |r| conversation_row(r))
             .optional()?)
     }
 
@@ -360,7 +363,7 @@ impl SqliteStore {
         let mut stmt = self.conn.prepare_cached(
             "SELECT sender, text, at, advisor, faq_id FROM messages WHERE conversation_id = ?1 ORDER BY seq, id",
         )?;
-        let rows = stmt.query_map([id], message_row)?;
+        let rows = stmt.query_map([id], |r| message_row(r))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -372,7 +375,7 @@ impl SqliteStore {
                   WHERE conversation_id = ?1 ORDER BY seq DESC, id DESC LIMIT ?2)
              ORDER BY seq, id",
         )?;
-        let rows = stmt.query_map(params![id, limit as i64], message_row)?;
+        let rows = stmt.query_map(params![id, limit as i64], |r| message_row(r))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -391,7 +394,7 @@ impl SqliteStore {
              WHERE conversation_id = ?1 AND seq > ?2 AND frame IS NOT NULL
              ORDER BY seq LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![id, seq as i64, limit as i64], frame_row)?;
+        let rows = stmt.query_map(params![id, seq as i64, limit as i64], |r| frame_row(r))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -410,7 +413,7 @@ impl SqliteStore {
         let mut stmt = self.conn.prepare_cached(
             "SELECT conversation_id, created_at, card, escalated_at FROM handoffs WHERE status = 'queued' ORDER BY id",
         )?;
-        let rows = stmt.query_map([], queued_row)?;
+        let rows = stmt.query_map([], |r| queued_row(r))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -448,7 +451,7 @@ impl SqliteStore {
     pub fn leads(&self) -> Result<Vec<Lead>, StoreError> {
         let sql = format!("SELECT {LEAD_COLUMNS} FROM contacts ORDER BY id");
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([], lead_row)?;
+        let rows = stmt.query_map([], |r| lead_row(r))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -509,7 +512,7 @@ impl SqliteStore {
     pub fn misses(&self, since: i64) -> Result<Vec<StoredMiss>, StoreError> {
         let sql = format!("SELECT {MISS_COLUMNS} FROM misses WHERE at >= ?1 ORDER BY id");
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([since], miss_row)?;
+        let rows = stmt.query_map([since], |r| miss_row(r))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -558,14 +561,14 @@ impl SqliteStore {
                 "SELECT {LEAD_COLUMNS} FROM contacts WHERE conversation_id = ?1 ORDER BY id"
             );
             let mut stmt = self.conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map([id], lead_row)?;
+            let rows = stmt.query_map([id], |r| lead_row(r))?;
             rows.collect::<Result<_, _>>()?
         };
         let misses = {
             let sql =
                 format!("SELECT {MISS_COLUMNS} FROM misses WHERE conversation_id = ?1 ORDER BY id");
             let mut stmt = self.conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map([id], miss_row)?;
+            let rows = stmt.query_map([id], |r| miss_row(r))?;
             rows.collect::<Result<_, _>>()?
         };
         Ok(Some(VisitorRecord {
@@ -821,15 +824,6 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The columns [`conversation_row`] reads. A macro, so that `concat!` writes each statement at
-/// compile time: the per-turn read formatted its SQL on every call.
-macro_rules! conversation_columns {
-    () => {
-        "id, created_at, last_active, lang, page, mode, advisor, last_seq, fallbacks, offer_reason, last_question, last_candidates"
-    };
-}
-use conversation_columns;
-
 fn conversation(conn: &Connection, id: &str) -> Result<Option<Conversation>, StoreError> {
     let sql = concat!(
         "SELECT ",
@@ -838,109 +832,8 @@ fn conversation(conn: &Connection, id: &str) -> Result<Option<Conversation>, Sto
     );
     Ok(conn
         .prepare_cached(sql)?
-        .query_row([id], conversation_row)
+        .query_row([id], |r| conversation_row(r))
         .optional()?)
-}
-
-fn conversation_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
-    let candidates: Option<String> = row.get(11)?;
-    Ok(Conversation {
-        id: row.get(0)?,
-        created_at: row.get(1)?,
-        last_active: row.get(2)?,
-        lang: row.get(3)?,
-        page: row.get(4)?,
-        mode: Mode::parse(&row.get::<_, String>(5)?),
-        advisor: row.get(6)?,
-        last_seq: row.get::<_, i64>(7)?.max(0) as u64,
-        fallbacks: row.get::<_, i64>(8)?.clamp(0, i64::from(u32::MAX)) as u32,
-        offer_reason: row
-            .get::<_, Option<String>>(9)?
-            .as_deref()
-            .and_then(HandoffReason::parse),
-        last_question: row.get(10)?,
-        // A card we cannot read is shown empty rather than failing the whole conversation.
-        last_candidates: candidates
-            .and_then(|c| serde_json::from_str(&c).ok())
-            .unwrap_or_default(),
-    })
-}
-
-const LEAD_COLUMNS: &str =
-    "id, created_at, conversation_id, name, email, phone, message, consent, lang, page";
-
-fn lead_row(row: &Row<'_>) -> rusqlite::Result<Lead> {
-    Ok(Lead {
-        id: row.get(0)?,
-        created_at: row.get(1)?,
-        conversation: row.get(2)?,
-        name: row.get(3)?,
-        email: row.get(4)?,
-        phone: row.get(5)?,
-        message: row.get(6)?,
-        consent: row.get(7)?,
-        lang: row.get(8)?,
-        page: row.get(9)?,
-    })
-}
-
-const MISS_COLUMNS: &str = "id, conversation_id, at, lang, question, terms, kind, confidence, candidates, outcome, outcome_faq_id";
-
-fn miss_row(row: &Row<'_>) -> rusqlite::Result<StoredMiss> {
-    let terms: String = row.get(5)?;
-    let kind: String = row.get(6)?;
-    let candidates: String = row.get(8)?;
-    let outcome: String = row.get(9)?;
-    Ok(StoredMiss {
-        id: row.get(0)?,
-        conversation: row.get(1)?,
-        at: row.get(2)?,
-        miss: Miss {
-            lang: row.get(3)?,
-            question: row.get(4)?,
-            // A row we cannot read in full still counts, with what can be read.
-            terms: serde_json::from_str(&terms).unwrap_or_default(),
-            kind: MissKind::parse(&kind).unwrap_or(MissKind::Fallback),
-            confidence: row.get::<_, f64>(7)? as f32,
-            candidates: serde_json::from_str(&candidates).unwrap_or_default(),
-            outcome: Outcome::parse(&outcome, row.get(10)?),
-        },
-    })
-}
-
-fn message_row(row: &Row<'_>) -> rusqlite::Result<Message> {
-    Ok(Message {
-        from: Sender::parse(&row.get::<_, String>(0)?),
-        text: row.get(1)?,
-        at: row.get(2)?,
-        advisor: row.get(3)?,
-        faq_id: row.get(4)?,
-    })
-}
-
-fn frame_row(row: &Row<'_>) -> rusqlite::Result<StoredFrame> {
-    Ok(StoredFrame {
-        seq: row.get::<_, i64>(0)?.max(0) as u64,
-        payload: row.get(1)?,
-    })
-}
-
-fn queued_row(row: &Row<'_>) -> rusqlite::Result<QueuedHandoff> {
-    let card: String = row.get(2)?;
-    Ok(QueuedHandoff {
-        conversation: row.get(0)?,
-        created_at: row.get(1)?,
-        card: parse_card(&card),
-        escalated: row.get::<_, Option<i64>>(3)?.is_some(),
-    })
-}
-
-fn parse_card(json: &str) -> Card {
-    serde_json::from_str(json).unwrap_or_else(|_| Card::unreadable())
-}
-
-fn card_json(card: &Card) -> String {
-    serde_json::to_string(card).unwrap_or_else(|_| "{}".into())
 }
 
 /// Writes, each over a connection inside a transaction the caller opened and commits.
@@ -997,7 +890,7 @@ pub(super) mod write {
                      ORDER BY seq",
                 )?;
                 let frames = stmt
-                    .query_map(params![conv, client_id, asked], frame_row)?
+                    .query_map(params![conv, client_id, asked], |r| frame_row(r))?
                     .collect::<Result<_, _>>()?;
                 return Ok(Applied::Duplicate { frames });
             }
@@ -1214,7 +1107,7 @@ pub(super) mod write {
                 "SELECT conversation_id, created_at, card, escalated_at FROM handoffs
                  WHERE status = 'queued' AND escalated_at IS NULL AND created_at <= ?1 ORDER BY id",
             )?;
-            let rows = stmt.query_map([before], queued_row)?;
+            let rows = stmt.query_map([before], |r| queued_row(r))?;
             rows.collect::<Result<_, _>>()?
         };
         conn.prepare_cached(
@@ -1424,7 +1317,7 @@ pub(super) mod write {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::NewMessage;
+    use crate::model::{Miss, MissKind, NewMessage, Outcome};
 
     fn miss(question: &str) -> Miss {
         Miss {

@@ -1,0 +1,455 @@
+//! The service's store over PostgreSQL: reads on the pool, and a few writer tasks per node, each
+//! committing every write waiting for it in one transaction (group commit), then handing the
+//! frames to [`Deliver`] in commit order, as the SQLite writer does. A conversation's writes
+//! always go to the same writer (by a hash of its id), so they commit and are delivered in
+//! order; several writers let the database work on several transactions at once, where one
+//! would wait for each statement's round trip in turn.
+//!
+//! **Invariant:** frames are delivered only after the commit that made them durable returns.
+//! Across nodes, a conversation's frames are numbered under its row lock (see `pg::write::apply`),
+//! so `seq` stays gap-free whichever node writes.
+//!
+//! Nodes tell each other what they committed with `NOTIFY` in the same transaction (sent on
+//! commit, ids only: [`NodeEvent`]); each node's listener reads what it needs from the tables.
+//! Nothing depends on a notification arriving: a listener that reconnects reads everything its
+//! node shows again ([`NodeEvent::Resync`]).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::db::{Committed, Deliver};
+use super::pg::write::{self, Done, Op, Told};
+use super::pg::PgStore;
+use super::{Applied, NodeEvent, StoreError};
+
+/// The channel nodes tell each other on.
+const CHANNEL: &str = "faqbot";
+/// A node's advertised advisors count for this long after it last said so: nodes say it every
+/// [`PRESENCE_EVERY`] and when it changes, so a killed node's advisors stop counting soon.
+pub const PRESENCE_TTL: Duration = Duration::from_secs(15);
+pub const PRESENCE_EVERY: Duration = Duration::from_secs(5);
+/// How long a lost listener connection waits before it connects again.
+const RECONNECT: Duration = Duration::from_secs(1);
+
+/// Acts on what another node committed; awaited before the next event, so one conversation's
+/// frames are handled in commit order.
+pub type OnEvent = Arc<dyn Fn(NodeEvent) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Writes in one transaction at most: bounds the latency a batch adds to its first write.
+const MAX_BATCH: usize = 256;
+/// Writer tasks per node (each a connection while it commits).
+const WRITERS: usize = 4;
+
+/// One write waiting for its batch, and who waits for it.
+struct Job {
+    op: Op,
+    done: Option<Done>,
+    reply: oneshot::Sender<Result<Done, StoreError>>,
+}
+
+/// The writers' ends and their tasks.
+pub(super) struct PgDb {
+    pub(super) store: PgStore,
+    /// Empty once closed.
+    jobs: Mutex<Vec<mpsc::UnboundedSender<Job>>>,
+    writers: Mutex<Vec<JoinHandle<()>>>,
+    /// This node's name in notifications: its own are not acted on twice.
+    node: Arc<str>,
+    listener: Mutex<Option<JoinHandle<()>>>,
+    /// Held while this node's presence is counted and written: two writes racing could
+    /// otherwise leave the older count.
+    advertising: tokio::sync::Mutex<()>,
+}
+
+impl PgDb {
+    /// Starts the writer tasks (on the current tokio runtime).
+    pub(super) fn start(store: PgStore, deliver: Deliver, committed: Committed) -> PgDb {
+        let node: Arc<str> = crate::secret::new_id().into();
+        let committed = Arc::new(Mutex::new(committed));
+        let (jobs, writers) = (0..WRITERS)
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let writer = tokio::spawn(write_loop(
+                    store.clone(),
+                    rx,
+                    deliver.clone(),
+                    committed.clone(),
+                    node.clone(),
+                ));
+                (tx, writer)
+            })
+            .unzip();
+        PgDb {
+            store,
+            jobs: Mutex::new(jobs),
+            writers: Mutex::new(writers),
+            node,
+            listener: Mutex::new(None),
+            advertising: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Starts listening to the other nodes: `on` gets what they commit, and a
+    /// [`NodeEvent::Resync`] each time the listener (re)connects.
+    pub(super) fn listen(&self, on: OnEvent) {
+        let task = tokio::spawn(listen_loop(self.store.clone(), self.node.clone(), on));
+        if let Some(old) = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(task)
+        {
+            old.abort();
+        }
+    }
+
+    /// Runs `op` in the writer's next batch and answers once that batch is committed.
+    pub(super) async fn write(&self, op: Op) -> Result<Done, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            op,
+            done: None,
+            reply,
+        };
+        // One conversation's writes to one writer; the others (queue-wide) to the first.
+        let writer = job.op.conversation().map_or(0, |c| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            c.hash(&mut h);
+            (h.finish() % WRITERS as u64) as usize
+        });
+        let sent = match self
+            .jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(writer)
+        {
+            Some(jobs) => jobs.send(job).is_ok(),
+            None => false,
+        };
+        if !sent {
+            return Err(StoreError::Stopped);
+        }
+        rx.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Records how many advisors are connected to this node now (`advisors()`, counted once
+    /// the previous record is written).
+    pub(super) async fn advertise(&self, advisors: impl FnOnce() -> u64) -> Result<(), StoreError> {
+        let _turn = self.advertising.lock().await;
+        self.store
+            .advertise(&self.node, advisors(), crate::clock::now_ms())
+            .await
+    }
+
+    /// Advisors connected to the other nodes, as they last said (within [`PRESENCE_TTL`]).
+    pub(super) async fn advisors_elsewhere(&self) -> Result<u64, StoreError> {
+        let since = crate::clock::now_ms().saturating_sub(PRESENCE_TTL.as_millis() as i64);
+        self.store.advisors_elsewhere(&self.node, since).await
+    }
+
+    /// Stops the writer once it has committed what it was given.
+    pub(super) async fn close(&self) -> Result<(), StoreError> {
+        if let Err(e) = self.store.leave(&self.node).await {
+            tracing::warn!(cause = %e, "cannot remove this node's presence: it expires by itself");
+        }
+        if let Some(listener) = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            listener.abort();
+        }
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let writers = std::mem::take(&mut *self.writers.lock().unwrap_or_else(|p| p.into_inner()));
+        for handle in writers {
+            handle.await.map_err(|_| StoreError::Stopped)?;
+        }
+        Ok(())
+    }
+}
+
+/// Takes every write waiting, commits them in one transaction, delivers, answers. While a
+/// batch commits the next one gathers: no timer is needed for writes to share a commit.
+async fn write_loop(
+    store: PgStore,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    deliver: Deliver,
+    committed: Arc<Mutex<Committed>>,
+    node: Arc<str>,
+) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // Conversations in one order on every node, writes on no conversation last: two nodes'
+        // batches then wait for each other's row locks instead of deadlocking. The sort is
+        // stable, so one conversation's writes keep their order.
+        batch.sort_by(|a, b| {
+            let key = |j: &Job| {
+                let c = j.op.conversation();
+                (c.is_none(), c.map(str::to_owned))
+            };
+            key(a).cmp(&key(b))
+        });
+        let (writes, started) = (batch.len(), std::time::Instant::now());
+        run_batch(&store, batch, &deliver, &node).await;
+        let took = started.elapsed();
+        (committed.lock().unwrap_or_else(|p| p.into_inner()))(writes, took);
+        tracing::debug!(writes, us = took.as_micros() as u64, "batch committed");
+    }
+}
+
+/// Commits `batch`. A write that fails is answered with its error and the others run again
+/// without it (a failed statement aborts a PostgreSQL transaction); a failed commit fails them
+/// all, and nothing of it is delivered.
+async fn run_batch(store: &PgStore, mut batch: Vec<Job>, deliver: &Deliver, node: &str) {
+    loop {
+        match attempt(store, &mut batch, node).await {
+            Ok(None) => {
+                for job in &batch {
+                    if let (Op::Apply(turn, _), Some(Done::Applied(applied))) = (&job.op, &job.done)
+                    {
+                        let (frames, resent) = match applied {
+                            Applied::Done { frames } => (frames, false),
+                            Applied::Duplicate { frames } => (frames, true),
+                            Applied::Conflict => continue,
+                        };
+                        if !frames.is_empty() {
+                            deliver(&turn.conversation, frames, resent);
+                        }
+                    }
+                }
+                for job in batch {
+                    let answer = job.done.ok_or(StoreError::Vanished);
+                    let _ = job.reply.send(answer);
+                }
+                return;
+            }
+            Ok(Some((failed, e))) => {
+                let _ = batch.remove(failed).reply.send(Err(e));
+                if batch.is_empty() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::error!(cause = %e, writes = batch.len(), "a batch failed to commit: nothing of it is kept or sent");
+                let message = e.to_string();
+                for job in batch {
+                    let _ = job.reply.send(Err(StoreError::Commit(message.clone())));
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// One try at committing `batch`: `Some` names the write that failed (nothing committed).
+async fn attempt(
+    store: &PgStore,
+    batch: &mut [Job],
+    node: &str,
+) -> Result<Option<(usize, StoreError)>, StoreError> {
+    let mut client = store.pool().get().await?;
+    let tx = client.transaction().await?;
+    let mut told = Told::new();
+    for (i, job) in batch.iter_mut().enumerate() {
+        match write::run(&tx, &job.op, &mut told).await {
+            Ok(done) => job.done = Some(done),
+            Err(e) => return Ok(Some((i, e))),
+        }
+    }
+    notify(&tx, node, &told).await?;
+    tx.commit().await?;
+    Ok(None)
+}
+
+/// The sender's name in notifications from a command (`faqbot visitor erase`, `advisor
+/// remove`): never a node's (those are hex).
+pub(super) const COMMAND: &str = "command";
+
+/// Tells the nodes what `tx` changed: sent by PostgreSQL when (and only if) it commits.
+pub(super) async fn notify(
+    tx: &deadpool_postgres::Transaction<'_>,
+    node: &str,
+    told: &Told,
+) -> Result<(), StoreError> {
+    if told.is_empty() {
+        return Ok(());
+    }
+    let mut payloads: Vec<String> = told.iter().map(|e| encode(node, e)).collect();
+    payloads.dedup();
+    tx.execute(
+        "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p",
+        &[&CHANNEL, &payloads],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A notification's text: `NODE f CONVERSATION FIRST LAST`, `NODE v CONVERSATION MESSAGE`,
+/// `NODE q`, `NODE a CONVERSATION new|escalated`, `NODE c CONVERSATION`, `NODE e CONVERSATION
+/// [ADVISOR]` (ids are hex: no spaces; the advisor's name, last, may have some).
+fn encode(node: &str, event: &NodeEvent) -> String {
+    match event {
+        NodeEvent::Frames {
+            conversation,
+            first,
+            last,
+        } => format!("{node} f {conversation} {first} {last}"),
+        NodeEvent::VisitorMessage {
+            conversation,
+            message,
+        } => format!("{node} v {conversation} {message}"),
+        NodeEvent::Queue | NodeEvent::Resync => format!("{node} q"),
+        NodeEvent::Alert {
+            conversation,
+            escalated,
+        } => {
+            let kind = if *escalated { "escalated" } else { "new" };
+            format!("{node} a {conversation} {kind}")
+        }
+        NodeEvent::Claimed { conversation } => format!("{node} c {conversation}"),
+        NodeEvent::Erased { conversation, by } => format!("{node} e {conversation} {by}"),
+    }
+}
+
+/// The event in a notification from another node; `None` for this node's own or a text it
+/// does not know (a newer node's).
+fn decode(own: &str, payload: &str) -> Option<NodeEvent> {
+    let mut parts = payload.split(' ');
+    if parts.next()? == own {
+        return None;
+    }
+    if let Some(rest) = payload.split_once(' ')?.1.strip_prefix("e ") {
+        let (conversation, by) = rest.split_once(' ').unwrap_or((rest, ""));
+        return Some(NodeEvent::Erased {
+            conversation: conversation.to_owned(),
+            by: by.to_owned(),
+        });
+    }
+    match (parts.next()?, parts.next(), parts.next(), parts.next()) {
+        ("f", Some(c), Some(first), Some(last)) => Some(NodeEvent::Frames {
+            conversation: c.to_owned(),
+            first: first.parse().ok()?,
+            last: last.parse().ok()?,
+        }),
+        ("v", Some(c), Some(message), None) => Some(NodeEvent::VisitorMessage {
+            conversation: c.to_owned(),
+            message: message.parse().ok()?,
+        }),
+        ("q", None, None, None) => Some(NodeEvent::Queue),
+        ("a", Some(c), Some(kind @ ("new" | "escalated")), None) => Some(NodeEvent::Alert {
+            conversation: c.to_owned(),
+            escalated: kind == "escalated",
+        }),
+        ("c", Some(c), None, None) => Some(NodeEvent::Claimed {
+            conversation: c.to_owned(),
+        }),
+        _ => None,
+    }
+}
+
+/// Listens on a connection of its own, reconnecting when it is lost, until aborted.
+async fn listen_loop(store: PgStore, node: Arc<str>, on: OnEvent) {
+    loop {
+        match store.dedicated().await {
+            Ok((client, mut connection)) => {
+                let (tx, mut rx) = mpsc::unbounded_channel();
+                // The connection yields notifications only to whoever polls it.
+                let driver = tokio::spawn(async move {
+                    let mut messages =
+                        futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                    while let Some(message) = messages.next().await {
+                        match message {
+                            Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                                if tx.send(n.payload().to_owned()).is_err() {
+                                    break;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(cause = %e, "the listener's connection failed: reconnecting");
+                                break;
+                            }
+                        }
+                    }
+                });
+                match client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+                    Ok(()) => {
+                        // Listening from here: whatever committed before is read now.
+                        on(NodeEvent::Resync).await;
+                        while let Some(payload) = rx.recv().await {
+                            if let Some(event) = decode(&node, &payload) {
+                                on(event).await;
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(cause = %e, "cannot LISTEN: retrying"),
+                }
+                driver.abort();
+            }
+            Err(e) => {
+                tracing::warn!(cause = %e, "the listener cannot connect: other nodes' messages arrive once it does")
+            }
+        }
+        tokio::time::sleep(RECONNECT).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_round_trip_and_a_nodes_own_are_ignored() {
+        let events = [
+            NodeEvent::Frames {
+                conversation: "ab12".into(),
+                first: 3,
+                last: 5,
+            },
+            NodeEvent::VisitorMessage {
+                conversation: "ab12".into(),
+                message: 42,
+            },
+            NodeEvent::Queue,
+            NodeEvent::Alert {
+                conversation: "ab12".into(),
+                escalated: true,
+            },
+            NodeEvent::Alert {
+                conversation: "ab12".into(),
+                escalated: false,
+            },
+            NodeEvent::Claimed {
+                conversation: "ab12".into(),
+            },
+            NodeEvent::Erased {
+                conversation: "ab12".into(),
+                by: "Anne Marie".into(),
+            },
+            NodeEvent::Erased {
+                conversation: "ab12".into(),
+                by: String::new(),
+            },
+        ];
+        for e in events {
+            let text = encode("n1", &e);
+            assert_eq!(decode("n2", &text), Some(e.clone()), "{text}");
+            assert_eq!(decode("n1", &text), None, "own: {text}");
+        }
+        assert_eq!(decode("n2", "n1 z what"), None);
+        assert_eq!(decode("n2", "n1 f ab12 x 5"), None);
+    }
+}
