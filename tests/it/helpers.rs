@@ -446,8 +446,6 @@ pub fn session(welcome: &Value) -> String {
     welcome["session"].as_str().expect("session").to_owned()
 }
 
-/// Starts the real `faqbot serve` binary on a free port, from the repository folder, with extra
-/// arguments and environment; returns the child and the address it logged.
 /// Rate limits far above what a test sends, as environment variables for `faqbot serve`.
 pub const UNLIMITED_ENV: [(&str, &str); 6] = [
     ("FAQBOT_LIMITS__MESSAGES_PER_MINUTE", "1000000"),
@@ -469,6 +467,8 @@ pub fn unlimited(settings: &mut Settings) {
     l.address_connections_burst = 100_000;
 }
 
+/// Starts the real `faqbot serve` binary on a free port, from the repository folder, with extra
+/// arguments and environment; returns the child and the address it logged.
 pub fn start_serve(
     data: &Path,
     args: &[&std::ffi::OsStr],
