@@ -157,21 +157,38 @@ async fn visitor_event(
     } else {
         Vec::new()
     };
+    let now = time::OffsetDateTime::now_utc();
+    let open = |advisors| handoff::available(advisors, state.schedule.as_ref(), now);
     let ctx = Context {
         rules: &state.rules,
         low_confidence: state.settings.report.low_confidence,
-        advisors_available: handoff::available(
-            state.hub.advisors_online() + super::nodes::advisors_elsewhere(state).await,
-            state.schedule.as_ref(),
-            time::OffsetDateTime::now_utc(),
-        ),
+        advisors_available: open(state.hub.advisors_online()),
         queue: &queue,
     };
+    let terms = |text: &str, lang| matcher.terms(text, lang);
+    // Other nodes' advisors cost a query: asked only when they would change this turn (the
+    // turn is a pure function, run again as if some were there).
+    let (event, again) = if !ctx.advisors_available && open(1) && state.db.shared() {
+        (event.clone(), Some(event))
+    } else {
+        (event, None)
+    };
+    let mut effects = dialogue::visitor_turn(conv, event, &ctx, terms);
+    if let Some(event) = again {
+        let helped = Context {
+            advisors_available: true,
+            ..ctx
+        };
+        let assumed = dialogue::visitor_turn(conv, event, &helped, terms);
+        if assumed != effects && super::nodes::advisors_elsewhere(state).await > 0 {
+            effects = assumed;
+        }
+    }
     let Effects {
         turn,
         opened,
         forward_to,
-    } = dialogue::visitor_turn(conv, event, &ctx, |text, lang| matcher.terms(text, lang));
+    } = effects;
     let replies: Vec<ReplyKind> = turn
         .frames
         .iter()

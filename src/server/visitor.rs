@@ -357,7 +357,13 @@ async fn welcome(
     tx: queue::Sender,
     started: Instant,
 ) -> Option<Welcomed> {
-    let page = query.page.map(|p| p.chars().take(512).collect::<String>());
+    // Control characters have no place in an address (and NUL no place in PostgreSQL).
+    let page = query.page.map(|p| {
+        p.chars()
+            .filter(|c| !c.is_control())
+            .take(512)
+            .collect::<String>()
+    });
     let lang_hint = query.lang.as_deref().and_then(Lang::from_code);
     let last_seq = query.last_seq;
     let token = query.session.filter(|t| !t.is_empty() && t.len() <= 128);
@@ -491,8 +497,28 @@ pub(super) fn parse_frame<T: DeserializeOwned>(
             ),
         ));
     }
+    if holds_nul(&value) {
+        // PostgreSQL cannot store it in a text column: refused here, whatever the store, so that
+        // a frame is accepted or refused the same way on every backend.
+        return Err(Refusal::new(
+            "bad_text",
+            "a text cannot contain the NUL character (\\u0000): remove it and send again",
+        ));
+    }
     serde_json::from_value(value)
         .map_err(|e| Refusal::new("bad_frame", format!("invalid \"{kind}\" frame: {e}")))
+}
+
+/// Whether a string anywhere in `value` (keys too) holds U+0000.
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(fields) => {
+            fields.iter().any(|(k, v)| k.contains('\0') || holds_nul(v))
+        }
+        _ => false,
+    }
 }
 
 /// Checks a text field: not empty, not too long. Returns it trimmed.

@@ -9,6 +9,8 @@
 //! whichever node's timer runs first). Commits keep the server's `synchronous_commit` (on by
 //! default: a commit is on disk before it returns).
 
+use std::collections::{HashMap, HashSet};
+
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
@@ -1239,19 +1241,21 @@ pub mod write {
             .ok_or_else(|| StoreError::UnknownAdvisor(name.to_owned()))
     }
 
-    /// A turn's messages, column by column (see `apply`).
+    /// Messages, column by column (see [`write_rows`]).
     #[derive(Default)]
     struct MessageColumns<'a> {
+        conversation: Vec<&'a str>,
+        at: Vec<i64>,
         sender: Vec<&'a str>,
         text: Vec<&'a str>,
         faq_id: Vec<Option<&'a str>>,
         confidence: Vec<Option<f64>>,
         advisor: Vec<Option<&'a str>>,
-        client_id: Vec<Option<String>>,
+        client_id: Vec<Option<&'a str>>,
         kind: Vec<Option<&'static str>>,
         seq: Vec<i64>,
-        frame: Vec<Option<String>>,
-        reply_to: Vec<Option<String>>,
+        frame: Vec<Option<&'a str>>,
+        reply_to: Vec<Option<&'a str>>,
     }
 
     /// Removes conversation `id` and every row linked to it; `None` if there is none.
@@ -1418,24 +1422,108 @@ pub mod write {
         } else {
             locked.ok_or(StoreError::Vanished)?
         };
-        let seq_of = |frame: usize| last + frame as i64 + 1;
-        if !turn.messages.is_empty() {
-            // The turn's messages in one statement (a column per array): one round trip
-            // however many there are.
-            let mut cols = MessageColumns::default();
+        let placed = [Placed {
+            turn,
+            now,
+            last,
+            held,
+        }];
+        let frames = write_rows(tx, &placed, told)
+            .await?
+            .pop()
+            .unwrap_or_default();
+
+        if let Some(c) = &turn.contact {
+            tx.execute(
+                "INSERT INTO contacts (conversation_id, created_at, name, email, phone, message, consent, lang, page)
+                 SELECT id, $2, $3, $4, $5, $6, $7, lang, page FROM conversations WHERE id = $1",
+                &[&conv, &now, &c.name, &c.email, &c.phone, &c.message, &c.consent],
+            )
+            .await?;
+        }
+        Ok(Applied::Done { frames })
+    }
+
+    /// Locks the rows of conversations `ids` (sorted, as every node sorts them: no deadlock
+    /// between two nodes' batches) in one statement; gives each one's `last_seq` and mode.
+    pub(in crate::store) async fn lock(
+        tx: &deadpool_postgres::Transaction<'_>,
+        ids: &[&str],
+    ) -> Result<HashMap<String, (i64, String)>, StoreError> {
+        let stmt = tx
+            .prepare_cached(
+                "SELECT id, last_seq, mode FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            )
+            .await?;
+        tx.query(&stmt, &[&ids])
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?))))
+            .collect()
+    }
+
+    /// Which of the `(conversation, message id)` pairs are stored already (a visitor's resend).
+    /// Run after [`lock`]: a resend written by another node is then committed and seen.
+    pub(in crate::store) async fn stored(
+        tx: &deadpool_postgres::Transaction<'_>,
+        conversations: &[&str],
+        client_ids: &[&str],
+    ) -> Result<HashSet<(String, String)>, StoreError> {
+        let stmt = tx
+            .prepare_cached(
+                "SELECT m.conversation_id, m.client_id FROM messages m
+                 JOIN unnest($1::text[], $2::text[]) AS u(conversation_id, client_id)
+                   ON m.conversation_id = u.conversation_id AND m.client_id = u.client_id",
+            )
+            .await?;
+        tx.query(&stmt, &[&conversations, &client_ids])
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// A turn whose conversation is locked and whose `seq`s are known: they follow `last`.
+    pub(in crate::store) struct Placed<'a> {
+        pub turn: &'a Turn<String>,
+        pub now: i64,
+        pub last: i64,
+        /// An advisor holds the conversation: its visitor messages are told to the nodes.
+        pub held: bool,
+    }
+
+    /// Writes the messages, misses, frames and conversation changes of `placed` (one turn per
+    /// conversation): one statement per table for all of them, sent together (pipelined).
+    /// Gives each turn's frames, numbered.
+    pub(in crate::store) async fn write_rows(
+        tx: &deadpool_postgres::Transaction<'_>,
+        placed: &[Placed<'_>],
+        told: &mut Told,
+    ) -> Result<Vec<Vec<StoredFrame>>, StoreError> {
+        let mut cols = MessageColumns::default();
+        let mut outcomes: Vec<(&str, &'static str, Option<&str>)> = Vec::new();
+        let mut misses = MissColumns::default();
+        let mut frame_cols = FrameColumns::default();
+        let mut updates = UpdateColumns::default();
+        let mut frames = Vec::with_capacity(placed.len());
+        for p in placed {
+            let (turn, conv) = (p.turn, p.turn.conversation.as_str());
+            let seq_of = |frame: usize| p.last + frame as i64 + 1;
             for (i, m) in turn.messages.iter().enumerate() {
                 let client_id = if i == 0 && m.from == Sender::Visitor {
-                    turn.client_id.clone()
+                    turn.client_id.as_deref()
                 } else {
                     None
                 };
                 let sent = m.frame.and_then(|k| Some((k, turn.frames.get(k)?)));
                 let (seq, frame, reply_to) = match sent {
                     Some((k, payload)) => {
-                        (seq_of(k), Some(payload.clone()), turn.client_id.clone())
+                        (seq_of(k), Some(payload.as_str()), turn.client_id.as_deref())
                     }
-                    None => (last, None, None),
+                    None => (p.last, None, None),
                 };
+                cols.conversation.push(conv);
+                cols.at.push(p.now);
                 cols.sender.push(m.from.as_str());
                 cols.text.push(m.text.as_str());
                 cols.faq_id.push(m.faq_id.as_deref());
@@ -1447,153 +1535,243 @@ pub mod write {
                 cols.frame.push(frame);
                 cols.reply_to.push(reply_to);
             }
-            let insert = tx
-                .prepare_cached(
-                    "INSERT INTO messages (conversation_id, at, sender, text, faq_id, confidence, advisor, client_id, kind, seq, frame, reply_to)
-                     SELECT $1, $2, u.* FROM unnest($3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
-                                                   $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[])
-                         AS u(sender, text, faq_id, confidence, advisor, client_id, kind, seq, frame, reply_to)
-                     RETURNING id, sender",
-                )
-                .await?;
-            let params: [&(dyn ToSql + Sync); 12] = [
-                &conv,
-                &now,
-                &cols.sender,
-                &cols.text,
-                &cols.faq_id,
-                &cols.confidence,
-                &cols.advisor,
-                &cols.client_id,
-                &cols.kind,
-                &cols.seq,
-                &cols.frame,
-                &cols.reply_to,
-            ];
-            if held {
-                for row in tx.query(&insert, &params).await? {
-                    let sender: &str = row.try_get(1)?;
-                    if sender == Sender::Visitor.as_str() {
-                        // The advisor holding it may be connected to another node.
-                        told.push(NodeEvent::VisitorMessage {
-                            conversation: conv.to_owned(),
-                            message: row.try_get(0)?,
-                        });
-                    }
-                }
-            } else {
-                tx.execute(&insert, &params).await?;
+            if let Some(outcome) = &turn.outcome {
+                outcomes.push((conv, outcome.as_str(), outcome.entry()));
             }
-        }
-
-        if let Some(outcome) = &turn.outcome {
-            tx.execute(
-                &tx.prepare_cached(
-                    "UPDATE misses SET outcome = $2, outcome_faq_id = $3
-                     WHERE id = (SELECT MAX(id) FROM misses WHERE conversation_id = $1) AND outcome = 'none'",
-                )
-                .await?,
-                &[&conv, &outcome.as_str(), &outcome.entry()],
-            )
-            .await?;
-        }
-        if let Some(m) = &turn.miss {
-            let terms = serde_json::to_string(&m.terms).unwrap_or_else(|_| "[]".into());
-            let candidates = serde_json::to_string(&m.candidates).unwrap_or_else(|_| "[]".into());
-            tx.execute(
-                &tx.prepare_cached(
-                    "INSERT INTO misses (conversation_id, at, lang, question, terms, kind, confidence, candidates, outcome, outcome_faq_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .await?,
-                &[
-                    &conv,
-                    &now,
-                    &m.lang,
-                    &m.question,
-                    &terms,
-                    &m.kind.as_str(),
-                    &f64::from(m.confidence),
-                    &candidates,
-                    &m.outcome.as_str(),
-                    &m.outcome.entry(),
-                ],
-            )
-            .await?;
-        }
-
-        let mut frames = Vec::with_capacity(turn.frames.len());
-        let mut last_seq: Option<i64> = None;
-        if !turn.frames.is_empty() {
-            let insert = tx
-                .prepare_cached(
-                    "INSERT INTO frames (conversation_id, seq, at, reply_to, body) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .await?;
+            if let Some(m) = &turn.miss {
+                misses.conversation.push(conv);
+                misses.at.push(p.now);
+                misses.lang.push(m.lang.as_str());
+                misses.question.push(m.question.as_str());
+                misses
+                    .terms
+                    .push(serde_json::to_string(&m.terms).unwrap_or_else(|_| "[]".into()));
+                misses.kind.push(m.kind.as_str());
+                misses.confidence.push(f64::from(m.confidence));
+                misses
+                    .candidates
+                    .push(serde_json::to_string(&m.candidates).unwrap_or_else(|_| "[]".into()));
+                misses.outcome.push(m.outcome.as_str());
+                misses.faq_id.push(m.outcome.entry());
+            }
+            let mut numbered = Vec::with_capacity(turn.frames.len());
             for (k, payload) in turn.frames.iter().enumerate() {
                 let seq = seq_of(k);
+                // A frame that answers a message is stored on that message's row.
                 if !turn.messages.iter().any(|m| m.frame == Some(k)) {
-                    tx.execute(&insert, &[&conv, &seq, &now, &turn.client_id, payload])
-                        .await?;
+                    frame_cols.conversation.push(conv);
+                    frame_cols.seq.push(seq);
+                    frame_cols.at.push(p.now);
+                    frame_cols.reply_to.push(turn.client_id.as_deref());
+                    frame_cols.body.push(payload.as_str());
                 }
-                frames.push(StoredFrame {
+                numbered.push(StoredFrame {
                     seq: seq as u64,
                     payload: payload.clone(),
                 });
-                last_seq = Some(seq);
+            }
+            if let (Some(first), Some(last)) = (numbered.first(), numbered.last()) {
+                told.push(NodeEvent::Frames {
+                    conversation: conv.to_owned(),
+                    first: first.seq,
+                    last: last.seq,
+                });
+            }
+            let u = &turn.update;
+            updates.conversation.push(conv);
+            updates.lang.push(u.lang.as_deref());
+            updates.fallbacks.push(u.fallbacks.map(i64::from));
+            updates.set_offer.push(u.offer_reason.is_some());
+            updates
+                .offer_reason
+                .push(u.offer_reason.flatten().map(HandoffReason::as_str));
+            updates.last_question.push(u.last_question.as_deref());
+            updates.last_candidates.push(
+                u.last_candidates
+                    .as_ref()
+                    .map(|c| serde_json::to_string(c).unwrap_or_else(|_| "[]".into())),
+            );
+            updates.touch.push(u.touch);
+            updates.at.push(p.now);
+            updates.last_seq.push(numbered.last().map(|f| f.seq as i64));
+            frames.push(numbered);
+        }
+
+        // Prepared first (cached after the first batch), so that the statements below go out
+        // together, in this order, which is the order PostgreSQL runs them in.
+        let held = placed.iter().any(|p| p.held);
+        let insert_messages = tx
+            .prepare_cached(if held {
+                INSERT_MESSAGES_RETURNING
+            } else {
+                INSERT_MESSAGES
+            })
+            .await?;
+        let update_outcome = tx.prepare_cached(UPDATE_OUTCOME).await?;
+        let insert_misses = tx.prepare_cached(INSERT_MISSES).await?;
+        let insert_frames = tx.prepare_cached(INSERT_FRAMES).await?;
+        let update_conversations = tx.prepare_cached(UPDATE_CONVERSATIONS).await?;
+
+        let message_params: [&(dyn ToSql + Sync); 12] = [
+            &cols.conversation,
+            &cols.at,
+            &cols.sender,
+            &cols.text,
+            &cols.faq_id,
+            &cols.confidence,
+            &cols.advisor,
+            &cols.client_id,
+            &cols.kind,
+            &cols.seq,
+            &cols.frame,
+            &cols.reply_to,
+        ];
+        let returning = !cols.conversation.is_empty() && held;
+        let outcome_params: Vec<[&(dyn ToSql + Sync); 3]> = outcomes
+            .iter()
+            .map(|(c, o, f)| [c as &(dyn ToSql + Sync), o, f])
+            .collect();
+        let miss_params: [&(dyn ToSql + Sync); 10] = [
+            &misses.conversation,
+            &misses.at,
+            &misses.lang,
+            &misses.question,
+            &misses.terms,
+            &misses.kind,
+            &misses.confidence,
+            &misses.candidates,
+            &misses.outcome,
+            &misses.faq_id,
+        ];
+        let frame_params: [&(dyn ToSql + Sync); 5] = [
+            &frame_cols.conversation,
+            &frame_cols.seq,
+            &frame_cols.at,
+            &frame_cols.reply_to,
+            &frame_cols.body,
+        ];
+        let update_params: [&(dyn ToSql + Sync); 10] = [
+            &updates.conversation,
+            &updates.lang,
+            &updates.fallbacks,
+            &updates.set_offer,
+            &updates.offer_reason,
+            &updates.last_question,
+            &updates.last_candidates,
+            &updates.touch,
+            &updates.at,
+            &updates.last_seq,
+        ];
+        type Sent<'s> =
+            futures_util::future::BoxFuture<'s, Result<Vec<Row>, tokio_postgres::Error>>;
+        let mut sent: Vec<Sent<'_>> = Vec::with_capacity(5);
+        if !cols.conversation.is_empty() {
+            sent.push(Box::pin(tx.query(&insert_messages, &message_params)));
+        }
+        for params in &outcome_params {
+            sent.push(Box::pin(tx.query(&update_outcome, params)));
+        }
+        if !misses.conversation.is_empty() {
+            sent.push(Box::pin(tx.query(&insert_misses, &miss_params)));
+        }
+        if !frame_cols.conversation.is_empty() {
+            sent.push(Box::pin(tx.query(&insert_frames, &frame_params)));
+        }
+        if !updates.conversation.is_empty() {
+            sent.push(Box::pin(tx.query(&update_conversations, &update_params)));
+        }
+        let answers = futures_util::future::try_join_all(sent).await?;
+
+        if returning {
+            let held: HashSet<&str> = placed
+                .iter()
+                .filter(|p| p.held)
+                .map(|p| p.turn.conversation.as_str())
+                .collect();
+            for row in answers.first().map(Vec::as_slice).unwrap_or_default() {
+                let (id, conversation, sender): (i64, &str, &str) =
+                    (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                if sender == Sender::Visitor.as_str() && held.contains(conversation) {
+                    // The advisor holding it may be connected to another node.
+                    told.push(NodeEvent::VisitorMessage {
+                        conversation: conversation.to_owned(),
+                        message: id,
+                    });
+                }
             }
         }
-        if let (Some(first), Some(last)) = (frames.first(), frames.last()) {
-            told.push(NodeEvent::Frames {
-                conversation: conv.to_owned(),
-                first: first.seq,
-                last: last.seq,
-            });
-        }
+        Ok(frames)
+    }
 
-        let u = &turn.update;
-        let candidates = u
-            .last_candidates
-            .as_ref()
-            .map(|c| serde_json::to_string(c).unwrap_or_else(|_| "[]".into()));
-        let fallbacks = u.fallbacks.map(i64::from);
-        let offer_reason = u.offer_reason.flatten().map(HandoffReason::as_str);
-        tx.execute(
-            &tx.prepare_cached(
-                "UPDATE conversations SET
-                     lang = COALESCE($2, lang),
-                     fallbacks = COALESCE($3, fallbacks),
-                     offer_reason = CASE WHEN $4 THEN $5 ELSE offer_reason END,
-                     last_question = COALESCE($6, last_question),
-                     last_candidates = COALESCE($7, last_candidates),
-                     last_active = CASE WHEN $8 THEN $9 ELSE last_active END,
-                     last_seq = COALESCE($10, last_seq)
-                 WHERE id = $1",
-            )
-            .await?,
-            &[
-                &conv,
-                &u.lang,
-                &fallbacks,
-                &u.offer_reason.is_some(),
-                &offer_reason,
-                &u.last_question,
-                &candidates,
-                &u.touch,
-                &now,
-                &last_seq,
-            ],
-        )
-        .await?;
+    const INSERT_MESSAGES: &str = "INSERT INTO messages (conversation_id, at, sender, text, faq_id, confidence, advisor, client_id, kind, seq, frame, reply_to)
+         SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
+                              $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[])";
+    const INSERT_MESSAGES_RETURNING: &str = "INSERT INTO messages (conversation_id, at, sender, text, faq_id, confidence, advisor, client_id, kind, seq, frame, reply_to)
+         SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
+                              $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[])
+         RETURNING id, conversation_id, sender";
+    /// The outcome of a conversation's last missed question, while it has none. One statement
+    /// per conversation: a form over several picks a plan that scans every miss when the
+    /// table is small, and keeps it once it is not.
+    const UPDATE_OUTCOME: &str = "UPDATE misses SET outcome = $2, outcome_faq_id = $3
+         WHERE id = (SELECT MAX(id) FROM misses WHERE conversation_id = $1) AND outcome = 'none'";
+    const INSERT_MISSES: &str = "INSERT INTO misses (conversation_id, at, lang, question, terms, kind, confidence, candidates, outcome, outcome_faq_id)
+         SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
+                              $7::float8[], $8::text[], $9::text[], $10::text[])";
+    const INSERT_FRAMES: &str = "INSERT INTO frames (conversation_id, seq, at, reply_to, body)
+         SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[])";
+    /// `NULL` keeps a column as it is; `set_offer` says whether `offer_reason` changes (to
+    /// `NULL` too); `touch` moves `last_active`.
+    const UPDATE_CONVERSATIONS: &str = "UPDATE conversations AS c SET
+             lang = COALESCE(u.lang, c.lang),
+             fallbacks = COALESCE(u.fallbacks, c.fallbacks),
+             offer_reason = CASE WHEN u.set_offer THEN u.offer_reason ELSE c.offer_reason END,
+             last_question = COALESCE(u.last_question, c.last_question),
+             last_candidates = COALESCE(u.last_candidates, c.last_candidates),
+             last_active = CASE WHEN u.touch THEN u.at ELSE c.last_active END,
+             last_seq = COALESCE(u.last_seq, c.last_seq)
+         FROM unnest($1::text[], $2::text[], $3::int8[], $4::bool[], $5::text[], $6::text[],
+                     $7::text[], $8::bool[], $9::int8[], $10::int8[])
+           AS u(id, lang, fallbacks, set_offer, offer_reason, last_question, last_candidates, touch, at, last_seq)
+         WHERE c.id = u.id";
 
-        if let Some(c) = &turn.contact {
-            tx.execute(
-                "INSERT INTO contacts (conversation_id, created_at, name, email, phone, message, consent, lang, page)
-                 SELECT id, $2, $3, $4, $5, $6, $7, lang, page FROM conversations WHERE id = $1",
-                &[&conv, &now, &c.name, &c.email, &c.phone, &c.message, &c.consent],
-            )
-            .await?;
-        }
-        Ok(Applied::Done { frames })
+    /// New misses, column by column.
+    #[derive(Default)]
+    struct MissColumns<'a> {
+        conversation: Vec<&'a str>,
+        at: Vec<i64>,
+        lang: Vec<&'a str>,
+        question: Vec<&'a str>,
+        terms: Vec<String>,
+        kind: Vec<&'static str>,
+        confidence: Vec<f64>,
+        candidates: Vec<String>,
+        outcome: Vec<&'static str>,
+        faq_id: Vec<Option<&'a str>>,
+    }
+
+    /// Frames that answer no message, column by column.
+    #[derive(Default)]
+    struct FrameColumns<'a> {
+        conversation: Vec<&'a str>,
+        seq: Vec<i64>,
+        at: Vec<i64>,
+        reply_to: Vec<Option<&'a str>>,
+        body: Vec<&'a str>,
+    }
+
+    /// Conversation changes, column by column.
+    #[derive(Default)]
+    struct UpdateColumns<'a> {
+        conversation: Vec<&'a str>,
+        lang: Vec<Option<&'a str>>,
+        fallbacks: Vec<Option<i64>>,
+        set_offer: Vec<bool>,
+        offer_reason: Vec<Option<&'static str>>,
+        last_question: Vec<Option<&'a str>>,
+        last_candidates: Vec<Option<String>>,
+        touch: Vec<bool>,
+        at: Vec<i64>,
+        last_seq: Vec<Option<i64>>,
     }
 }

@@ -14,6 +14,7 @@
 //! Nothing depends on a notification arriving: a listener that reconnects reads everything its
 //! node shows again ([`NodeEvent::Resync`]).
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ use super::db::{Committed, Deliver};
 use super::pg::write::{self, Done, Op, Told};
 use super::pg::PgStore;
 use super::{Applied, NodeEvent, StoreError};
+use crate::model::Turn;
 
 /// The channel nodes tell each other on.
 const CHANNEL: &str = "faqbot";
@@ -214,9 +216,10 @@ async fn write_loop(
 /// without it (a failed statement aborts a PostgreSQL transaction); a failed commit fails them
 /// all, and nothing of it is delivered.
 async fn run_batch(store: &PgStore, mut batch: Vec<Job>, deliver: &Deliver, node: &str) {
+    let mut together = true;
     loop {
-        match attempt(store, &mut batch, node).await {
-            Ok(None) => {
+        match attempt(store, &mut batch, node, together).await {
+            Ok(Tried::Committed) => {
                 for job in &batch {
                     if let (Op::Apply(turn, _), Some(Done::Applied(applied))) = (&job.op, &job.done)
                     {
@@ -236,7 +239,11 @@ async fn run_batch(store: &PgStore, mut batch: Vec<Job>, deliver: &Deliver, node
                 }
                 return;
             }
-            Ok(Some((failed, e))) => {
+            Ok(Tried::TogetherFailed(e)) => {
+                tracing::warn!(cause = %e, writes = batch.len(), "writing a batch's turns together failed: writing them one by one");
+                together = false;
+            }
+            Ok(Tried::Failed(failed, e)) => {
                 let _ = batch.remove(failed).reply.send(Err(e));
                 if batch.is_empty() {
                     return;
@@ -254,24 +261,216 @@ async fn run_batch(store: &PgStore, mut batch: Vec<Job>, deliver: &Deliver, node
     }
 }
 
-/// One try at committing `batch`: `Some` names the write that failed (nothing committed).
+/// How one try at committing a batch went.
+enum Tried {
+    Committed,
+    /// This write failed: nothing was committed.
+    Failed(usize, StoreError),
+    /// The statements that write the plain turns together failed: nothing was committed, and
+    /// the batch runs again write by write, which finds the culprit.
+    TogetherFailed(StoreError),
+}
+
+/// One try at committing `batch`.
+///
+/// Plain turns (a visitor's question and its answer: the only write on their conversation in
+/// the batch, no handoff, no contact) are written together: their conversations locked in one
+/// statement, then one statement per table for all of them. The other writes run one by one
+/// per conversation, different conversations at once on the one connection: tokio-postgres
+/// pipelines statements issued together, so a batch costs a few round trips rather than a
+/// few per write. Locks are taken in the batch's order (conversations sorted), on every node:
+/// two nodes' batches wait for each other rather than deadlock. Writes on no conversation run
+/// last, one after the other.
 async fn attempt(
     store: &PgStore,
     batch: &mut [Job],
     node: &str,
-) -> Result<Option<(usize, StoreError)>, StoreError> {
+    together: bool,
+) -> Result<Tried, StoreError> {
     let mut client = store.pool().get().await?;
     let tx = client.transaction().await?;
-    let mut told = Told::new();
-    for (i, job) in batch.iter_mut().enumerate() {
-        match write::run(&tx, &job.op, &mut told).await {
-            Ok(done) => job.done = Some(done),
-            Err(e) => return Ok(Some((i, e))),
+    let ops: Vec<&Op> = batch.iter().map(|job| &job.op).collect();
+    let (chains, rest) = chains(&ops);
+
+    let plain: Vec<(usize, &Turn<String>, i64)> = if together {
+        chains
+            .iter()
+            .filter_map(|chain| match chain.as_slice() {
+                [i] => match ops[*i] {
+                    Op::Apply(turn, now) if turn.handoff.is_none() && turn.contact.is_none() => {
+                        Some((*i, &**turn, *now))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut placed = Vec::with_capacity(plain.len());
+    let mut alone = vec![true; ops.len()];
+    if !plain.is_empty() {
+        // Every conversation of the batch, not only the plain ones: the writes that run one by
+        // one then find their locks taken, in the same order as every other batch.
+        let ids: Vec<&str> = chains
+            .iter()
+            .filter_map(|chain| ops[chain[0]].conversation())
+            .collect();
+        let (conversations, client_ids): (Vec<&str>, Vec<&str>) = plain
+            .iter()
+            .filter_map(|(_, turn, _)| {
+                Some((turn.conversation.as_str(), turn.client_id.as_deref()?))
+            })
+            .unzip();
+        // Sent together; the second runs once the first has its locks.
+        let found = futures_util::future::try_join(write::lock(&tx, &ids), async {
+            if conversations.is_empty() {
+                Ok(HashSet::new())
+            } else {
+                write::stored(&tx, &conversations, &client_ids).await
+            }
+        })
+        .await;
+        let (locked, stored) = match found {
+            Ok(found) => found,
+            Err(e) => return Ok(Tried::TogetherFailed(e)),
+        };
+        for (i, turn, now) in plain {
+            let Some((last, mode)) = locked.get(&turn.conversation) else {
+                continue; // Gone: `apply` says so.
+            };
+            let resent = turn
+                .client_id
+                .as_ref()
+                .is_some_and(|c| stored.contains(&(turn.conversation.clone(), c.clone())));
+            if resent {
+                continue; // `apply` answers with the frames stored for it.
+            }
+            placed.push(write::Placed {
+                turn,
+                now,
+                last: *last,
+                held: mode == "advisor",
+            });
+            alone[i] = false;
+        }
+    }
+    let written: Vec<usize> = (0..ops.len()).filter(|&i| !alone[i]).collect();
+
+    let together_run = async {
+        let mut told = Told::new();
+        let frames = if placed.is_empty() {
+            Ok(Vec::new())
+        } else {
+            write::write_rows(&tx, &placed, &mut told).await
+        };
+        (told, frames)
+    };
+    let one_by_one = futures_util::future::join_all(
+        chains.iter().filter(|chain| alone[chain[0]]).map(|chain| {
+            let (tx, ops) = (&tx, &ops);
+            async move {
+                let mut told = Told::new();
+                let mut done = Vec::with_capacity(chain.len());
+                for &i in chain {
+                    match write::run(tx, ops[i], &mut told).await {
+                        Ok(d) => done.push((i, d)),
+                        Err(e) => return (told, done, Some((i, e))),
+                    }
+                }
+                (told, done, None)
+            }
+        }),
+    );
+    let ((mut told, frames), ran) = futures_util::future::join(together_run, one_by_one).await;
+
+    let mut results = Vec::with_capacity(ops.len());
+    let mut failed: Option<Tried> = None;
+    match frames {
+        Ok(frames) => results.extend(
+            written
+                .iter()
+                .zip(frames)
+                .map(|(&i, frames)| (i, Done::Applied(Applied::Done { frames }))),
+        ),
+        Err(e) => blame(&mut failed, Tried::TogetherFailed(e)),
+    }
+    for (chain_told, done, error) in ran {
+        told.extend(chain_told);
+        results.extend(done);
+        if let Some((i, e)) = error {
+            blame(&mut failed, Tried::Failed(i, e));
+        }
+    }
+    if let Some(failed) = failed {
+        return Ok(failed);
+    }
+    for i in rest {
+        match write::run(&tx, ops[i], &mut told).await {
+            Ok(d) => results.push((i, d)),
+            Err(e) => return Ok(Tried::Failed(i, e)),
         }
     }
     notify(&tx, node, &told).await?;
     tx.commit().await?;
-    Ok(None)
+    drop(ops);
+    for (i, done) in results {
+        batch[i].done = Some(done);
+    }
+    Ok(Tried::Committed)
+}
+
+/// The batch's writes grouped by conversation, in order (the batch is sorted: one
+/// conversation's writes are next to each other), and the writes on no conversation.
+fn chains(ops: &[&Op]) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let mut chains: Vec<Vec<usize>> = Vec::new();
+    let mut rest = Vec::new();
+    let mut last: Option<&str> = None;
+    for (i, op) in ops.iter().enumerate() {
+        match op.conversation() {
+            None => rest.push(i),
+            Some(c) if last == Some(c) => match chains.last_mut() {
+                Some(chain) => chain.push(i),
+                None => chains.push(vec![i]),
+            },
+            Some(c) => {
+                chains.push(vec![i]);
+                last = Some(c);
+            }
+        }
+    }
+    (chains, rest)
+}
+
+/// Keeps in `failed` the failure to blame: after the first failure every statement of the
+/// transaction fails with "current transaction is aborted", so it is the one that failed
+/// otherwise.
+fn blame(failed: &mut Option<Tried>, tried: Tried) {
+    let error = |t: &Tried| match t {
+        Tried::Failed(_, e) | Tried::TogetherFailed(e) => Some(aborted(e)),
+        Tried::Committed => None,
+    };
+    let replace = match failed {
+        None => true,
+        Some(first) => error(first) != Some(false) && error(&tried) == Some(false),
+    };
+    if replace {
+        *failed = Some(tried);
+    }
+}
+
+/// Whether `e` is PostgreSQL refusing a statement because an earlier one failed.
+fn aborted(e: &StoreError) -> bool {
+    match e {
+        StoreError::Database(inner) => inner
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(tokio_postgres::Error::code)
+            .is_some_and(|code| {
+                *code == tokio_postgres::error::SqlState::IN_FAILED_SQL_TRANSACTION
+            }),
+        _ => false,
+    }
 }
 
 /// The sender's name in notifications from a command (`faqbot visitor erase`, `advisor

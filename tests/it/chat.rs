@@ -207,6 +207,20 @@ async fn bad_frames_get_an_error_and_the_connection_stays_usable() {
             json!({"type":"message","text":"a".repeat(20_000)}).to_string(),
             "too_large",
         ),
+        // PostgreSQL refuses U+0000 in text: refused at the edge on every store.
+        (
+            r#"{"type":"message","text":"bonjour\u0000"}"#.into(),
+            "bad_text",
+        ),
+        (
+            r#"{"type":"message","text":"prix","id":"a\u0000b"}"#.into(),
+            "bad_text",
+        ),
+        (
+            json!({"type":"contact","name":"A\u{0}","email":"a@example.com","consent":true})
+                .to_string(),
+            "bad_text",
+        ),
     ];
     for (frame, code) in cases {
         v.send_text(&frame).await;

@@ -282,6 +282,109 @@ async fn seq_stays_gap_free_when_two_nodes_write_one_conversation(kind: Kind) {
     other.close().await.expect("close");
 }
 
+/// Many conversations' turns sent at once share batches (PostgreSQL writes the plain ones with
+/// one statement per table): each is numbered, stored and delivered as if alone, a resend
+/// still gets its frames back, and a turn that cannot be stored fails alone.
+async fn turns_of_many_conversations_at_once_are_each_stored_as_if_alone(kind: Kind) {
+    let s = subject(kind).await;
+    let ids: Vec<String> = (0..30).map(|i| format!("c{i:02}")).collect();
+    for id in &ids {
+        s.conversation(id).await;
+    }
+    let missed = |id: &str, client_id: &str| {
+        let mut turn = asked(id, client_id, "je ne sais pas");
+        turn.miss = Some(Miss {
+            lang: "fr".into(),
+            question: format!("question {client_id}"),
+            terms: vec!["xyzzy".into()],
+            kind: MissKind::Fallback,
+            confidence: 0.0,
+            candidates: Vec::new(),
+            outcome: Outcome::None,
+        });
+        turn.update.last_question = Some(format!("question {client_id}"));
+        turn
+    };
+    // First round: every conversation misses a question.
+    let first = ids.iter().map(|id| s.db.apply(missed(id, "a")));
+    for result in join_all(first).await {
+        assert_eq!(seqs(&done(result.expect("a first turn"))), [1]);
+    }
+    // Second round, all at once: an answer that settles the miss, two turns on one
+    // conversation, a resend, and a turn on a conversation that does not exist.
+    let mut turns: Vec<Turn<String>> = ids
+        .iter()
+        .map(|id| {
+            let mut turn = asked(id, "b", "voici");
+            turn.outcome = Some(Outcome::AskedAgain);
+            turn
+        })
+        .collect();
+    turns.push(asked("c00", "c", "encore"));
+    turns.push(asked("c01", "a", "autre chose"));
+    turns.push(asked("ghost", "a", "personne"));
+    let results = join_all(turns.into_iter().map(|t| s.db.apply(t))).await;
+    let (resent, rest) = results.split_at(results.len() - 2);
+    match &rest[0] {
+        Ok(Applied::Duplicate { frames }) => {
+            assert_eq!(seqs(frames), [1]);
+            assert_eq!(
+                frames[0].payload,
+                r#"{"type":"reply","text":"je ne sais pas"}"#
+            );
+        }
+        other => panic!("a resend gets its frames back, got {other:?}"),
+    }
+    assert!(rest[1].is_err(), "no conversation, no turn: {:?}", rest[1]);
+    for result in resent {
+        let frames = done(result.as_ref().expect("a second turn").clone());
+        assert_eq!(frames.len(), 1);
+    }
+
+    for id in &ids {
+        let frames = s.db.frames_after(id, 0, 100).await.expect("frames");
+        let expected: Vec<u64> = if id == "c00" {
+            vec![1, 2, 3]
+        } else {
+            vec![1, 2]
+        };
+        assert_eq!(seqs(&frames), expected, "{id}");
+        let conv = s.db.conversation(id).await.expect("read").expect("there");
+        assert_eq!(conv.last_seq, *expected.last().expect("a frame"), "{id}");
+        assert_eq!(conv.last_question.as_deref(), Some("question a"), "{id}");
+        let (messages, _) = s.db.transcript(id).await.expect("transcript");
+        assert_eq!(
+            messages.len(),
+            expected.len() * 2,
+            "{id}: nothing twice, nothing lost"
+        );
+    }
+    let (misses, _) = s.db.misses_and_decisions(0).await.expect("report");
+    assert_eq!(misses.len(), ids.len());
+    assert!(
+        misses.iter().all(|m| m.miss.outcome == Outcome::AskedAgain),
+        "every miss got its outcome"
+    );
+    let mut per_conversation: std::collections::HashMap<String, Vec<u64>> = Default::default();
+    for (conversation, seqs, _) in s.deliveries() {
+        per_conversation
+            .entry(conversation)
+            .or_default()
+            .extend(seqs);
+    }
+    for id in &ids {
+        // c00 had two turns; c01's resent question got its frame again, after its answer.
+        let expected: &[u64] = match id.as_str() {
+            "c00" => &[1, 2, 3],
+            "c01" => &[1, 2, 1],
+            _ => &[1, 2],
+        };
+        let got = per_conversation.get(id).cloned().unwrap_or_default();
+        assert_eq!(got, expected, "{id}: delivered in order");
+    }
+    s.db.close().await.expect("close");
+}
+
 async fn a_claim_has_exactly_one_winner_even_from_two_nodes(kind: Kind) {
     let s = subject(kind).await;
     let (other, _) = s.second_node().await;
@@ -631,6 +734,7 @@ contract!(
     frames_are_numbered_without_gaps_delivered_in_order_and_replayed,
     a_message_id_sent_again_gets_its_own_frames_back_and_changes_nothing,
     seq_stays_gap_free_when_two_nodes_write_one_conversation,
+    turns_of_many_conversations_at_once_are_each_stored_as_if_alone,
     a_claim_has_exactly_one_winner_even_from_two_nodes,
     escalation_happens_once_and_visitors_who_left_leave_the_queue,
     contact_requests_become_leads_with_the_conversations_page,
