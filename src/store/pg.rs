@@ -1501,7 +1501,7 @@ pub mod write {
         told: &mut Told,
     ) -> Result<Vec<Vec<StoredFrame>>, StoreError> {
         let mut cols = MessageColumns::default();
-        let mut outcomes: Vec<(&str, &'static str, Option<&str>)> = Vec::new();
+        let mut outcomes = OutcomeColumns::default();
         let mut misses = MissColumns::default();
         let mut frame_cols = FrameColumns::default();
         let mut updates = UpdateColumns::default();
@@ -1536,7 +1536,9 @@ pub mod write {
                 cols.reply_to.push(reply_to);
             }
             if let Some(outcome) = &turn.outcome {
-                outcomes.push((conv, outcome.as_str(), outcome.entry()));
+                outcomes.conversation.push(conv);
+                outcomes.outcome.push(outcome.as_str());
+                outcomes.faq_id.push(outcome.entry());
             }
             if let Some(m) = &turn.miss {
                 misses.conversation.push(conv);
@@ -1607,7 +1609,7 @@ pub mod write {
                 INSERT_MESSAGES
             })
             .await?;
-        let update_outcome = tx.prepare_cached(UPDATE_OUTCOME).await?;
+        let update_outcomes = tx.prepare_cached(UPDATE_OUTCOMES).await?;
         let insert_misses = tx.prepare_cached(INSERT_MISSES).await?;
         let insert_frames = tx.prepare_cached(INSERT_FRAMES).await?;
         let update_conversations = tx.prepare_cached(UPDATE_CONVERSATIONS).await?;
@@ -1627,10 +1629,8 @@ pub mod write {
             &cols.reply_to,
         ];
         let returning = !cols.conversation.is_empty() && held;
-        let outcome_params: Vec<[&(dyn ToSql + Sync); 3]> = outcomes
-            .iter()
-            .map(|(c, o, f)| [c as &(dyn ToSql + Sync), o, f])
-            .collect();
+        let outcome_params: [&(dyn ToSql + Sync); 3] =
+            [&outcomes.conversation, &outcomes.outcome, &outcomes.faq_id];
         let miss_params: [&(dyn ToSql + Sync); 10] = [
             &misses.conversation,
             &misses.at,
@@ -1668,8 +1668,8 @@ pub mod write {
         if !cols.conversation.is_empty() {
             sent.push(Box::pin(tx.query(&insert_messages, &message_params)));
         }
-        for params in &outcome_params {
-            sent.push(Box::pin(tx.query(&update_outcome, params)));
+        if !outcomes.conversation.is_empty() {
+            sent.push(Box::pin(tx.query(&update_outcomes, &outcome_params)));
         }
         if !misses.conversation.is_empty() {
             sent.push(Box::pin(tx.query(&insert_misses, &miss_params)));
@@ -1710,11 +1710,18 @@ pub mod write {
          SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
                               $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[])
          RETURNING id, conversation_id, sender";
-    /// The outcome of a conversation's last missed question, while it has none. One statement
-    /// per conversation: a form over several picks a plan that scans every miss when the
-    /// table is small, and keeps it once it is not.
-    const UPDATE_OUTCOME: &str = "UPDATE misses SET outcome = $2, outcome_faq_id = $3
-         WHERE id = (SELECT MAX(id) FROM misses WHERE conversation_id = $1) AND outcome = 'none'";
+    /// The outcome of each conversation's last missed question, while it has none. The rows
+    /// are found by id, from an array computed first (an index lookup per conversation): a
+    /// join from the conversations to `misses` may be planned as a scan of every miss, and a
+    /// prepared statement keeps its plan.
+    const UPDATE_OUTCOMES: &str =
+        "UPDATE misses AS m SET outcome = u.outcome, outcome_faq_id = u.faq_id
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS u(conversation_id, outcome, faq_id)
+         WHERE m.id = ANY (ARRAY(
+                 SELECT (SELECT MAX(x.id) FROM misses x WHERE x.conversation_id = v.conversation_id)
+                 FROM unnest($1::text[]) AS v(conversation_id)))
+           AND m.conversation_id = u.conversation_id
+           AND m.outcome = 'none'";
     const INSERT_MISSES: &str = "INSERT INTO misses (conversation_id, at, lang, question, terms, kind, confidence, candidates, outcome, outcome_faq_id)
          SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
                               $7::float8[], $8::text[], $9::text[], $10::text[])";
@@ -1734,6 +1741,14 @@ pub mod write {
                      $7::text[], $8::bool[], $9::int8[], $10::int8[])
            AS u(id, lang, fallbacks, set_offer, offer_reason, last_question, last_candidates, touch, at, last_seq)
          WHERE c.id = u.id";
+
+    /// Misses' outcomes, column by column (see [`write_rows`]).
+    #[derive(Default)]
+    struct OutcomeColumns<'a> {
+        conversation: Vec<&'a str>,
+        outcome: Vec<&'static str>,
+        faq_id: Vec<Option<&'a str>>,
+    }
 
     /// New misses, column by column.
     #[derive(Default)]

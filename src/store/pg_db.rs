@@ -323,16 +323,17 @@ async fn attempt(
                 Some((turn.conversation.as_str(), turn.client_id.as_deref()?))
             })
             .unzip();
-        // Sent together; the second runs once the first has its locks.
-        let found = futures_util::future::try_join(write::lock(&tx, &ids), async {
-            if conversations.is_empty() {
-                Ok(HashSet::new())
-            } else {
-                write::stored(&tx, &conversations, &client_ids).await
-            }
-        })
-        .await;
-        let (locked, stored) = match found {
+        // Sent together, run in this order: the last once the locks are taken.
+        let found =
+            futures_util::future::try_join3(index_only(&tx), write::lock(&tx, &ids), async {
+                if conversations.is_empty() {
+                    Ok(HashSet::new())
+                } else {
+                    write::stored(&tx, &conversations, &client_ids).await
+                }
+            })
+            .await;
+        let (_, locked, stored) = match found {
             Ok(found) => found,
             Err(e) => return Ok(Tried::TogetherFailed(e)),
         };
@@ -355,6 +356,8 @@ async fn attempt(
             });
             alone[i] = false;
         }
+    } else {
+        index_only(&tx).await?;
     }
     let written: Vec<usize> = (0..ops.len()).filter(|&i| !alone[i]).collect();
 
@@ -443,6 +446,15 @@ fn chains(ops: &[&Op]) -> (Vec<Vec<usize>>, Vec<usize>) {
     (chains, rest)
 }
 
+/// Has the batch's statements planned with indexes only. Each is prepared once per connection
+/// and PostgreSQL may keep a plan made when a table was nearly empty: a scan of every row,
+/// run for every batch once the table has grown (seen on `misses`: thousands of rows read per
+/// batch). Every write here finds its rows by key.
+async fn index_only(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
+    tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
+    Ok(())
+}
+
 /// Keeps in `failed` the failure to blame: after the first failure every statement of the
 /// transaction fails with "current transaction is aborted", so it is the one that failed
 /// otherwise.
@@ -488,11 +500,10 @@ pub(super) async fn notify(
     }
     let mut payloads: Vec<String> = told.iter().map(|e| encode(node, e)).collect();
     payloads.dedup();
-    tx.execute(
-        "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p",
-        &[&CHANNEL, &payloads],
-    )
-    .await?;
+    let stmt = tx
+        .prepare_cached("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+        .await?;
+    tx.execute(&stmt, &[&CHANNEL, &payloads]).await?;
     Ok(())
 }
 
