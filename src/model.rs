@@ -477,6 +477,72 @@ pub struct Turn<F = Notice> {
     pub outcome: Option<Outcome>,
     /// This turn's question, when the bot missed it.
     pub miss: Option<Miss>,
+    /// The conversation as the turn was decided from it: the store applies the turn only if
+    /// the conversation is still so, and answers [`crate::store::Applied::Stale`] otherwise.
+    pub seen: Option<Seen>,
+}
+
+/// What a turn's decision read of its conversation that another writer would change: every
+/// write to a conversation that is not a turn of its own visitor adds a frame (`last_seq`) or
+/// moves its mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub last_seq: u64,
+    pub mode: Mode,
+}
+
+impl Conversation {
+    /// What the turn was decided from, for [`Turn::seen`].
+    pub fn seen(&self) -> Seen {
+        Seen {
+            last_seq: self.last_seq,
+            mode: self.mode,
+        }
+    }
+
+    /// The conversation once `turn` is applied and its frames numbered up to `last_seq`: what
+    /// the stores write, so that the next turn can be decided without reading it again
+    /// (`last_active` aside: the clock here, not the writer's).
+    pub fn after<F>(&self, turn: &Turn<F>, last_seq: u64, now: i64) -> Conversation {
+        let mut next = self.clone();
+        match &turn.handoff {
+            None | Some(HandoffChange::Unavailable(_)) => {}
+            Some(HandoffChange::Open(_)) => {
+                next.mode = Mode::Queued;
+                next.advisor = None;
+            }
+            Some(HandoffChange::Claim { advisor }) => {
+                next.mode = Mode::Advisor;
+                next.advisor = Some(advisor.clone());
+            }
+            Some(HandoffChange::End { .. }) => {
+                next.mode = Mode::Bot;
+                next.advisor = None;
+                next.fallbacks = 0;
+            }
+        }
+        let u = &turn.update;
+        if let Some(lang) = &u.lang {
+            next.lang = lang.clone();
+        }
+        if let Some(fallbacks) = u.fallbacks {
+            next.fallbacks = fallbacks;
+        }
+        if let Some(reason) = u.offer_reason {
+            next.offer_reason = reason;
+        }
+        if let Some(question) = &u.last_question {
+            next.last_question = Some(question.clone());
+        }
+        if let Some(candidates) = &u.last_candidates {
+            next.last_candidates = candidates.clone();
+        }
+        if u.touch {
+            next.last_active = now;
+        }
+        next.last_seq = last_seq;
+        next
+    }
 }
 
 impl<F> Default for Turn<F> {
@@ -491,6 +557,7 @@ impl<F> Default for Turn<F> {
             contact: None,
             outcome: None,
             miss: None,
+            seen: None,
         }
     }
 }
@@ -508,6 +575,7 @@ impl<F> Turn<F> {
             contact: self.contact,
             outcome: self.outcome,
             miss: self.miss,
+            seen: self.seen,
         }
     }
 }

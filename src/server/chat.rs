@@ -77,10 +77,20 @@ impl From<StoreError> for Refusal {
 }
 
 /// One turn at a time per conversation: a turn decides from the state the previous one left.
+///
+/// That state is kept here after each visitor turn this node applies, so that the next one
+/// need not read it back (a round trip to PostgreSQL, a read connection on SQLite): the turn
+/// carries what it saw ([`Turn::seen`]) and the store refuses it as stale if another writer
+/// (an advisor, another node, a command) changed the conversation meanwhile; it is then read
+/// and decided again.
 #[derive(Default)]
 pub(super) struct Turns {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    kept: Mutex<HashMap<String, Conversation>>,
 }
+
+/// Conversations kept at most (a connected visitor's each): past it, turns read theirs.
+const KEPT_MAX: usize = 20_000;
 
 /// Held while a conversation's turn runs; the last holder forgets the conversation's lock.
 pub(super) struct TurnGuard<'a> {
@@ -103,6 +113,29 @@ impl Turns {
         }
     }
 
+    /// The conversation as this node's last turn on it left it, if kept (taken: a turn that
+    /// does not end well leaves nothing behind).
+    fn take(&self, conversation: &str) -> Option<Conversation> {
+        self.kept().remove(conversation)
+    }
+
+    fn keep(&self, conv: Conversation) {
+        let mut kept = self.kept();
+        if kept.len() < KEPT_MAX || kept.contains_key(&conv.id) {
+            kept.insert(conv.id.clone(), conv);
+        }
+    }
+
+    /// Forgets what is kept of `conversation` (its visitor left, or came back from elsewhere).
+    pub(super) fn forget(&self, conversation: &str) {
+        self.kept().remove(conversation);
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<String, Conversation>> {
+        // Only map updates happen under this lock: a panic cannot leave it half-done.
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
         // Only map updates happen under this lock: a panic cannot leave it half-done.
         self.locks.lock().unwrap_or_else(|p| p.into_inner())
@@ -122,7 +155,16 @@ impl Drop for TurnGuard<'_> {
     }
 }
 
+/// The conversation for a visitor turn: as kept by [`Turns`], else as stored. Call under the
+/// conversation's turn lock.
 async fn conversation(state: &AppState, id: &str) -> Result<Conversation, Refusal> {
+    match state.turns.take(id) {
+        Some(conv) => Ok(conv),
+        None => stored(state, id).await,
+    }
+}
+
+async fn stored(state: &AppState, id: &str) -> Result<Conversation, Refusal> {
     state.db.conversation(id).await?.ok_or_else(|| {
         Refusal::new(
             "no_conversation",
@@ -136,16 +178,13 @@ fn encoded(turn: Turn) -> Turn<String> {
     turn.map_frames(|n| protocol::payload(&n))
 }
 
-/// Decides a visitor event read at `received` (reading the queue only when it can matter),
-/// commits the turn and does what follows. Returns the applied outcome for the log.
-async fn visitor_event(
-    state: &Arc<AppState>,
+/// Decides a visitor event from `conv` (reading the queue only when it can matter).
+async fn decide(
+    state: &AppState,
     conv: &Conversation,
     event: VisitorEvent,
     matcher: &Matcher,
-    forwarded: Option<String>,
-    received: Instant,
-) -> Result<Applied, Refusal> {
+) -> Result<Effects, Refusal> {
     let queue: Vec<String> = if dialogue::may_queue(conv, &event) {
         state
             .db
@@ -184,38 +223,77 @@ async fn visitor_event(
             effects = assumed;
         }
     }
-    let Effects {
-        turn,
-        opened,
-        forward_to,
-    } = effects;
-    let replies: Vec<ReplyKind> = turn
-        .frames
-        .iter()
-        .filter_map(|n| match n {
-            Notice::Reply { reply, .. } => Some(reply.kind),
-            _ => None,
-        })
-        .collect();
-    let applied = state.db.apply(encoded(turn)).await?;
-    if let Applied::Done { .. } = applied {
-        // Delivered with the commit: the reply is on its way to the socket.
-        for kind in replies {
-            state.metrics.reply(kind, received.elapsed());
+    Ok(effects)
+}
+
+/// Times a turn is decided again when the conversation changed under it before giving up.
+const STALE_TRIES: usize = 3;
+
+/// Decides a visitor event read at `received` from `conv`, commits the turn and does what
+/// follows; decides again from the stored conversation when another writer changed it
+/// meanwhile. Returns the applied outcome for the log.
+async fn visitor_event(
+    state: &Arc<AppState>,
+    mut conv: Conversation,
+    event: VisitorEvent,
+    matcher: &Matcher,
+    forwarded: Option<String>,
+    received: Instant,
+) -> Result<Applied, Refusal> {
+    let mut tries = 1;
+    loop {
+        let Effects {
+            mut turn,
+            opened,
+            forward_to,
+        } = decide(state, &conv, event.clone(), matcher).await?;
+        turn.seen = Some(conv.seen());
+        let replies: Vec<ReplyKind> = turn
+            .frames
+            .iter()
+            .filter_map(|n| match n {
+                Notice::Reply { reply, .. } => Some(reply.kind),
+                _ => None,
+            })
+            .collect();
+        // Applied as seen, its frames follow `conv.last_seq`.
+        let numbered = conv.last_seq + turn.frames.len() as u64;
+        let next = conv.after(&turn, numbered, now_ms());
+        let applied = state.db.apply(encoded(turn)).await?;
+        match &applied {
+            Applied::Stale if tries < STALE_TRIES => {
+                tries += 1;
+                conv = stored(state, &conv.id).await?;
+                continue;
+            }
+            Applied::Stale => {
+                return Err(Refusal::new(
+                    "busy",
+                    "the conversation kept changing while your message was answered: send it again",
+                ))
+            }
+            Applied::Done { .. } => {
+                state.turns.keep(next);
+                // Delivered with the commit: the reply is on its way to the socket.
+                for kind in replies {
+                    state.metrics.reply(kind, received.elapsed());
+                }
+                if let (Some(advisor), Some(text)) = (forward_to, forwarded) {
+                    let frame = AdvisorOut::VisitorMessage {
+                        conversation: conv.id.clone(),
+                        text,
+                    };
+                    state.hub.to_advisor(&advisor, &frame.to_text());
+                }
+                if let Some(card) = opened {
+                    state.metrics.handoff_started();
+                    announce(state.clone(), conv.id.clone(), card, "new");
+                }
+            }
+            Applied::Duplicate { .. } | Applied::Conflict => {}
         }
-        if let (Some(advisor), Some(text)) = (forward_to, forwarded) {
-            let frame = AdvisorOut::VisitorMessage {
-                conversation: conv.id.clone(),
-                text,
-            };
-            state.hub.to_advisor(&advisor, &frame.to_text());
-        }
-        if let Some(card) = opened {
-            state.metrics.handoff_started();
-            announce(state.clone(), conv.id.clone(), card, "new");
-        }
+        return Ok(applied);
     }
-    Ok(applied)
 }
 
 /// A visitor `message`.
@@ -242,7 +320,8 @@ pub(super) async fn visitor_message(
         id: client_id,
         reply,
     };
-    let applied = visitor_event(state, &conv, event, &matcher, Some(text), received).await?;
+    let held = conv.advisor.is_some();
+    let applied = visitor_event(state, conv, event, &matcher, Some(text), received).await?;
     // At debug: one line per turn cost ~4 % of the service's CPU under load.
     tracing::debug!(
         conversation = conv_id,
@@ -250,7 +329,7 @@ pub(super) async fn visitor_message(
         faq_id = faq_id.as_deref().unwrap_or("-"),
         confidence,
         duplicate = matches!(applied, Applied::Duplicate { .. }),
-        forwarded = conv.advisor.is_some(),
+        forwarded = held,
         us = received.elapsed().as_micros() as u64,
         "visitor message"
     );
@@ -285,7 +364,7 @@ pub(super) async fn visitor_choose(
         question: question.clone(),
         reply,
     };
-    visitor_event(state, &conv, event, &matcher, Some(question), received).await?;
+    visitor_event(state, conv, event, &matcher, Some(question), received).await?;
     tracing::debug!(conversation = conv_id, faq_id, "suggestion picked");
     Ok(())
 }
@@ -300,7 +379,7 @@ pub(super) async fn visitor_handoff(
     let conv = conversation(state, conv_id).await?;
     let matcher = state.live.matcher();
     let event = VisitorEvent::AskedForAdvisor;
-    visitor_event(state, &conv, event, &matcher, None, received).await?;
+    visitor_event(state, conv, event, &matcher, None, received).await?;
     tracing::info!(conversation = conv_id, "handoff requested");
     Ok(())
 }
@@ -316,7 +395,7 @@ pub(super) async fn visitor_contact(
     let conv = conversation(state, conv_id).await?;
     let matcher = state.live.matcher();
     let event = VisitorEvent::Contact(contact);
-    visitor_event(state, &conv, event, &matcher, None, received).await?;
+    visitor_event(state, conv, event, &matcher, None, received).await?;
     // Never the contact details themselves: they are health-related personal data.
     tracing::info!(conversation = conv_id, "contact request saved");
     Ok(())
@@ -468,7 +547,12 @@ pub(super) async fn claim(
                         ))
                     }
                 }
-                // Everyone behind is told their new place; these turns share a batch.
+                // Everyone behind is told their new place; these turns share a batch. What
+                // their visitors' turns kept is out of date (as is this one's).
+                state.turns.forget(conv_id);
+                for t in &moved {
+                    state.turns.forget(&t.conversation);
+                }
                 let moves = moved.into_iter().map(|t| state.db.apply(encoded(t)));
                 for result in futures_util::future::join_all(moves).await {
                     if let Err(e) = result {
@@ -503,7 +587,10 @@ pub(super) async fn advisor_message(
     text: String,
 ) -> Result<(), Refusal> {
     let _turn = state.turns.lock(conv_id).await;
-    let conv = conversation(state, conv_id).await?;
+    // What the visitor's last turn left is theirs: the advisor's turn reads the stored state,
+    // and changes it.
+    state.turns.forget(conv_id);
+    let conv = stored(state, conv_id).await?;
     if state.settings.privacy.log_text {
         tracing::debug!(conversation = conv_id, advisor, text = %text, "advisor text (privacy.log_text)");
     }
@@ -523,6 +610,7 @@ pub(super) async fn advisor_end(
 ) -> Result<(), Refusal> {
     {
         let _turn = state.turns.lock(conv_id).await;
+        state.turns.forget(conv_id);
         let turn = dialogue::end(conv_id, advisor, status);
         match state.db.apply(encoded(turn)).await? {
             Applied::Done { .. } => {}

@@ -177,6 +177,8 @@ async fn open(
     let (id, token) = match (found, token) {
         (Some(c), Some(t)) => {
             state.db.touch(&c.id, page).await?;
+            // Its page changed: what a turn kept of it is out of date.
+            state.turns.forget(&c.id);
             (c.id, t)
         }
         _ => {
@@ -336,6 +338,8 @@ async fn run_session(
         .await;
     }
     state.hub.unregister_visitor(&conv_id, conn_id);
+    // Kept for this visitor's next turn only while they are here.
+    state.turns.forget(&conv_id);
     tracing::info!(secs = started.elapsed().as_secs(), "visitor disconnected");
 }
 

@@ -315,7 +315,7 @@ impl SqliteDb {
             let (frames, resent) = match &applied {
                 Applied::Done { frames } => (frames, false),
                 Applied::Duplicate { frames } => (frames, true),
-                Applied::Conflict => return Ok(applied),
+                Applied::Conflict | Applied::Stale => return Ok(applied),
             };
             if !frames.is_empty() {
                 outbox.push((turn.conversation.clone(), frames.clone(), resent));

@@ -179,4 +179,7 @@ pub enum Applied {
     Duplicate { frames: Vec<StoredFrame> },
     /// The handoff change's condition failed (already claimed, not yours): nothing changed.
     Conflict,
+    /// The conversation changed since the turn was decided ([`crate::model::Turn::seen`]), or
+    /// is gone: nothing changed; decide again from what is stored now.
+    Stale,
 }

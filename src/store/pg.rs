@@ -22,7 +22,8 @@ use super::rows::{
 use super::{Applied, NodeEvent, StoreError, StoredFrame};
 use crate::model::{
     Advisor, AdvisorSummary, Card, Conversation, Decisions, Handoff, HandoffChange, HandoffReason,
-    Lead, Message, Purged, QueuedHandoff, Removed, Sender, StoredMiss, Turn, VisitorRecord, PICK,
+    Lead, Message, Mode, Purged, QueuedHandoff, Removed, Seen, Sender, StoredMiss, Turn,
+    VisitorRecord, PICK,
 };
 
 /// Schema versions, applied in order; `faqbot_schema` has a row for each that ran. Its own list:
@@ -1324,6 +1325,7 @@ pub mod write {
             .as_ref()
             .is_some_and(|(_, mode, _)| mode == "advisor");
         let seen = locked.as_ref().and_then(|(_, _, seen)| *seen);
+        let state = locked.as_ref().map(|(seq, mode, _)| (*seq, mode.clone()));
         let locked = locked.map(|(seq, _, _)| seq);
 
         if let Some(client_id) = &turn.client_id {
@@ -1345,6 +1347,11 @@ pub mod write {
                     .map(|r| Ok(frame_row(r)?))
                     .collect::<Result<_, StoreError>>()?;
                 return Ok(Applied::Duplicate { frames });
+            }
+        }
+        if let Some(seen) = turn.seen {
+            if !still(seen, state.as_ref()) {
+                return Ok(Applied::Stale);
             }
         }
 
@@ -1442,6 +1449,14 @@ pub mod write {
             .await?;
         }
         Ok(Applied::Done { frames })
+    }
+
+    /// Whether the conversation is still as its turn saw it (`state`: its `last_seq` and mode
+    /// under the lock; `None` when gone).
+    pub(in crate::store) fn still(seen: Seen, state: Option<&(i64, String)>) -> bool {
+        state.is_some_and(|(seq, mode)| {
+            u64::try_from(*seq).ok() == Some(seen.last_seq) && Mode::parse(mode) == seen.mode
+        })
     }
 
     /// Locks the rows of conversations `ids` (sorted, as every node sorts them: no deadlock

@@ -226,7 +226,7 @@ async fn run_batch(store: &PgStore, mut batch: Vec<Job>, deliver: &Deliver, node
                         let (frames, resent) = match applied {
                             Applied::Done { frames } => (frames, false),
                             Applied::Duplicate { frames } => (frames, true),
-                            Applied::Conflict => continue,
+                            Applied::Conflict | Applied::Stale => continue,
                         };
                         if !frames.is_empty() {
                             deliver(&turn.conversation, frames, resent);
@@ -341,6 +341,12 @@ async fn attempt(
             let Some((last, mode)) = locked.get(&turn.conversation) else {
                 continue; // Gone: `apply` says so.
             };
+            if turn
+                .seen
+                .is_some_and(|seen| !write::still(seen, Some(&(*last, mode.clone()))))
+            {
+                continue; // `apply` says it is stale.
+            }
             let resent = turn
                 .client_id
                 .as_ref()

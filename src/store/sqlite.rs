@@ -16,7 +16,8 @@ use super::rows::{
 use super::{Applied, StoreError, StoredFrame};
 use crate::model::{
     Advisor, AdvisorSummary, Card, Conversation, Decisions, Handoff, HandoffChange, HandoffReason,
-    Lead, Message, Purged, QueuedHandoff, Removed, Sender, StoredMiss, Turn, VisitorRecord, PICK,
+    Lead, Message, Mode, Purged, QueuedHandoff, Removed, Sender, StoredMiss, Turn, VisitorRecord,
+    PICK,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
@@ -893,6 +894,17 @@ pub(super) mod write {
                     .query_map(params![conv, client_id, asked], |r| frame_row(r))?
                     .collect::<Result<_, _>>()?;
                 return Ok(Applied::Duplicate { frames });
+            }
+        }
+        if let Some(seen) = turn.seen {
+            let now: Option<(i64, String)> = conn
+                .prepare_cached("SELECT last_seq, mode FROM conversations WHERE id = ?1")?
+                .query_row(params![conv], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if now.map(|(seq, mode)| (seq as u64, Mode::parse(&mode)))
+                != Some((seen.last_seq, seen.mode))
+            {
+                return Ok(Applied::Stale);
             }
         }
 

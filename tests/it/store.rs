@@ -8,7 +8,8 @@
 use std::sync::{Arc, Mutex};
 
 use faqbot::model::{
-    Card, EndStatus, HandoffChange, Miss, MissKind, NewContact, NewMessage, Outcome, Sender, Turn,
+    Candidate, Card, Conversation, ConversationUpdate, EndStatus, HandoffChange, HandoffReason,
+    Miss, MissKind, Mode, NewContact, NewMessage, Outcome, Sender, Turn,
 };
 use faqbot::store::{Admin, Applied, Db, Location, Opened, PgStore, SqliteStore, StoreError};
 use futures_util::future::join_all;
@@ -385,6 +386,85 @@ async fn turns_of_many_conversations_at_once_are_each_stored_as_if_alone(kind: K
     s.db.close().await.expect("close");
 }
 
+/// A turn carries what it saw of its conversation ([`Turn::seen`]): the store applies it only
+/// if the conversation is still so, and then leaves it as `Conversation::after` says (the
+/// service keeps that for the next turn instead of reading it back).
+async fn a_turn_applies_only_to_the_state_it_saw_and_leaves_what_after_says(kind: Kind) {
+    let s = subject(kind).await;
+    s.conversation("c1").await;
+    let read = |db: Db| async move {
+        let conv = db.conversation("c1").await.expect("read").expect("there");
+        // The writer's clock, not the caller's.
+        Conversation {
+            last_active: 0,
+            ..conv
+        }
+    };
+    let mut first = asked("c1", "a", "voici");
+    first.update = ConversationUpdate {
+        lang: Some("en".into()),
+        fallbacks: Some(2),
+        offer_reason: Some(Some(HandoffReason::RepeatedFallback)),
+        last_question: Some("how much".into()),
+        last_candidates: Some(vec![Candidate {
+            id: "cout".into(),
+            is_intent: false,
+            question: "Combien ?".into(),
+            confidence: 0.5,
+        }]),
+        touch: true,
+    };
+    let mut cleared = asked("c1", "b", "encore");
+    cleared.update.offer_reason = Some(None);
+    let claim = HandoffChange::Claim {
+        advisor: "Alice".into(),
+    };
+    let end = HandoffChange::End {
+        advisor: "Alice".into(),
+        status: EndStatus::Released,
+    };
+    let turns = [
+        first,
+        cleared,
+        queued("c1"),
+        handoff("c1", claim),
+        asked("c1", "c", "pendant"),
+        handoff("c1", end),
+    ];
+    let mut conv = read(s.db.clone()).await;
+    for mut turn in turns {
+        turn.seen = Some(conv.seen());
+        let expected = conv.after(&turn, conv.last_seq + turn.frames.len() as u64, 0);
+        done(s.db.apply(turn).await.expect("a turn"));
+        conv = read(s.db.clone()).await;
+        assert_eq!(conv, expected);
+    }
+    assert_eq!(conv.mode, Mode::Bot);
+    assert_eq!(conv.fallbacks, 0, "an advisor's end starts the count again");
+
+    // Another writer (here an advisor's claim after a queue) moves the conversation on: a turn
+    // decided from before is refused, and changes nothing.
+    let before = conv.seen();
+    done(s.db.apply(queued("c1")).await.expect("queued"));
+    let mut late = asked("c1", "d", "trop tard");
+    late.seen = Some(before);
+    assert_eq!(
+        s.db.apply(late.clone()).await.expect("stale"),
+        Applied::Stale
+    );
+    let after_queue = read(s.db.clone()).await;
+    assert_eq!(after_queue.last_seq, before.last_seq + 1, "nothing stored");
+    assert_eq!(after_queue.mode, Mode::Queued);
+    // Decided again from what is stored, it goes through.
+    late.seen = Some(after_queue.seen());
+    done(s.db.apply(late).await.expect("again"));
+    // A conversation that is gone: stale too.
+    let mut ghost = asked("ghost", "a", "personne");
+    ghost.seen = Some(before);
+    assert_eq!(s.db.apply(ghost).await.expect("gone"), Applied::Stale);
+    s.db.close().await.expect("close");
+}
+
 async fn a_claim_has_exactly_one_winner_even_from_two_nodes(kind: Kind) {
     let s = subject(kind).await;
     let (other, _) = s.second_node().await;
@@ -735,6 +815,7 @@ contract!(
     a_message_id_sent_again_gets_its_own_frames_back_and_changes_nothing,
     seq_stays_gap_free_when_two_nodes_write_one_conversation,
     turns_of_many_conversations_at_once_are_each_stored_as_if_alone,
+    a_turn_applies_only_to_the_state_it_saw_and_leaves_what_after_says,
     a_claim_has_exactly_one_winner_even_from_two_nodes,
     escalation_happens_once_and_visitors_who_left_leave_the_queue,
     contact_requests_become_leads_with_the_conversations_page,
