@@ -38,12 +38,15 @@ impl Rule {
     }
 }
 
-/// When an intent's rules stay silent: a concept of `any` is in the question and none of
-/// `except` is ("can cirrhosis cause bleeding?" asks about a symptom; "my father is bleeding"
-/// has one).
+/// When an intent's rules stay silent: a concept of `any` is in the question, one of `with` too
+/// (when it names any), and none of `except` is ("can cirrhosis cause bleeding?" asks about a
+/// symptom; "my father is bleeding" has one). `with` says what the question is about: "est-ce
+/// que la cirrhose fait très mal au ventre ?" asks about a disease, where "est-ce que c'est
+/// grave, j'ai très mal au ventre" is someone in pain.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Unless {
     pub any: Vec<String>,
+    pub with: Vec<String>,
     pub except: Vec<String>,
     pub line: Option<usize>,
 }
@@ -52,6 +55,7 @@ impl Unless {
     /// Whether the rules are held back for a question with these concepts.
     pub fn holds(&self, concepts: &[String]) -> bool {
         self.any.iter().any(|c| concepts.contains(c))
+            && (self.with.is_empty() || self.with.iter().any(|c| concepts.contains(c)))
             && !self.except.iter().any(|c| concepts.contains(c))
     }
 }
@@ -150,6 +154,8 @@ enum OneOrMany<T> {
 #[serde(deny_unknown_fields)]
 struct UnlessFile {
     any: Vec<String>,
+    #[serde(default)]
+    with: Vec<String>,
     #[serde(default)]
     except: Vec<String>,
 }
@@ -312,6 +318,7 @@ fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<LoadError>> {
     .enumerate()
     .map(|(i, u)| Unless {
         any: u.any,
+        with: u.with,
         except: u.except,
         line: unless_lines.get(i).copied(),
     })
@@ -472,6 +479,18 @@ mod tests {
         assert_eq!(lines, [Some(5), Some(8)]);
         assert!(intent.unless[1].holds(&["past".to_owned()]));
         assert!(!intent.unless[0].holds(&["about".to_owned(), "now".to_owned()]));
+        let with = format!(
+            "id = \"e\"\nkind = \"emergency\"\n[[rules]]\nall = [\"pain\"]\n\
+             [unless]\nany = [\"asks\"]\nwith = [\"cirrhosis\"]\nexcept = [\"now\"]\n{BLOCKS}"
+        );
+        let intent = parse_intent(Path::new("e.toml"), &with).expect("parses");
+        let holds = |cs: &[&str]| {
+            let cs: Vec<String> = cs.iter().map(|c| (*c).to_owned()).collect();
+            intent.unless[0].holds(&cs)
+        };
+        assert!(holds(&["asks", "cirrhosis", "pain"]));
+        assert!(!holds(&["asks", "pain"]), "`with` is required when named");
+        assert!(!holds(&["asks", "cirrhosis", "now"]));
     }
 
     #[test]

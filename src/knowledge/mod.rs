@@ -207,6 +207,7 @@ fn cross_check(knowledge: &mut Knowledge, errors: &mut Vec<LoadError>) {
             .chain(intent.unless.iter().flat_map(|u| {
                 u.any
                     .iter()
+                    .chain(&u.with)
                     .chain(&u.except)
                     .map(move |c| (c, u.line, "[unless]"))
             }))

@@ -741,12 +741,22 @@ pub(crate) mod tests {
             ReplyKind::Emergency
         );
         assert_ne!(kind("can cirrhosis cause confusion?"), ReplyKind::Emergency);
+        // Whether a disease causes pain, asked in general: no 112 either.
+        for q in [
+            "est-ce que la cirrhose fait très mal au ventre ?",
+            "la stéatose provoque-t-elle des douleurs violentes à l'abdomen ?",
+            "does hepatitis give you excruciating stomach pain?",
+        ] {
+            assert_ne!(kind(q), ReplyKind::Emergency, "{q}");
+        }
         // The same words about a relative, about oneself, or now: 112.
         for q in [
             "mon père vomit du sang, est-ce possible avec une cirrhose ?",
             "je vomis du sang, c'est un symptôme de quoi ?",
             "my wife is confused right now, can cirrhosis cause that?",
             "vomi du sang",
+            "mon mari a une hépatite et il a des douleurs atroces au ventre",
+            "ma cirrhose me fait atrocement mal au ventre depuis cette nuit",
         ] {
             assert_eq!(kind(q), ReplyKind::Emergency, "{q}");
         }
