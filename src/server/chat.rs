@@ -262,6 +262,7 @@ async fn visitor_event(
         let applied = state.db.apply(encoded(turn)).await?;
         match &applied {
             Applied::Stale if tries < STALE_TRIES => {
+                tracing::debug!(conversation = %conv.id, tries, "changed meanwhile: deciding again");
                 tries += 1;
                 conv = stored(state, &conv.id).await?;
                 continue;
