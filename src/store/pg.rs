@@ -1325,8 +1325,7 @@ pub mod write {
             .as_ref()
             .is_some_and(|(_, mode, _)| mode == "advisor");
         let seen = locked.as_ref().and_then(|(_, _, seen)| *seen);
-        let state = locked.as_ref().map(|(seq, mode, _)| (*seq, mode.clone()));
-        let locked = locked.map(|(seq, _, _)| seq);
+        let state = locked.as_ref().map(|(seq, mode, _)| (*seq, mode.as_str()));
 
         if let Some(client_id) = &turn.client_id {
             if let Some(asked) = seen {
@@ -1349,8 +1348,8 @@ pub mod write {
                 return Ok(Applied::Duplicate { frames });
             }
         }
-        if let Some(seen) = turn.seen {
-            if !still(seen, state.as_ref()) {
+        if let Some(saw) = turn.seen {
+            if !still(saw, state) {
                 return Ok(Applied::Stale);
             }
         }
@@ -1427,7 +1426,7 @@ pub mod write {
         let last = if turn.messages.is_empty() && turn.frames.is_empty() {
             0
         } else {
-            locked.ok_or(StoreError::Vanished)?
+            state.map(|(seq, _)| seq).ok_or(StoreError::Vanished)?
         };
         let placed = [Placed {
             turn,
@@ -1453,9 +1452,9 @@ pub mod write {
 
     /// Whether the conversation is still as its turn saw it (`state`: its `last_seq` and mode
     /// under the lock; `None` when gone).
-    pub(in crate::store) fn still(seen: Seen, state: Option<&(i64, String)>) -> bool {
+    pub(in crate::store) fn still(seen: Seen, state: Option<(i64, &str)>) -> bool {
         state.is_some_and(|(seq, mode)| {
-            u64::try_from(*seq).ok() == Some(seen.last_seq) && Mode::parse(mode) == seen.mode
+            u64::try_from(seq).ok() == Some(seen.last_seq) && Mode::parse(mode) == seen.mode
         })
     }
 

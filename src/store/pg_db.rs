@@ -343,7 +343,7 @@ async fn attempt(
             };
             if turn
                 .seen
-                .is_some_and(|seen| !write::still(seen, Some(&(*last, mode.clone()))))
+                .is_some_and(|seen| !write::still(seen, Some((*last, mode.as_str()))))
             {
                 continue; // `apply` says it is stale.
             }

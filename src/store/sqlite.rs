@@ -896,6 +896,9 @@ pub(super) mod write {
                 return Ok(Applied::Duplicate { frames });
             }
         }
+        // A turn decided from what it saw runs only if that is still so; its frames then follow
+        // the `last_seq` it saw (a handoff change below does not move it).
+        let mut known_last = None;
         if let Some(seen) = turn.seen {
             let now: Option<(i64, String)> = conn
                 .prepare_cached("SELECT last_seq, mode FROM conversations WHERE id = ?1")?
@@ -906,6 +909,7 @@ pub(super) mod write {
             {
                 return Ok(Applied::Stale);
             }
+            known_last = i64::try_from(seen.last_seq).ok();
         }
 
         match &turn.handoff {
@@ -963,6 +967,8 @@ pub(super) mod write {
         // last one stored.
         let last: i64 = if turn.messages.is_empty() && turn.frames.is_empty() {
             0
+        } else if let Some(last) = known_last {
+            last
         } else {
             conn.prepare_cached("SELECT last_seq FROM conversations WHERE id = ?1")?
                 .query_row([conv], |r| r.get(0))
