@@ -111,6 +111,9 @@ pub struct Conversation {
     pub last_question: Option<String>,
     /// The bot's best candidates for `last_question`.
     pub last_candidates: Vec<Candidate>,
+    /// Its last missed question has no outcome yet: the visitor's next action is that outcome.
+    /// Known here so that a turn with nothing to record asks the store for nothing.
+    pub awaiting_outcome: bool,
 }
 
 /// Why a conversation is handed to an advisor (shown on the handoff card).
@@ -539,6 +542,13 @@ impl Conversation {
         }
         if u.touch {
             next.last_active = now;
+        }
+        // As the store applies them: the outcome belongs to the miss before this turn's own.
+        if turn.outcome.is_some() {
+            next.awaiting_outcome = false;
+        }
+        if let Some(miss) = &turn.miss {
+            next.awaiting_outcome = miss.outcome == Outcome::None;
         }
         next.last_seq = last_seq;
         next

@@ -98,7 +98,9 @@ pub fn visitor_turn<T: FnOnce(&str, Lang) -> Vec<String>>(
         VisitorEvent::AskedForAdvisor => {
             // The button answers the bot's last offer, whose reason goes on the card.
             let reason = conv.offer_reason.unwrap_or(HandoffReason::Asked);
-            turn.outcome = Some(Outcome::AskedPerson);
+            if conv.awaiting_outcome {
+                turn.outcome = Some(Outcome::AskedPerson);
+            }
             let opened = request_handoff(&mut turn, conv, reason, ctx);
             Effects {
                 turn,
@@ -170,10 +172,14 @@ fn reply_turn<T: FnOnce(&str, Lang) -> Vec<String>>(
     }
     // While an advisor holds the conversation the bot does not answer: nothing to learn.
     if conv.mode != Mode::Advisor {
+        // The outcome of the last missed question, while it has none.
+        let awaiting = conv.awaiting_outcome;
         match typed {
-            Typed::Picked(faq_id) => turn.outcome = Some(Outcome::Picked(faq_id)),
+            Typed::Picked(faq_id) => {
+                turn.outcome = awaiting.then_some(Outcome::Picked(faq_id));
+            }
             Typed::Asked { terms, .. } => {
-                turn.outcome = Some(report::outcome_of(&reply, ctx.low_confidence));
+                turn.outcome = awaiting.then(|| report::outcome_of(&reply, ctx.low_confidence));
                 turn.miss = report::classify(&reply, ctx.low_confidence).map(|kind| Miss {
                     lang: reply.lang.code().to_owned(),
                     question: text.clone(),
@@ -370,6 +376,7 @@ mod tests {
             offer_reason: None,
             last_question: Some("avant".into()),
             last_candidates: Vec::new(),
+            awaiting_outcome: true,
         }
     }
 
@@ -431,6 +438,50 @@ mod tests {
         assert_eq!(t.outcome, Some(Outcome::Answered("cout".into())));
         assert_eq!((t.miss.as_ref(), t.handoff.as_ref()), (None, None));
         assert_eq!((e.opened, e.forward_to), (None, None));
+    }
+
+    #[test]
+    fn only_a_miss_still_waiting_gets_the_next_action_as_its_outcome() {
+        let answered = Conversation {
+            awaiting_outcome: false,
+            ..conv(Mode::Bot, 0)
+        };
+        let e = run(
+            &answered,
+            asked(
+                "combien ça coûte",
+                reply(ReplyKind::Answer, Some("cout"), 0.9),
+            ),
+            true,
+            &[],
+        );
+        assert_eq!(e.turn.outcome, None, "no miss waits: nothing to record");
+        let after = answered.after(&e.turn, 5, 0);
+        assert!(!after.awaiting_outcome);
+
+        let e = run(
+            &after,
+            asked("cellules foie", reply(ReplyKind::Clarify, None, 0.3)),
+            true,
+            &[],
+        );
+        let after = after.after(&e.turn, 6, 0);
+        assert!(after.awaiting_outcome, "the clarify waits for what follows");
+
+        let e = run(
+            &after,
+            asked(
+                "combien ça coûte",
+                reply(ReplyKind::Answer, Some("cout"), 0.9),
+            ),
+            true,
+            &[],
+        );
+        assert_eq!(e.turn.outcome, Some(Outcome::Answered("cout".into())));
+        assert!(!after.after(&e.turn, 7, 0).awaiting_outcome);
+
+        let e = run(&answered, VisitorEvent::AskedForAdvisor, true, &[]);
+        assert_eq!(e.turn.outcome, None);
     }
 
     #[test]

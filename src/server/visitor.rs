@@ -205,6 +205,7 @@ async fn open(
                     offer_reason: None,
                     last_question: None,
                     last_candidates: Vec::new(),
+                    awaiting_outcome: false,
                 },
                 token,
                 resumed: false,

@@ -14,7 +14,6 @@
 //! Nothing depends on a notification arriving: a listener that reconnects reads everything its
 //! node shows again ([`NodeEvent::Resync`]).
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -323,42 +322,34 @@ async fn attempt(
                 Some((turn.conversation.as_str(), turn.client_id.as_deref()?))
             })
             .unzip();
-        // Sent together, run in this order: the last once the locks are taken.
-        let found =
-            futures_util::future::try_join3(index_only(&tx), write::lock(&tx, &ids), async {
-                if conversations.is_empty() {
-                    Ok(HashSet::new())
-                } else {
-                    write::stored(&tx, &conversations, &client_ids).await
-                }
-            })
-            .await;
-        let (_, locked, stored) = match found {
+        // Sent together, run in this order.
+        let found = futures_util::future::try_join(
+            index_only(&tx),
+            write::lock(&tx, &ids, (&conversations, &client_ids)),
+        )
+        .await;
+        let (_, locked) = match found {
             Ok(found) => found,
             Err(e) => return Ok(Tried::TogetherFailed(e)),
         };
         for (i, turn, now) in plain {
-            let Some((last, mode)) = locked.get(&turn.conversation) else {
+            let Some(conv) = locked.get(&turn.conversation) else {
                 continue; // Gone: `apply` says so.
             };
             if turn
                 .seen
-                .is_some_and(|seen| !write::still(seen, Some((*last, mode.as_str()))))
+                .is_some_and(|seen| !write::still(seen, Some((conv.last_seq, &conv.mode))))
             {
                 continue; // `apply` says it is stale.
             }
-            let resent = turn
-                .client_id
-                .as_ref()
-                .is_some_and(|c| stored.contains(&(turn.conversation.clone(), c.clone())));
-            if resent {
+            if conv.resent {
                 continue; // `apply` answers with the frames stored for it.
             }
             placed.push(write::Placed {
                 turn,
                 now,
-                last: *last,
-                held: mode == "advisor",
+                last: conv.last_seq,
+                held: conv.mode == "advisor",
             });
             alone[i] = false;
         }

@@ -67,7 +67,8 @@ impl Columns for tokio_postgres::Row {
 /// compile time: the per-turn read formatted its SQL on every call.
 macro_rules! conversation_columns {
     () => {
-        "id, created_at, last_active, lang, page, mode, advisor, last_seq, fallbacks, offer_reason, last_question, last_candidates"
+        "id, created_at, last_active, lang, page, mode, advisor, last_seq, fallbacks, offer_reason, last_question, last_candidates,
+         COALESCE((SELECT m.outcome = 'none' FROM misses m WHERE m.conversation_id = conversations.id ORDER BY m.id DESC LIMIT 1), FALSE)"
     };
 }
 pub(super) use conversation_columns;
@@ -90,6 +91,7 @@ pub(super) fn conversation_row<R: Columns>(row: &R) -> Result<Conversation, R::E
         last_candidates: candidates
             .and_then(|c| serde_json::from_str(&c).ok())
             .unwrap_or_default(),
+        awaiting_outcome: row.flag(12)?,
     })
 }
 

@@ -414,8 +414,19 @@ async fn a_turn_applies_only_to_the_state_it_saw_and_leaves_what_after_says(kind
         }]),
         touch: true,
     };
+    // A miss waits for what the visitor does next; the next turn records it as its outcome.
+    first.miss = Some(Miss {
+        lang: "en".into(),
+        question: "how much".into(),
+        terms: vec!["much".into()],
+        kind: MissKind::Clarify,
+        confidence: 0.5,
+        candidates: Vec::new(),
+        outcome: Outcome::None,
+    });
     let mut cleared = asked("c1", "b", "encore");
     cleared.update.offer_reason = Some(None);
+    cleared.outcome = Some(Outcome::Answered("cout".into()));
     let claim = HandoffChange::Claim {
         advisor: "Alice".into(),
     };
@@ -432,13 +443,17 @@ async fn a_turn_applies_only_to_the_state_it_saw_and_leaves_what_after_says(kind
         handoff("c1", end),
     ];
     let mut conv = read(s.db.clone()).await;
+    assert!(!conv.awaiting_outcome, "a new conversation");
+    let mut awaited = Vec::new();
     for mut turn in turns {
         turn.seen = Some(conv.seen());
         let expected = conv.after(&turn, conv.last_seq + turn.frames.len() as u64, 0);
         done(s.db.apply(turn).await.expect("a turn"));
         conv = read(s.db.clone()).await;
         assert_eq!(conv, expected);
+        awaited.push(conv.awaiting_outcome);
     }
+    assert_eq!(awaited, [true, false, false, false, false, false]);
     assert_eq!(conv.mode, Mode::Bot);
     assert_eq!(conv.fallbacks, 0, "an advisor's end starts the count again");
 
@@ -920,4 +935,68 @@ async fn postgres_the_data_commands_work_on_a_database_url() {
     assert!(s.db.conversation(id).await.expect("read").is_none());
     let (ok, _, err) = run(&["advisor", "rotate", "Nobody"]).await.expect("task");
     assert!(!ok && err.contains("--database"), "{err}");
+}
+
+/// A visitor's message resent to this node while another node is still committing it (held
+/// here by a transaction of our own): once the lock is free, this node must find it stored and
+/// answer with its frames, not fail on the unique index nor store it twice. Both ways to the
+/// writer: a plain turn (written with the batch's statements) and a turn with a handoff (one by
+/// one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_resend_committed_by_another_node_while_waiting_is_found() {
+    let s = subject(Kind::Postgres).await;
+    let Location::Postgres(url) = s.at.clone() else {
+        unreachable!("a PostgreSQL subject")
+    };
+    let (mut other, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    for (conversation, plain) in [("c1", true), ("c2", false)] {
+        s.conversation(conversation).await;
+        let tx = other.transaction().await.expect("begin");
+        tx.execute(
+            "SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE",
+            &[&conversation],
+        )
+        .await
+        .expect("lock");
+        tx.execute(
+            "INSERT INTO messages (conversation_id, at, sender, text, client_id, seq, frame, reply_to)
+             VALUES ($1, 0, 'visitor', 'question a', 'a', 0, NULL, NULL),
+                    ($1, 0, 'bot', 'voici', NULL, 1, '{\"type\":\"reply\"}', 'a')",
+            &[&conversation],
+        )
+        .await
+        .expect("the other node's row");
+        tx.execute(
+            "UPDATE conversations SET last_seq = 1 WHERE id = $1",
+            &[&conversation],
+        )
+        .await
+        .expect("its seq");
+        let mut turn = asked(conversation, "a", "voici");
+        if !plain {
+            turn.handoff = Some(HandoffChange::Open(card()));
+        }
+        let db = s.db.clone();
+        let resent = tokio::spawn(async move { db.apply(turn).await });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!resent.is_finished(), "it waits for the lock");
+        tx.commit().await.expect("commit");
+        match resent.await.expect("task").expect("the resend") {
+            Applied::Duplicate { frames } => assert_eq!(seqs(&frames), [1], "{conversation}"),
+            other => panic!("{conversation}: expected Duplicate, got {other:?}"),
+        }
+        let rows: i64 = other
+            .query_one(
+                "SELECT COUNT(*) FROM messages WHERE conversation_id = $1",
+                &[&conversation],
+            )
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(rows, 2, "{conversation}: stored once");
+    }
+    s.db.close().await.expect("close");
 }
