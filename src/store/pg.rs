@@ -1151,12 +1151,17 @@ pub mod write {
                 Done::Ids(gone)
             }
             Op::Escalate { before, now } => {
-                // One statement: a second node's timer waits for this one's row locks, then
-                // finds them escalated, so each handoff is escalated (and alerted) once.
+                // The due handoffs whose rows nobody holds: a second node's timer skips those
+                // this one is escalating (each is escalated, and alerted, once), and a batch
+                // holding one for a claim is never waited for (waiting there while the batch
+                // waited for a row taken here was a deadlock). A skipped one is still due at
+                // the next tick, if it is still queued then.
                 let rows = tx
                     .query(
                         "UPDATE handoffs SET escalated_at = $2
-                         WHERE status = 'queued' AND escalated_at IS NULL AND created_at <= $1
+                         WHERE id IN (SELECT id FROM handoffs
+                                      WHERE status = 'queued' AND escalated_at IS NULL AND created_at <= $1
+                                      FOR UPDATE SKIP LOCKED)
                          RETURNING conversation_id, created_at, card, escalated_at, id",
                         &[before, now],
                     )
