@@ -343,6 +343,23 @@ fn third_blind_set_is_measured() {
     check(&r, bars);
 }
 
+#[test]
+fn fourth_blind_set_is_measured() {
+    // Written on 2026-12-06 (sixth session) by someone who read only the article, topics.json
+    // and tests/data/README.md; scored once at `b0fdca9` before the changes of that session's
+    // second half. First score: 85.2 % right, 4.4 % confidently wrong, 20/23 emergencies, 1
+    // false emergency. The bars record it, they do not accept it (README, "How well it
+    // answers").
+    let r = run("heldout5.jsonl", Show::Scores);
+    let bars = Bars {
+        right: 84.0,
+        confidently_wrong: 5.0,
+        false_emergencies: 1,
+        missed_emergencies: 3,
+    };
+    check(&r, bars);
+}
+
 /// One question per line of a probe file.
 fn probe(file: &str) -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
