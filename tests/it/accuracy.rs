@@ -393,3 +393,33 @@ fn the_emergency_probe_gets_112_and_the_symptom_questions_do_not() {
         .collect();
     assert!(alarmed.is_empty(), "112 for: {alarmed:#?}");
 }
+
+/// Small talk, requests for a person and mentions of one that ask for none, written on
+/// 2026-12-06 by someone who saw no intent (tests/data/README.md): every line of each file is
+/// small talk, a handoff, and neither a handoff nor 112, in that order.
+#[test]
+fn the_small_talk_and_handoff_probes_get_their_intents() {
+    let m = matcher();
+    let kinds = [
+        ("probe_smalltalk.txt", ReplyKind::Smalltalk, true),
+        ("probe_handoff.txt", ReplyKind::Handoff, true),
+        ("probe_not_handoff.txt", ReplyKind::Handoff, false),
+    ];
+    for (file, kind, wanted) in kinds {
+        let wrong: Vec<(String, ReplyKind)> = probe(file)
+            .into_iter()
+            .map(|q| {
+                let got = m.reply(&q, None).kind;
+                (q, got)
+            })
+            .filter(|(_, got)| {
+                if wanted {
+                    *got != kind
+                } else {
+                    *got == kind || *got == ReplyKind::Emergency
+                }
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{file}: {wrong:#?}");
+    }
+}
