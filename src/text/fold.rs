@@ -113,6 +113,13 @@ pub fn for_each_token(text: &str, mut emit: impl FnMut(&str, bool)) {
         } else {
             None
         };
+        // ":)", ";-)", ":D", "^^": typed smiles, an acknowledgement like "🙂"; "<3" a thanks.
+        if let Some((len, word)) = emoticon(c, &text[pos + c.len_utf8()..]) {
+            tokens.push(word, false, &mut emit);
+            pos += c.len_utf8() + len;
+            pending_sep = None;
+            continue;
+        }
         match c {
             '+' => tokens.push("plus", false, &mut emit),
             '€' => tokens.push("euros", false, &mut emit),
@@ -132,6 +139,27 @@ pub fn for_each_token(text: &str, mut emit: impl FnMut(&str, bool)) {
     }
     if tokens.have {
         emit(&tokens.last, tokens.elided);
+    }
+}
+
+/// A typed emoticon starting with `c` and going on with `rest`: the bytes of `rest` it takes
+/// and the word it stands for. A letter must end it (":Dans" is no smile), a digit may not
+/// follow a heart ("<30").
+fn emoticon(c: char, rest: &str) -> Option<(usize, &'static str)> {
+    let b = rest.as_bytes();
+    let ends = |at: usize| b.get(at).is_none_or(|x| !x.is_ascii_alphanumeric());
+    match c {
+        ':' | ';' | '=' => {
+            let nose = usize::from(matches!(b.first(), Some(b'-' | b'\'')));
+            match b.get(nose)? {
+                b')' | b']' => Some((nose + 1, "ok")),
+                b'D' | b'P' | b'p' if ends(nose + 1) => Some((nose + 1, "ok")),
+                _ => None,
+            }
+        }
+        '^' if b.first() == Some(&b'^') => Some((1, "ok")),
+        '<' if b.first() == Some(&b'3') && ends(1) => Some((1, "thanks")),
+        _ => None,
     }
 }
 
@@ -272,6 +300,14 @@ mod tests {
         check("le + souvent", &["le", "plus", "souvent"]);
         check("4 à 12 semaines", &["4", "a", "12", "semaines"]);
         check("👍", &["ok"]);
+        check(":)", &["ok"]);
+        check("merci ;-) <3", &["merci", "ok", "thanks"]);
+        check("ok :D", &["ok", "ok"]);
+        check(
+            "note:Dans 10:30 <30 ans",
+            &["note", "dans", "10", "30", "30", "ans"],
+        );
+        check("^^", &["ok"]);
         check("merci🙏", &["merci", "thanks"]);
         check("👋 à bientôt", &["bye", "a", "bientot"]);
         check("🎉", &[]);
