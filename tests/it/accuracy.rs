@@ -423,3 +423,22 @@ fn the_small_talk_and_handoff_probes_get_their_intents() {
         assert!(wrong.is_empty(), "{file}: {wrong:#?}");
     }
 }
+
+/// Thoughts of suicide get 112 first, then the prevention lines, in the visitor's language.
+#[test]
+fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
+    let m = matcher();
+    for (q, line) in [
+        ("j'ai envie d'en finir, j'ai tout préparé", "3114"),
+        ("I don't want to be alive anymore", "988"),
+    ] {
+        let r = m.reply(q, None);
+        assert_eq!(r.kind, ReplyKind::Emergency, "{q}");
+        let (at_112, at_line) = (r.text.find("112"), r.text.find(line));
+        assert!(
+            at_112.is_some() && at_line.is_some() && at_112 < at_line,
+            "{q}: {}",
+            r.text
+        );
+    }
+}
