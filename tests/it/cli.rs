@@ -390,7 +390,7 @@ fn check_names_the_unless_line_of_an_unknown_concept() {
         let text = std::fs::read_to_string(&p).expect("read");
         let text = text.replacen(
             "any = [\"about_symptom\", \"side_effects\"]",
-            "any = [\"about_symptom\", \"hypothetical\"]",
+            "any = [\"about_symptom\", \"no_such_concept\"]",
             1,
         );
         std::fs::write(&p, text).expect("write");
@@ -399,7 +399,7 @@ fn check_names_the_unless_line_of_an_unknown_concept() {
     let text = stdout(&out);
     let line = text
         .lines()
-        .find(|l| l.contains("`hypothetical`"))
+        .find(|l| l.contains("`no_such_concept`"))
         .unwrap_or_else(|| panic!("no finding names the concept: {text}"));
     assert!(
         line.contains("emergency.toml:") && line.contains("[unless] names concept"),
