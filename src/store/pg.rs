@@ -1338,22 +1338,24 @@ pub mod write {
             ),
         )
         .await?;
-        let (locked, seen) = futures_util::future::try_join(tx.query_opt(&lock, &[&conv]), async {
-            match &turn.client_id {
-                Some(client_id) => tx.query_opt(&resend, &[&conv, client_id]).await,
-                None => Ok(None),
-            }
-        })
-        .await?;
+        let (locked, resent) =
+            futures_util::future::try_join(tx.query_opt(&lock, &[&conv]), async {
+                match &turn.client_id {
+                    Some(client_id) => tx.query_opt(&resend, &[&conv, client_id]).await,
+                    None => Ok(None),
+                }
+            })
+            .await?;
         let locked: Option<(i64, String)> = locked
             .map(|r| Ok::<_, StoreError>((r.try_get(0)?, r.try_get(1)?)))
             .transpose()?;
-        let seen: Option<i64> = seen.map(|r| r.try_get(0)).transpose()?;
+        // The `seq` of the message this id was stored as, when it is a resend.
+        let resent: Option<i64> = resent.map(|r| r.try_get(0)).transpose()?;
         let held = locked.as_ref().is_some_and(|(_, mode)| mode == "advisor");
         let state = locked.as_ref().map(|(seq, mode)| (*seq, mode.as_str()));
 
         if let Some(client_id) = &turn.client_id {
-            if let Some(asked) = seen {
+            if let Some(asked) = resent {
                 let stmt = tx
                     .prepare_cached(
                         "SELECT seq, body FROM frames
@@ -1748,13 +1750,18 @@ pub mod write {
         Ok(frames)
     }
 
-    const INSERT_MESSAGES: &str = "INSERT INTO messages (conversation_id, at, sender, text, faq_id, confidence, advisor, client_id, kind, seq, frame, reply_to)
-         SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
-                              $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[])";
-    const INSERT_MESSAGES_RETURNING: &str = "INSERT INTO messages (conversation_id, at, sender, text, faq_id, confidence, advisor, client_id, kind, seq, frame, reply_to)
-         SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
-                              $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[])
-         RETURNING id, conversation_id, sender";
+    /// The messages insert of [`write_rows`]; a macro so that the two forms below are one text.
+    macro_rules! insert_messages {
+        () => {
+            "INSERT INTO messages (conversation_id, at, sender, text, faq_id, confidence, advisor, client_id, kind, seq, frame, reply_to)
+             SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
+                                  $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[])"
+        };
+    }
+    const INSERT_MESSAGES: &str = insert_messages!();
+    /// With the ids of the visitor messages an advisor must be told about.
+    const INSERT_MESSAGES_RETURNING: &str =
+        concat!(insert_messages!(), " RETURNING id, conversation_id, sender");
     /// The outcome of each conversation's last missed question, while it has none. The rows
     /// are found by id, from an array computed first (an index lookup per conversation): a
     /// join from the conversations to `misses` may be planned as a scan of every miss, and a
