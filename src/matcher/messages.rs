@@ -12,6 +12,26 @@ pub fn answer(lang: Lang, answer: &str) -> String {
     }
 }
 
+/// The line every reply without an answer ends with. The emergency rules see only the words
+/// they were written for: of 100 emergencies written by someone who had not seen them, 78 got
+/// the 112 reply, and 20 of the other 22 a "did you mean" or "no answer", which told them of an
+/// advisor and of nothing else.
+pub fn safety_line(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Fr => "Si vous ou un proche avez des symptômes graves en ce moment, appelez le 112 (le 15 en France).",
+        Lang::En => "If you or someone near you has severe symptoms right now, call 112 (or your local emergency number).",
+    }
+}
+
+/// `text` ending with [`safety_line`], unless it already names 112.
+pub fn with_safety_line(lang: Lang, mut text: String) -> String {
+    if !text.contains("112") {
+        text.push('\n');
+        text.push_str(safety_line(lang));
+    }
+    text
+}
+
 pub fn clarify(lang: Lang, suggestions: &[Suggestion]) -> String {
     let head = match lang {
         Lang::Fr => "Je ne suis pas sûr d'avoir bien compris. Vouliez-vous demander :",

@@ -665,6 +665,9 @@ impl Matcher {
             // Files are validated to contain it; this keeps the promise even for a bad edit.
             text = format!("{} {text}", messages::emergency_prefix(lang));
         }
+        if kind == ReplyKind::Fallback {
+            text = messages::with_safety_line(lang, text);
+        }
         Reply {
             kind,
             text,
@@ -692,6 +695,7 @@ impl Matcher {
             ReplyKind::Clarify => messages::clarify(lang, &suggestions),
             _ => messages::fallback(lang, &suggestions),
         };
+        let text = messages::with_safety_line(lang, text);
         Reply {
             kind,
             text,
@@ -803,6 +807,50 @@ pub(crate) mod tests {
         ] {
             assert_ne!(kind(q), ReplyKind::Emergency, "{q}");
         }
+    }
+
+    #[test]
+    fn every_reply_without_an_answer_names_112_once() {
+        let m = Matcher::new(Arc::new(shipped()));
+        for (q, kind) in [
+            // Out of scope, the article's fallback, a diagnosis request, a "did you mean".
+            (
+                "quelle est la recette de la tarte aux pommes ?",
+                ReplyKind::Fallback,
+            ),
+            ("what is the weather like tomorrow?", ReplyKind::Fallback),
+            (
+                "je suis souvent fatigué, est-ce que j'ai une cirrhose ?",
+                ReplyKind::Fallback,
+            ),
+        ] {
+            let r = m.reply(q, None);
+            assert_eq!(r.kind, kind, "{q}");
+            let line = super::messages::safety_line(r.lang);
+            assert!(r.text.ends_with(line), "{q}: {}", r.text);
+        }
+        let clarify = m.unsure(
+            ReplyKind::Clarify,
+            crate::Lang::Fr,
+            0.4,
+            Vec::new(),
+            Vec::new(),
+        );
+        assert!(clarify
+            .text
+            .ends_with(super::messages::safety_line(crate::Lang::Fr)));
+        // An answer is the article's words alone; an emergency names 112 once, in its own words.
+        let answer = m.reply("Combien coûte le traitement ?", None);
+        assert_eq!(answer.kind, ReplyKind::Answer);
+        assert!(!answer.text.contains("112"));
+        let emergency = m.reply("mon père vomit du sang", None);
+        assert_eq!(emergency.kind, ReplyKind::Emergency);
+        assert_eq!(
+            emergency.text.matches("112").count(),
+            1,
+            "{}",
+            emergency.text
+        );
     }
 
     #[test]

@@ -87,6 +87,9 @@ struct Report {
     right: usize,
     confidently_wrong: usize,
     emergencies: (usize, usize),
+    /// Emergencies whose reply names 112 anywhere, whatever its kind (a missed emergency's "did
+    /// you mean" or "no answer" ends with the safety line).
+    named_112: usize,
     /// Emergency replies to questions that describe no emergency.
     false_emergencies: usize,
 }
@@ -115,6 +118,7 @@ fn run(file: &str, show: Show) -> Report {
         right: 0,
         confidently_wrong: 0,
         emergencies: (0, 0),
+        named_112: 0,
         false_emergencies: 0,
     };
     let mut misses = Vec::new();
@@ -131,6 +135,7 @@ fn run(file: &str, show: Show) -> Report {
         if case.expect == "emergency" {
             report.emergencies.0 += usize::from(ok);
             report.emergencies.1 += 1;
+            report.named_112 += usize::from(reply.text.contains("112"));
         } else if reply.kind == ReplyKind::Emergency {
             report.false_emergencies += 1;
         }
@@ -170,7 +175,7 @@ fn run(file: &str, show: Show) -> Report {
     }
     println!(
         "== {file}: {}/{} right ({:.1} %), {} confidently wrong ({:.1} %), \
-         emergencies {}/{}, {} false emergencies",
+         emergencies {}/{} (112 named in {}), {} false emergencies",
         report.right,
         report.total,
         pct(report.right, report.total),
@@ -178,6 +183,7 @@ fn run(file: &str, show: Show) -> Report {
         pct(report.confidently_wrong, report.total),
         report.emergencies.0,
         report.emergencies.1,
+        report.named_112,
         report.false_emergencies,
     );
     println!(
@@ -225,9 +231,17 @@ struct Bars {
     false_emergencies: usize,
     /// Most emergencies not recognised: 0 but on a blind set that still misses some.
     missed_emergencies: usize,
+    /// Most emergencies whose reply does not even name 112 (answered from the FAQ, say).
+    unnamed_112: usize,
 }
 
 fn check(r: &Report, bars: Bars) {
+    assert!(
+        r.emergencies.1 - r.named_112 <= bars.unnamed_112,
+        "every emergency's reply must name 112, even one the rules missed: {} of {}",
+        r.named_112,
+        r.emergencies.1
+    );
     assert!(
         r.emergencies.1 - r.emergencies.0 <= bars.missed_emergencies,
         "every emergency must be recognised: {} of {}",
@@ -261,6 +275,7 @@ fn dev_set_meets_the_bars() {
         confidently_wrong: 2.0,
         false_emergencies: 0,
         missed_emergencies: 0,
+        unnamed_112: 0,
     };
     check(&r, bars);
 }
@@ -275,6 +290,7 @@ fn tuning_set_meets_the_bars() {
         confidently_wrong: 3.5,
         false_emergencies: 0,
         missed_emergencies: 0,
+        unnamed_112: 0,
     };
     check(&r, bars);
 }
@@ -289,6 +305,7 @@ fn held_out_set_is_measured() {
         confidently_wrong: 2.0,
         false_emergencies: 0,
         missed_emergencies: 0,
+        unnamed_112: 0,
     };
     check(&r, bars);
 }
@@ -306,6 +323,7 @@ fn blind_held_out_set_is_measured() {
         confidently_wrong: 2.5,
         false_emergencies: 1,
         missed_emergencies: 0,
+        unnamed_112: 0,
     };
     check(&r, bars);
 }
@@ -322,6 +340,7 @@ fn second_blind_set_is_measured() {
         confidently_wrong: 2.5,
         false_emergencies: 0,
         missed_emergencies: 3,
+        unnamed_112: 0,
     };
     check(&r, bars);
 }
@@ -339,6 +358,7 @@ fn third_blind_set_is_measured() {
         confidently_wrong: 4.5,
         false_emergencies: 2,
         missed_emergencies: 2,
+        unnamed_112: 2,
     };
     check(&r, bars);
 }
@@ -356,6 +376,7 @@ fn fourth_blind_set_is_measured() {
         confidently_wrong: 5.0,
         false_emergencies: 1,
         missed_emergencies: 3,
+        unnamed_112: 1,
     };
     check(&r, bars);
 }
@@ -441,4 +462,34 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
             r.text
         );
     }
+}
+
+/// Emergencies (100) and symptom words with no emergency (60) written on 2026-12-06 (seventh
+/// session) by someone who had seen no intent, kept blind: scores only, never the lines. First
+/// scored at `6a2975f`: 78 got the 112 reply, 7 false 112s; then 98 of the 100 replies named 112
+/// once every reply without an answer ended with the safety line (the other 2 were answered
+/// from the FAQ). The bars record those scores.
+#[test]
+fn blind_emergency_probe_is_measured() {
+    let m = matcher();
+    let (mut told, mut named, mut total) = (0, 0, 0);
+    for q in probe("heldout_emergencies.txt") {
+        let r = m.reply(&q, None);
+        total += 1;
+        told += usize::from(r.kind == ReplyKind::Emergency && r.text.contains("112"));
+        named += usize::from(r.text.contains("112"));
+    }
+    let others = probe("heldout_not_emergencies.txt");
+    let alarmed = others
+        .iter()
+        .filter(|q| m.reply(q, None).kind == ReplyKind::Emergency)
+        .count();
+    println!(
+        "== heldout_emergencies.txt: 112 reply {told}/{total}, 112 named {named}/{total}; \
+         heldout_not_emergencies.txt: {alarmed}/{} false 112",
+        others.len()
+    );
+    assert!(told >= 78, "112 reply for {told} of {total}");
+    assert!(named >= 98, "112 named for {named} of {total}");
+    assert!(alarmed <= 7, "{alarmed} false 112");
 }
