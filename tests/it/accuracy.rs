@@ -464,32 +464,57 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
     }
 }
 
-/// Emergencies (100) and symptom words with no emergency (60) written on 2026-12-06 (seventh
-/// session) by someone who had seen no intent, kept blind: scores only, never the lines. First
-/// scored at `6a2975f`: 78 got the 112 reply, 7 false 112s; then 98 of the 100 replies named 112
-/// once every reply without an answer ended with the safety line (the other 2 were answered
-/// from the FAQ). The bars record those scores.
+/// Emergencies (100 each) and symptom words with no emergency (60 each), written on 2026-12-06
+/// (seventh session) by two people who had seen no intent, kept blind: scores only, never the
+/// lines (tests/data/README.md). First scores: the first set at `6a2975f`, 78 with the 112
+/// reply and 7 false 112s, then 98 replies naming 112 once every reply without an answer ended
+/// with the safety line; the second at `4c4f50b` (with that line), 82, 99 and 7. The bars record
+/// the scores: (file, with the 112 reply, naming 112, symptom file, most false 112s).
 #[test]
-fn blind_emergency_probe_is_measured() {
+fn blind_emergency_probes_are_measured() {
     let m = matcher();
-    let (mut told, mut named, mut total) = (0, 0, 0);
-    for q in probe("heldout_emergencies.txt") {
-        let r = m.reply(&q, None);
-        total += 1;
-        told += usize::from(r.kind == ReplyKind::Emergency && r.text.contains("112"));
-        named += usize::from(r.text.contains("112"));
+    let sets = [
+        (
+            "heldout_emergencies.txt",
+            78,
+            98,
+            "heldout_not_emergencies.txt",
+            7,
+        ),
+        (
+            "heldout_emergencies2.txt",
+            82,
+            99,
+            "heldout_not_emergencies2.txt",
+            7,
+        ),
+    ];
+    for (file, least_told, least_named, others, most_alarmed) in sets {
+        let (mut told, mut named, mut total) = (0, 0, 0);
+        for q in probe(file) {
+            let r = m.reply(&q, None);
+            total += 1;
+            told += usize::from(r.kind == ReplyKind::Emergency && r.text.contains("112"));
+            named += usize::from(r.text.contains("112"));
+        }
+        let others_lines = probe(others);
+        let alarmed = others_lines
+            .iter()
+            .filter(|q| m.reply(q, None).kind == ReplyKind::Emergency)
+            .count();
+        println!(
+            "== {file}: 112 reply {told}/{total}, 112 named {named}/{total}; \
+             {others}: {alarmed}/{} false 112",
+            others_lines.len()
+        );
+        assert!(
+            told >= least_told,
+            "{file}: 112 reply for {told} of {total}"
+        );
+        assert!(
+            named >= least_named,
+            "{file}: 112 named for {named} of {total}"
+        );
+        assert!(alarmed <= most_alarmed, "{others}: {alarmed} false 112");
     }
-    let others = probe("heldout_not_emergencies.txt");
-    let alarmed = others
-        .iter()
-        .filter(|q| m.reply(q, None).kind == ReplyKind::Emergency)
-        .count();
-    println!(
-        "== heldout_emergencies.txt: 112 reply {told}/{total}, 112 named {named}/{total}; \
-         heldout_not_emergencies.txt: {alarmed}/{} false 112",
-        others.len()
-    );
-    assert!(told >= 78, "112 reply for {told} of {total}");
-    assert!(named >= 98, "112 named for {named} of {total}");
-    assert!(alarmed <= 7, "{alarmed} false 112");
 }
