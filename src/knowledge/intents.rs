@@ -27,6 +27,9 @@ pub enum IntentKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     pub all: Vec<String>,
+    /// Fires only when the question holds nothing but the rule's concepts (and politeness):
+    /// "agent" or "un humain svp" alone ask for one, "avez-vous des agents en France ?" does not.
+    pub alone: bool,
     /// Where the rule is written, for messages.
     pub line: Option<usize>,
 }
@@ -140,6 +143,8 @@ struct IntentFile {
 #[serde(deny_unknown_fields)]
 struct RuleFile {
     all: Vec<String>,
+    #[serde(default)]
+    alone: bool,
 }
 
 /// `[unless]` (one table) or `[[unless]]` (several).
@@ -297,6 +302,7 @@ fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<LoadError>> {
         .enumerate()
         .map(|(i, r)| Rule {
             all: r.all,
+            alone: r.alone,
             line: rule_lines.get(i).copied(),
         })
         .collect();

@@ -427,17 +427,17 @@ impl Matcher {
             .collect();
 
         // 1. Emergencies beat everything, including a greeting or a question around them.
-        if let Some((i, rule)) = self.rule_fires(IntentKind::Emergency, analysis) {
+        if let Some((i, rule)) = self.rule_fires(IntentKind::Emergency, terms, analysis) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
             return (format!("emergency: the rule [{rule}] fired"), reply);
         }
         // 2. A request for a person.
-        if let Some((i, rule)) = self.rule_fires(IntentKind::Handoff, analysis) {
+        if let Some((i, rule)) = self.rule_fires(IntentKind::Handoff, terms, analysis) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
             return (format!("handoff: the rule [{rule}] fired"), reply);
         }
         // 3. What the bot must never answer from the article: a diagnosis, a medication.
-        if let Some((i, rule)) = self.firm_fallback(analysis) {
+        if let Some((i, rule)) = self.firm_fallback(terms, analysis) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
             return (format!("fallback: the rule [{rule}] fired"), reply);
         }
@@ -521,25 +521,50 @@ impl Matcher {
 
     /// The first intent of `kind` with a rule whose concepts are all in the question (unless
     /// one of its `[unless]` holds).
-    fn rule_fires(&self, kind: IntentKind, analysis: &Analysis) -> Option<(usize, String)> {
-        self.firing(analysis, |i| i.kind == kind)
+    fn rule_fires(
+        &self,
+        kind: IntentKind,
+        terms: &[String],
+        analysis: &Analysis,
+    ) -> Option<(usize, String)> {
+        self.firing(terms, analysis, |i| i.kind == kind)
     }
 
     /// The first firm fallback (`firm = true`) whose rule fires.
-    fn firm_fallback(&self, analysis: &Analysis) -> Option<(usize, String)> {
-        self.firing(analysis, |i| i.firm && i.kind == IntentKind::Fallback)
+    fn firm_fallback(&self, terms: &[String], analysis: &Analysis) -> Option<(usize, String)> {
+        self.firing(terms, analysis, |i| {
+            i.firm && i.kind == IntentKind::Fallback
+        })
     }
 
     /// The first intent chosen by `which` with a rule that fires and no `[unless]` that holds.
     fn firing(
         &self,
+        terms: &[String],
         analysis: &Analysis,
         which: impl Fn(&Intent) -> bool,
     ) -> Option<(usize, String)> {
         self.first_rule(
             |i| which(i) && !i.unless.iter().any(|u| u.holds(&analysis.concepts)),
-            |r| r.fires(&analysis.concepts),
+            |r| r.fires(&analysis.concepts) && (!r.alone || self.alone(r, terms, analysis)),
         )
+    }
+
+    /// Whether the question holds nothing but `rule`'s concepts and politeness: its terms, and
+    /// the concepts that are not terms ("êtes-vous" in "êtes-vous humain ?" asks about the bot).
+    fn alone(&self, rule: &Rule, terms: &[String], analysis: &Analysis) -> bool {
+        let politeness = |c: &String| {
+            self.knowledge
+                .intents
+                .iter()
+                .filter(|i| i.politeness)
+                .any(|i| i.rules.iter().any(|r| r.all.contains(c)))
+        };
+        only_its_concepts(rule, terms)
+            && analysis
+                .concepts
+                .iter()
+                .all(|c| rule.all.contains(c) || politeness(c))
     }
 
     /// A non-politeness small-talk intent with a rule whose concepts are all in the question,
@@ -548,13 +573,7 @@ impl Matcher {
     fn smalltalk_rule(&self, terms: &[String], analysis: &Analysis) -> Option<(usize, String)> {
         self.first_rule(
             |i| i.kind == IntentKind::Smalltalk && !i.politeness,
-            |r| {
-                r.fires(&analysis.concepts)
-                    && terms.iter().all(|t| {
-                        t.strip_prefix(analyze::CONCEPT_PREFIX)
-                            .is_some_and(|c| r.all.iter().any(|a| a == c))
-                    })
-            },
+            |r| r.fires(&analysis.concepts) && only_its_concepts(r, terms),
         )
     }
 
@@ -710,6 +729,14 @@ impl Matcher {
     }
 }
 
+/// Whether the question's terms are all concepts of `rule` (politeness words are not terms).
+fn only_its_concepts(rule: &Rule, terms: &[String]) -> bool {
+    terms.iter().all(|t| {
+        t.strip_prefix(analyze::CONCEPT_PREFIX)
+            .is_some_and(|c| rule.all.iter().any(|a| a == c))
+    })
+}
+
 /// A stable seed from the question, so the same question always gets the same variant.
 fn seed(question: &str) -> u64 {
     // FNV-1a: tiny, stable across platforms and releases (unlike std's hasher).
@@ -850,6 +877,29 @@ pub(crate) mod tests {
             1,
             "{}",
             emergency.text
+        );
+    }
+
+    #[test]
+    fn a_person_named_alone_asks_for_one() {
+        let m = Matcher::new(Arc::new(shipped()));
+        let kind = |q: &str| m.reply(q, None).kind;
+        for q in [
+            "agent",
+            "humain ?",
+            "conseiller svp",
+            "bonjour, un conseiller",
+            "human",
+        ] {
+            assert_eq!(kind(q), ReplyKind::Handoff, "{q}");
+        }
+        // Asked about the bot, or with something else asked: not a request.
+        for q in ["êtes-vous humain ?", "are you a human?"] {
+            assert_eq!(kind(q), ReplyKind::Smalltalk, "{q}");
+        }
+        assert_ne!(
+            kind("avez-vous des conseillers en France ?"),
+            ReplyKind::Handoff
         );
     }
 
