@@ -468,8 +468,10 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// (seventh session) by two people who had seen no intent, kept blind: scores only, never the
 /// lines (tests/data/README.md). First scores: the first set at `6a2975f`, 78 with the 112
 /// reply and 7 false 112s, then 98 replies naming 112 once every reply without an answer ended
-/// with the safety line; the second at `4c4f50b` (with that line), 82, 99 and 7. The bars record
-/// the scores: (file, with the 112 reply, naming 112, symptom file, most false 112s).
+/// with the safety line; the second at `4c4f50b` (with that line), 82, 99 and 7. Both fell to 6
+/// false 112s with the rules held back for care already called, "just asking", professionals
+/// and figures of speech (from another writer's lines). The bars record the scores: (file, with
+/// the 112 reply, naming 112, symptom file, most false 112s).
 #[test]
 fn blind_emergency_probes_are_measured() {
     let m = matcher();
