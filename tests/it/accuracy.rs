@@ -464,14 +464,14 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
     }
 }
 
-/// Emergencies (100 each) and symptom words with no emergency (60 each), written on 2026-12-06
-/// (seventh session) by two people who had seen no intent, kept blind: scores only, never the
-/// lines (tests/data/README.md). First scores: the first set at `6a2975f`, 78 with the 112
-/// reply and 7 false 112s, then 98 replies naming 112 once every reply without an answer ended
-/// with the safety line; the second at `4c4f50b` (with that line), 82, 99 and 7. Both fell to 6
-/// false 112s with the rules held back for care already called, "just asking", professionals
-/// and figures of speech (from another writer's lines). The bars record the scores: (file, with
-/// the 112 reply, naming 112, symptom file, most false 112s).
+/// Emergencies and symptom questions with no emergency, written on 2026-12-06 (seventh
+/// session) by three people who had seen no intent, kept blind: scores only, never the lines
+/// (tests/data/README.md). (file, least with the 112 reply, least naming 112, symptom file,
+/// most false 112s), the scores when first read: the first set at `6a2975f` 78 with the 112
+/// reply, 98 naming it once every reply without an answer carried the safety line, 7 false
+/// 112s; the second at `4c4f50b` 82, 99, 7; both 6 false 112s after the fixes of `08ed3c4`
+/// (from another writer's lines); the third, written after those, 43 and 50 of 50 and 8 false
+/// 112s of 100 with the intents before and after them alike.
 #[test]
 fn blind_emergency_probes_are_measured() {
     let m = matcher();
@@ -481,14 +481,21 @@ fn blind_emergency_probes_are_measured() {
             78,
             98,
             "heldout_not_emergencies.txt",
-            7,
+            6,
         ),
         (
             "heldout_emergencies2.txt",
             82,
             99,
             "heldout_not_emergencies2.txt",
-            7,
+            6,
+        ),
+        (
+            "heldout_emergencies3.txt",
+            43,
+            50,
+            "heldout_not_emergencies3.txt",
+            8,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
