@@ -394,13 +394,14 @@
       st.replied[f.reply_to] = 1;
     }
     var em = f.kind === 'emergency';
-    var el = bubble(em ? 'emg' : 'bot', em ? T.urgent : T.bot, f.text, em);
+    var sg = Array.isArray(f.suggestions) ? f.suggestions.filter(function (s) { return s && s.faq_id; }) : [];
+    var text = f.kind === 'clarify' && sg.length ? withoutList(f.text, sg) : f.text;
+    var el = bubble(em ? 'emg' : 'bot', em ? T.urgent : T.bot, text, em);
     if (em) {
       el.setAttribute('role', 'alert');
       if (/\b112\b/.test(f.text || '')) el.appendChild(h('a', { class: 'call', href: 'tel:112', text: T.call }));
     }
     if (f.source) el.appendChild(h('p', { class: 'src', text: T.source + f.source }));
-    var sg = Array.isArray(f.suggestions) ? f.suggestions.filter(function (s) { return s && s.faq_id; }) : [];
     if (sg.length) el.appendChild(suggest(f.kind === 'clarify' ? T.didYouMean : T.related, sg));
     if (f.handoff_offer || f.kind === 'handoff') {
       if (f.handoff_offer) humanBtn.classList.add('hot');
@@ -411,6 +412,19 @@
     }
     scrollDown();
     notify(live);
+  }
+  // A "did you mean" lists its suggestions in its text for transcripts and the command line;
+  // here they are buttons, so their lines, and the line ending in ":" that introduces them,
+  // would say them twice.
+  function withoutList(text, sg) {
+    var asked = sg.map(function (s) { return '- ' + (s.question || s.faq_id); });
+    var lines = String(text || '').split('\n'), out = [];
+    for (var i = 0; i < lines.length; i++) {
+      if (asked.indexOf(lines[i]) >= 0) continue;
+      if (/:\s*$/.test(lines[i]) && asked.indexOf(lines[i + 1]) >= 0) continue;
+      out.push(lines[i]);
+    }
+    return out.join('\n');
   }
   function suggest(label, list) {
     var grp = h('div', { class: 'sug', role: 'group', 'aria-label': label }, [h('p', { text: label, 'aria-hidden': 'true' })]);

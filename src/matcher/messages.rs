@@ -34,8 +34,9 @@ pub fn with_safety_line(lang: Lang, mut text: String) -> String {
 
 pub fn clarify(lang: Lang, suggestions: &[Suggestion]) -> String {
     let head = match lang {
-        Lang::Fr => "Je ne suis pas sûr d'avoir bien compris. Vouliez-vous demander :",
-        Lang::En => "I am not sure I understood. Did you mean:",
+        // Two lines: the widget shows the suggestions as buttons and leaves out the second.
+        Lang::Fr => "Je ne suis pas sûr d'avoir bien compris.\nVouliez-vous demander :",
+        Lang::En => "I am not sure I understood.\nDid you mean:",
     };
     let mut text = head.to_owned();
     for s in suggestions {

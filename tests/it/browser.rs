@@ -117,6 +117,32 @@ async fn a_visitor_and_an_advisor_chat_through_the_real_pages_in_chromium() {
     );
     save_screenshot(&visitor, &shots, "widget-answer-1280x800.png").await;
 
+    // --- A "did you mean": its suggestions are buttons, not also lines of its text, and the
+    // bubble names 112 for severe symptoms.
+    say(&visitor, "la clinque est en serbie ?").await;
+    let clarify = wait_js(
+        &visitor,
+        "a « did you mean » with its suggestions",
+        "const m = [...R.querySelectorAll('.log .m.bot')].find(m => m.textContent.includes('Vouliez-vous dire'));
+         if (!m) return null;
+         const chips = [...m.querySelectorAll('.sug button')].map(b => b.textContent);
+         const bubble = m.textContent.split('Vouliez-vous dire')[0];
+         return { chips, bubble }",
+    )
+    .await;
+    let chips: Vec<&str> = clarify["chips"]
+        .as_array()
+        .expect("suggestion buttons")
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    let bubble = clarify["bubble"].as_str().unwrap_or_default();
+    assert!(!chips.is_empty(), "{clarify}");
+    for chip in &chips {
+        assert!(!bubble.contains(chip), "« {chip} » is said twice: {bubble}");
+    }
+    assert!(bubble.contains("112"), "{bubble}");
+
     // --- Markup typed by a visitor stays text.
     let bots_before = count(&visitor, ".log .m.bot").await;
     say(&visitor, XSS).await;
