@@ -109,6 +109,10 @@ pub struct Concept {
     /// False for concepts that say what the visitor does (asks, wonders, speaks of a relative),
     /// not what about: rules use them, but they do not count when matching entries.
     pub topic: bool,
+    /// Seen by the rules only: matching reads its words as if it were not there. For markers
+    /// the rules need ("la semaine dernière", "juste pour savoir") whose words should keep
+    /// their weight in matching: a concept word is otherwise no longer a matching term.
+    pub rules_only: bool,
     pub variants: BTreeMap<Lang, Vec<String>>,
 }
 
@@ -187,6 +191,8 @@ struct ConceptFile {
     id: String,
     #[serde(default = "yes")]
     topic: bool,
+    #[serde(default)]
+    rules_only: bool,
     #[serde(default)]
     fr: Vec<String>,
     #[serde(default)]
@@ -393,6 +399,7 @@ fn parse_synonyms(path: &Path, text: &str) -> Result<Vec<Concept>, Vec<LoadError
         concepts.push(Concept {
             id: c.id,
             topic: c.topic,
+            rules_only: c.rules_only,
             variants,
         });
     }

@@ -201,6 +201,8 @@ pub struct Analyzer {
     concept_terms: Vec<String>,
     /// Whether each concept counts when matching (see `Concept::topic`).
     concept_topic: Vec<bool>,
+    /// Whether matching reads each concept's words instead (see `Concept::rules_only`).
+    concept_rules_only: Vec<bool>,
 }
 
 impl Analyzer {
@@ -275,6 +277,7 @@ impl Analyzer {
             concept_ids: Vec::new(),
             concept_terms: Vec::new(),
             concept_topic: Vec::new(),
+            concept_rules_only: Vec::new(),
         };
         // Each distinct word stemmed once.
         for (word, &count) in names.iter().zip(&counts) {
@@ -298,6 +301,7 @@ impl Analyzer {
                 .concept_terms
                 .push(format!("{CONCEPT_PREFIX}{}", concept.id));
             analyzer.concept_topic.push(concept.topic);
+            analyzer.concept_rules_only.push(concept.rules_only);
             for variant in concept.variants.get(&lang).into_iter().flatten() {
                 let seq: Variant = analyzer
                     .words(variant)
@@ -425,7 +429,11 @@ impl Analyzer {
                     for t in &mut tokens[start..start + len] {
                         t.concept = Some(id.clone());
                     }
-                    if self.concept_topic[idx] {
+                    if self.concept_rules_only[idx] {
+                        for t in tokens[start..start + len].iter().filter(|t| !t.stop) {
+                            push_unique(&mut terms, &t.stem);
+                        }
+                    } else if self.concept_topic[idx] {
                         push_unique(&mut terms, &self.concept_terms[idx]);
                     }
                     push_unique(&mut concepts, id);
@@ -472,6 +480,14 @@ impl Analyzer {
             typed: Cow::Borrowed(&self.names[id as usize]),
         }));
         self.scan(lites, |f| match f {
+            Found::Concept { start, len, idx } if self.concept_rules_only[idx] => {
+                for &id in &words[start..start + len] {
+                    let w = &self.words[id as usize];
+                    if !w.stop {
+                        term(Term::Stem(w.stem));
+                    }
+                }
+            }
             Found::Concept { idx, .. } => {
                 if self.concept_topic[idx] {
                     term(Term::Concept(idx));

@@ -904,6 +904,41 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_rules_only_concept_leaves_its_words_to_matching() {
+        let m = Matcher::new(Arc::new(shipped()));
+        // `just_asking` is `rules_only`: the rules see it, matching reads "curiosité" itself.
+        let e = m.explain(
+            "par curiosité, combien coûte le traitement ?",
+            Some(crate::Lang::Fr),
+        );
+        assert!(
+            e.analysis.concepts.iter().any(|c| c == "just_asking"),
+            "{:?}",
+            e.analysis.concepts
+        );
+        assert!(
+            !e.terms.iter().any(|t| t.contains("just_asking")),
+            "{:?}",
+            e.terms
+        );
+        assert!(
+            e.terms.iter().any(|t| t.starts_with("curios")),
+            "{:?}",
+            e.terms
+        );
+        // A `topic = false` concept is seen by the rules and not matched at all.
+        let e = m.explain(
+            "mon mari veut savoir combien coûte le traitement",
+            Some(crate::Lang::Fr),
+        );
+        assert!(e.analysis.concepts.iter().any(|c| c == "relative"));
+        assert!(!e
+            .terms
+            .iter()
+            .any(|t| t.contains("relative") || t.starts_with("mari")));
+    }
+
+    #[test]
     fn a_diagnosis_is_never_answered_from_the_article() {
         let m = Matcher::new(Arc::new(shipped()));
         for q in [
