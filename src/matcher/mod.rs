@@ -553,18 +553,12 @@ impl Matcher {
     /// Whether the question holds nothing but `rule`'s concepts and politeness: its terms, and
     /// the concepts that are not terms ("êtes-vous" in "êtes-vous humain ?" asks about the bot).
     fn alone(&self, rule: &Rule, terms: &[String], analysis: &Analysis) -> bool {
-        let politeness = |c: &String| {
-            self.knowledge
-                .intents
-                .iter()
-                .filter(|i| i.politeness)
-                .any(|i| i.rules.iter().any(|r| r.all.contains(c)))
-        };
+        let along = self.courteous(analysis);
         only_its_concepts(rule, terms)
             && analysis
                 .concepts
                 .iter()
-                .all(|c| rule.all.contains(c) || politeness(c))
+                .all(|c| rule.all.contains(c) || self.is_polite(c, along))
     }
 
     /// A non-politeness small-talk intent with a rule whose concepts are all in the question,
