@@ -29,7 +29,8 @@ use super::cli::ReplyPayload;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum VisitorIn {
-    /// A question or a message for the advisor. `id` makes re-sending idempotent.
+    /// A question or a message for the advisor. `id` makes re-sending idempotent: a resent id
+    /// among the conversation's last 32 gets the frames that answered it, not a second answer.
     Message { text: String, id: Option<String> },
     /// Picks a suggestion.
     Choose { faq_id: String },

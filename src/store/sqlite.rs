@@ -162,7 +162,26 @@ ALTER TABLE messages ADD COLUMN reply_to TEXT;
 CREATE INDEX messages_by_seq ON messages(conversation_id, seq);
 DROP INDEX messages_by_conversation;
 "#,
+    // 6: a resent message id is recognised from the conversation's row, which every turn
+    // rewrites anyway: `recent_ids` holds the last [`RECENT_IDS`] visitor message ids with the
+    // `seq` each was stored at (a JSON array of `[id, seq]`, oldest first). The unique index
+    // it replaces put one more scattered page in the log of every turn: ~10 % of the
+    // service's CPU per reply under load (`scripts/load`).
+    r#"
+ALTER TABLE conversations ADD COLUMN recent_ids TEXT;
+UPDATE conversations SET recent_ids = (
+    SELECT json_group_array(json_array(client_id, seq) ORDER BY seq, id) FROM (
+        SELECT client_id, seq, id FROM messages m
+        WHERE m.conversation_id = conversations.id AND client_id IS NOT NULL
+        ORDER BY seq DESC, id DESC LIMIT 32));
+DROP INDEX messages_by_client_id;
+"#,
 ];
+
+/// Visitor message ids a conversation remembers: a resent one among them gets the frames that
+/// answered it, an older one would be answered again. The widget keeps at most 20 unanswered
+/// messages to send again; migration 6 keeps the same number.
+pub(super) const RECENT_IDS: usize = 32;
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
         StoreError::Database(Box::new(e))
@@ -752,6 +771,51 @@ impl SqliteStore {
 pub(super) const PURGE_BATCH: usize = 100;
 
 /// The database file in `data_dir`, if there is one.
+/// A conversation's `recent_ids`: the last [`RECENT_IDS`] visitor message ids and the `seq`
+/// each was stored at, oldest first.
+#[derive(Debug, Default)]
+struct RecentIds {
+    ids: Vec<(String, i64)>,
+    changed: bool,
+}
+
+impl RecentIds {
+    /// Reads the column; a value it cannot read counts as none (the ids are a resend guard,
+    /// not data: the row stays usable).
+    fn parse(json: Option<&str>) -> RecentIds {
+        let ids = json
+            .and_then(|j| serde_json::from_str(j).ok())
+            .unwrap_or_default();
+        RecentIds {
+            ids,
+            changed: false,
+        }
+    }
+
+    fn seq_of(&self, id: &str) -> Option<i64> {
+        self.ids
+            .iter()
+            .rev()
+            .find(|(i, _)| i == id)
+            .map(|&(_, seq)| seq)
+    }
+
+    fn push(&mut self, id: &str, seq: i64) {
+        self.ids.push((id.to_owned(), seq));
+        let over = self.ids.len().saturating_sub(RECENT_IDS);
+        self.ids.drain(..over);
+        self.changed = true;
+    }
+
+    fn changed(&self) -> bool {
+        self.changed
+    }
+
+    fn to_json(&self) -> String {
+        serde_json::to_string(&self.ids).unwrap_or_else(|_| "[]".into())
+    }
+}
+
 fn existing(data_dir: &Path) -> Result<PathBuf, StoreError> {
     let path = data_dir.join("faqbot.db");
     if !path.is_file() {
@@ -873,14 +937,21 @@ pub(super) mod write {
     pub fn apply(conn: &Connection, turn: &Turn<String>, now: i64) -> Result<Applied, StoreError> {
         let conv = turn.conversation.as_str();
 
-        if let Some(client_id) = &turn.client_id {
-            let seen: Option<i64> = conn
-                .prepare_cached(
-                    "SELECT seq FROM messages WHERE conversation_id = ?1 AND client_id = ?2",
+        // One read of the conversation's row for both checks: a message id seen before, and
+        // a turn decided from a state that has changed since.
+        let row: Option<(i64, String, Option<String>)> =
+            if turn.client_id.is_some() || turn.seen.is_some() {
+                conn.prepare_cached(
+                    "SELECT last_seq, mode, recent_ids FROM conversations WHERE id = ?1",
                 )?
-                .query_row(params![conv, client_id], |r| r.get(0))
-                .optional()?;
-            if let Some(asked) = seen {
+                .query_row(params![conv], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?
+            } else {
+                None
+            };
+        let mut recent = RecentIds::parse(row.as_ref().and_then(|(_, _, ids)| ids.as_deref()));
+        if let Some(client_id) = &turn.client_id {
+            if let Some(asked) = recent.seq_of(client_id) {
                 // The frames that answered it are numbered after the visitor's message.
                 let mut stmt = conn.prepare_cached(
                     "SELECT seq, body FROM frames
@@ -900,13 +971,10 @@ pub(super) mod write {
         // the `last_seq` it saw (a handoff change below does not move it).
         let mut known_last = None;
         if let Some(seen) = turn.seen {
-            let now: Option<(i64, String)> = conn
-                .prepare_cached("SELECT last_seq, mode FROM conversations WHERE id = ?1")?
-                .query_row(params![conv], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if now.map(|(seq, mode)| (seq as u64, Mode::parse(&mode)))
-                != Some((seen.last_seq, seen.mode))
-            {
+            let now = row
+                .as_ref()
+                .map(|(seq, mode, _)| (*seq as u64, Mode::parse(mode)));
+            if now != Some((seen.last_seq, seen.mode)) {
                 return Ok(Applied::Stale);
             }
             known_last = i64::try_from(seen.last_seq).ok();
@@ -994,6 +1062,9 @@ pub(super) mod write {
                     Some((k, payload)) => (seq_of(k), Some(payload), turn.client_id.as_deref()),
                     None => (last, None, None),
                 };
+                if let Some(id) = client_id {
+                    recent.push(id, seq);
+                }
                 insert.execute(params![
                     conv,
                     now,
@@ -1063,7 +1134,8 @@ pub(super) mod write {
                  last_question = COALESCE(?6, last_question),
                  last_candidates = COALESCE(?7, last_candidates),
                  last_active = CASE WHEN ?8 THEN ?9 ELSE last_active END,
-                 last_seq = COALESCE(?10, last_seq)
+                 last_seq = COALESCE(?10, last_seq),
+                 recent_ids = COALESCE(?11, recent_ids)
              WHERE id = ?1",
         )?
         .execute(params![
@@ -1076,7 +1148,8 @@ pub(super) mod write {
             candidates,
             u.touch,
             now,
-            last_seq
+            last_seq,
+            recent.changed().then(|| recent.to_json())
         ])?;
 
         if let Some(c) = &turn.contact {
@@ -1423,6 +1496,47 @@ mod tests {
             frames: vec![format!(r#"{{"type":"reply","text":"{reply}"}}"#)],
             ..Turn::default()
         }
+    }
+
+    #[test]
+    fn a_resent_id_gets_its_frames_while_among_the_last_ids_and_is_answered_again_after() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = SqliteStore::open(dir.path()).expect("open");
+        store
+            .create_conversation("c1", "hash", "fr", None, 1)
+            .expect("conversation");
+        for i in 0..=RECENT_IDS {
+            let applied = store.apply(&asked(&format!("m{i}"), &format!("r{i}")), 2);
+            assert!(
+                matches!(applied, Ok(Applied::Done { .. })),
+                "m{i}: {applied:?}"
+            );
+        }
+        // m1 is the oldest id remembered: its reply, numbered 2, comes back.
+        match store.apply(&asked("m1", "again"), 3).expect("resent") {
+            Applied::Duplicate { frames } => {
+                assert_eq!(frames.len(), 1);
+                assert_eq!(
+                    (frames[0].seq, frames[0].payload.as_str()),
+                    (2, r#"{"type":"reply","text":"r1"}"#)
+                );
+            }
+            other => panic!("m1: {other:?}"),
+        }
+        // m0 has left the window: a client resending that old an id is answered anew.
+        let old = store.apply(&asked("m0", "again"), 3).expect("m0");
+        assert!(matches!(old, Applied::Done { .. }), "{old:?}");
+        let conv = store.conversation("c1").expect("read").expect("there");
+        assert_eq!(conv.last_seq, RECENT_IDS as u64 + 2);
+        // A value the store cannot read is no ids (and the next turn writes a good one).
+        store
+            .conn
+            .execute("UPDATE conversations SET recent_ids = 'not json'", [])
+            .expect("spoil");
+        let applied = store.apply(&asked("m40", "r40"), 4).expect("m40");
+        assert!(matches!(applied, Applied::Done { .. }), "{applied:?}");
+        let resent = store.apply(&asked("m40", "again"), 5).expect("m40 again");
+        assert!(matches!(resent, Applied::Duplicate { .. }), "{resent:?}");
     }
 
     #[test]
