@@ -113,6 +113,10 @@ pub struct Concept {
     /// the rules need ("la semaine dernière", "juste pour savoir") whose words should keep
     /// their weight in matching: a concept word is otherwise no longer a matching term.
     pub rules_only: bool,
+    /// A sign of an acute emergency ("vomit", "faint") or a word for "now": an answer to a
+    /// question naming one ends with the safety line (call 112 if it is happening now), for
+    /// the emergencies told in words no rule was written for.
+    pub safety_line: bool,
     pub variants: BTreeMap<Lang, Vec<String>>,
 }
 
@@ -193,6 +197,8 @@ struct ConceptFile {
     topic: bool,
     #[serde(default)]
     rules_only: bool,
+    #[serde(default)]
+    safety_line: bool,
     #[serde(default)]
     fr: Vec<String>,
     #[serde(default)]
@@ -400,6 +406,7 @@ fn parse_synonyms(path: &Path, text: &str) -> Result<Vec<Concept>, Vec<LoadError
             id: c.id,
             topic: c.topic,
             rules_only: c.rules_only,
+            safety_line: c.safety_line,
             variants,
         });
     }

@@ -149,6 +149,8 @@ pub struct Matcher {
     polite: Vec<String>,
     /// The terms of their `along` concepts (`#courtesy`), stripped only with one of those.
     along: Vec<String>,
+    /// The concepts that are warning signs (`safety_line = true`), sorted.
+    warning_signs: Vec<String>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -189,7 +191,15 @@ impl Matcher {
             .collect();
         along.sort();
         along.dedup();
+        let mut warning_signs: Vec<String> = knowledge
+            .concepts
+            .iter()
+            .filter(|c| c.safety_line)
+            .map(|c| c.id.clone())
+            .collect();
+        warning_signs.sort();
         Matcher {
+            warning_signs,
             knowledge,
             fr,
             en,
@@ -351,6 +361,15 @@ impl Matcher {
 
     /// Whether a concept (`thanks`) is politeness; `along`: the question is courteous, so the
     /// `along` concepts are too.
+    /// The first concept the message names that calls for the safety line, if any.
+    fn warning_sign<'a>(&self, analysis: &'a Analysis) -> Option<&'a str> {
+        analysis
+            .concepts
+            .iter()
+            .find(|c| self.warning_signs.binary_search(c).is_ok())
+            .map(String::as_str)
+    }
+
     fn is_polite(&self, concept: &str, along: bool) -> bool {
         let named = |p: &String| p[1..] == *concept;
         self.polite.iter().any(named) || (along && self.along.iter().any(named))
@@ -482,11 +501,18 @@ impl Matcher {
                 "confident ({conf:.2} ≥ {:.2}) and clearly ahead of the next ({runner_up:.2})",
                 t.answer
             );
-            let reply = match best_target {
+            let mut reply = match best_target {
                 Target::Entry(i) => self.entry_reply(i, conf, candidates),
                 Target::Intent(i) => self.intent_reply(i, lang, conf, seed, candidates),
             };
-            return (format!("{}: {reason}", reply.kind.as_str()), reply);
+            let mut why = format!("{}: {reason}", reply.kind.as_str());
+            // An emergency the rules did not recognise may still name its sign: the answer
+            // then reminds what to do if it is happening now.
+            if let Some(sign) = self.warning_sign(analysis) {
+                reply.text = messages::with_safety_line(lang, reply.text);
+                why.push_str(&format!("; it names `{sign}`: the safety line follows"));
+            }
+            return (why, reply);
         }
         let suggestions: Vec<Suggestion> = top
             .iter()
@@ -860,10 +886,27 @@ pub(crate) mod tests {
         assert!(clarify
             .text
             .ends_with(super::messages::safety_line(crate::Lang::Fr)));
-        // An answer is the article's words alone; an emergency names 112 once, in its own words.
+        // An answer is the article's words alone, unless the message names a warning sign;
+        // an emergency names 112 once, in its own words.
         let answer = m.reply("Combien coûte le traitement ?", None);
         assert_eq!(answer.kind, ReplyKind::Answer);
         assert!(!answer.text.contains("112"));
+        for q in [
+            "est-ce que le traitement donne de la fièvre ?",
+            "does the treatment cause fever?",
+        ] {
+            let signed = m.reply(q, None);
+            assert_eq!(signed.kind, ReplyKind::Answer, "{q}");
+            assert!(
+                signed
+                    .text
+                    .ends_with(super::messages::safety_line(signed.lang)),
+                "{q}: {}",
+                signed.text
+            );
+            let why = m.explain(q, None).reason;
+            assert!(why.contains("it names `fever`"), "{q}: {why}");
+        }
         let emergency = m.reply("mon père vomit du sang", None);
         assert_eq!(emergency.kind, ReplyKind::Emergency);
         assert_eq!(

@@ -119,7 +119,7 @@ async fn a_visitor_and_an_advisor_chat_through_the_real_pages_in_chromium() {
 
     // --- A "did you mean": its suggestions are buttons, not also lines of its text, and the
     // bubble names 112 for severe symptoms.
-    say(&visitor, "la clinque est en serbie ?").await;
+    say(&visitor, "foie abimé").await;
     let clarify = wait_js(
         &visitor,
         "a « did you mean » with its suggestions",
