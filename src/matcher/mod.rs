@@ -266,8 +266,9 @@ impl Matcher {
             return self.decide(question, detection.lang, false, analysis, true);
         }
         // Unclear (short, or words of both languages): the language whose knowledge reads more
-        // of the question wins ("hi" is an English greeting, not an unknown French word); French
-        // on a tie. The winner's analysis is the one decided on.
+        // of the question wins ("hi" is an English greeting, not an unknown French word; "re
+        // bonjour" a French one, whatever the English "re" voted); the vote decides a tie. The
+        // winner's analysis is the one decided on.
         let known = |l: Lang| {
             let a = self.index(l).analyzer.analyze_question(question);
             // A synonym concept is stronger evidence than a word seen somewhere.
@@ -284,7 +285,11 @@ impl Matcher {
         };
         let (en, en_analysis) = known(Lang::En);
         let (fr, fr_analysis) = known(Lang::Fr);
-        let lang = if en > fr { Lang::En } else { detection.lang };
+        let lang = match en.cmp(&fr) {
+            std::cmp::Ordering::Greater => Lang::En,
+            std::cmp::Ordering::Less => Lang::Fr,
+            std::cmp::Ordering::Equal => detection.lang,
+        };
         let analysis = match lang {
             Lang::En => en_analysis,
             Lang::Fr => fr_analysis,
@@ -915,6 +920,16 @@ pub(crate) mod tests {
             "{}",
             emergency.text
         );
+    }
+
+    #[test]
+    fn an_unclear_language_goes_to_the_one_whose_knowledge_reads_more() {
+        let m = Matcher::new(Arc::new(shipped()));
+        // "re" is an English function word, but only French knows "re bonjour".
+        let r = m.reply("re bonjour", None);
+        assert_eq!((r.kind, r.lang), (ReplyKind::Smalltalk, crate::Lang::Fr));
+        let r = m.reply("hiya", None);
+        assert_eq!((r.kind, r.lang), (ReplyKind::Smalltalk, crate::Lang::En));
     }
 
     #[test]

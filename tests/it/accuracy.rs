@@ -321,7 +321,7 @@ fn blind_held_out_set_is_measured() {
     // bars leave a question or two of room.
     let r = run("heldout2.jsonl", Show::Scores);
     let bars = Bars {
-        right: 88.5,
+        right: 89.0,
         confidently_wrong: 2.0,
         false_emergencies: 1,
         missed_emergencies: 0,
@@ -338,7 +338,7 @@ fn second_blind_set_is_measured() {
     // accept it (README, "How well it answers").
     let r = run("heldout3.jsonl", Show::Scores);
     let bars = Bars {
-        right: 89.5,
+        right: 90.5,
         confidently_wrong: 2.5,
         false_emergencies: 0,
         missed_emergencies: 3,
@@ -356,8 +356,8 @@ fn third_blind_set_is_measured() {
     // answers").
     let r = run("heldout4.jsonl", Show::Scores);
     let bars = Bars {
-        right: 86.5,
-        confidently_wrong: 4.5,
+        right: 87.5,
+        confidently_wrong: 4.0,
         false_emergencies: 2,
         missed_emergencies: 2,
         unnamed_112: 2,
@@ -375,8 +375,8 @@ fn fourth_blind_set_is_measured() {
     // an FAQ answer instead of a "did you mean", so no 112 named (the set does not say which).
     let r = run("heldout5.jsonl", Show::Scores);
     let bars = Bars {
-        right: 87.5,
-        confidently_wrong: 5.0,
+        right: 89.0,
+        confidently_wrong: 4.5,
         false_emergencies: 1,
         missed_emergencies: 3,
         unnamed_112: 2,
@@ -393,8 +393,8 @@ fn fifth_blind_set_is_measured() {
     // it answers"), they do not accept it.
     let r = run("heldout6.jsonl", Show::Scores);
     let bars = Bars {
-        right: 84.0,
-        confidently_wrong: 5.5,
+        right: 85.0,
+        confidently_wrong: 5.0,
         false_emergencies: 0,
         missed_emergencies: 1,
         unnamed_112: 0,
@@ -444,6 +444,8 @@ fn the_small_talk_and_handoff_probes_get_their_intents() {
     let m = matcher();
     let kinds = [
         ("probe_smalltalk.txt", ReplyKind::Smalltalk, true),
+        ("probe_smalltalk2.txt", ReplyKind::Smalltalk, true),
+        ("probe_not_smalltalk.txt", ReplyKind::Smalltalk, false),
         ("probe_handoff.txt", ReplyKind::Handoff, true),
         ("probe_not_handoff.txt", ReplyKind::Handoff, false),
     ];
