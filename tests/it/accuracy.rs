@@ -287,7 +287,7 @@ fn tuning_set_meets_the_bars() {
     let r = run("tune.jsonl", Show::Misses);
     let bars = Bars {
         right: 94.5,
-        confidently_wrong: 2.5,
+        confidently_wrong: 1.5,
         false_emergencies: 0,
         missed_emergencies: 0,
         unnamed_112: 0,
@@ -299,12 +299,12 @@ fn tuning_set_meets_the_bars() {
 fn held_out_set_is_measured() {
     // Questions written by someone who saw neither the FAQ nor the dev set. Earlier sessions
     // printed its misses, so it is not quite blind any more: heldout2 and heldout3 are.
-    // With the phrasings of the eighth session: 124 right (was 122) and 3 confidently wrong
-    // (was 2): the bar on the latter leaves that one question of room.
+    // Eighth session (twice the phrasings, answers at 89 % cross-validated precision): 121
+    // right (was 122), 1 confidently wrong (was 2).
     let r = run("heldout.jsonl", Show::Scores);
     let bars = Bars {
-        right: 91.5,
-        confidently_wrong: 2.5,
+        right: 90.5,
+        confidently_wrong: 1.5,
         false_emergencies: 0,
         missed_emergencies: 0,
         unnamed_112: 0,
@@ -321,8 +321,8 @@ fn blind_held_out_set_is_measured() {
     // bars leave a question or two of room.
     let r = run("heldout2.jsonl", Show::Scores);
     let bars = Bars {
-        right: 89.0,
-        confidently_wrong: 2.0,
+        right: 90.0,
+        confidently_wrong: 1.5,
         false_emergencies: 1,
         missed_emergencies: 0,
         unnamed_112: 0,
@@ -338,8 +338,8 @@ fn second_blind_set_is_measured() {
     // accept it (README, "How well it answers").
     let r = run("heldout3.jsonl", Show::Scores);
     let bars = Bars {
-        right: 90.5,
-        confidently_wrong: 2.5,
+        right: 91.0,
+        confidently_wrong: 2.0,
         false_emergencies: 0,
         missed_emergencies: 3,
         unnamed_112: 0,
@@ -356,8 +356,8 @@ fn third_blind_set_is_measured() {
     // answers").
     let r = run("heldout4.jsonl", Show::Scores);
     let bars = Bars {
-        right: 87.5,
-        confidently_wrong: 4.0,
+        right: 86.5,
+        confidently_wrong: 2.5,
         false_emergencies: 2,
         missed_emergencies: 2,
         unnamed_112: 2,
@@ -376,7 +376,7 @@ fn fourth_blind_set_is_measured() {
     let r = run("heldout5.jsonl", Show::Scores);
     let bars = Bars {
         right: 89.0,
-        confidently_wrong: 4.5,
+        confidently_wrong: 2.5,
         false_emergencies: 1,
         missed_emergencies: 3,
         unnamed_112: 2,
@@ -393,8 +393,8 @@ fn fifth_blind_set_is_measured() {
     // it answers"), they do not accept it.
     let r = run("heldout6.jsonl", Show::Scores);
     let bars = Bars {
-        right: 85.0,
-        confidently_wrong: 5.0,
+        right: 87.0,
+        confidently_wrong: 3.5,
         false_emergencies: 0,
         missed_emergencies: 1,
         unnamed_112: 0,

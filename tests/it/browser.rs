@@ -450,7 +450,7 @@ async fn support_staff_edit_the_faq_in_the_knowledge_page() {
     for (i, q) in [
         "Acceptez-vous la carte vitale ?",
         "Est-ce que la carte vitale est acceptée chez vous ?",
-        "traitement",
+        "cirrhose guerison",
     ]
     .iter()
     .enumerate()
@@ -624,7 +624,7 @@ async fn support_staff_edit_the_faq_in_the_knowledge_page() {
         .expect("stub confirm");
     click(&page, "#tab-missed").await;
     page.execute(
-        "const g = [...document.querySelectorAll('#groups .group')].find(g => g.textContent.includes('traitement'));
+        "const g = [...document.querySelectorAll('#groups .group')].find(g => g.textContent.includes('cirrhose guerison'));
          g.querySelector('button.primary').click();",
         vec![],
     )
@@ -634,7 +634,7 @@ async fn support_staff_edit_the_faq_in_the_knowledge_page() {
         &page,
         "the suggested entry open with the missed wording added",
         "const f = document.getElementById('f-phrasings');
-         return document.getElementById('f-id').value !== '' && f.value.split('\\n').includes('traitement') ? document.getElementById('f-id').value : null",
+         return document.getElementById('f-id').value !== '' && f.value.split('\\n').includes('cirrhose guerison') ? document.getElementById('f-id').value : null",
     )
     .await;
     assert!(added.as_str().is_some_and(|id| !id.is_empty()), "{added}");

@@ -35,7 +35,7 @@ async fn an_ambiguous_question_gets_suggestions_and_choose_answers() {
     let app = spawn_app().await;
     let mut v = app.visitor().await;
     v.recv().await;
-    let reply = v.ask("traitement", "m1").await;
+    let reply = v.ask("cellules", "m1").await;
     assert_eq!(reply["kind"], "clarify", "{reply}");
     let first = reply["suggestions"][0]["faq_id"]
         .as_str()

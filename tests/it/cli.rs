@@ -272,7 +272,7 @@ fn check_warns_about_a_long_answer_with_the_configurable_limit() {
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(
-        text.contains("faq/fr/references.md:32: warning: the answer is 917 characters"),
+        text.contains("faq/fr/references.md:37: warning: the answer is 917 characters"),
         "{text}"
     );
 }
@@ -292,7 +292,7 @@ fn check_warns_about_a_follow_up_that_points_nowhere() {
     let text = stdout(&out);
     assert!(
         text.contains(
-            "faq/fr/cout.md:31: warning: `related` names `nulle_part`, which is no fr entry's id"
+            "faq/fr/cout.md:37: warning: `related` names `nulle_part`, which is no fr entry's id"
         ),
         "{text}"
     );

@@ -7,11 +7,11 @@
 //! |---------|----------------------------------------|-----------|-------------------------------|
 //! | A       | combien ça coûte ?                     | answer    |                               |
 //! | A       | Acceptez-vous la carte vitale ?        | fallback  | fallback → asked_again        |
-//! | A       | traitement                             | clarify   | clarify → picked (1st)        |
+//! | A       | cellules                               | clarify   | clarify → picked (1st)        |
 //! | A       | *picks the first suggestion*           | answer    | (a pick, not a typed question)|
 //! | B       | Est-ce que la carte vitale est acceptée chez vous ? | fallback | fallback → asked_again |
 //! | B       | xyzzy blorp                            | fallback  | fallback → asked_again        |
-//! | B       | hepatite et cellules ?                 | answer    | low_confidence → other        |
+//! | B       | mon foie est gras pourquoi             | answer    | low_confidence → other        |
 //! | B       | merci                                  | smalltalk |                               |
 //! | B       | je veux parler à un conseiller         | handoff   | handoff → asked_person        |
 //!
@@ -35,7 +35,7 @@ async fn play_the_log(app: &TestApp) -> String {
     assert_eq!(kind(&a.ask("combien ça coûte ?", "a1").await), "answer");
     let r = a.ask("Acceptez-vous la carte vitale ?", "a2").await;
     assert_eq!(kind(&r), "fallback", "{r}");
-    let r = a.ask("traitement", "a3").await;
+    let r = a.ask("cellules", "a3").await;
     assert_eq!(kind(&r), "clarify", "{r}");
     let picked = r["suggestions"][0]["faq_id"]
         .as_str()
@@ -52,7 +52,7 @@ async fn play_the_log(app: &TestApp) -> String {
             "fallback",
         ),
         ("xyzzy blorp", "fallback"),
-        ("hepatite et cellules ?", "answer"),
+        ("mon foie est gras pourquoi", "answer"),
         ("merci", "smalltalk"),
         ("je veux parler à un conseiller", "handoff"),
     ];
@@ -138,14 +138,18 @@ async fn missed_questions_are_recorded_with_what_the_visitor_did_next() {
                 "fallback",
                 &Outcome::AskedAgain
             ),
-            ("traitement", "clarify", &Outcome::Picked(picked.clone())),
+            ("cellules", "clarify", &Outcome::Picked(picked.clone())),
             (
                 "Est-ce que la carte vitale est acceptée chez vous ?",
                 "fallback",
                 &Outcome::AskedAgain
             ),
             ("xyzzy blorp", "fallback", &Outcome::AskedAgain),
-            ("hepatite et cellules ?", "low_confidence", &Outcome::Other),
+            (
+                "mon foie est gras pourquoi",
+                "low_confidence",
+                &Outcome::Other
+            ),
             (
                 "je veux parler à un conseiller",
                 "handoff",
@@ -155,10 +159,7 @@ async fn missed_questions_are_recorded_with_what_the_visitor_did_next() {
     );
     let clarify = &misses[1].miss;
     assert_eq!(clarify.lang, "fr");
-    assert!(
-        clarify.terms.contains(&"#treatment".to_owned()),
-        "{clarify:?}"
-    );
+    assert!(clarify.terms.contains(&"cellul".to_owned()), "{clarify:?}");
     assert!(clarify.candidates.len() >= 2, "{clarify:?}");
 }
 
@@ -250,13 +251,13 @@ async fn the_console_gets_them_grouped_with_the_rates_for_support_only() {
             .find(|g| g["examples"][0] == q)
             .unwrap_or_else(|| panic!("no group for {q}: {missed:#}"))
     };
-    let clarify = group_of("traitement");
+    let clarify = group_of("cellules");
     assert_eq!(clarify["outcome"], "picked");
     assert_eq!(clarify["suggestion"]["faq_id"], picked.as_str());
     assert_eq!(clarify["suggestion"]["basis"], "picked");
-    let low = group_of("hepatite et cellules ?");
+    let low = group_of("mon foie est gras pourquoi");
     assert_eq!(low["kind"], "low_confidence");
-    assert_eq!(low["suggestion"]["faq_id"], "hepatite_traitement");
+    assert_eq!(low["suggestion"]["faq_id"], "steatose_definition");
     assert_eq!(low["suggestion"]["basis"], "top_candidate");
     let entries = &missed["entries"];
     assert!(
