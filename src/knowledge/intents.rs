@@ -74,6 +74,8 @@ pub struct Intent {
     pub firm: bool,
     /// Concepts removed with a politeness intent's words, and only then: what people say around
     /// a thanks or a greeting ("pour votre aide", "tout le monde") means something on its own.
+    /// On another small-talk intent, concepts its rules still fire beside ("c'est quoi" in
+    /// "c'est quoi ton nom ?").
     pub along: Vec<String>,
     /// Line of `along`, for messages.
     pub along_line: Option<usize>,

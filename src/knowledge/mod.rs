@@ -225,11 +225,12 @@ fn cross_check(knowledge: &mut Knowledge, errors: &mut Vec<LoadError>) {
                  are always firm): remove the line",
             ));
         }
-        if !intent.along.is_empty() && !intent.politeness {
+        if !intent.along.is_empty() && intent.kind != IntentKind::Smalltalk {
             errors.push(LoadError::new(
                 &intent.path,
                 intent.along_line,
-                "`along` only applies with `politeness = true`: add that line or remove `along`",
+                "`along` only applies to `kind = \"smalltalk\"` (what may surround its words): \
+                 remove `along`",
             ));
         }
         for (concept, line, what) in named {

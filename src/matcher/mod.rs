@@ -585,7 +585,7 @@ impl Matcher {
     /// the concepts that are not terms ("êtes-vous" in "êtes-vous humain ?" asks about the bot).
     fn alone(&self, rule: &Rule, terms: &[String], analysis: &Analysis) -> bool {
         let along = self.courteous(analysis);
-        only_its_concepts(rule, terms)
+        only_its_concepts(rule, &[], terms)
             && analysis
                 .concepts
                 .iter()
@@ -596,10 +596,18 @@ impl Matcher {
     /// when the question's terms are only that rule's concepts: "tu es un robot ?" is about the
     /// bot, "le traitement est-il automatisé ?" is not.
     fn smalltalk_rule(&self, terms: &[String], analysis: &Analysis) -> Option<(usize, String)> {
-        self.first_rule(
-            |i| i.kind == IntentKind::Smalltalk && !i.politeness,
-            |r| r.fires(&analysis.concepts) && only_its_concepts(r, terms),
-        )
+        // Its `along` concepts may surround the rule's ("c'est quoi ton petit nom ?").
+        self.knowledge
+            .intents
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.kind == IntentKind::Smalltalk && !i.politeness)
+            .find_map(|(idx, i)| {
+                i.rules
+                    .iter()
+                    .find(|r| r.fires(&analysis.concepts) && only_its_concepts(r, &i.along, terms))
+                    .map(|r| (idx, r.all.join(" + ")))
+            })
     }
 
     /// The first intent chosen by `intent` with a rule chosen by `rule`: its index and the
@@ -755,10 +763,10 @@ impl Matcher {
 }
 
 /// Whether the question's terms are all concepts of `rule` (politeness words are not terms).
-fn only_its_concepts(rule: &Rule, terms: &[String]) -> bool {
+fn only_its_concepts(rule: &Rule, along: &[String], terms: &[String]) -> bool {
     terms.iter().all(|t| {
         t.strip_prefix(analyze::CONCEPT_PREFIX)
-            .is_some_and(|c| rule.all.iter().any(|a| a == c))
+            .is_some_and(|c| rule.all.iter().chain(along).any(|a| a == c))
     })
 }
 
@@ -919,6 +927,24 @@ pub(crate) mod tests {
             1,
             "{}",
             emergency.text
+        );
+    }
+
+    #[test]
+    fn a_question_word_around_the_bots_name_is_still_small_talk() {
+        let m = Matcher::new(Arc::new(shipped()));
+        // `who_are_you` has `along = ["definition"]`.
+        assert_eq!(
+            m.reply("C'est quoi ton petit nom, toi ?", None).kind,
+            ReplyKind::Smalltalk
+        );
+        assert_eq!(
+            m.reply("c'est quoi un chatbot ?", None).kind,
+            ReplyKind::Smalltalk
+        );
+        assert_eq!(
+            m.reply("c'est quoi la cirrhose ?", None).kind,
+            ReplyKind::Answer
         );
     }
 
