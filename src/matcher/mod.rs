@@ -149,8 +149,9 @@ pub struct Matcher {
     polite: Vec<String>,
     /// The terms of their `along` concepts (`#courtesy`), stripped only with one of those.
     along: Vec<String>,
-    /// The concepts that are warning signs (`safety_line = true`), sorted.
-    warning_signs: Vec<String>,
+    /// The concepts after which an answer ends with the safety line (`safety_line = true`),
+    /// sorted: warning signs, "now", "suddenly".
+    safety_concepts: Vec<String>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -191,15 +192,15 @@ impl Matcher {
             .collect();
         along.sort();
         along.dedup();
-        let mut warning_signs: Vec<String> = knowledge
+        let mut safety_concepts: Vec<String> = knowledge
             .concepts
             .iter()
             .filter(|c| c.safety_line)
             .map(|c| c.id.clone())
             .collect();
-        warning_signs.sort();
+        safety_concepts.sort();
         Matcher {
-            warning_signs,
+            safety_concepts,
             knowledge,
             fr,
             en,
@@ -364,17 +365,17 @@ impl Matcher {
         analysis.terms.iter().any(|t| self.polite.contains(t))
     }
 
-    /// Whether a concept (`thanks`) is politeness; `along`: the question is courteous, so the
-    /// `along` concepts are too.
     /// The first concept the message names that calls for the safety line, if any.
-    fn warning_sign<'a>(&self, analysis: &'a Analysis) -> Option<&'a str> {
+    fn safety_concept<'a>(&self, analysis: &'a Analysis) -> Option<&'a str> {
         analysis
             .concepts
             .iter()
-            .find(|c| self.warning_signs.binary_search(c).is_ok())
+            .find(|c| self.safety_concepts.binary_search(c).is_ok())
             .map(String::as_str)
     }
 
+    /// Whether a concept (`thanks`) is politeness; `along`: the question is courteous, so the
+    /// `along` concepts are too.
     fn is_polite(&self, concept: &str, along: bool) -> bool {
         let named = |p: &String| p[1..] == *concept;
         self.polite.iter().any(named) || (along && self.along.iter().any(named))
@@ -513,7 +514,7 @@ impl Matcher {
             let mut why = format!("{}: {reason}", reply.kind.as_str());
             // An emergency the rules did not recognise may still name its sign: the answer
             // then reminds what to do if it is happening now.
-            if let Some(sign) = self.warning_sign(analysis) {
+            if let Some(sign) = self.safety_concept(analysis) {
                 reply.text = messages::with_safety_line(lang, reply.text);
                 why.push_str(&format!("; it names `{sign}`: the safety line follows"));
             }
