@@ -578,7 +578,7 @@ impl Matcher {
     ) -> Option<(usize, String)> {
         self.first_rule(
             |i| which(i) && !i.unless.iter().any(|u| u.holds(&analysis.concepts)),
-            |r| r.fires(&analysis.concepts) && (!r.alone || self.alone(r, terms, analysis)),
+            |_, r| r.fires(&analysis.concepts) && (!r.alone || self.alone(r, terms, analysis)),
         )
     }
 
@@ -598,25 +598,18 @@ impl Matcher {
     /// bot, "le traitement est-il automatisé ?" is not.
     fn smalltalk_rule(&self, terms: &[String], analysis: &Analysis) -> Option<(usize, String)> {
         // Its `along` concepts may surround the rule's ("c'est quoi ton petit nom ?").
-        self.knowledge
-            .intents
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| i.kind == IntentKind::Smalltalk && !i.politeness)
-            .find_map(|(idx, i)| {
-                i.rules
-                    .iter()
-                    .find(|r| r.fires(&analysis.concepts) && only_its_concepts(r, &i.along, terms))
-                    .map(|r| (idx, r.all.join(" + ")))
-            })
+        self.first_rule(
+            |i| i.kind == IntentKind::Smalltalk && !i.politeness,
+            |i, r| r.fires(&analysis.concepts) && only_its_concepts(r, &i.along, terms),
+        )
     }
 
-    /// The first intent chosen by `intent` with a rule chosen by `rule`: its index and the
-    /// rule's concepts, for the reason.
+    /// The first intent chosen by `intent` with a rule chosen by `rule` (which sees its intent):
+    /// its index and the rule's concepts, for the reason.
     fn first_rule(
         &self,
         intent: impl Fn(&Intent) -> bool,
-        rule: impl Fn(&Rule) -> bool,
+        rule: impl Fn(&Intent, &Rule) -> bool,
     ) -> Option<(usize, String)> {
         self.knowledge
             .intents
@@ -626,7 +619,7 @@ impl Matcher {
             .find_map(|(idx, i)| {
                 i.rules
                     .iter()
-                    .find(|r| rule(r))
+                    .find(|r| rule(i, r))
                     .map(|r| (idx, r.all.join(" + ")))
             })
     }
