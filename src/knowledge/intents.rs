@@ -69,6 +69,10 @@ pub struct Intent {
     pub kind: IntentKind,
     /// Greeting/thanks/goodbye words are removed before matching the rest of a question.
     pub politeness: bool,
+    /// A politeness intent that also answers a message saying what the thanks are for or what
+    /// comes next, when it asks nothing ("merci pour les infos sur la cirrhose"): thanks,
+    /// acknowledgements, goodbyes. Not greetings: what follows one is the reason for writing.
+    pub closing: bool,
     /// A fallback whose rules answer at once, before any scoring, as emergency and handoff rules
     /// do: what the bot must never answer from the article (a diagnosis, a medication).
     pub firm: bool,
@@ -135,6 +139,8 @@ struct IntentFile {
     kind: IntentKind,
     #[serde(default)]
     politeness: bool,
+    #[serde(default)]
+    closing: bool,
     #[serde(default)]
     firm: bool,
     #[serde(default)]
@@ -270,6 +276,14 @@ fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<LoadError>> {
             ),
         ));
     }
+    if file.closing && !file.politeness {
+        errors.push(LoadError::new(
+            path,
+            line_of_key(text, "closing"),
+            "`closing = true` is for politeness intents (thanks, goodbye): add \
+             `politeness = true` or remove `closing`",
+        ));
+    }
     let mut phrases = BTreeMap::new();
     let mut responses = BTreeMap::new();
     for (lang, block) in [(Lang::Fr, file.fr), (Lang::En, file.en)] {
@@ -347,6 +361,7 @@ fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<LoadError>> {
         id: file.id,
         kind: file.kind,
         politeness: file.politeness,
+        closing: file.closing,
         firm: file.firm,
         along: file.along,
         along_line: text
@@ -524,11 +539,31 @@ mod tests {
         assert_eq!(intent.along, ["courtesy"]);
         assert_eq!(intent.along_line, Some(4));
         assert!(!intent.firm);
+        assert!(!intent.closing);
         let text = format!("id = \"d\"\nkind = \"fallback\"\nfirm = true\n{BLOCKS}");
         assert!(
             parse_intent(Path::new("d.toml"), &text)
                 .expect("parses")
                 .firm
+        );
+    }
+
+    #[test]
+    fn closing_needs_politeness() {
+        let text = format!(
+            "id = \"t\"\nkind = \"smalltalk\"\npoliteness = true\nclosing = true\n{BLOCKS}"
+        );
+        assert!(
+            parse_intent(Path::new("t.toml"), &text)
+                .expect("parses")
+                .closing
+        );
+        let text = format!("id = \"t\"\nkind = \"smalltalk\"\nclosing = true\n{BLOCKS}");
+        let errors = parse_intent(Path::new("t.toml"), &text).expect_err("refused");
+        assert_eq!(errors[0].line, Some(3), "{errors:?}");
+        assert!(
+            errors[0].message.contains("politeness = true"),
+            "{errors:?}"
         );
     }
 }

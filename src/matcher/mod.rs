@@ -139,6 +139,15 @@ pub struct Explanation {
 /// Concepts that say which part of a message is the question (see [`Matcher::focus`]).
 const FOCUS: &str = "focus";
 const DISMISS: &str = "dismiss";
+/// Concepts that ask for something whatever the punctuation: "je voudrais savoir", "svp".
+const ASKING: [&str; 6] = [
+    "request",
+    "wonder",
+    "please",
+    "asks_whether",
+    "focus",
+    "is_there",
+];
 
 /// The matcher over one knowledge snapshot. Cheap to share (`Arc`), immutable after `new`.
 pub struct Matcher {
@@ -374,6 +383,23 @@ impl Matcher {
             .map(String::as_str)
     }
 
+    /// An emergency the rules did not recognise may still name its sign ("il dit n'importe
+    /// quoi"): a reply that is no "did you mean" then ends with what to do if it is happening
+    /// now, and says so in its reason.
+    fn with_safety_line(
+        &self,
+        analysis: &Analysis,
+        lang: Lang,
+        mut why: String,
+        mut reply: Reply,
+    ) -> (String, Reply) {
+        if let Some(sign) = self.safety_concept(analysis) {
+            reply.text = messages::with_safety_line(lang, reply.text);
+            why.push_str(&format!("; it names `{sign}`: the safety line follows"));
+        }
+        (why, reply)
+    }
+
     /// Whether a concept (`thanks`) is politeness; `along`: the question is courteous, so the
     /// `along` concepts are too.
     fn is_polite(&self, concept: &str, along: bool) -> bool {
@@ -470,10 +496,8 @@ impl Matcher {
         // nothing but its rule's words and politeness is in the question.
         if let Some((i, rule)) = self.smalltalk_rule(terms, analysis) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
-            return (
-                format!("small talk: the rule [{rule}] fired, nothing else asked"),
-                reply,
-            );
+            let why = format!("small talk: the rule [{rule}] fired, nothing else asked");
+            return self.with_safety_line(analysis, lang, why, reply);
         }
         // 5. Nothing but greetings, thanks, acknowledgements or goodbyes.
         let meaningful = terms.iter().any(|t| !t.is_empty());
@@ -492,7 +516,18 @@ impl Matcher {
             );
         }
 
-        // 6. Scored candidates.
+        // 6. A courtesy around what was read or what comes next, asking nothing: "merci pour
+        // ces infos sur la cirrhose", "ok je vais en parler à mon hépatologue, bonne soirée".
+        // Its topic words say what the thanks are for; answering them would repeat an answer
+        // nobody asked for again.
+        if let Some(i) = self.courtesy_asking_nothing(question, lang, analysis) {
+            let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
+            let why = "small talk: a courtesy, and nothing asked (no question mark, question \
+                       word, request or follow-up)";
+            return self.with_safety_line(analysis, lang, why.to_owned(), reply);
+        }
+
+        // 7. Scored candidates.
         let Some(best) = top.first() else {
             let reply = self.unsure(ReplyKind::Fallback, lang, 0.0, Vec::new(), candidates);
             return ("fallback: no known word in the question".to_owned(), reply);
@@ -507,18 +542,12 @@ impl Matcher {
                 "confident ({conf:.2} ≥ {:.2}) and clearly ahead of the next ({runner_up:.2})",
                 t.answer
             );
-            let mut reply = match best_target {
+            let reply = match best_target {
                 Target::Entry(i) => self.entry_reply(i, conf, candidates),
                 Target::Intent(i) => self.intent_reply(i, lang, conf, seed, candidates),
             };
-            let mut why = format!("{}: {reason}", reply.kind.as_str());
-            // An emergency the rules did not recognise may still name its sign: the answer
-            // then reminds what to do if it is happening now.
-            if let Some(sign) = self.safety_concept(analysis) {
-                reply.text = messages::with_safety_line(lang, reply.text);
-                why.push_str(&format!("; it names `{sign}`: the safety line follows"));
-            }
-            return (why, reply);
+            let why = format!("{}: {reason}", reply.kind.as_str());
+            return self.with_safety_line(analysis, lang, why, reply);
         }
         let suggestions: Vec<Suggestion> = top
             .iter()
@@ -622,6 +651,40 @@ impl Matcher {
                     .find(|r| rule(i, r))
                     .map(|r| (idx, r.all.join(" + ")))
             })
+    }
+
+    /// The closing politeness intent (thanks, acknowledgement, goodbye: `closing = true`) of a
+    /// message that asks nothing (see [`text::asks`]), if it is one.
+    fn courtesy_asking_nothing(
+        &self,
+        question: &str,
+        lang: Lang,
+        analysis: &Analysis,
+    ) -> Option<usize> {
+        let i = self.last_politeness(analysis)?;
+        if !self.knowledge.intents[i].closing {
+            return None;
+        }
+        if analysis
+            .concepts
+            .iter()
+            .any(|c| ASKING.contains(&c.as_str()))
+        {
+            return None;
+        }
+        let courteous: Vec<&str> = analysis
+            .tokens
+            .iter()
+            .filter(|t| {
+                t.concept
+                    .as_deref()
+                    .is_some_and(|c| self.is_polite(c, true))
+            })
+            .map(|t| t.word.as_str())
+            .collect();
+        let is_courteous = |w: &str| courteous.contains(&w);
+        (text::opens_a_clause(question, is_courteous) && !text::asks(lang, question, is_courteous))
+            .then_some(i)
     }
 
     /// The politeness intent (greeting, thanks, acknowledgement, goodbye) whose concept comes

@@ -5,6 +5,7 @@
 //! hyphens), SMS spelling rewrites, typo correction toward the FAQ's vocabulary, [`Stemmer`],
 //! concepts (in the matcher), stop words.
 
+mod asking;
 mod fold;
 mod hash;
 mod lang;
@@ -14,6 +15,7 @@ mod typo;
 mod typo_index;
 mod words;
 
+pub use asking::{asks, opens_a_clause};
 pub use fold::{fold, for_each_token, tokenize, tokenize_marked};
 pub use hash::{FastMap, FxHasher};
 pub use lang::{detect, Lang};

@@ -402,6 +402,24 @@ fn fifth_blind_set_is_measured() {
     check(&r, bars);
 }
 
+#[test]
+fn sixth_blind_set_is_measured() {
+    // Written on 2026-12-06 (ninth session) by someone who read only the article, topics.json
+    // and the line format of tests/data/README.md; first scored at `079da9d`, before any change
+    // of that session: 88.8 % right, 2.0 % confidently wrong, 20/22 emergencies (22 named
+    // 112), no false emergency. The bars record what it gets since (README, "How well it
+    // answers"), they do not accept it.
+    let r = run("heldout7.jsonl", Show::Scores);
+    let bars = Bars {
+        right: 90.0,
+        confidently_wrong: 2.0,
+        false_emergencies: 0,
+        missed_emergencies: 2,
+        unnamed_112: 0,
+    };
+    check(&r, bars);
+}
+
 /// One question per line of a probe file.
 fn probe(file: &str) -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -446,6 +464,8 @@ fn the_small_talk_and_handoff_probes_get_their_intents() {
         ("probe_smalltalk.txt", ReplyKind::Smalltalk, true),
         ("probe_smalltalk2.txt", ReplyKind::Smalltalk, true),
         ("probe_not_smalltalk.txt", ReplyKind::Smalltalk, false),
+        ("probe_smalltalk3.txt", ReplyKind::Smalltalk, true),
+        ("probe_not_smalltalk2.txt", ReplyKind::Smalltalk, false),
         ("probe_handoff.txt", ReplyKind::Handoff, true),
         ("probe_not_handoff.txt", ReplyKind::Handoff, false),
     ];

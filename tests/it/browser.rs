@@ -937,20 +937,44 @@ fn find_program(names: &[&str]) -> Option<PathBuf> {
 
 /// Resizes the window so that the page's viewport is exactly `width`×`height`.
 async fn set_viewport(c: &Client, width: u32, height: u32) {
-    c.set_window_size(width, height)
-        .await
-        .expect("set window size");
-    let inner = c
-        .execute("return [window.innerWidth, window.innerHeight]", vec![])
-        .await
-        .expect("viewport size");
-    let dw = width as i64 - inner[0].as_i64().unwrap_or(width as i64);
-    let dh = height as i64 - inner[1].as_i64().unwrap_or(height as i64);
-    if dw != 0 || dh != 0 {
-        c.set_window_size((width as i64 + dw) as u32, (height as i64 + dh) as u32)
+    // The window's frame takes some of its size, and a loaded machine applies a resize late:
+    // set, wait until the page's size settles, correct by the difference, until it fits.
+    let (mut window_w, mut window_h) = (i64::from(width), i64::from(height));
+    for _ in 0..5 {
+        c.set_window_size(window_w as u32, window_h as u32)
             .await
             .expect("set window size");
+        let (w, h) = settled_inner_size(c).await;
+        if (w, h) == (i64::from(width), i64::from(height)) {
+            return;
+        }
+        window_w += i64::from(width) - w;
+        window_h += i64::from(height) - h;
     }
+}
+
+/// The page's inner size once two readings 50 ms apart agree (at most 2 s).
+async fn settled_inner_size(c: &Client) -> (i64, i64) {
+    let read = || async {
+        let inner = c
+            .execute("return [window.innerWidth, window.innerHeight]", vec![])
+            .await
+            .expect("viewport size");
+        (
+            inner[0].as_i64().unwrap_or_default(),
+            inner[1].as_i64().unwrap_or_default(),
+        )
+    };
+    let mut last = read().await;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = read().await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
 }
 
 fn screenshot_dir() -> PathBuf {
