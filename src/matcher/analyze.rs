@@ -545,8 +545,11 @@ impl Analyzer {
         candidates
             .iter()
             .find(|(seq, _)| {
+                // Stems first: most variants differ there, and comparing them costs no string.
+                let words = || seq.iter().zip(&tokens[i..]);
                 seq.len() <= tokens.len() - i
-                    && seq.iter().zip(&tokens[i..]).all(|(v, t)| same_word(v, t))
+                    && words().all(|(v, t)| t.stem == Some(v.stem))
+                    && words().all(|(v, t)| same_word(v, t))
             })
             .map(|(seq, idx)| (seq.len(), *idx))
     }

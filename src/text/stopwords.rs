@@ -3,10 +3,9 @@
 //! a price from a delay and a place from a date. Generic verbs (faire, donner, aller, dire,
 //! pouvoir) are: in a small FAQ their rarity is falsely high.
 
-use std::collections::HashSet;
 use std::sync::OnceLock;
 
-use super::Lang;
+use super::{FastSet, Lang};
 
 // Folded forms (no accents).
 const FR: &[&str] = &[
@@ -43,7 +42,7 @@ const EN: &[&str] = &[
 
 /// Whether a folded token is a stop word of `lang`.
 pub fn is_stop_word(lang: Lang, token: &str) -> bool {
-    static SETS: OnceLock<[HashSet<&'static str>; 2]> = OnceLock::new();
+    static SETS: OnceLock<[FastSet<&'static str>; 2]> = OnceLock::new();
     let [fr, en] =
         SETS.get_or_init(|| [FR.iter().copied().collect(), EN.iter().copied().collect()]);
     match lang {

@@ -1,17 +1,16 @@
 //! Dictionary look-up: is a folded token a real word of the language? Guards typo correction
 //! (a real word is never "corrected" into another) and helps the language vote.
 
-use std::collections::HashSet;
 use std::sync::OnceLock;
 
-use super::Lang;
+use super::{FastSet, Lang};
 
 static FR: &str = include_str!("words/fr.txt");
 static EN: &str = include_str!("words/en.txt");
 
-fn set(lang: Lang) -> &'static HashSet<&'static str> {
-    static FR_SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    static EN_SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+fn set(lang: Lang) -> &'static FastSet<&'static str> {
+    static FR_SET: OnceLock<FastSet<&'static str>> = OnceLock::new();
+    static EN_SET: OnceLock<FastSet<&'static str>> = OnceLock::new();
     match lang {
         Lang::Fr => FR_SET.get_or_init(|| FR.lines().collect()),
         Lang::En => EN_SET.get_or_init(|| EN.lines().collect()),
