@@ -468,6 +468,8 @@ fn the_small_talk_and_handoff_probes_get_their_intents() {
         ("probe_not_smalltalk2.txt", ReplyKind::Smalltalk, false),
         ("probe_handoff.txt", ReplyKind::Handoff, true),
         ("probe_not_handoff.txt", ReplyKind::Handoff, false),
+        ("probe_handoff2.txt", ReplyKind::Handoff, true),
+        ("probe_not_handoff2.txt", ReplyKind::Handoff, false),
     ];
     for (file, kind, wanted) in kinds {
         let wrong: Vec<(String, ReplyKind)> = probe(file)
