@@ -376,6 +376,39 @@ impl Analyzer {
         out
     }
 
+    /// [`Analyzer::words`] of a visitor's text, with SMS French's elided "je" put back: "jcrache
+    /// du sang", "jrespire mal" are "je crache", "je respire" (the knowledge never writes so).
+    fn question_words(&self, text: &str) -> Vec<String> {
+        let mut out = self.words(text);
+        if self.lang == Lang::Fr {
+            let mut i = 0;
+            while i < out.len() {
+                if let Some(rest) = self.elided_je(&out[i]) {
+                    let rest = rest.to_owned();
+                    out[i] = "je".to_owned();
+                    out.insert(i + 1, rest);
+                    i += 1;
+                }
+                i += 1;
+            }
+        }
+        out
+    }
+
+    /// The verb of an SMS "j" + consonant word ("jcrache" → "crache") when the whole is no word
+    /// and the rest is one.
+    fn elided_je<'w>(&self, word: &'w str) -> Option<&'w str> {
+        let rest = word.strip_prefix('j')?;
+        let second = rest.chars().next()?;
+        let is_word = |w: &str| is_dictionary_word(self.lang, w) || self.knows(w);
+        (rest.chars().count() >= 3
+            && second.is_ascii_lowercase()
+            && !"aeiouyh".contains(second)
+            && !is_word(word)
+            && is_word(rest))
+        .then_some(rest)
+    }
+
     /// Whether a folded word is known to the knowledge of this language (as is, or by its stem).
     pub fn knows(&self, word: &str) -> bool {
         self.word(word).is_some_and(|w| w.count > 0)
@@ -389,7 +422,7 @@ impl Analyzer {
     pub fn analyze_question(&self, text: &str) -> Analysis {
         let mut tokens: Vec<Token> = Vec::new();
         let mut stems: Vec<Option<u32>> = Vec::new();
-        for word in self.words(text) {
+        for word in self.question_words(text) {
             let corrected = self.correct(&word);
             let typed = corrected.as_deref().unwrap_or(&word);
             let (stem_id, stem, stop) = match self.word(typed) {
@@ -442,11 +475,28 @@ impl Analyzer {
                 Found::Word(_) => {}
             }
         }
+        if self.counts_many_pills(&tokens)
+            && self.concept_ids.iter().any(|c| c == TOO_MUCH_MEDICATION)
+        {
+            push_unique(&mut concepts, TOO_MUCH_MEDICATION);
+        }
         Analysis {
             tokens,
             terms,
             concepts,
         }
+    }
+
+    /// Whether a number of at least [`MANY_PILLS`] stands within two words before a `pills`
+    /// word ("j'ai pris 20 comprimés", "about 30 paracetamol tablets"): a count no concept
+    /// variant could list.
+    fn counts_many_pills(&self, tokens: &[Token]) -> bool {
+        tokens.iter().enumerate().any(|(i, t)| {
+            t.concept.as_deref() == Some(PILLS)
+                && tokens[i.saturating_sub(2)..i]
+                    .iter()
+                    .any(|p| count(self.lang, &p.word).is_some_and(|n| n >= MANY_PILLS))
+        })
     }
 
     /// The folded text of knowledge word `id` (as a [`Reader`] numbered it).
@@ -617,6 +667,44 @@ fn each_word(spelling: &FastMap<String, Vec<String>>, text: &str, mut f: impl Fn
             None => f(token),
         }
     });
+}
+
+/// The concept of pill names, and the one a large count of them names.
+const PILLS: &str = "pills";
+const TOO_MUCH_MEDICATION: &str = "too_much_medication";
+/// From this many pills on, a count is an overdose to the emergency rules (with `took`).
+const MANY_PILLS: u32 = 10;
+
+/// The number a word says, in digits or in words ("vingt", "thirty").
+fn count(lang: Lang, word: &str) -> Option<u32> {
+    if let Ok(n) = word.parse() {
+        return Some(n);
+    }
+    let words: &[(&str, u32)] = match lang {
+        Lang::Fr => &[
+            ("dix", 10),
+            ("douze", 12),
+            ("quinze", 15),
+            ("vingt", 20),
+            ("trente", 30),
+            ("quarante", 40),
+            ("cinquante", 50),
+            ("soixante", 60),
+            ("cent", 100),
+        ],
+        Lang::En => &[
+            ("ten", 10),
+            ("twelve", 12),
+            ("fifteen", 15),
+            ("twenty", 20),
+            ("thirty", 30),
+            ("forty", 40),
+            ("fifty", 50),
+            ("sixty", 60),
+            ("hundred", 100),
+        ],
+    };
+    words.iter().find(|(w, _)| *w == word).map(|&(_, n)| n)
 }
 
 /// Whether a question token is the concept variant's word. Short stems collide across

@@ -927,6 +927,32 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_count_of_pills_taken_is_an_overdose_from_ten_on() {
+        let m = Matcher::new(Arc::new(shipped()));
+        let kind = |q: &str| m.reply(q, None).kind;
+        for q in [
+            "j'ai pris 20 comprimés de paracétamol il y a une heure",
+            "I took about 30 paracetamol tablets earlier tonight",
+            "elle a avalé quinze cachets",
+        ] {
+            assert_eq!(kind(q), ReplyKind::Emergency, "{q}");
+        }
+        for q in [
+            "j'ai pris 2 comprimés de paracétamol, c'est compatible avec le traitement ?",
+            "faudra-t-il prendre 20 comprimés par jour après la thérapie ?",
+        ] {
+            assert_ne!(kind(q), ReplyKind::Emergency, "{q}");
+        }
+    }
+
+    #[test]
+    fn an_sms_je_elided_before_a_verb_is_read() {
+        let m = Matcher::new(Arc::new(shipped()));
+        let r = m.reply("jcrache du sang depuis ce matin", None);
+        assert_eq!(r.kind, ReplyKind::Emergency, "{}", r.text);
+    }
+
+    #[test]
     fn every_reply_without_an_answer_names_112_once() {
         let m = Matcher::new(Arc::new(shipped()));
         for (q, kind) in [

@@ -537,14 +537,14 @@ fn blind_emergency_probes_are_measured() {
         ),
         (
             "heldout_emergencies3.txt",
-            44,
+            45,
             50,
             "heldout_not_emergencies3.txt",
             7,
         ),
         (
             "heldout_emergencies4.txt",
-            96,
+            99,
             100,
             "heldout_not_emergencies4.txt",
             7,
