@@ -887,62 +887,62 @@ pub(crate) mod tests {
         }
     }
 
-    #[test]
-    fn a_symptom_told_as_the_past_is_not_an_emergency_unless_something_happens_now() {
+    /// Asserts that each of `urgent` gets the emergency reply and none of `not` does.
+    fn assert_emergencies(urgent: &[&str], not: &[&str]) {
         let m = Matcher::new(Arc::new(shipped()));
         let kind = |q: &str| m.reply(q, None).kind;
-        for q in [
-            "mon père s'est évanoui il y a deux ans à cause de son foie, c'est héréditaire ?",
-            "I had black stools last month after iron pills, is that a liver thing?",
-        ] {
-            assert_ne!(kind(q), ReplyKind::Emergency, "{q}");
-        }
-        for q in [
-            "il y a deux ans il a eu une hépatite, et là il vomit du sang depuis ce matin",
-            "mon chum est tout mêlé depuis à matin",
-        ] {
+        for q in urgent {
             assert_eq!(kind(q), ReplyKind::Emergency, "{q}");
         }
+        for q in not {
+            assert_ne!(kind(q), ReplyKind::Emergency, "{q}");
+        }
+    }
+
+    #[test]
+    fn a_symptom_told_as_the_past_is_not_an_emergency_unless_something_happens_now() {
+        assert_emergencies(
+            &[
+                "il y a deux ans il a eu une hépatite, et là il vomit du sang depuis ce matin",
+                "mon chum est tout mêlé depuis à matin",
+            ],
+            &[
+                "mon père s'est évanoui il y a deux ans à cause de son foie, c'est héréditaire ?",
+                "I had black stools last month after iron pills, is that a liver thing?",
+            ],
+        );
     }
 
     #[test]
     fn too_many_pills_is_an_overdose_only_when_someone_took_them() {
-        let m = Matcher::new(Arc::new(shipped()));
-        let kind = |q: &str| m.reply(q, None).kind;
-        for q in [
-            "il a pris trop de cachets",
-            "I took a whole bottle of painkillers",
-            "my mother took all her pills at once",
-            "j'ai avalé toute la plaquette",
-        ] {
-            assert_eq!(kind(q), ReplyKind::Emergency, "{q}");
-        }
-        for q in [
-            "trop de comprimés à prendre après la thérapie ?",
-            "faut-il arrêter tous mes médicaments avant la greffe ?",
-            "will I have too many pills to take after the treatment?",
-        ] {
-            assert_ne!(kind(q), ReplyKind::Emergency, "{q}");
-        }
+        assert_emergencies(
+            &[
+                "il a pris trop de cachets",
+                "I took a whole bottle of painkillers",
+                "my mother took all her pills at once",
+                "j'ai avalé toute la plaquette",
+            ],
+            &[
+                "trop de comprimés à prendre après la thérapie ?",
+                "faut-il arrêter tous mes médicaments avant la greffe ?",
+                "will I have too many pills to take after the treatment?",
+            ],
+        );
     }
 
     #[test]
     fn a_count_of_pills_taken_is_an_overdose_from_ten_on() {
-        let m = Matcher::new(Arc::new(shipped()));
-        let kind = |q: &str| m.reply(q, None).kind;
-        for q in [
-            "j'ai pris 20 comprimés de paracétamol il y a une heure",
-            "I took about 30 paracetamol tablets earlier tonight",
-            "elle a avalé quinze cachets",
-        ] {
-            assert_eq!(kind(q), ReplyKind::Emergency, "{q}");
-        }
-        for q in [
-            "j'ai pris 2 comprimés de paracétamol, c'est compatible avec le traitement ?",
-            "faudra-t-il prendre 20 comprimés par jour après la thérapie ?",
-        ] {
-            assert_ne!(kind(q), ReplyKind::Emergency, "{q}");
-        }
+        assert_emergencies(
+            &[
+                "j'ai pris 20 comprimés de paracétamol il y a une heure",
+                "I took about 30 paracetamol tablets earlier tonight",
+                "elle a avalé quinze cachets",
+            ],
+            &[
+                "j'ai pris 2 comprimés de paracétamol, c'est compatible avec le traitement ?",
+                "faudra-t-il prendre 20 comprimés par jour après la thérapie ?",
+            ],
+        );
     }
 
     #[test]
