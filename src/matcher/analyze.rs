@@ -475,28 +475,19 @@ impl Analyzer {
                 Found::Word(_) => {}
             }
         }
-        if self.counts_many_pills(&tokens)
-            && self.concept_ids.iter().any(|c| c == TOO_MUCH_MEDICATION)
-        {
-            push_unique(&mut concepts, TOO_MUCH_MEDICATION);
+        for (read, concept) in [
+            (counts_many_pills(self.lang, &tokens), TOO_MUCH_MEDICATION),
+            (reads_a_fever(&tokens), FEVER),
+        ] {
+            if read && self.concept_ids.iter().any(|c| c == concept) {
+                push_unique(&mut concepts, concept);
+            }
         }
         Analysis {
             tokens,
             terms,
             concepts,
         }
-    }
-
-    /// Whether a number of at least [`MANY_PILLS`] stands within two words before a `pills`
-    /// word ("j'ai pris 20 comprimés", "about 30 paracetamol tablets"): a count no concept
-    /// variant could list.
-    fn counts_many_pills(&self, tokens: &[Token]) -> bool {
-        tokens.iter().enumerate().any(|(i, t)| {
-            t.concept.as_deref() == Some(PILLS)
-                && tokens[i.saturating_sub(2)..i]
-                    .iter()
-                    .any(|p| count(self.lang, &p.word).is_some_and(|n| n >= MANY_PILLS))
-        })
     }
 
     /// The folded text of knowledge word `id` (as a [`Reader`] numbered it).
@@ -672,8 +663,36 @@ fn each_word(spelling: &FastMap<String, Vec<String>>, text: &str, mut f: impl Fn
 /// The concept of pill names, and the one a large count of them names.
 const PILLS: &str = "pills";
 const TOO_MUCH_MEDICATION: &str = "too_much_medication";
+/// The concept a temperature told as a number names.
+const FEVER: &str = "fever";
 /// From this many pills on, a count is an overdose to the emergency rules (with `took`).
 const MANY_PILLS: u32 = 10;
+
+/// Whether a number of at least [`MANY_PILLS`] stands within two words before a `pills` word
+/// ("j'ai pris 20 comprimés", "about 30 paracetamol tablets"): a count no concept variant could
+/// list.
+fn counts_many_pills(lang: Lang, tokens: &[Token]) -> bool {
+    tokens.iter().enumerate().any(|(i, t)| {
+        t.concept.as_deref() == Some(PILLS)
+            && tokens[i.saturating_sub(2)..i]
+                .iter()
+                .any(|p| count(lang, &p.word).is_some_and(|n| n >= MANY_PILLS))
+    })
+}
+
+/// Whether a body temperature is told as a number with its decimal: "il a 39,8", "elle est à
+/// 40.2" (the tokens "a", "39", "8"). Without the decimal, "il a 39" may be an age.
+fn reads_a_fever(tokens: &[Token]) -> bool {
+    tokens.windows(3).any(|w| {
+        matches!(w[0].word.as_str(), "a" | "at" | "of")
+            && w[1]
+                .word
+                .parse::<u32>()
+                .is_ok_and(|n| (38..=43).contains(&n))
+            && w[2].word.len() == 1
+            && w[2].word.bytes().all(|b| b.is_ascii_digit())
+    })
+}
 
 /// The number a word says, in digits or in words ("vingt", "thirty").
 fn count(lang: Lang, word: &str) -> Option<u32> {

@@ -946,6 +946,17 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_temperature_with_its_decimal_is_a_fever() {
+        assert_emergencies(
+            &[
+                "Mon mari tremble de partout, il a 39,8 et les yeux jaunes depuis cet après-midi",
+                "elle est à 40.2 et elle est toute jaune",
+            ],
+            &["il a 39 ans et les yeux jaunes depuis des mois, le traitement peut aider ?"],
+        );
+    }
+
+    #[test]
     fn an_sms_je_elided_before_a_verb_is_read() {
         let m = Matcher::new(Arc::new(shipped()));
         let r = m.reply("jcrache du sang depuis ce matin", None);

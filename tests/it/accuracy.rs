@@ -544,7 +544,7 @@ fn blind_emergency_probes_are_measured() {
         ),
         (
             "heldout_emergencies4.txt",
-            99,
+            100,
             100,
             "heldout_not_emergencies4.txt",
             7,
