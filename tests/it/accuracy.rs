@@ -533,7 +533,7 @@ fn blind_emergency_probes_are_measured() {
             82,
             99,
             "heldout_not_emergencies2.txt",
-            5,
+            4,
         ),
         (
             "heldout_emergencies3.txt",
@@ -547,7 +547,7 @@ fn blind_emergency_probes_are_measured() {
             100,
             100,
             "heldout_not_emergencies4.txt",
-            7,
+            6,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {

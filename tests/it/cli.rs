@@ -389,8 +389,8 @@ fn check_names_the_unless_line_of_an_unknown_concept() {
         let p = d.join("intents/emergency.toml");
         let text = std::fs::read_to_string(&p).expect("read");
         let text = text.replacen(
-            "any = [\"about_symptom\", \"side_effects\"]",
-            "any = [\"about_symptom\", \"no_such_concept\"]",
+            "any = [\"about_symptom\", \"side_effects\", \"media\"]",
+            "any = [\"about_symptom\", \"no_such_concept\", \"media\"]",
             1,
         );
         std::fs::write(&p, text).expect("write");
