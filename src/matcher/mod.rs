@@ -1148,6 +1148,35 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_closing_courtesy_that_asks_nothing_is_small_talk_whatever_its_topic_words() {
+        let m = Matcher::new(Arc::new(shipped()));
+        for (q, intent) in [
+            (
+                "merci pour ces infos sur la cirrhose, c'est plus clair",
+                "thanks",
+            ),
+            (
+                "ok je vais en parler à mon hépatologue, bonne soirée",
+                "goodbye",
+            ),
+            ("ok noted about the cost, thanks", "thanks"),
+        ] {
+            let r = m.reply(q, None);
+            assert_eq!(r.kind, ReplyKind::Smalltalk, "{q}");
+            assert_eq!(r.intent.as_deref(), Some(intent), "{q}");
+        }
+        // Asked, even without a question mark; and a greeting has no `closing`.
+        for q in [
+            "merci, et pour la stéatose ?",
+            "merci mais combien coûte le traitement",
+            "thanks, and is it safe for someone with hepatitis B?",
+            "bonjour, combien coûte le traitement",
+        ] {
+            assert_ne!(m.reply(q, None).kind, ReplyKind::Smalltalk, "{q}");
+        }
+    }
+
+    #[test]
     fn booking_is_a_handoff_but_a_contact_to_come_is_not() {
         let m = Matcher::new(Arc::new(shipped()));
         for q in [
