@@ -1177,6 +1177,25 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_contact_told_of_is_no_request_but_a_request_after_it_is() {
+        let m = Matcher::new(Arc::new(shipped()));
+        for q in [
+            "j'ai déjà eu la consultation, je voudrais parler à un conseiller",
+            "mon médecin m'a dit de vous appeler, pouvez-vous me rappeler ?",
+            "I already had a call, can someone call me back?",
+        ] {
+            assert_eq!(m.reply(q, None).kind, ReplyKind::Handoff, "{q}");
+        }
+        for q in [
+            "I already had a video call with one of your doctors, how soon do results usually show?",
+            "je ne veux pas qu'on me rappelle, dites-moi seulement où se trouve la clinique",
+            "si je prends rendez-vous, est-ce que je dois venir avec mes analyses ?",
+        ] {
+            assert_ne!(m.reply(q, None).kind, ReplyKind::Handoff, "{q}");
+        }
+    }
+
+    #[test]
     fn booking_is_a_handoff_but_a_contact_to_come_is_not() {
         let m = Matcher::new(Arc::new(shipped()));
         for q in [
