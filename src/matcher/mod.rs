@@ -887,16 +887,20 @@ pub(crate) mod tests {
         }
     }
 
-    /// Asserts that each of `urgent` gets the emergency reply and none of `not` does.
-    fn assert_emergencies(urgent: &[&str], not: &[&str]) {
+    /// Asserts that each of `are` gets a reply of `kind` and none of `are_not` does.
+    fn assert_kind(kind: ReplyKind, are: &[&str], are_not: &[&str]) {
         let m = Matcher::new(Arc::new(shipped()));
-        let kind = |q: &str| m.reply(q, None).kind;
-        for q in urgent {
-            assert_eq!(kind(q), ReplyKind::Emergency, "{q}");
+        for q in are {
+            assert_eq!(m.reply(q, None).kind, kind, "{q}");
         }
-        for q in not {
-            assert_ne!(kind(q), ReplyKind::Emergency, "{q}");
+        for q in are_not {
+            assert_ne!(m.reply(q, None).kind, kind, "{q}");
         }
+    }
+
+    /// [`assert_kind`] for the emergency reply.
+    fn assert_emergencies(urgent: &[&str], not: &[&str]) {
+        assert_kind(ReplyKind::Emergency, urgent, not);
     }
 
     #[test]
@@ -1178,21 +1182,19 @@ pub(crate) mod tests {
 
     #[test]
     fn a_contact_told_of_is_no_request_but_a_request_after_it_is() {
-        let m = Matcher::new(Arc::new(shipped()));
-        for q in [
-            "j'ai déjà eu la consultation, je voudrais parler à un conseiller",
-            "mon médecin m'a dit de vous appeler, pouvez-vous me rappeler ?",
-            "I already had a call, can someone call me back?",
-        ] {
-            assert_eq!(m.reply(q, None).kind, ReplyKind::Handoff, "{q}");
-        }
-        for q in [
-            "I already had a video call with one of your doctors, how soon do results usually show?",
-            "je ne veux pas qu'on me rappelle, dites-moi seulement où se trouve la clinique",
-            "si je prends rendez-vous, est-ce que je dois venir avec mes analyses ?",
-        ] {
-            assert_ne!(m.reply(q, None).kind, ReplyKind::Handoff, "{q}");
-        }
+        assert_kind(
+            ReplyKind::Handoff,
+            &[
+                "j'ai déjà eu la consultation, je voudrais parler à un conseiller",
+                "mon médecin m'a dit de vous appeler, pouvez-vous me rappeler ?",
+                "I already had a call, can someone call me back?",
+            ],
+            &[
+                "I already had a video call with one of your doctors, how soon do results usually show?",
+                "je ne veux pas qu'on me rappelle, dites-moi seulement où se trouve la clinique",
+                "si je prends rendez-vous, est-ce que je dois venir avec mes analyses ?",
+            ],
+        );
     }
 
     #[test]
