@@ -547,7 +547,7 @@ fn blind_emergency_probes_are_measured() {
             100,
             100,
             "heldout_not_emergencies4.txt",
-            6,
+            5,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
