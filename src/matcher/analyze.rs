@@ -203,6 +203,9 @@ pub struct Analyzer {
     concept_topic: Vec<bool>,
     /// Whether matching reads each concept's words instead (see `Concept::rules_only`).
     concept_rules_only: Vec<bool>,
+    /// Of the concepts a quantity names (a count of pills, a temperature), those the knowledge
+    /// defines: looked up once here rather than in every question.
+    quantity_concepts: Vec<&'static str>,
 }
 
 impl Analyzer {
@@ -278,6 +281,7 @@ impl Analyzer {
             concept_terms: Vec::new(),
             concept_topic: Vec::new(),
             concept_rules_only: Vec::new(),
+            quantity_concepts: Vec::new(),
         };
         // Each distinct word stemmed once.
         for (word, &count) in names.iter().zip(&counts) {
@@ -330,6 +334,10 @@ impl Analyzer {
             list.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
             list.dedup_by(|a, b| a.0 == b.0);
         }
+        analyzer.quantity_concepts = [TOO_MUCH_MEDICATION, FEVER]
+            .into_iter()
+            .filter(|q| knowledge.concepts.iter().any(|c| c.id == *q))
+            .collect();
         analyzer.concept_starts = vec![false; analyzer.stems.len()];
         for &stem in analyzer.concepts.keys() {
             analyzer.concept_starts[stem as usize] = true;
@@ -379,17 +387,15 @@ impl Analyzer {
     /// [`Analyzer::words`] of a visitor's text, with SMS French's elided "je" put back: "jcrache
     /// du sang", "jrespire mal" are "je crache", "je respire" (the knowledge never writes so).
     fn question_words(&self, text: &str) -> Vec<String> {
-        let mut out = self.words(text);
-        if self.lang == Lang::Fr {
-            let mut i = 0;
-            while i < out.len() {
-                if let Some(rest) = self.elided_je(&out[i]) {
-                    let rest = rest.to_owned();
-                    out[i] = "je".to_owned();
-                    out.insert(i + 1, rest);
-                    i += 1;
-                }
-                i += 1;
+        let words = self.words(text);
+        if self.lang != Lang::Fr {
+            return words;
+        }
+        let mut out = Vec::with_capacity(words.len());
+        for word in words {
+            match self.elided_je(&word) {
+                Some(rest) => out.extend(["je".to_owned(), rest.to_owned()]),
+                None => out.push(word),
             }
         }
         out
@@ -479,7 +485,7 @@ impl Analyzer {
             (counts_many_pills(self.lang, &tokens), TOO_MUCH_MEDICATION),
             (reads_a_fever(&tokens), FEVER),
         ] {
-            if read && self.concept_ids.iter().any(|c| c == concept) {
+            if read && self.quantity_concepts.contains(&concept) {
                 push_unique(&mut concepts, concept);
             }
         }

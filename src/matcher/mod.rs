@@ -1170,14 +1170,16 @@ pub(crate) mod tests {
             assert_eq!(r.intent.as_deref(), Some(intent), "{q}");
         }
         // Asked, even without a question mark; and a greeting has no `closing`.
-        for q in [
-            "merci, et pour la stéatose ?",
-            "merci mais combien coûte le traitement",
-            "thanks, and is it safe for someone with hepatitis B?",
-            "bonjour, combien coûte le traitement",
-        ] {
-            assert_ne!(m.reply(q, None).kind, ReplyKind::Smalltalk, "{q}");
-        }
+        assert_kind(
+            ReplyKind::Smalltalk,
+            &[],
+            &[
+                "merci, et pour la stéatose ?",
+                "merci mais combien coûte le traitement",
+                "thanks, and is it safe for someone with hepatitis B?",
+                "bonjour, combien coûte le traitement",
+            ],
+        );
     }
 
     #[test]
