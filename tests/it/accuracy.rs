@@ -420,6 +420,22 @@ fn sixth_blind_set_is_measured() {
     check(&r, bars);
 }
 
+#[test]
+fn seventh_blind_set_is_measured() {
+    // Written on 2026-12-06 (tenth session) by someone who read only the article, topics.json
+    // and the line format of tests/data/README.md; first scored at `82a5fd4`, before any change
+    // of that session (see tests/data/README.md). Read it only as a score.
+    let r = run("heldout8.jsonl", Show::Scores);
+    let bars = Bars {
+        right: 0.0,
+        confidently_wrong: 100.0,
+        false_emergencies: 250,
+        missed_emergencies: 22,
+        unnamed_112: 22,
+    };
+    check(&r, bars);
+}
+
 /// One question per line of a probe file.
 fn probe(file: &str) -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
