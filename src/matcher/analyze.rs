@@ -73,6 +73,15 @@ struct Lite<'a> {
 #[derive(Default)]
 pub struct Scratch<'a>(Vec<Lite<'a>>);
 
+/// Who wrote the text a [`Analyzer::scan`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Typed {
+    /// A visitor: concept variants also match another gender or number of their words.
+    Question,
+    /// Support staff: the words as written.
+    Knowledge,
+}
+
 /// What the scan of a text found at a token.
 enum Found {
     /// Concept `idx` covers tokens `start..start + len`.
@@ -334,7 +343,7 @@ impl Analyzer {
             list.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
             list.dedup_by(|a, b| a.0 == b.0);
         }
-        analyzer.quantity_concepts = [TOO_MUCH_MEDICATION, FEVER]
+        analyzer.quantity_concepts = [TOO_MUCH_MEDICATION, FEVER, PAST]
             .into_iter()
             .filter(|q| knowledge.concepts.iter().any(|c| c.id == *q))
             .collect();
@@ -457,12 +466,15 @@ impl Analyzer {
             })
             .collect();
         let mut found: Vec<Found> = Vec::new();
-        self.scan(&lites, |f| found.push(f));
+        self.scan(&lites, Typed::Question, |f| found.push(f));
 
         let mut terms: Vec<String> = Vec::new();
         let mut concepts: Vec<String> = Vec::new();
         for f in found {
             match f {
+                // "il y a trois ans que je vomis": a time that lasts until now, not the past.
+                Found::Concept { start, len, idx }
+                    if self.concept_ids[idx] == PAST && lasting(&tokens, start + len) => {}
                 Found::Concept { start, len, idx } => {
                     let id = &self.concept_ids[idx];
                     for t in &mut tokens[start..start + len] {
@@ -484,6 +496,7 @@ impl Analyzer {
         for (read, concept) in [
             (counts_many_pills(self.lang, &tokens), TOO_MUCH_MEDICATION),
             (reads_a_fever(&tokens), FEVER),
+            (tells_a_time_ago(self.lang, &tokens), PAST),
         ] {
             if read && self.quantity_concepts.contains(&concept) {
                 push_unique(&mut concepts, concept);
@@ -526,7 +539,7 @@ impl Analyzer {
             stem: Some(self.words[id as usize].stem),
             typed: Cow::Borrowed(&self.names[id as usize]),
         }));
-        self.scan(lites, |f| match f {
+        self.scan(lites, Typed::Knowledge, |f| match f {
             Found::Concept { start, len, idx } if self.concept_rules_only[idx] => {
                 for &id in &words[start..start + len] {
                     let w = &self.words[id as usize];
@@ -564,10 +577,10 @@ impl Analyzer {
 
     /// Walks the tokens left to right: the longest concept variant starting at a token covers
     /// it and the words of the variant; any other token stands for itself.
-    fn scan(&self, tokens: &[Lite], mut found: impl FnMut(Found)) {
+    fn scan(&self, tokens: &[Lite], typed: Typed, mut found: impl FnMut(Found)) {
         let mut i = 0;
         while i < tokens.len() {
-            if let Some((len, idx)) = self.concept_at(tokens, i) {
+            if let Some((len, idx)) = self.concept_at(tokens, i, typed) {
                 found(Found::Concept { start: i, len, idx });
                 i += len;
                 continue;
@@ -578,7 +591,10 @@ impl Analyzer {
     }
 
     /// The longest concept variant starting at token `i`: (number of tokens, concept index).
-    fn concept_at(&self, tokens: &[Lite], i: usize) -> Option<(usize, usize)> {
+    fn concept_at(&self, tokens: &[Lite], i: usize, typed: Typed) -> Option<(usize, usize)> {
+        // A visitor's "l'année dernier" is the listed "l'année dernière"; the knowledge is
+        // read as written, like typos, which only questions get corrected.
+        let form = |v: &VariantWord, t: &Lite| typed == Typed::Question && same_form(v, t);
         let stem = tokens[i].stem?;
         if !self
             .concept_starts
@@ -595,8 +611,8 @@ impl Analyzer {
                 // Stems first: most variants differ there, and comparing them costs no string.
                 let words = || seq.iter().zip(&tokens[i..]);
                 seq.len() <= tokens.len() - i
-                    && words().all(|(v, t)| t.stem == Some(v.stem))
-                    && words().all(|(v, t)| same_word(v, t))
+                    && words().all(|(v, t)| t.stem == Some(v.stem) || form(v, t))
+                    && words().all(|(v, t)| same_word(v, t) || form(v, t))
             })
             .map(|(seq, idx)| (seq.len(), *idx))
     }
@@ -671,6 +687,8 @@ const PILLS: &str = "pills";
 const TOO_MUCH_MEDICATION: &str = "too_much_medication";
 /// The concept a temperature told as a number names.
 const FEVER: &str = "fever";
+/// The concept of a time gone by, which a count of weeks, months or years ago also names.
+const PAST: &str = "past";
 /// From this many pills on, a count is an overdose to the emergency rules (with `took`).
 const MANY_PILLS: u32 = 10;
 
@@ -700,6 +718,30 @@ fn reads_a_fever(tokens: &[Token]) -> bool {
     })
 }
 
+/// Whether a French message tells a time some months or years ago: "il y a 18 mois", "ya 3
+/// ans", "y'a sept ans" (a number no concept variant could list). Weeks, days and hours are
+/// not told: "elle a eu l'injection il y a 2 semaines et là elle a 40 de fièvre" is an
+/// emergency, and "là" is no word to tell it by. Nor "il y a trois ans que je vomis", which
+/// lasts until now. English says "ago", which the `past` variants read.
+fn tells_a_time_ago(lang: Lang, tokens: &[Token]) -> bool {
+    if lang != Lang::Fr {
+        return false;
+    }
+    let unit = |t: &Token| matches!(t.word.as_str(), "mois" | "an" | "ans" | "annee" | "annees");
+    let number = |t: &Token| count(lang, &t.word).is_some_and(|n| n >= 1);
+    tokens.windows(3).enumerate().any(|(i, w)| {
+        let ago = w[0].word == "ya" || (w[0].word == "a" && i > 0 && tokens[i - 1].word == "y");
+        ago && number(&w[1]) && unit(&w[2]) && !lasting(tokens, i + 3)
+    })
+}
+
+/// Whether token `i` makes the time before it last until now: "il y a trois ans *que*…".
+fn lasting(tokens: &[Token], i: usize) -> bool {
+    tokens
+        .get(i)
+        .is_some_and(|t| matches!(t.word.as_str(), "que" | "qu"))
+}
+
 /// The number a word says, in digits or in words ("vingt", "thirty").
 fn count(lang: Lang, word: &str) -> Option<u32> {
     if let Ok(n) = word.parse() {
@@ -707,7 +749,18 @@ fn count(lang: Lang, word: &str) -> Option<u32> {
     }
     let words: &[(&str, u32)] = match lang {
         Lang::Fr => &[
+            ("un", 1),
+            ("une", 1),
+            ("deux", 2),
+            ("trois", 3),
+            ("quatre", 4),
+            ("cinq", 5),
+            ("six", 6),
+            ("sept", 7),
+            ("huit", 8),
+            ("neuf", 9),
             ("dix", 10),
+            ("onze", 11),
             ("douze", 12),
             ("quinze", 15),
             ("vingt", 20),
@@ -718,7 +771,17 @@ fn count(lang: Lang, word: &str) -> Option<u32> {
             ("cent", 100),
         ],
         Lang::En => &[
+            ("one", 1),
+            ("two", 2),
+            ("three", 3),
+            ("four", 4),
+            ("five", 5),
+            ("six", 6),
+            ("seven", 7),
+            ("eight", 8),
+            ("nine", 9),
             ("ten", 10),
+            ("eleven", 11),
             ("twelve", 12),
             ("fifteen", 15),
             ("twenty", 20),
@@ -743,6 +806,15 @@ fn same_word(v: &VariantWord, token: &Lite) -> bool {
         return true;
     }
     token.typed == v.word.as_str() || bare(&token.typed) == bare(&v.word)
+}
+
+/// Whether a question token is the variant's word in another gender or number whose stem
+/// Snowball makes different ("dernier" → "derni", "dernière" → "dernier"): "l'an dernier" is
+/// listed, "l'année dernier" is typed. Four letters at least once bare: "le", "l" and "les"
+/// are not one word.
+fn same_form(v: &VariantWord, token: &Lite) -> bool {
+    let (typed, word) = (bare(&token.typed), bare(&v.word));
+    typed.len() >= 4 && typed == word
 }
 
 /// A word without its plural or feminine ending.

@@ -918,6 +918,42 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn months_or_years_ago_are_the_past_weeks_and_lasting_times_are_not() {
+        assert_emergencies(
+            &[
+                // Recent: the bleed may still be going on; "il y a … que" lasts until now.
+                "elle a eu l'injection il y a 2 semaines et là elle vomit du sang",
+                "ya 3 ans que je vomis du sang de temps en temps et là ça recommence fort",
+                "il y a trois mois qu'il a les selles noires",
+            ],
+            &[
+                "il a eu une hémorragie il y a 18 mois, le traitement est possible ?",
+                "ya 3 ans j'ai vomi du sang, c'est une contre-indication ?",
+                // "dernier" for "dernière": Snowball gives the two forms different stems.
+                "mon pere a eu une hémorragie l'annee dernier, le traitement et possible ?",
+                "j'ai fait une crise d'épilepsie quand j'étais petit, est-ce une contre-indication ?",
+            ],
+        );
+    }
+
+    #[test]
+    fn fainting_feared_or_supposed_is_not_an_emergency_but_a_sign_beside_it_is() {
+        assert_emergencies(
+            &[
+                "j'ai peur de m'évanouir, je vomis du sang depuis ce matin",
+                "I'm afraid of fainting, my stools are black since yesterday",
+                "je vais m'évanouir",
+            ],
+            &[
+                "j'ai peur de m'évanouir pendant l'intervention, ça arrive souvent ?",
+                "Si je perds connaissance pendant l'injection, qu'est-ce qui se passe ?",
+                "what happens if I faint during the procedure?",
+                "blood in stool, is that a sign of cirrhosis? asking for my biology class",
+            ],
+        );
+    }
+
+    #[test]
     fn too_many_pills_is_an_overdose_only_when_someone_took_them() {
         assert_emergencies(
             &[
