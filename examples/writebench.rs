@@ -47,8 +47,7 @@ async fn main() -> anyhow::Result<()> {
         questions
             .iter()
             .map(|q| {
-                let reply = matcher.reply(q, None);
-                let terms = matcher.terms(q, reply.lang);
+                let (reply, terms) = matcher.reply_with_terms(q);
                 (q.clone(), reply, terms)
             })
             .collect(),
@@ -95,8 +94,9 @@ async fn main() -> anyhow::Result<()> {
                     text: text.clone(),
                     id: Some(format!("v{c}-q{q}")),
                     reply: reply.clone(),
+                    terms: terms.clone(),
                 };
-                let effects = dialogue::visitor_turn(&conv, event, &ctx, |_, _| terms.clone());
+                let effects = dialogue::visitor_turn(&conv, event, &ctx);
                 db.apply(effects.turn.map_frames(|n| faqbot::protocol::payload(&n)))
                     .await?;
             }

@@ -27,8 +27,9 @@ pub struct Rules {
 /// The decision for one visitor message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    /// The bot's reply to send, if the bot speaks.
-    pub reply: Option<Reply>,
+    /// Whether the bot sends its reply (not while an advisor holds the chat, but for an
+    /// emergency).
+    pub speaks: bool,
     /// The bot offers an advisor, for this reason.
     pub offer: Option<HandoffReason>,
     /// A handoff starts now (the visitor asked for a person).
@@ -40,12 +41,12 @@ pub struct Step {
 }
 
 /// Decides what follows a visitor message, given the bot's `reply` to it.
-pub fn on_message(mode: Mode, fallbacks: u32, reply: Reply, rules: &Rules) -> Step {
+pub fn on_message(mode: Mode, fallbacks: u32, reply: &Reply, rules: &Rules) -> Step {
     if mode == Mode::Advisor {
         // The advisor answers; the bot only breaks its silence for an emergency.
         let emergency = reply.kind == ReplyKind::Emergency;
         return Step {
-            reply: emergency.then_some(reply),
+            speaks: emergency,
             offer: None,
             handoff: None,
             forward: true,
@@ -73,7 +74,7 @@ pub fn on_message(mode: Mode, fallbacks: u32, reply: Reply, rules: &Rules) -> St
         None
     };
     Step {
-        reply: Some(reply),
+        speaks: true,
         offer,
         handoff,
         forward: false,
@@ -114,9 +115,9 @@ mod tests {
 
     #[test]
     fn the_second_fallback_in_a_row_offers_an_advisor() {
-        let s = on_message(Mode::Bot, 0, reply(ReplyKind::Fallback, None), &rules());
+        let s = on_message(Mode::Bot, 0, &reply(ReplyKind::Fallback, None), &rules());
         assert_eq!((s.fallbacks, s.offer), (1, None));
-        let s = on_message(Mode::Bot, 1, reply(ReplyKind::Fallback, None), &rules());
+        let s = on_message(Mode::Bot, 1, &reply(ReplyKind::Fallback, None), &rules());
         assert_eq!(
             (s.fallbacks, s.offer),
             (2, Some(HandoffReason::RepeatedFallback))
@@ -124,7 +125,7 @@ mod tests {
         let s = on_message(
             Mode::Bot,
             2,
-            reply(ReplyKind::Answer, Some("cout")),
+            &reply(ReplyKind::Answer, Some("cout")),
             &rules(),
         );
         assert_eq!((s.fallbacks, s.offer), (0, None));
@@ -135,11 +136,11 @@ mod tests {
         let s = on_message(
             Mode::Bot,
             0,
-            reply(ReplyKind::Answer, Some("consultation_gratuite")),
+            &reply(ReplyKind::Answer, Some("consultation_gratuite")),
             &rules(),
         );
         assert_eq!(s.offer, Some(HandoffReason::Consultation));
-        let s = on_message(Mode::Bot, 0, reply(ReplyKind::Handoff, None), &rules());
+        let s = on_message(Mode::Bot, 0, &reply(ReplyKind::Handoff, None), &rules());
         assert_eq!((s.handoff, s.offer), (Some(HandoffReason::Asked), None));
     }
 
@@ -148,16 +149,16 @@ mod tests {
         let s = on_message(
             Mode::Advisor,
             0,
-            reply(ReplyKind::Answer, Some("cout")),
+            &reply(ReplyKind::Answer, Some("cout")),
             &rules(),
         );
-        assert!(s.reply.is_none() && s.forward);
+        assert!(!s.speaks && s.forward);
         let s = on_message(
             Mode::Advisor,
             0,
-            reply(ReplyKind::Emergency, None),
+            &reply(ReplyKind::Emergency, None),
             &rules(),
         );
-        assert!(s.reply.is_some() && s.forward);
+        assert!(s.speaks && s.forward);
     }
 }

@@ -11,7 +11,6 @@ use crate::model::{
     HandoffStatus, Miss, Mode, NewContact, NewMessage, Notice, Outcome, Sender, Turn, PICK,
 };
 use crate::report;
-use crate::text::Lang;
 
 /// What a turn's decision depends on besides the conversation.
 #[derive(Debug, Clone, Copy)]
@@ -29,11 +28,14 @@ pub struct Context<'a> {
 /// What the visitor did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VisitorEvent {
-    /// Typed `text` (message id `id`), to which the bot replies `reply`.
+    /// Typed `text` (message id `id`), to which the bot replies `reply`. `terms`: the
+    /// matcher's reading of `text` ([`crate::Matcher::reply_with_terms`]), kept with a missed
+    /// question for the report to group on.
     Asked {
         text: String,
         id: Option<String>,
         reply: Reply,
+        terms: Vec<String>,
     },
     /// Picked the suggestion `faq_id`, whose question is `question` and answer `reply`.
     Picked {
@@ -69,14 +71,8 @@ pub fn may_queue(conv: &Conversation, event: &VisitorEvent) -> bool {
     }
 }
 
-/// The turn of one visitor event. `terms` gives the matcher's terms of a question (asked only
-/// when the question is recorded as missed).
-pub fn visitor_turn<T: FnOnce(&str, Lang) -> Vec<String>>(
-    conv: &Conversation,
-    event: VisitorEvent,
-    ctx: &Context<'_>,
-    terms: T,
-) -> Effects {
+/// The turn of one visitor event.
+pub fn visitor_turn(conv: &Conversation, event: VisitorEvent, ctx: &Context<'_>) -> Effects {
     let mut turn = Turn {
         conversation: conv.id.clone(),
         update: ConversationUpdate {
@@ -86,7 +82,12 @@ pub fn visitor_turn<T: FnOnce(&str, Lang) -> Vec<String>>(
         ..Turn::default()
     };
     match event {
-        VisitorEvent::Asked { text, id, reply } => {
+        VisitorEvent::Asked {
+            text,
+            id,
+            reply,
+            terms,
+        } => {
             let typed = Typed::Asked { id, terms };
             reply_turn(conv, turn, text, reply, typed, ctx)
         }
@@ -94,7 +95,7 @@ pub fn visitor_turn<T: FnOnce(&str, Lang) -> Vec<String>>(
             faq_id,
             question,
             reply,
-        } => reply_turn(conv, turn, question, reply, Typed::<T>::Picked(faq_id), ctx),
+        } => reply_turn(conv, turn, question, reply, Typed::Picked(faq_id), ctx),
         VisitorEvent::AskedForAdvisor => {
             // The button answers the bot's last offer, whose reason goes on the card.
             let reason = conv.offer_reason.unwrap_or(HandoffReason::Asked);
@@ -121,29 +122,33 @@ pub fn visitor_turn<T: FnOnce(&str, Lang) -> Vec<String>>(
 }
 
 /// How the text of a reply turn came.
-enum Typed<T> {
-    Asked { id: Option<String>, terms: T },
+enum Typed {
+    Asked {
+        id: Option<String>,
+        terms: Vec<String>,
+    },
     Picked(String),
 }
 
-fn reply_turn<T: FnOnce(&str, Lang) -> Vec<String>>(
+fn reply_turn(
     conv: &Conversation,
     mut turn: Turn,
     text: String,
     reply: Reply,
-    typed: Typed<T>,
+    typed: Typed,
     ctx: &Context<'_>,
 ) -> Effects {
-    let step = on_message(conv.mode, conv.fallbacks, reply.clone(), ctx.rules);
+    let step = on_message(conv.mode, conv.fallbacks, &reply, ctx.rules);
     let candidates = Candidate::of(&reply);
-    let client_id = match &typed {
-        Typed::Asked { id, .. } => id.clone(),
-        Typed::Picked(_) => None,
+    let lang = reply.lang;
+    let (client_id, kind) = match &typed {
+        Typed::Asked { id, .. } => (id.clone(), reply.kind.as_str()),
+        Typed::Picked(_) => (None, PICK),
     };
     turn.client_id = client_id.clone();
     turn.messages.push(NewMessage::visitor(text.clone()));
     turn.update = ConversationUpdate {
-        lang: Some(reply.lang.code().to_owned()),
+        lang: Some(lang.code().to_owned()),
         fallbacks: Some(step.fallbacks),
         // An advisor's silence is not a new offer: the last one stands.
         offer_reason: (conv.mode != Mode::Advisor).then_some(step.offer),
@@ -151,25 +156,6 @@ fn reply_turn<T: FnOnce(&str, Lang) -> Vec<String>>(
         last_candidates: Some(candidates.clone()),
         touch: true,
     };
-    if let Some(r) = &step.reply {
-        turn.messages.push(NewMessage {
-            from: Sender::Bot,
-            text: r.text.clone(),
-            faq_id: r.faq_id.clone(),
-            confidence: Some(r.confidence),
-            advisor: None,
-            kind: Some(match typed {
-                Typed::Asked { .. } => r.kind.as_str(),
-                Typed::Picked(_) => PICK,
-            }),
-            frame: Some(turn.frames.len()),
-        });
-        turn.frames.push(Notice::Reply {
-            reply_to: client_id,
-            reply: r.clone(),
-            offer: step.offer.is_some(),
-        });
-    }
     // While an advisor holds the conversation the bot does not answer: nothing to learn.
     if conv.mode != Mode::Advisor {
         // The outcome of the last missed question, while it has none.
@@ -181,9 +167,9 @@ fn reply_turn<T: FnOnce(&str, Lang) -> Vec<String>>(
             Typed::Asked { terms, .. } => {
                 turn.outcome = awaiting.then(|| report::outcome_of(&reply, ctx.low_confidence));
                 turn.miss = report::classify(&reply, ctx.low_confidence).map(|kind| Miss {
-                    lang: reply.lang.code().to_owned(),
+                    lang: lang.code().to_owned(),
                     question: text.clone(),
-                    terms: terms(&text, reply.lang),
+                    terms,
                     kind,
                     confidence: reply.confidence,
                     candidates: candidates.clone(),
@@ -192,11 +178,29 @@ fn reply_turn<T: FnOnce(&str, Lang) -> Vec<String>>(
             }
         }
     }
+    // The reply goes in its frame as it is (moved, not copied: it is most of a turn's bytes);
+    // the message row keeps a copy of its words.
+    if step.speaks {
+        turn.messages.push(NewMessage {
+            from: Sender::Bot,
+            text: reply.text.clone(),
+            faq_id: reply.faq_id.clone(),
+            confidence: Some(reply.confidence),
+            advisor: None,
+            kind: Some(kind),
+            frame: Some(turn.frames.len()),
+        });
+        turn.frames.push(Notice::Reply {
+            reply_to: client_id,
+            reply,
+            offer: step.offer.is_some(),
+        });
+    }
     let mut opened = None;
     if let Some(reason) = step.handoff {
         // The card shows this very question and its candidates.
         let asked = Conversation {
-            lang: reply.lang.code().to_owned(),
+            lang: lang.code().to_owned(),
             last_question: Some(text),
             last_candidates: candidates,
             ..conv.clone()
@@ -397,7 +401,7 @@ mod tests {
             advisors_available: available,
             queue: &queue,
         };
-        visitor_turn(c, event, &ctx, |text, _| vec![format!("terms of {text}")])
+        visitor_turn(c, event, &ctx)
     }
 
     fn asked(text: &str, r: Reply) -> VisitorEvent {
@@ -405,6 +409,7 @@ mod tests {
             text: text.into(),
             id: Some("m1".into()),
             reply: r,
+            terms: vec![format!("terms of {text}")],
         }
     }
 

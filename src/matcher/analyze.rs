@@ -34,6 +34,9 @@ struct VariantWord {
     word: String,
     /// Whether the stem has five letters or more (see [`same_word`]).
     long_stem: bool,
+    /// The length of its [`bare`] form when that has four letters or more, else 0 (see
+    /// [`same_form`]).
+    bare: usize,
 }
 
 type Variant = Vec<VariantWord>;
@@ -67,20 +70,14 @@ struct Lite<'a> {
     stem: Option<u32>,
     /// The word, or the knowledge word it was corrected to.
     typed: Cow<'a, str>,
+    /// The length of `typed`'s [`bare`] form in a question; 0 in the knowledge, which is
+    /// read as written (see [`same_form`]).
+    bare: usize,
 }
 
 /// Room for [`Analyzer::knowledge_terms`] to work in, reused from text to text.
 #[derive(Default)]
 pub struct Scratch<'a>(Vec<Lite<'a>>);
-
-/// Who wrote the text a [`Analyzer::scan`] reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Typed {
-    /// A visitor: concept variants also match another gender or number of their words.
-    Question,
-    /// Support staff: the words as written.
-    Knowledge,
-}
 
 /// What the scan of a text found at a token.
 enum Found {
@@ -328,6 +325,7 @@ impl Analyzer {
                         let long_stem = analyzer.stems[stem as usize].chars().count() >= 5;
                         VariantWord {
                             stem,
+                            bare: bare_len(&word),
                             word,
                             long_stem,
                         }
@@ -460,13 +458,17 @@ impl Analyzer {
         let lites: Vec<Lite> = tokens
             .iter()
             .zip(&stems)
-            .map(|(t, &stem)| Lite {
-                stem,
-                typed: Cow::Borrowed(t.corrected.as_deref().unwrap_or(&t.word)),
+            .map(|(t, &stem)| {
+                let typed = t.corrected.as_deref().unwrap_or(&t.word);
+                Lite {
+                    stem,
+                    typed: Cow::Borrowed(typed),
+                    bare: bare_len(typed),
+                }
             })
             .collect();
         let mut found: Vec<Found> = Vec::new();
-        self.scan(&lites, Typed::Question, |f| found.push(f));
+        self.scan(&lites, |f| found.push(f));
 
         let mut terms: Vec<String> = Vec::new();
         let mut concepts: Vec<String> = Vec::new();
@@ -538,8 +540,9 @@ impl Analyzer {
         lites.extend(words.iter().map(|&id| Lite {
             stem: Some(self.words[id as usize].stem),
             typed: Cow::Borrowed(&self.names[id as usize]),
+            bare: 0,
         }));
-        self.scan(lites, Typed::Knowledge, |f| match f {
+        self.scan(lites, |f| match f {
             Found::Concept { start, len, idx } if self.concept_rules_only[idx] => {
                 for &id in &words[start..start + len] {
                     let w = &self.words[id as usize];
@@ -577,10 +580,10 @@ impl Analyzer {
 
     /// Walks the tokens left to right: the longest concept variant starting at a token covers
     /// it and the words of the variant; any other token stands for itself.
-    fn scan(&self, tokens: &[Lite], typed: Typed, mut found: impl FnMut(Found)) {
+    fn scan(&self, tokens: &[Lite], mut found: impl FnMut(Found)) {
         let mut i = 0;
         while i < tokens.len() {
-            if let Some((len, idx)) = self.concept_at(tokens, i, typed) {
+            if let Some((len, idx)) = self.concept_at(tokens, i) {
                 found(Found::Concept { start: i, len, idx });
                 i += len;
                 continue;
@@ -591,10 +594,7 @@ impl Analyzer {
     }
 
     /// The longest concept variant starting at token `i`: (number of tokens, concept index).
-    fn concept_at(&self, tokens: &[Lite], i: usize, typed: Typed) -> Option<(usize, usize)> {
-        // A visitor's "l'année dernier" is the listed "l'année dernière"; the knowledge is
-        // read as written, like typos, which only questions get corrected.
-        let form = |v: &VariantWord, t: &Lite| typed == Typed::Question && same_form(v, t);
+    fn concept_at(&self, tokens: &[Lite], i: usize) -> Option<(usize, usize)> {
         let stem = tokens[i].stem?;
         if !self
             .concept_starts
@@ -611,8 +611,8 @@ impl Analyzer {
                 // Stems first: most variants differ there, and comparing them costs no string.
                 let words = || seq.iter().zip(&tokens[i..]);
                 seq.len() <= tokens.len() - i
-                    && words().all(|(v, t)| t.stem == Some(v.stem) || form(v, t))
-                    && words().all(|(v, t)| same_word(v, t) || form(v, t))
+                    && words().all(|(v, t)| t.stem == Some(v.stem) || same_form(v, t))
+                    && words().all(|(v, t)| same_word(v, t) || same_form(v, t))
             })
             .map(|(seq, idx)| (seq.len(), *idx))
     }
@@ -810,11 +810,22 @@ fn same_word(v: &VariantWord, token: &Lite) -> bool {
 
 /// Whether a question token is the variant's word in another gender or number whose stem
 /// Snowball makes different ("dernier" → "derni", "dernière" → "dernier"): "l'an dernier" is
-/// listed, "l'année dernier" is typed. Four letters at least once bare: "le", "l" and "les"
-/// are not one word.
+/// listed, "l'année dernier" is typed. The knowledge is read as written, as only questions
+/// get typos corrected (its `bare` is 0). Lengths first: this runs for every variant whose
+/// first word a token starts, and most differ there.
 fn same_form(v: &VariantWord, token: &Lite) -> bool {
-    let (typed, word) = (bare(&token.typed), bare(&v.word));
-    typed.len() >= 4 && typed == word
+    v.bare != 0 && v.bare == token.bare && token.typed[..token.bare] == v.word[..v.bare]
+}
+
+/// The length of a word's [`bare`] form when it has four letters or more ("le", "l" and "les"
+/// are not one word), else 0.
+fn bare_len(word: &str) -> usize {
+    let n = bare(word).len();
+    if n >= 4 {
+        n
+    } else {
+        0
+    }
 }
 
 /// A word without its plural or feminine ending.

@@ -250,6 +250,14 @@ impl Matcher {
         self.explain(question, lang).reply
     }
 
+    /// [`Matcher::reply`] and the question's [`Matcher::terms`] from one analysis: a missed
+    /// question keeps its terms, which cost a second analysis when asked for apart.
+    pub fn reply_with_terms(&self, question: &str) -> (Reply, Vec<String>) {
+        let explained = self.explain(question, None);
+        let terms = self.strip_politeness(&explained.analysis);
+        (explained.reply, terms)
+    }
+
     /// The answer of one entry, as when a visitor picks a suggestion.
     pub fn answer_entry(&self, faq_id: &str, lang: Lang) -> Option<Reply> {
         let idx = self
@@ -1185,6 +1193,22 @@ pub(crate) mod tests {
         assert!(m
             .terms("merci pour votre aide", crate::text::Lang::Fr)
             .is_empty());
+    }
+
+    #[test]
+    fn the_reply_with_its_terms_is_the_reply_and_the_terms_asked_apart() {
+        let m = Matcher::new(Arc::new(shipped()));
+        for q in [
+            "bonjour, combien coûte le traitement ?",
+            "c koi la cirrhose",
+            "hi, what is cirrhosis?",
+            "merci beaucoup",
+            "quelle est la recette de la tarte aux pommes ?",
+        ] {
+            let (reply, terms) = m.reply_with_terms(q);
+            assert_eq!(reply, m.reply(q, None), "{q}");
+            assert_eq!(terms, m.terms(q, reply.lang), "{q}");
+        }
     }
 
     #[test]

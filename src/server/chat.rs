@@ -19,7 +19,7 @@ use crate::matcher::ReplyKind;
 use crate::model::{Card, Conversation, EndStatus, NewContact, Notice, Turn};
 use crate::protocol::{self, AdvisorOut, HandoffCard, HistoryItem, WebhookEvent};
 use crate::store::{Applied, StoreError};
-use crate::{Lang, Matcher};
+use crate::Lang;
 
 /// A frame refused, with the code and message of the `error` frame that answers it.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,7 +183,6 @@ async fn decide(
     state: &AppState,
     conv: &Conversation,
     event: VisitorEvent,
-    matcher: &Matcher,
 ) -> Result<Effects, Refusal> {
     let queue: Vec<String> = if dialogue::may_queue(conv, &event) {
         state
@@ -204,7 +203,6 @@ async fn decide(
         advisors_available: open(state.hub.advisors_online()),
         queue: &queue,
     };
-    let terms = |text: &str, lang| matcher.terms(text, lang);
     // Other nodes' advisors cost a query: asked only when they would change this turn (the
     // turn is a pure function, run again as if some were there).
     let (event, again) = if !ctx.advisors_available && open(1) && state.db.shared() {
@@ -212,13 +210,13 @@ async fn decide(
     } else {
         (event, None)
     };
-    let mut effects = dialogue::visitor_turn(conv, event, &ctx, terms);
+    let mut effects = dialogue::visitor_turn(conv, event, &ctx);
     if let Some(event) = again {
         let helped = Context {
             advisors_available: true,
             ..ctx
         };
-        let assumed = dialogue::visitor_turn(conv, event, &helped, terms);
+        let assumed = dialogue::visitor_turn(conv, event, &helped);
         if assumed != effects && super::nodes::advisors_elsewhere(state).await > 0 {
             effects = assumed;
         }
@@ -236,7 +234,6 @@ async fn visitor_event(
     state: &Arc<AppState>,
     mut conv: Conversation,
     event: VisitorEvent,
-    matcher: &Matcher,
     forwarded: Option<String>,
     received: Instant,
 ) -> Result<Applied, Refusal> {
@@ -246,7 +243,7 @@ async fn visitor_event(
             mut turn,
             opened,
             forward_to,
-        } = decide(state, &conv, event.clone(), matcher).await?;
+        } = decide(state, &conv, event.clone()).await?;
         turn.seen = Some(conv.seen());
         let replies: Vec<ReplyKind> = turn
             .frames
@@ -307,10 +304,11 @@ pub(super) async fn visitor_message(
 ) -> Result<(), Refusal> {
     let _turn = state.turns.lock(conv_id).await;
     let conv = conversation(state, conv_id).await?;
-    // One snapshot for the reply and what is recorded about it: a reload may swap the
-    // knowledge between two calls. The language is detected per message: visitors switch.
+    // One snapshot and one analysis for the reply and what a miss records of it (its terms):
+    // a reload may swap the knowledge between two calls. The language is detected per
+    // message: visitors switch.
     let matcher = state.live.matcher();
-    let reply = matcher.reply(&text, None);
+    let (reply, terms) = matcher.reply_with_terms(&text);
     let (kind, faq_id, confidence) = (reply.kind, reply.faq_id.clone(), reply.confidence);
     if state.settings.privacy.log_text {
         // Only on the operator's explicit say-so: the text is health data.
@@ -320,9 +318,10 @@ pub(super) async fn visitor_message(
         text: text.clone(),
         id: client_id,
         reply,
+        terms,
     };
     let held = conv.advisor.is_some();
-    let applied = visitor_event(state, conv, event, &matcher, Some(text), received).await?;
+    let applied = visitor_event(state, conv, event, Some(text), received).await?;
     // At debug: one line per turn cost ~4 % of the service's CPU under load.
     tracing::debug!(
         conversation = conv_id,
@@ -365,7 +364,7 @@ pub(super) async fn visitor_choose(
         question: question.clone(),
         reply,
     };
-    visitor_event(state, conv, event, &matcher, Some(question), received).await?;
+    visitor_event(state, conv, event, Some(question), received).await?;
     tracing::debug!(conversation = conv_id, faq_id, "suggestion picked");
     Ok(())
 }
@@ -378,9 +377,8 @@ pub(super) async fn visitor_handoff(
 ) -> Result<(), Refusal> {
     let _turn = state.turns.lock(conv_id).await;
     let conv = conversation(state, conv_id).await?;
-    let matcher = state.live.matcher();
     let event = VisitorEvent::AskedForAdvisor;
-    visitor_event(state, conv, event, &matcher, None, received).await?;
+    visitor_event(state, conv, event, None, received).await?;
     tracing::info!(conversation = conv_id, "handoff requested");
     Ok(())
 }
@@ -394,9 +392,8 @@ pub(super) async fn visitor_contact(
 ) -> Result<(), Refusal> {
     let _turn = state.turns.lock(conv_id).await;
     let conv = conversation(state, conv_id).await?;
-    let matcher = state.live.matcher();
     let event = VisitorEvent::Contact(contact);
-    visitor_event(state, conv, event, &matcher, None, received).await?;
+    visitor_event(state, conv, event, None, received).await?;
     // Never the contact details themselves: they are health-related personal data.
     tracing::info!(conversation = conv_id, "contact request saved");
     Ok(())
