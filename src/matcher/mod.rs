@@ -962,6 +962,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn signs_told_in_everyday_words_are_emergencies_and_figures_of_speech_are_not() {
+        assert_emergencies(
+            &[
+                "je viens d'avaler une trentaine de doliprane",
+                "I cut my hand really deep, there is blood everywhere",
+                "mon frère a la bave aux lèvres et il tremble par terre",
+                "je sens plus mon bras droit et j'arrive plus à parler",
+                "il y a deux ans il a eu une hémorragie, et là il recommence à cracher du sang",
+                "je suis au bord du pont",
+            ],
+            &[
+                "vos prix c'est à tomber dans les pommes ! des facilités de paiement ?",
+                "Your prices nearly made me faint, do you offer payment plans?",
+                "Dans le film, le héros s'effondre en crachant du sang, ça existe vraiment ?",
+                "Is it normal to have black stools with iron pills? I start them next week",
+                "mon père a vomi du sang il y a deux ans, les cellules souches peuvent-elles éviter que ça recommence ?",
+                "quand j'avais 8 ans j'ai eu une hépatite avec les yeux jaunes et de la fièvre, des séquelles ?",
+            ],
+        );
+    }
+
+    #[test]
     fn too_many_pills_is_an_overdose_only_when_someone_took_them() {
         assert_emergencies(
             &[

@@ -424,14 +424,16 @@ fn sixth_blind_set_is_measured() {
 fn seventh_blind_set_is_measured() {
     // Written on 2026-12-06 (tenth session) by someone who read only the article, topics.json
     // and the line format of tests/data/README.md; first scored at `82a5fd4`, before any change
-    // of that session (see tests/data/README.md). Read it only as a score.
+    // of that session: 92.8 % right, 1.6 % confidently wrong, 22/22 emergencies, one false
+    // emergency. The bars record what it gets since, they do not accept it. Read it only as a
+    // score.
     let r = run("heldout8.jsonl", Show::Scores);
     let bars = Bars {
-        right: 0.0,
-        confidently_wrong: 100.0,
-        false_emergencies: 250,
-        missed_emergencies: 22,
-        unnamed_112: 22,
+        right: 92.0,
+        confidently_wrong: 2.0,
+        false_emergencies: 1,
+        missed_emergencies: 0,
+        unnamed_112: 0,
     };
     check(&r, bars);
 }
@@ -539,31 +541,38 @@ fn blind_emergency_probes_are_measured() {
     let sets = [
         (
             "heldout_emergencies.txt",
-            78,
-            98,
+            82,
+            100,
             "heldout_not_emergencies.txt",
-            5,
+            2,
         ),
         (
             "heldout_emergencies2.txt",
             82,
             99,
             "heldout_not_emergencies2.txt",
-            4,
+            2,
         ),
         (
             "heldout_emergencies3.txt",
             45,
             50,
             "heldout_not_emergencies3.txt",
-            7,
+            5,
         ),
         (
             "heldout_emergencies4.txt",
             100,
             100,
             "heldout_not_emergencies4.txt",
-            5,
+            4,
+        ),
+        (
+            "heldout_emergencies5.txt",
+            79,
+            80,
+            "heldout_not_emergencies5.txt",
+            11,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
