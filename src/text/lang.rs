@@ -1,7 +1,7 @@
 //! Language of a question, French or English, by a vote of function words and dictionary words.
 //! French is the default: the site is French, and a tie or an empty question stays French.
 
-use super::{is_dictionary_word, stopwords};
+use super::words;
 
 /// A language the FAQ is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -47,17 +47,11 @@ pub struct Detection {
 pub fn detect(tokens: &[String]) -> Detection {
     let (mut fr, mut en) = (0u32, 0u32);
     for token in tokens {
-        let (fs, es) = (
-            stopwords::is_stop_word(Lang::Fr, token),
-            stopwords::is_stop_word(Lang::En, token),
-        );
-        match (fs, es) {
+        let known = words::known(token);
+        match (known.stop(Lang::Fr), known.stop(Lang::En)) {
             (true, false) => fr += 3,
             (false, true) => en += 3,
-            _ => match (
-                is_dictionary_word(Lang::Fr, token),
-                is_dictionary_word(Lang::En, token),
-            ) {
+            _ => match (known.word(Lang::Fr), known.word(Lang::En)) {
                 (true, false) => fr += 1,
                 (false, true) => en += 1,
                 _ => {}

@@ -3,9 +3,7 @@
 //! a price from a delay and a place from a date. Generic verbs (faire, donner, aller, dire,
 //! pouvoir) are: in a small FAQ their rarity is falsely high.
 
-use std::sync::OnceLock;
-
-use super::{FastSet, Lang};
+use super::Lang;
 
 // Folded forms (no accents).
 const FR: &[&str] = &[
@@ -40,15 +38,17 @@ const EN: &[&str] = &[
     "was", "we", "were", "will", "with", "would", "you", "your", "yours",
 ];
 
+/// The stop words of `lang`.
+pub(super) fn list(lang: Lang) -> &'static [&'static str] {
+    match lang {
+        Lang::Fr => FR,
+        Lang::En => EN,
+    }
+}
+
 /// Whether a folded token is a stop word of `lang`.
 pub fn is_stop_word(lang: Lang, token: &str) -> bool {
-    static SETS: OnceLock<[FastSet<&'static str>; 2]> = OnceLock::new();
-    let [fr, en] =
-        SETS.get_or_init(|| [FR.iter().copied().collect(), EN.iter().copied().collect()]);
-    match lang {
-        Lang::Fr => fr.contains(token),
-        Lang::En => en.contains(token),
-    }
+    super::words::known(token).stop(lang)
 }
 
 #[cfg(test)]

@@ -3,23 +3,58 @@
 
 use std::sync::OnceLock;
 
-use super::{FastSet, Lang};
+use super::{stopwords, FastMap, Lang};
 
 static FR: &str = include_str!("words/fr.txt");
 static EN: &str = include_str!("words/en.txt");
 
-fn set(lang: Lang) -> &'static FastSet<&'static str> {
-    static FR_SET: OnceLock<FastSet<&'static str>> = OnceLock::new();
-    static EN_SET: OnceLock<FastSet<&'static str>> = OnceLock::new();
-    match lang {
-        Lang::Fr => FR_SET.get_or_init(|| FR.lines().collect()),
-        Lang::En => EN_SET.get_or_init(|| EN.lines().collect()),
+/// What a folded token is in the language lists: a frequent word and/or a stop word of French
+/// and of English, as bits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Known(u8);
+
+impl Known {
+    const fn bit(lang: Lang, stop: bool) -> u8 {
+        let l = match lang {
+            Lang::Fr => 0,
+            Lang::En => 1,
+        };
+        1 << (l + if stop { 2 } else { 0 })
     }
+
+    /// One of the language's frequent words.
+    pub fn word(self, lang: Lang) -> bool {
+        self.0 & Known::bit(lang, false) != 0
+    }
+
+    /// One of the language's stop words (`stopwords.rs`).
+    pub fn stop(self, lang: Lang) -> bool {
+        self.0 & Known::bit(lang, true) != 0
+    }
+}
+
+/// The four lists in one table: language detection asks all four of every token, and each
+/// look-up of a 60 000-word set is a cache miss or two.
+pub fn known(token: &str) -> Known {
+    static TABLE: OnceLock<FastMap<&'static str, u8>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut table: FastMap<&'static str, u8> = FastMap::default();
+        for (lang, words) in [(Lang::Fr, FR), (Lang::En, EN)] {
+            for w in words.lines() {
+                *table.entry(w).or_default() |= Known::bit(lang, false);
+            }
+            for &w in stopwords::list(lang) {
+                *table.entry(w).or_default() |= Known::bit(lang, true);
+            }
+        }
+        table
+    });
+    Known(table.get(token).copied().unwrap_or(0))
 }
 
 /// Whether `token` (already folded) is one of the language's frequent words.
 pub fn is_dictionary_word(lang: Lang, token: &str) -> bool {
-    set(lang).contains(token)
+    known(token).word(lang)
 }
 
 #[cfg(test)]
@@ -32,5 +67,16 @@ mod tests {
         assert!(is_dictionary_word(Lang::Fr, "foie"));
         assert!(!is_dictionary_word(Lang::Fr, "clinque"));
         assert!(is_dictionary_word(Lang::En, "liver"));
+    }
+
+    #[test]
+    fn one_look_up_tells_every_list() {
+        let a = known("a");
+        assert!(a.stop(Lang::Fr) && a.stop(Lang::En));
+        let the = known("the");
+        assert!(the.stop(Lang::En) && !the.stop(Lang::Fr) && the.word(Lang::En));
+        let foie = known("foie");
+        assert!(foie.word(Lang::Fr) && !foie.stop(Lang::Fr));
+        assert_eq!(known("zzqx"), Known::default());
     }
 }
