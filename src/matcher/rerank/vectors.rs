@@ -73,17 +73,35 @@ pub fn normalize(v: &mut Sparse, extra: f32) {
     }
 }
 
-/// Dot product of a short vector with a long one. Both are sorted by key, so each key of the
-/// short one is searched from where the previous one was found, with steps that double (a
-/// galloping merge): a few probes per key, where a binary search over the whole long vector
-/// took a dozen. This is the re-ranker's hottest loop.
-pub fn dot(short: &[(u32, f32)], long: &[(u32, f32)]) -> f32 {
-    dot_where(short, long, |_| true)
+/// Dot product of two sparse vectors sorted by key (a merge; both short: training only).
+pub fn dot(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
+    let (mut i, mut j, mut sum) = (0, 0, 0.0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                sum += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    sum
 }
 
-/// [`dot`] over the keys of `short` that `may_hold` does not rule out (it must never rule out a
-/// key of `long`).
-fn dot_where(short: &[(u32, f32)], long: &[(u32, f32)], may_hold: impl Fn(u32) -> bool) -> f32 {
+/// Dot product of a short vector with a long one kept as sorted `keys` and their `weights`,
+/// over the keys of `short` that `may_hold` does not rule out (it must never rule out one of
+/// `keys`). Each key of the short one is searched from where the previous one was found, with
+/// steps that double (a galloping merge): a few probes per key, where a binary search over the
+/// whole long vector took a dozen. The keys apart from the weights: twice as many per cache
+/// line for the search. This is the re-ranker's hottest loop.
+fn dot_where(
+    short: &[(u32, f32)],
+    keys: &[u32],
+    weights: &[f32],
+    may_hold: impl Fn(u32) -> bool,
+) -> f32 {
     let mut sum = 0.0;
     let mut lo = 0;
     for &(k, w) in short {
@@ -93,19 +111,19 @@ fn dot_where(short: &[(u32, f32)], long: &[(u32, f32)], may_hold: impl Fn(u32) -
         // Gallop: probe `lo + 1, 3, 7, 15…` until a key is at least `k`; everything before
         // the last probe below `k` is below it too.
         let mut bound = 1;
-        while lo + bound <= long.len() && long[lo + bound - 1].0 < k {
+        while lo + bound <= keys.len() && keys[lo + bound - 1] < k {
             bound *= 2;
         }
         let start = lo + bound / 2;
-        let end = (lo + bound).min(long.len());
-        match long[start..end].binary_search_by_key(&k, |&(key, _)| key) {
+        let end = (lo + bound).min(keys.len());
+        match keys[start..end].binary_search(&k) {
             Ok(i) => {
-                sum += w * long[start + i].1;
+                sum += w * weights[start + i];
                 lo = start + i + 1;
             }
             Err(i) => lo = start + i,
         }
-        if lo >= long.len() {
+        if lo >= keys.len() {
             break;
         }
     }
@@ -115,8 +133,10 @@ fn dot_where(short: &[(u32, f32)], long: &[(u32, f32)], may_hold: impl Fn(u32) -
 /// The sum of a candidate's unit phrasing vectors: its direction is the centroid's.
 #[derive(Debug, Default, Clone)]
 pub struct Centroid {
-    pub sum: Sparse,
-    /// Squared length of `sum`.
+    /// The sum's keys, sorted, and their weights (apart: see [`dot_where`]).
+    keys: Vec<u32>,
+    weights: Vec<f32>,
+    /// Squared length of the sum.
     pub norm2: f32,
     /// One bit per `key mod` its length, set for every key of `sum` (8 bits a key): most of a
     /// question's n-grams are in no one candidate's phrasings, and a clear bit skips the search
@@ -149,7 +169,13 @@ impl Centroid {
             let bit = k as usize & (words * 64 - 1);
             filter[bit / 64] |= 1 << (bit % 64);
         }
-        Centroid { sum, norm2, filter }
+        let (keys, weights) = sum.into_iter().unzip();
+        Centroid {
+            keys,
+            weights,
+            norm2,
+            filter,
+        }
     }
 
     /// Whether `key` may be in `sum` (false: it is not).
@@ -158,12 +184,17 @@ impl Centroid {
         self.filter[bit / 64] & (1 << (bit % 64)) != 0
     }
 
-    /// [`dot`] of `q` with `sum`, skipping the keys the filter rules out.
+    /// The dot product of `q` with the sum, skipping the keys the filter rules out.
     fn dot(&self, q: &[(u32, f32)]) -> f32 {
         if self.filter.is_empty() {
-            return dot(q, &self.sum);
+            return self.dot_all(q);
         }
-        dot_where(q, &self.sum, |k| self.may_hold(k))
+        dot_where(q, &self.keys, &self.weights, |k| self.may_hold(k))
+    }
+
+    /// The dot product of `q` with the sum, searching every key.
+    fn dot_all(&self, q: &[(u32, f32)]) -> f32 {
+        dot_where(q, &self.keys, &self.weights, |_| true)
     }
 
     /// Cosine of unit vector `q` with the centroid, without `own` (one of the vectors summed)
@@ -173,7 +204,7 @@ impl Centroid {
         let mut norm2 = self.norm2;
         if let Some(v) = own {
             qs -= dot(q, v);
-            norm2 += -2.0 * dot(v, &self.sum) + v.iter().map(|(_, w)| w * w).sum::<f32>();
+            norm2 += -2.0 * self.dot_all(v) + v.iter().map(|(_, w)| w * w).sum::<f32>();
         }
         if norm2 <= 1e-6 {
             return 0.0;
@@ -237,11 +268,7 @@ mod tests {
                     .into_iter()
                     .map(|k| (k, 0.1 + next(10) as f32 / 10.0))
                     .collect();
-                assert_eq!(
-                    c.dot(&q).to_bits(),
-                    dot(&q, &c.sum).to_bits(),
-                    "size {size}"
-                );
+                assert_eq!(c.dot(&q).to_bits(), dot(&q, &long).to_bits(), "size {size}");
             }
         }
     }
