@@ -212,6 +212,8 @@ pub struct Analyzer {
     /// Of the concepts a quantity names (a count of pills, a temperature), those the knowledge
     /// defines: looked up once here rather than in every question.
     quantity_concepts: Vec<&'static str>,
+    /// The index of the `past` concept, which "il y a trois ans *que*…" does not name.
+    past: Option<usize>,
 }
 
 impl Analyzer {
@@ -288,6 +290,7 @@ impl Analyzer {
             concept_topic: Vec::new(),
             concept_rules_only: Vec::new(),
             quantity_concepts: Vec::new(),
+            past: None,
         };
         // Each distinct word stemmed once.
         for (word, &count) in names.iter().zip(&counts) {
@@ -345,6 +348,7 @@ impl Analyzer {
             .into_iter()
             .filter(|q| knowledge.concepts.iter().any(|c| c.id == *q))
             .collect();
+        analyzer.past = analyzer.concept_ids.iter().position(|id| id == PAST);
         analyzer.concept_starts = vec![false; analyzer.stems.len()];
         for &stem in analyzer.concepts.keys() {
             analyzer.concept_starts[stem as usize] = true;
@@ -476,7 +480,7 @@ impl Analyzer {
             match f {
                 // "il y a trois ans que je vomis": a time that lasts until now, not the past.
                 Found::Concept { start, len, idx }
-                    if self.concept_ids[idx] == PAST && lasting(&tokens, start + len) => {}
+                    if Some(idx) == self.past && lasting(&tokens, start + len) => {}
                 Found::Concept { start, len, idx } => {
                     let id = &self.concept_ids[idx];
                     for t in &mut tokens[start..start + len] {

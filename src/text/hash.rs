@@ -1,16 +1,13 @@
 //! A fast hasher for maps keyed by words or small integers (FxHash, the one rustc uses).
 //! The matcher's maps are built once from the curated knowledge and only read per question.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A `HashMap` with [`FxHasher`]. SipHash (std's default) guards a map against keys crafted to
 /// collide, but these maps are filled from the knowledge files alone: a visitor's words are only
 /// looked up, and hashing every knowledge word with SipHash was a large share of indexing time.
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-
-/// A `HashSet` with [`FxHasher`], for word lists compiled into the program.
-pub type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
 
 /// FxHash: one rotate, xor and multiply per word of input.
 #[derive(Default, Clone, Copy)]

@@ -17,7 +17,7 @@ mod words;
 
 pub use asking::{asks, opens_a_clause};
 pub use fold::{fold, for_each_token, tokenize, tokenize_marked};
-pub use hash::{FastMap, FastSet, FxHasher};
+pub use hash::{FastMap, FxHasher};
 pub use lang::{detect, Lang};
 pub use stem::Stemmer;
 pub use stopwords::is_stop_word;
