@@ -438,6 +438,22 @@ fn seventh_blind_set_is_measured() {
     check(&r, bars);
 }
 
+#[test]
+fn eighth_blind_set_is_measured() {
+    // Written on 2026-12-07 (eleventh session) by someone who read only the article,
+    // topics.json and the line format of tests/data/README.md; first scored at `c574dcd`,
+    // before any change of that session. Read it only as a score.
+    let r = run("heldout9.jsonl", Show::Scores);
+    let bars = Bars {
+        right: 0.0,
+        confidently_wrong: 100.0,
+        false_emergencies: 250,
+        missed_emergencies: 250,
+        unnamed_112: 250,
+    };
+    check(&r, bars);
+}
+
 /// One question per line of a probe file.
 fn probe(file: &str) -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
