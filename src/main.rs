@@ -419,6 +419,16 @@ fn explain(args: &KnowledgeArgs, lang: Option<Lang>, question: &str) -> anyhow::
         println!("{line}");
     }
     println!("terms:     {}", e.terms.join(" "));
+    // Every concept the rules see, those that are no term too ("#experiencing", "#past").
+    println!(
+        "concepts:  {}",
+        e.analysis
+            .concepts
+            .iter()
+            .map(|c| format!("#{c}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     if !e.unknown.is_empty() {
         println!(
             "unknown:   {} (count against every entry)",

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use crate::knowledge::Knowledge;
+use crate::knowledge::{IntentKind, Knowledge};
 use crate::text::{
     self, is_dictionary_word, is_stop_word, phonetic_key, FastMap, Lang, Stemmer, TypoIndex,
 };
@@ -214,6 +214,20 @@ pub struct Analyzer {
     quantity_concepts: Vec<&'static str>,
     /// The index of the `past` concept, which "il y a trois ans *que*…" does not name.
     past: Option<usize>,
+    /// What each concept is to [`HAS_SIGN`]: a person, a sign, or neither.
+    concept_role: Vec<Role>,
+    /// Whether the knowledge defines [`HAS_SIGN`].
+    has_sign: bool,
+}
+
+/// What a concept is when the analyser looks for someone said to have a sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The visitor, a relative, someone ("je", "ma mère", "il").
+    Person,
+    /// A concept an emergency rule names that is a sign itself ("vomit", "black", "faint").
+    Sign,
+    Other,
 }
 
 impl Analyzer {
@@ -291,6 +305,8 @@ impl Analyzer {
             concept_rules_only: Vec::new(),
             quantity_concepts: Vec::new(),
             past: None,
+            concept_role: Vec::new(),
+            has_sign: false,
         };
         // Each distinct word stemmed once.
         for (word, &count) in names.iter().zip(&counts) {
@@ -349,6 +365,29 @@ impl Analyzer {
             .filter(|q| knowledge.concepts.iter().any(|c| c.id == *q))
             .collect();
         analyzer.past = analyzer.concept_ids.iter().position(|id| id == PAST);
+        analyzer.has_sign = knowledge.concepts.iter().any(|c| c.id == HAS_SIGN);
+        let signs: Vec<&str> = knowledge
+            .intents
+            .iter()
+            .filter(|i| i.kind == IntentKind::Emergency)
+            .flat_map(|i| &i.rules)
+            .flat_map(|r| &r.all)
+            .map(String::as_str)
+            .filter(|c| !NOT_SIGNS.contains(c))
+            .collect();
+        analyzer.concept_role = analyzer
+            .concept_ids
+            .iter()
+            .map(|id| {
+                if PERSONS.contains(&id.as_str()) {
+                    Role::Person
+                } else if signs.contains(&id.as_str()) {
+                    Role::Sign
+                } else {
+                    Role::Other
+                }
+            })
+            .collect();
         analyzer.concept_starts = vec![false; analyzer.stems.len()];
         for &stem in analyzer.concepts.keys() {
             analyzer.concept_starts[stem as usize] = true;
@@ -476,6 +515,8 @@ impl Analyzer {
 
         let mut terms: Vec<String> = Vec::new();
         let mut concepts: Vec<String> = Vec::new();
+        // Each token's role, for `HAS_SIGN`.
+        let mut roles = vec![Role::Other; tokens.len()];
         for f in found {
             match f {
                 // "il y a trois ans que je vomis": a time that lasts until now, not the past.
@@ -486,6 +527,7 @@ impl Analyzer {
                     for t in &mut tokens[start..start + len] {
                         t.concept = Some(id.clone());
                     }
+                    roles[start..start + len].fill(self.concept_role[idx]);
                     if self.concept_rules_only[idx] {
                         for t in tokens[start..start + len].iter().filter(|t| !t.stop) {
                             push_unique(&mut terms, &t.stem);
@@ -507,6 +549,9 @@ impl Analyzer {
             if read && self.quantity_concepts.contains(&concept) {
                 push_unique(&mut concepts, concept);
             }
+        }
+        if self.has_sign && someone_has_a_sign(&roles) {
+            push_unique(&mut concepts, HAS_SIGN);
         }
         Analysis {
             tokens,
@@ -693,6 +738,33 @@ const TOO_MUCH_MEDICATION: &str = "too_much_medication";
 const FEVER: &str = "fever";
 /// The concept of a time gone by, which a count of weeks, months or years ago also names.
 const PAST: &str = "past";
+/// The concept the analyser names when a person is said to have a sign (see
+/// [`someone_has_a_sign`]).
+const HAS_SIGN: &str = "has_sign";
+/// The concepts that name a person for [`HAS_SIGN`].
+const PERSONS: [&str; 3] = ["experiencing", "relative", "someone"];
+/// Concepts emergency rules name that are no sign: when, who, and calling for help.
+const NOT_SIGNS: [&str; 6] = [
+    "now",
+    "sudden",
+    "relative",
+    "experiencing",
+    "someone",
+    "emergency_services",
+];
+/// How far before a sign a person may be named and still be the one who has it: "je vomis",
+/// "j'ai des selles noires", "mon mari vient de vomir", "she is very yellow".
+const SIGN_REACH: usize = 3;
+
+/// Whether a person is named at most [`SIGN_REACH`] tokens before a sign: someone has it.
+/// A bare "je" anywhere in the message ("je regarde une série où le personnage vomit du
+/// sang", "j'aimerais connaître les risques : hémorragie ?") says nobody has it.
+fn someone_has_a_sign(roles: &[Role]) -> bool {
+    roles.iter().enumerate().any(|(j, &r)| {
+        r == Role::Sign && roles[j.saturating_sub(SIGN_REACH)..j].contains(&Role::Person)
+    })
+}
+
 /// From this many pills on, a count is an overdose to the emergency rules (with `took`).
 const MANY_PILLS: u32 = 10;
 

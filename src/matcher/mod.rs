@@ -945,6 +945,40 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_question_about_a_sign_holds_back_unless_someone_is_said_to_have_it() {
+        assert_emergencies(
+            &[
+                // A person a few words before the sign: someone has it.
+                "je vomis du sang, est-ce un effet secondaire du traitement ?",
+                "mon mari vient de vomir du sang, c'est possible avec une cirrhose ?",
+                "my stools are black, can the injection cause that?",
+            ],
+            &[
+                // "je" elsewhere in the message says nobody has it.
+                "Dans la série que je regarde, le personnage vomit du sang, c'est réaliste ?",
+                "On m'a dit qu'une hémorragie peut arriver avec les varices, c'est vrai ?",
+                "In the novel I'm writing, a character vomits blood. Is that accurate?",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_reassurance_or_a_recovery_beside_a_history_is_no_emergency() {
+        assert_emergencies(
+            &[
+                // Better, but nothing says it is over: still 112.
+                "il vomit du sang mais ça va mieux",
+                "le médecin a dit que c'était normal mais là il vomit du sang maintenant",
+            ],
+            &[
+                "Mon fils a des selles noires quand il prend son fer, le pédiatre dit que c'est normal.",
+                "Je me suis évanoui hier, le médecin m'a vu, ça va mieux. Combien coûte le traitement ?",
+                "My sister had black stools once when she was on iron tablets, the doctor said it was totally normal.",
+            ],
+        );
+    }
+
+    #[test]
     fn fainting_feared_or_supposed_is_not_an_emergency_but_a_sign_beside_it_is() {
         assert_emergencies(
             &[

@@ -442,14 +442,16 @@ fn seventh_blind_set_is_measured() {
 fn eighth_blind_set_is_measured() {
     // Written on 2026-12-07 (eleventh session) by someone who read only the article,
     // topics.json and the line format of tests/data/README.md; first scored at `c574dcd`,
-    // before any change of that session. Read it only as a score.
+    // before any change of that session: 90.8 % right, 2.4 % confidently wrong, 22/22
+    // emergencies, one false emergency. The bars record what it gets since, they do not accept
+    // it. Read it only as a score.
     let r = run("heldout9.jsonl", Show::Scores);
     let bars = Bars {
-        right: 0.0,
-        confidently_wrong: 100.0,
-        false_emergencies: 250,
-        missed_emergencies: 250,
-        unnamed_112: 250,
+        right: 90.8,
+        confidently_wrong: 2.4,
+        false_emergencies: 1,
+        missed_emergencies: 0,
+        unnamed_112: 0,
     };
     check(&r, bars);
 }
@@ -588,7 +590,24 @@ fn blind_emergency_probes_are_measured() {
             79,
             80,
             "heldout_not_emergencies5.txt",
-            11,
+            9,
+        ),
+        // Tuned on in the eleventh session: 69 replies (80 named), 23 false before it.
+        (
+            "heldout_emergencies6.txt",
+            79,
+            80,
+            "heldout_not_emergencies6.txt",
+            2,
+        ),
+        // Read only as a score: 70 (80 named), 27 false at `c574dcd`, before the eleventh
+        // session's changes.
+        (
+            "heldout_emergencies7.txt",
+            70,
+            80,
+            "heldout_not_emergencies7.txt",
+            20,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {

@@ -388,12 +388,16 @@ fn check_names_the_unless_line_of_an_unknown_concept() {
     let (_dir, out) = broken_copy(|d| {
         let p = d.join("intents/emergency.toml");
         let text = std::fs::read_to_string(&p).expect("read");
-        let text = text.replacen(
-            "any = [\"about_symptom\", \"side_effects\", \"media\"]",
-            "any = [\"about_symptom\", \"no_such_concept\", \"media\"]",
+        let broken = text.replacen(
+            "any = [\"about_symptom\", \"side_effects\", \"can_happen\"]",
+            "any = [\"about_symptom\", \"no_such_concept\", \"can_happen\"]",
             1,
         );
-        std::fs::write(&p, text).expect("write");
+        assert_ne!(
+            broken, text,
+            "the [unless] line this test breaks has changed"
+        );
+        std::fs::write(&p, broken).expect("write");
     });
     assert!(!out.status.success());
     let text = stdout(&out);
