@@ -214,10 +214,13 @@ pub struct Analyzer {
     quantity_concepts: Vec<&'static str>,
     /// The index of the `past` concept, which "il y a trois ans *que*…" does not name.
     past: Option<usize>,
-    /// What each concept is to [`HAS_SIGN`]: a person, a sign, or neither.
+    /// What each concept is to [`HAS_SIGN`] and [`SIGN_NOW`]: a person, a sign, an animal, a
+    /// time that is now, or none of these.
     concept_role: Vec<Role>,
-    /// Whether the knowledge defines [`HAS_SIGN`].
+    /// Whether the knowledge defines [`HAS_SIGN`], [`SIGN_NOW`] and [`ANIMAL_SIGN`].
     has_sign: bool,
+    sign_now: bool,
+    animal_sign: bool,
 }
 
 /// What a concept is when the analyser looks for someone said to have a sign.
@@ -227,6 +230,11 @@ enum Role {
     Person,
     /// A concept an emergency rule names that is a sign itself ("vomit", "black", "faint").
     Sign,
+    /// An animal ("mon chien a vomi du sang"): what follows it is the animal's, not the
+    /// person's before it.
+    Animal,
+    /// A word saying it is happening now ("maintenant", "depuis ce matin").
+    Now,
     Other,
 }
 
@@ -307,6 +315,8 @@ impl Analyzer {
             past: None,
             concept_role: Vec::new(),
             has_sign: false,
+            sign_now: false,
+            animal_sign: false,
         };
         // Each distinct word stemmed once.
         for (word, &count) in names.iter().zip(&counts) {
@@ -366,6 +376,8 @@ impl Analyzer {
             .collect();
         analyzer.past = analyzer.concept_ids.iter().position(|id| id == PAST);
         analyzer.has_sign = knowledge.concepts.iter().any(|c| c.id == HAS_SIGN);
+        analyzer.sign_now = knowledge.concepts.iter().any(|c| c.id == SIGN_NOW);
+        analyzer.animal_sign = knowledge.concepts.iter().any(|c| c.id == ANIMAL_SIGN);
         let signs: Vec<&str> = knowledge
             .intents
             .iter()
@@ -381,6 +393,10 @@ impl Analyzer {
             .map(|id| {
                 if PERSONS.contains(&id.as_str()) {
                     Role::Person
+                } else if id == ANIMAL {
+                    Role::Animal
+                } else if id == NOW {
+                    Role::Now
                 } else if signs.contains(&id.as_str()) {
                     Role::Sign
                 } else {
@@ -552,6 +568,12 @@ impl Analyzer {
         }
         if self.has_sign && someone_has_a_sign(&roles) {
             push_unique(&mut concepts, HAS_SIGN);
+        }
+        if self.sign_now && a_sign_is_now(&roles) {
+            push_unique(&mut concepts, SIGN_NOW);
+        }
+        if self.animal_sign && has_a_sign(&roles, Role::Animal) {
+            push_unique(&mut concepts, ANIMAL_SIGN);
         }
         Analysis {
             tokens,
@@ -756,12 +778,46 @@ const NOT_SIGNS: [&str; 6] = [
 /// "j'ai des selles noires", "mon mari vient de vomir", "she is very yellow".
 const SIGN_REACH: usize = 3;
 
-/// Whether a person is named at most [`SIGN_REACH`] tokens before a sign: someone has it.
-/// A bare "je" anywhere in the message ("je regarde une série où le personnage vomit du
-/// sang", "j'aimerais connaître les risques : hémorragie ?") says nobody has it.
+/// The concept the analyser names when a word saying "now" stands near a sign.
+const SIGN_NOW: &str = "sign_now";
+/// The concept the analyser names when an animal comes nearest before a sign: "mon chien a
+/// vomi du sang" (not "un chien a mordu ma fille au visage, ça pisse le sang").
+const ANIMAL_SIGN: &str = "animal_sign";
+/// The concepts of an animal and of now, for [`Role`].
+const ANIMAL: &str = "animal";
+const NOW: &str = "now";
+/// How far from a sign a "now" may stand and still be the sign's time: "il vomit du sang
+/// depuis ce matin", "et là maintenant elle est toute jaune", but not "il y a deux ans il a
+/// fait des convulsions pendant un sevrage, il est sobre maintenant".
+const NOW_REACH: usize = 5;
+
+/// Whether a person is named at most [`SIGN_REACH`] tokens before a sign with no animal
+/// between them: someone has it. A bare "je" anywhere in the message ("je regarde une série
+/// où le personnage vomit du sang", "j'aimerais connaître les risques : hémorragie ?") or
+/// "mon chien a vomi du sang" says no person has it.
 fn someone_has_a_sign(roles: &[Role]) -> bool {
+    has_a_sign(roles, Role::Person)
+}
+
+/// Whether the one who comes nearest before some sign, within [`SIGN_REACH`] tokens, is
+/// `who` (a person or an animal).
+fn has_a_sign(roles: &[Role], who: Role) -> bool {
     roles.iter().enumerate().any(|(j, &r)| {
-        r == Role::Sign && roles[j.saturating_sub(SIGN_REACH)..j].contains(&Role::Person)
+        r == Role::Sign
+            && roles[j.saturating_sub(SIGN_REACH)..j]
+                .iter()
+                .rev()
+                .find(|&&p| p == Role::Person || p == Role::Animal)
+                == Some(&who)
+    })
+}
+
+/// Whether a word saying "now" stands at most [`NOW_REACH`] tokens before or after a sign.
+fn a_sign_is_now(roles: &[Role]) -> bool {
+    roles.iter().enumerate().any(|(j, &r)| {
+        r == Role::Sign
+            && roles[j.saturating_sub(NOW_REACH)..(j + NOW_REACH + 1).min(roles.len())]
+                .contains(&Role::Now)
     })
 }
 

@@ -963,6 +963,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_now_lifts_a_history_only_near_a_sign_and_an_animal_has_its_own() {
+        assert_emergencies(
+            &[
+                "il y a deux ans il a eu une hépatite, et là il vomit du sang depuis ce matin",
+                "un chien a mordu ma fille au visage, ça pisse le sang",
+                "mon chien m'a mordu et je saigne à flots",
+            ],
+            &[
+                "Mon beau-père a fait des convulsions il y a deux ans pendant un sevrage, il est sobre maintenant. Est-il un bon candidat ?",
+                "Mon chien a vomi du sang hier soir, le vétérinaire l'a vu ce matin. Vous traitez les animaux ?",
+                "My dog threw up blood, the vet says it was an ulcer. Do you treat patients from the UK?",
+            ],
+        );
+    }
+
+    #[test]
     fn a_reassurance_or_a_recovery_beside_a_history_is_no_emergency() {
         assert_emergencies(
             &[

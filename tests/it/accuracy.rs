@@ -576,21 +576,21 @@ fn blind_emergency_probes_are_measured() {
             45,
             50,
             "heldout_not_emergencies3.txt",
-            5,
+            4,
         ),
         (
             "heldout_emergencies4.txt",
             100,
             100,
             "heldout_not_emergencies4.txt",
-            4,
+            3,
         ),
         (
             "heldout_emergencies5.txt",
             79,
             80,
             "heldout_not_emergencies5.txt",
-            9,
+            7,
         ),
         // Tuned on in the eleventh session: 69 replies (80 named), 23 false before it.
         (
@@ -598,16 +598,24 @@ fn blind_emergency_probes_are_measured() {
             79,
             80,
             "heldout_not_emergencies6.txt",
-            2,
+            1,
         ),
-        // Read only as a score: 70 (80 named), 27 false at `c574dcd`, before the eleventh
-        // session's changes.
+        // Tuned on in the eleventh session too, after it was scored: 70 (80 named), 27 false at
+        // `c574dcd`, 70 and 20 at `e5d38c2`.
         (
             "heldout_emergencies7.txt",
-            70,
+            79,
             80,
             "heldout_not_emergencies7.txt",
-            20,
+            2,
+        ),
+        // Read only as a score: 59 (80 named), 29 false at `c574dcd`; 59 and 24 at `e5d38c2`.
+        (
+            "heldout_emergencies8.txt",
+            61,
+            80,
+            "heldout_not_emergencies8.txt",
+            21,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
