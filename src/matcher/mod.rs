@@ -979,6 +979,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn chills_with_fever_a_small_child_with_pills_and_a_fall_are_emergencies() {
+        assert_emergencies(
+            &[
+                "J'ai reçu la perfusion hier, là je grelotte et j'ai 40,2 de fièvre",
+                "My toddler swallowed some of grandma's pills, we don't know how many",
+                "je suis tombée dans ma salle de bain, je n'arrive pas à me relever",
+                "ma mamie est tombée dans les escaliers et elle saigne de la tête",
+            ],
+            &[
+                "Mon hépatologue m'a dit que si je vomis du sang je dois appeler le 15 tout de suite. Le traitement réduit-il ce risque ?",
+                "If I get confused or very drowsy after going home, should I call you or go to the ER?",
+                "Ma sœur a été aux urgences en mars pour une pancréatite. Vous traitez le pancréas ?",
+            ],
+        );
+    }
+
+    #[test]
     fn a_reassurance_or_a_recovery_beside_a_history_is_no_emergency() {
         assert_emergencies(
             &[

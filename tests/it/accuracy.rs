@@ -566,8 +566,8 @@ fn blind_emergency_probes_are_measured() {
         ),
         (
             "heldout_emergencies2.txt",
-            82,
-            99,
+            83,
+            100,
             "heldout_not_emergencies2.txt",
             2,
         ),
@@ -595,7 +595,7 @@ fn blind_emergency_probes_are_measured() {
         // Tuned on in the eleventh session: 69 replies (80 named), 23 false before it.
         (
             "heldout_emergencies6.txt",
-            79,
+            80,
             80,
             "heldout_not_emergencies6.txt",
             1,
@@ -609,13 +609,23 @@ fn blind_emergency_probes_are_measured() {
             "heldout_not_emergencies7.txt",
             2,
         ),
-        // Read only as a score: 59 (80 named), 29 false at `c574dcd`; 59 and 24 at `e5d38c2`.
+        // Tuned on after it was scored: 59 (80 named), 29 false at `c574dcd`; 59 and 24 at
+        // `e5d38c2`; 61 and 21 at `443deba`.
         (
             "heldout_emergencies8.txt",
-            61,
+            80,
             80,
             "heldout_not_emergencies8.txt",
-            21,
+            5,
+        ),
+        // Read only as a score: 69 (80 named), 22 false at `c574dcd`; 69 and 16 at `e5d38c2`;
+        // 70 and 15 at `443deba`.
+        (
+            "heldout_emergencies9.txt",
+            74,
+            80,
+            "heldout_not_emergencies9.txt",
+            15,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
