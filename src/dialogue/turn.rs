@@ -147,15 +147,6 @@ fn reply_turn(
     };
     turn.client_id = client_id.clone();
     turn.messages.push(NewMessage::visitor(text.clone()));
-    turn.update = ConversationUpdate {
-        lang: Some(lang.code().to_owned()),
-        fallbacks: Some(step.fallbacks),
-        // An advisor's silence is not a new offer: the last one stands.
-        offer_reason: (conv.mode != Mode::Advisor).then_some(step.offer),
-        last_question: Some(text.clone()),
-        last_candidates: Some(candidates.clone()),
-        touch: true,
-    };
     // While an advisor holds the conversation the bot does not answer: nothing to learn.
     if conv.mode != Mode::Advisor {
         // The outcome of the last missed question, while it has none.
@@ -178,6 +169,15 @@ fn reply_turn(
             }
         }
     }
+    turn.update = ConversationUpdate {
+        lang: Some(lang.code().to_owned()),
+        fallbacks: Some(step.fallbacks),
+        // An advisor's silence is not a new offer: the last one stands.
+        offer_reason: (conv.mode != Mode::Advisor).then_some(step.offer),
+        last_question: Some(text.clone()),
+        last_candidates: Some(candidates),
+        touch: true,
+    };
     // The reply goes in its frame as it is (moved, not copied: it is most of a turn's bytes);
     // the message row keeps a copy of its words.
     if step.speaks {
@@ -202,7 +202,7 @@ fn reply_turn(
         let asked = Conversation {
             lang: lang.code().to_owned(),
             last_question: Some(text),
-            last_candidates: candidates,
+            last_candidates: turn.update.last_candidates.clone().unwrap_or_default(),
             ..conv.clone()
         };
         opened = request_handoff(&mut turn, &asked, reason, ctx);
