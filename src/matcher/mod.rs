@@ -996,6 +996,20 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn asking_which_emergency_number_to_keep_is_no_emergency_calling_one_is() {
+        assert_emergencies(
+            &[
+                "bsr mn fr a fé un malaiz, il é tombé il se reveil pa",
+                "appelez une ambulance mon père ne respire plus",
+            ],
+            &[
+                "En Suisse c'est le 144 ou le 112 pour une ambulance ? Je prépare une fiche à coller sur le frigo de ma mère.",
+                "Is 112 the right number in the UK or should I write 999? I'm making an emergency card for my mum.",
+            ],
+        );
+    }
+
+    #[test]
     fn a_reassurance_or_a_recovery_beside_a_history_is_no_emergency() {
         assert_emergencies(
             &[

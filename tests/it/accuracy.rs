@@ -618,14 +618,23 @@ fn blind_emergency_probes_are_measured() {
             "heldout_not_emergencies8.txt",
             5,
         ),
-        // Read only as a score: 69 (80 named), 22 false at `c574dcd`; 69 and 16 at `e5d38c2`;
-        // 70 and 15 at `443deba`.
+        // Tuned on after it was scored: 69 (80 named), 22 false at `c574dcd`; 69 and 16 at
+        // `e5d38c2`; 70 and 15 at `443deba`; 74 and 15 at `e20f6c8`.
         (
             "heldout_emergencies9.txt",
-            74,
+            79,
             80,
             "heldout_not_emergencies9.txt",
-            15,
+            5,
+        ),
+        // 60 + 60, read only as a score: 52 (59 named), 18 false at `c574dcd`; 53 (60 named)
+        // and 11 at `5d5ca97`, before the changes made from probe 9.
+        (
+            "heldout_emergencies10.txt",
+            54,
+            60,
+            "heldout_not_emergencies10.txt",
+            11,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
