@@ -233,8 +233,11 @@ enum Role {
     /// An animal ("mon chien a vomi du sang"): what follows it is the animal's, not the
     /// person's before it.
     Animal,
-    /// A word saying it is happening now ("maintenant", "depuis ce matin").
+    /// A word saying it is happening now ("maintenant"): counts near a sign only.
     Now,
+    /// Something going on since a moment ago ("depuis ce matin", "en train de"): counts
+    /// wherever it stands.
+    Ongoing,
     Other,
 }
 
@@ -397,6 +400,8 @@ impl Analyzer {
                     Role::Animal
                 } else if id == NOW {
                     Role::Now
+                } else if id == ONGOING {
+                    Role::Ongoing
                 } else if signs.contains(&id.as_str()) {
                     Role::Sign
                 } else {
@@ -786,6 +791,7 @@ const ANIMAL_SIGN: &str = "animal_sign";
 /// The concepts of an animal and of now, for [`Role`].
 const ANIMAL: &str = "animal";
 const NOW: &str = "now";
+const ONGOING: &str = "ongoing";
 /// How far from a sign a "now" may stand and still be the sign's time: "il vomit du sang
 /// depuis ce matin", "et là maintenant elle est toute jaune", but not "il y a deux ans il a
 /// fait des convulsions pendant un sevrage, il est sobre maintenant".
@@ -812,12 +818,16 @@ fn has_a_sign(roles: &[Role], who: Role) -> bool {
     })
 }
 
-/// Whether a word saying "now" stands at most [`NOW_REACH`] tokens before or after a sign.
+/// Whether a message with a sign says it is happening now: something going on since a
+/// moment ago anywhere ("une douleur atroce comme celle que j'ai depuis ce matin"), or a word
+/// saying "now" at most [`NOW_REACH`] tokens before or after a sign.
 fn a_sign_is_now(roles: &[Role]) -> bool {
+    let ongoing = roles.contains(&Role::Ongoing);
     roles.iter().enumerate().any(|(j, &r)| {
         r == Role::Sign
-            && roles[j.saturating_sub(NOW_REACH)..(j + NOW_REACH + 1).min(roles.len())]
-                .contains(&Role::Now)
+            && (ongoing
+                || roles[j.saturating_sub(NOW_REACH)..(j + NOW_REACH + 1).min(roles.len())]
+                    .contains(&Role::Now))
     })
 }
 

@@ -967,6 +967,8 @@ pub(crate) mod tests {
         assert_emergencies(
             &[
                 "il y a deux ans il a eu une hépatite, et là il vomit du sang depuis ce matin",
+                // Going on since a moment ago counts wherever it stands.
+                "j'ai une cirrhose, est-ce que ça peut causer une douleur atroce au ventre comme celle que j'ai depuis ce matin ?",
                 "un chien a mordu ma fille au visage, ça pisse le sang",
                 "mon chien m'a mordu et je saigne à flots",
             ],
