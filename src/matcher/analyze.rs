@@ -209,18 +209,15 @@ pub struct Analyzer {
     concept_topic: Vec<bool>,
     /// Whether matching reads each concept's words instead (see `Concept::rules_only`).
     concept_rules_only: Vec<bool>,
-    /// Of the concepts a quantity names (a count of pills, a temperature), those the knowledge
+    /// Of the concepts the analyser names itself (a quantity: a count of pills, a temperature,
+    /// a time ago; a position: a person, a "now", an animal near a sign), those the knowledge
     /// defines: looked up once here rather than in every question.
-    quantity_concepts: Vec<&'static str>,
+    read_concepts: Vec<&'static str>,
     /// The index of the `past` concept, which "il y a trois ans *que*…" does not name.
     past: Option<usize>,
-    /// What each concept is to [`HAS_SIGN`] and [`SIGN_NOW`]: a person, a sign, an animal, a
-    /// time that is now, or none of these.
+    /// What each concept is to [`HAS_SIGN`], [`SIGN_NOW`] and [`ANIMAL_SIGN`]: a person, a
+    /// sign, an animal, a time that is now, or none of these.
     concept_role: Vec<Role>,
-    /// Whether the knowledge defines [`HAS_SIGN`], [`SIGN_NOW`] and [`ANIMAL_SIGN`].
-    has_sign: bool,
-    sign_now: bool,
-    animal_sign: bool,
 }
 
 /// What a concept is when the analyser looks for someone said to have a sign.
@@ -314,12 +311,9 @@ impl Analyzer {
             concept_terms: Vec::new(),
             concept_topic: Vec::new(),
             concept_rules_only: Vec::new(),
-            quantity_concepts: Vec::new(),
+            read_concepts: Vec::new(),
             past: None,
             concept_role: Vec::new(),
-            has_sign: false,
-            sign_now: false,
-            animal_sign: false,
         };
         // Each distinct word stemmed once.
         for (word, &count) in names.iter().zip(&counts) {
@@ -373,14 +367,18 @@ impl Analyzer {
             list.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
             list.dedup_by(|a, b| a.0 == b.0);
         }
-        analyzer.quantity_concepts = [TOO_MUCH_MEDICATION, FEVER, PAST]
-            .into_iter()
-            .filter(|q| knowledge.concepts.iter().any(|c| c.id == *q))
-            .collect();
+        analyzer.read_concepts = [
+            TOO_MUCH_MEDICATION,
+            FEVER,
+            PAST,
+            HAS_SIGN,
+            SIGN_NOW,
+            ANIMAL_SIGN,
+        ]
+        .into_iter()
+        .filter(|q| knowledge.concepts.iter().any(|c| c.id == *q))
+        .collect();
         analyzer.past = analyzer.concept_ids.iter().position(|id| id == PAST);
-        analyzer.has_sign = knowledge.concepts.iter().any(|c| c.id == HAS_SIGN);
-        analyzer.sign_now = knowledge.concepts.iter().any(|c| c.id == SIGN_NOW);
-        analyzer.animal_sign = knowledge.concepts.iter().any(|c| c.id == ANIMAL_SIGN);
         let signs: Vec<&str> = knowledge
             .intents
             .iter()
@@ -536,7 +534,7 @@ impl Analyzer {
 
         let mut terms: Vec<String> = Vec::new();
         let mut concepts: Vec<String> = Vec::new();
-        // Each token's role, for `HAS_SIGN`.
+        // Each token's role, for the concepts read from positions (`HAS_SIGN`…).
         let mut roles = vec![Role::Other; tokens.len()];
         for f in found {
             match f {
@@ -566,19 +564,13 @@ impl Analyzer {
             (counts_many_pills(self.lang, &tokens), TOO_MUCH_MEDICATION),
             (reads_a_fever(&tokens), FEVER),
             (tells_a_time_ago(self.lang, &tokens), PAST),
+            (has_a_sign(&roles, Role::Person), HAS_SIGN),
+            (a_sign_is_now(&roles), SIGN_NOW),
+            (has_a_sign(&roles, Role::Animal), ANIMAL_SIGN),
         ] {
-            if read && self.quantity_concepts.contains(&concept) {
+            if read && self.read_concepts.contains(&concept) {
                 push_unique(&mut concepts, concept);
             }
-        }
-        if self.has_sign && someone_has_a_sign(&roles) {
-            push_unique(&mut concepts, HAS_SIGN);
-        }
-        if self.sign_now && a_sign_is_now(&roles) {
-            push_unique(&mut concepts, SIGN_NOW);
-        }
-        if self.animal_sign && has_a_sign(&roles, Role::Animal) {
-            push_unique(&mut concepts, ANIMAL_SIGN);
         }
         Analysis {
             tokens,
@@ -765,8 +757,7 @@ const TOO_MUCH_MEDICATION: &str = "too_much_medication";
 const FEVER: &str = "fever";
 /// The concept of a time gone by, which a count of weeks, months or years ago also names.
 const PAST: &str = "past";
-/// The concept the analyser names when a person is said to have a sign (see
-/// [`someone_has_a_sign`]).
+/// The concept the analyser names when a person is said to have a sign (see [`has_a_sign`]).
 const HAS_SIGN: &str = "has_sign";
 /// The concepts that name a person for [`HAS_SIGN`].
 const PERSONS: [&str; 3] = ["experiencing", "relative", "someone"];
@@ -797,16 +788,10 @@ const ONGOING: &str = "ongoing";
 /// fait des convulsions pendant un sevrage, il est sobre maintenant".
 const NOW_REACH: usize = 5;
 
-/// Whether a person is named at most [`SIGN_REACH`] tokens before a sign with no animal
-/// between them: someone has it. A bare "je" anywhere in the message ("je regarde une série
-/// où le personnage vomit du sang", "j'aimerais connaître les risques : hémorragie ?") or
-/// "mon chien a vomi du sang" says no person has it.
-fn someone_has_a_sign(roles: &[Role]) -> bool {
-    has_a_sign(roles, Role::Person)
-}
-
 /// Whether the one who comes nearest before some sign, within [`SIGN_REACH`] tokens, is
-/// `who` (a person or an animal).
+/// `who` (a person or an animal): that one has it. A bare "je" anywhere in the message ("je
+/// regarde une série où le personnage vomit du sang", "j'aimerais connaître les risques :
+/// hémorragie ?") says no person has it, and "mon chien a vomi du sang" is the dog's.
 fn has_a_sign(roles: &[Role], who: Role) -> bool {
     roles.iter().enumerate().any(|(j, &r)| {
         r == Role::Sign

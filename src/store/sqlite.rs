@@ -6,10 +6,10 @@
 //! transaction (one fsync) while the CLI commits each on its own.
 
 use std::borrow::Cow;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
 
 use super::rows::{
     card_json, conversation_columns, conversation_row, frame_row, lead_row, message_row, miss_row,
@@ -772,39 +772,27 @@ impl SqliteStore {
 /// in the writer's queue like a turn, so a purge of months of data never holds it for long.
 pub(super) const PURGE_BATCH: usize = 100;
 
-/// The database file in `data_dir`, if there is one.
 /// A conversation's `recent_ids`: the last [`RECENT_IDS`] visitor message ids and the `seq`
 /// each was stored at, oldest first. Every turn reads and rewrites it on the writer thread, so
-/// the ids are borrowed from the row and the JSON is written by hand: with an owned `String`
-/// per id and serde both ways it was ~2 % of the service's CPU under load.
+/// the ids are borrowed from the row: with an owned `String` per id it was ~2 % of the
+/// service's CPU under load.
 #[derive(Debug, Default)]
 struct RecentIds<'a> {
-    ids: Vec<(Cow<'a, str>, i64)>,
+    ids: Vec<RecentId<'a>>,
     changed: bool,
 }
+
+/// One id and its `seq`, `["id",seq]` in the column (as migration 6 wrote it). Borrowed from
+/// the column unless the id holds a character JSON escapes (a quote, a backslash).
+#[derive(Debug, Serialize, Deserialize)]
+struct RecentId<'a>(#[serde(borrow)] Cow<'a, str>, i64);
 
 impl<'a> RecentIds<'a> {
     /// Reads the column; a value it cannot read counts as none (the ids are a resend guard,
     /// not data: the row stays usable).
     fn parse(json: Option<&'a str>) -> RecentIds<'a> {
         let ids = json
-            .and_then(|j| {
-                // Borrowed unless an id holds a character JSON escapes (a quote, a backslash).
-                serde_json::from_str::<Vec<(&'a str, i64)>>(j)
-                    .map(|v| {
-                        v.into_iter()
-                            .map(|(id, seq)| (Cow::Borrowed(id), seq))
-                            .collect()
-                    })
-                    .or_else(|_| {
-                        serde_json::from_str::<Vec<(String, i64)>>(j).map(|v| {
-                            v.into_iter()
-                                .map(|(id, seq)| (Cow::Owned(id), seq))
-                                .collect()
-                        })
-                    })
-                    .ok()
-            })
+            .and_then(|j| serde_json::from_str(j).ok())
             .unwrap_or_default();
         RecentIds {
             ids,
@@ -816,12 +804,12 @@ impl<'a> RecentIds<'a> {
         self.ids
             .iter()
             .rev()
-            .find(|(i, _)| i == id)
-            .map(|&(_, seq)| seq)
+            .find(|RecentId(i, _)| i == id)
+            .map(|&RecentId(_, seq)| seq)
     }
 
     fn push(&mut self, id: &'a str, seq: i64) {
-        self.ids.push((Cow::Borrowed(id), seq));
+        self.ids.push(RecentId(Cow::Borrowed(id), seq));
         let over = self.ids.len().saturating_sub(RECENT_IDS);
         self.ids.drain(..over);
         self.changed = true;
@@ -831,25 +819,12 @@ impl<'a> RecentIds<'a> {
         self.changed
     }
 
-    /// The column's JSON: `[["id",seq],…]`, as `json_group_array` wrote it in migration 6.
     fn to_json(&self) -> String {
-        let mut out: Vec<u8> =
-            Vec::with_capacity(2 + self.ids.iter().map(|(id, _)| id.len() + 24).sum::<usize>());
-        out.push(b'[');
-        for (i, (id, seq)) in self.ids.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.push(b'[');
-            // Writing into a Vec cannot fail, and a `str` always serialises.
-            let _ = serde_json::to_writer(&mut out, id.as_ref());
-            let _ = write!(out, ",{seq}]");
-        }
-        out.push(b']');
-        String::from_utf8(out).unwrap_or_else(|_| "[]".into())
+        serde_json::to_string(&self.ids).unwrap_or_else(|_| "[]".into())
     }
 }
 
+/// The database file in `data_dir`, if there is one.
 fn existing(data_dir: &Path) -> Result<PathBuf, StoreError> {
     let path = data_dir.join("faqbot.db");
     if !path.is_file() {
