@@ -636,6 +636,15 @@ fn blind_emergency_probes_are_measured() {
             "heldout_not_emergencies10.txt",
             11,
         ),
+        // 80 + 80, written at the start of the twelfth session, read only as a score: 76 (80
+        // named), 10 false at `02dbec3`.
+        (
+            "heldout_emergencies11.txt",
+            76,
+            80,
+            "heldout_not_emergencies11.txt",
+            10,
+        ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
         let (mut told, mut named, mut total) = (0, 0, 0);
