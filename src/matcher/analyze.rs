@@ -235,6 +235,9 @@ enum Role {
     /// Something going on since a moment ago ("depuis ce matin", "en train de"): counts
     /// wherever it stands.
     Ongoing,
+    /// A time some weeks ago ("la semaine dernière", "last week"): the past of a sign it
+    /// follows, not of one after it (see [`tells_a_time_ago`]).
+    Then,
     Other,
 }
 
@@ -374,6 +377,7 @@ impl Analyzer {
             HAS_SIGN,
             SIGN_NOW,
             ANIMAL_SIGN,
+            IF_SIGN,
         ]
         .into_iter()
         .filter(|q| knowledge.concepts.iter().any(|c| c.id == *q))
@@ -400,6 +404,8 @@ impl Analyzer {
                     Role::Now
                 } else if id == ONGOING {
                     Role::Ongoing
+                } else if id == WEEKS_AGO {
+                    Role::Then
                 } else if signs.contains(&id.as_str()) {
                     Role::Sign
                 } else {
@@ -563,10 +569,11 @@ impl Analyzer {
         for (read, concept) in [
             (counts_many_pills(self.lang, &tokens), TOO_MUCH_MEDICATION),
             (reads_a_fever(&tokens), FEVER),
-            (tells_a_time_ago(self.lang, &tokens), PAST),
-            (has_a_sign(&roles, Role::Person), HAS_SIGN),
+            (tells_a_time_ago(self.lang, &tokens, &roles), PAST),
+            (has_a_sign(&roles, &tokens, Holder::Person), HAS_SIGN),
             (a_sign_is_now(&roles), SIGN_NOW),
-            (has_a_sign(&roles, Role::Animal), ANIMAL_SIGN),
+            (has_a_sign(&roles, &tokens, Holder::Animal), ANIMAL_SIGN),
+            (has_a_sign(&roles, &tokens, Holder::IfPerson), IF_SIGN),
         ] {
             if read && self.read_concepts.contains(&concept) {
                 push_unique(&mut concepts, concept);
@@ -774,6 +781,11 @@ const NOT_SIGNS: [&str; 6] = [
 /// "j'ai des selles noires", "mon mari vient de vomir", "she is very yellow".
 const SIGN_REACH: usize = 3;
 
+/// The concept the analyser names when the person nearest before a sign follows an "if" (see
+/// [`supposes`]).
+const IF_SIGN: &str = "if_sign";
+/// Concepts asking whether something is serious or normal: an "if" after them tells a sign.
+const IS_IT_SERIOUS: [&str; 2] = ["is_it_serious", "severity"];
 /// The concept the analyser names when a word saying "now" stands near a sign.
 const SIGN_NOW: &str = "sign_now";
 /// The concept the analyser names when an animal comes nearest before a sign: "mon chien a
@@ -783,24 +795,80 @@ const ANIMAL_SIGN: &str = "animal_sign";
 const ANIMAL: &str = "animal";
 const NOW: &str = "now";
 const ONGOING: &str = "ongoing";
+/// The concept of a time some weeks ago, told in words ("la semaine dernière"); the analyser
+/// reads "il y a 3 semaines" itself.
+const WEEKS_AGO: &str = "weeks_ago";
 /// How far from a sign a "now" may stand and still be the sign's time: "il vomit du sang
 /// depuis ce matin", "et là maintenant elle est toute jaune", but not "il y a deux ans il a
 /// fait des convulsions pendant un sevrage, il est sobre maintenant".
 const NOW_REACH: usize = 5;
 
+/// Who comes nearest before a sign, for [`has_a_sign`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    /// A person: "je vomis du sang", "mon mari vient de s'évanouir".
+    Person,
+    /// A person after an "if": "si je fais une hémorragie pendant mon séjour", "s'il vomit du
+    /// sang, on appelle qui ?", "if she faints". A sign supposed, not had.
+    IfPerson,
+    /// An animal: "mon chien a vomi du sang".
+    Animal,
+}
+
 /// Whether the one who comes nearest before some sign, within [`SIGN_REACH`] tokens, is
-/// `who` (a person or an animal): that one has it. A bare "je" anywhere in the message ("je
-/// regarde une série où le personnage vomit du sang", "j'aimerais connaître les risques :
-/// hémorragie ?") says no person has it, and "mon chien a vomi du sang" is the dog's.
-fn has_a_sign(roles: &[Role], who: Role) -> bool {
+/// `who`: that one has it. A bare "je" anywhere in the message ("je regarde une série où le
+/// personnage vomit du sang", "j'aimerais connaître les risques : hémorragie ?") says no person
+/// has it, "mon chien a vomi du sang" is the dog's, and "si je vomis du sang" is supposed.
+fn has_a_sign(roles: &[Role], tokens: &[Token], who: Holder) -> bool {
     roles.iter().enumerate().any(|(j, &r)| {
-        r == Role::Sign
-            && roles[j.saturating_sub(SIGN_REACH)..j]
-                .iter()
+        if r != Role::Sign {
+            return false;
+        }
+        let from = j.saturating_sub(SIGN_REACH);
+        let Some(p) = (from..j)
+            .rev()
+            .find(|&p| roles[p] == Role::Person || roles[p] == Role::Animal)
+        else {
+            return false;
+        };
+        let holder = if roles[p] == Role::Animal {
+            Holder::Animal
+        } else {
+            // Where the person's words start ("si *mon mari* vomit").
+            let start = (0..=p)
                 .rev()
-                .find(|&&p| p == Role::Person || p == Role::Animal)
-                == Some(&who)
+                .take_while(|&q| roles[q] == Role::Person)
+                .last()
+                .unwrap_or(p);
+            if supposes(tokens, start) {
+                Holder::IfPerson
+            } else {
+                Holder::Person
+            }
+        };
+        holder == who
     })
+}
+
+/// Whether the person named from token `start` on follows an "if": "si je", "si mon mari",
+/// "s'il" (the elided "si" is an "s" before "il" or "ils" only: "il s'évanouit" is no "if"),
+/// "if she". Not after "is it serious" or "is it normal": "c'est grave si on a mal au ventre à
+/// en crier ?", "is it bad if my dad is acting really weird" tell what is happening.
+fn supposes(tokens: &[Token], start: usize) -> bool {
+    let Some(b) = start.checked_sub(1) else {
+        return false;
+    };
+    let conditional = match tokens[b].word.as_str() {
+        "si" | "if" => true,
+        "s" => matches!(tokens[start].word.as_str(), "il" | "ils"),
+        _ => false,
+    };
+    let asks_if_serious = b > 0
+        && tokens[b - 1]
+            .concept
+            .as_deref()
+            .is_some_and(|c| IS_IT_SERIOUS.contains(&c));
+    conditional && !asks_if_serious
 }
 
 /// Whether a message with a sign says it is happening now: something going on since a
@@ -845,20 +913,41 @@ fn reads_a_fever(tokens: &[Token]) -> bool {
     })
 }
 
-/// Whether a French message tells a time some months or years ago: "il y a 18 mois", "ya 3
-/// ans", "y'a sept ans" (a number no concept variant could list). Weeks, days and hours are
-/// not told: "elle a eu l'injection il y a 2 semaines et là elle a 40 de fièvre" is an
-/// emergency, and "là" is no word to tell it by. Nor "il y a trois ans que je vomis", which
-/// lasts until now. English says "ago", which the `past` variants read.
-fn tells_a_time_ago(lang: Lang, tokens: &[Token]) -> bool {
+/// Whether a message tells a time gone by that no concept variant could list: some months or
+/// years ago anywhere in a French message ("il y a 18 mois", "ya 3 ans", "y'a sept ans"), or
+/// some weeks ago right after a sign ("j'ai fait un malaise il y a 3 semaines", "une douleur
+/// dans la poitrine la semaine dernière"). Weeks before a sign are not told: in "elle a eu
+/// l'injection il y a 2 semaines, elle vomit du sang" they date the injection, and only the
+/// verb's tense would say the sign is old. Days and hours are not told either: "hier soir il a
+/// vomi du sang" is still an emergency. Nor "il y a trois ans que je vomis", which lasts until
+/// now. English says "ago", which the `past` variants read.
+fn tells_a_time_ago(lang: Lang, tokens: &[Token], roles: &[Role]) -> bool {
+    // A sign at most `NOW_REACH` tokens before `i`: the time after it is the sign's.
+    let follows_a_sign = |i: usize| roles[i.saturating_sub(NOW_REACH)..i].contains(&Role::Sign);
+    let weeks_in_words = roles
+        .iter()
+        .enumerate()
+        .any(|(i, &r)| r == Role::Then && follows_a_sign(i));
+    if weeks_in_words {
+        return true;
+    }
     if lang != Lang::Fr {
         return false;
     }
-    let unit = |t: &Token| matches!(t.word.as_str(), "mois" | "an" | "ans" | "annee" | "annees");
+    let long = |t: &Token| matches!(t.word.as_str(), "mois" | "an" | "ans" | "annee" | "annees");
+    let weeks = |t: &Token| matches!(t.word.as_str(), "semaine" | "semaines");
     let number = |t: &Token| count(lang, &t.word).is_some_and(|n| n >= 1);
     tokens.windows(3).enumerate().any(|(i, w)| {
         let ago = w[0].word == "ya" || (w[0].word == "a" && i > 0 && tokens[i - 1].word == "y");
-        ago && number(&w[1]) && unit(&w[2]) && !lasting(tokens, i + 3)
+        // Where the phrase starts: "il y a", "y a", "ya".
+        let start = if w[0].word == "ya" {
+            i
+        } else {
+            i.saturating_sub(2)
+        };
+        ago && number(&w[1])
+            && (long(&w[2]) || (weeks(&w[2]) && follows_a_sign(start)))
+            && !lasting(tokens, i + 3)
     })
 }
 

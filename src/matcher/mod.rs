@@ -981,6 +981,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn weeks_after_a_sign_a_supposed_sign_a_risk_or_a_generality_hold_back() {
+        assert_emergencies(
+            &[
+                // Weeks before a sign date something else; an "if" after "is it serious" tells.
+                "elle a eu l'injection il y a 3 semaines, elle vomit du sang",
+                "c'est grave si on a mal au ventre à en crier et que le ventre est dur ?",
+                "si je vomis du sang maintenant, je fais quoi ?",
+                "mon mari vomit parfois du sang et là il recommence",
+            ],
+            &[
+                "j'ai fait un malaise il y a 3 semaines, rien de grave, le traitement est possible ?",
+                "my dad fainted last week, the doctor said it was nothing",
+                "Si je fais une hémorragie pendant mon séjour, la clinique a-t-elle une réanimation ?",
+                "s'il vomit du sang après l'injection, que faites-vous ?",
+                "Les risques de l'injection : hémorragie, infection ?",
+                "Pourquoi les malades du foie ont parfois les selles noires ?",
+            ],
+        );
+    }
+
+    #[test]
     fn chills_with_fever_a_small_child_with_pills_and_a_fall_are_emergencies() {
         assert_emergencies(
             &[

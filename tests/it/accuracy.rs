@@ -580,7 +580,7 @@ fn blind_emergency_probes_are_measured() {
             82,
             100,
             "heldout_not_emergencies.txt",
-            2,
+            1,
         ),
         (
             "heldout_emergencies2.txt",
@@ -594,7 +594,7 @@ fn blind_emergency_probes_are_measured() {
             45,
             50,
             "heldout_not_emergencies3.txt",
-            4,
+            2,
         ),
         (
             "heldout_emergencies4.txt",
@@ -608,7 +608,7 @@ fn blind_emergency_probes_are_measured() {
             79,
             80,
             "heldout_not_emergencies5.txt",
-            7,
+            5,
         ),
         // Tuned on in the eleventh session: 69 replies (80 named), 23 false before it.
         (
@@ -616,7 +616,7 @@ fn blind_emergency_probes_are_measured() {
             80,
             80,
             "heldout_not_emergencies6.txt",
-            1,
+            0,
         ),
         // Tuned on in the eleventh session too, after it was scored: 70 (80 named), 27 false at
         // `c574dcd`, 70 and 20 at `e5d38c2`.
@@ -643,7 +643,7 @@ fn blind_emergency_probes_are_measured() {
             79,
             80,
             "heldout_not_emergencies9.txt",
-            5,
+            4,
         ),
         // 60 + 60, read only as a score: 52 (59 named), 18 false at `c574dcd`; 53 (60 named)
         // and 11 at `5d5ca97`, before the changes made from probe 9.
