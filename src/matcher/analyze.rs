@@ -829,7 +829,7 @@ fn has_a_sign(roles: &[Role], tokens: &[Token], who: Holder) -> bool {
             .rev()
             .find(|&p| roles[p] == Role::Person || roles[p] == Role::Animal)
         else {
-            return false;
+            return who == Holder::Person && told_after(roles, tokens, j);
         };
         let holder = if roles[p] == Role::Animal {
             Holder::Animal
@@ -847,6 +847,19 @@ fn has_a_sign(roles: &[Role], tokens: &[Token], who: Holder) -> bool {
             }
         };
         holder == who
+    })
+}
+
+/// Whether a person is named right after the sign at `j` as the one who has it: "des
+/// vomissements de sang chez mon père", "black stools in my husband", "une confusion soudaine
+/// chez mon mari". Only after "chez", "de", "in": not "des convulsions, que j'ai lu, peuvent
+/// arriver…" (so "une douleur comme celle que j'ai" is not read as someone's either).
+fn told_after(roles: &[Role], tokens: &[Token], j: usize) -> bool {
+    let end = (j + SIGN_REACH + 2).min(roles.len());
+    (j + 1..end).any(|p| {
+        roles[p] == Role::Person
+            && roles[p - 1] != Role::Person
+            && matches!(tokens[p - 1].word.as_str(), "chez" | "de" | "d" | "in")
     })
 }
 

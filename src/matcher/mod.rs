@@ -952,12 +952,16 @@ pub(crate) mod tests {
                 "je vomis du sang, est-ce un effet secondaire du traitement ?",
                 "mon mari vient de vomir du sang, c'est possible avec une cirrhose ?",
                 "my stools are black, can the injection cause that?",
+                // Or right after it, as the one who has it.
+                "vomissements de sang chez mon père, est-ce un effet secondaire ?",
+                "confusion soudaine chez mon mari cirrhotique, est-ce possible avec la maladie ?",
             ],
             &[
                 // "je" elsewhere in the message says nobody has it.
                 "Dans la série que je regarde, le personnage vomit du sang, c'est réaliste ?",
                 "On m'a dit qu'une hémorragie peut arriver avec les varices, c'est vrai ?",
                 "In the novel I'm writing, a character vomits blood. Is that accurate?",
+                "des convulsions, que j'ai lu, peuvent arriver avec l'encéphalopathie ?",
             ],
         );
     }
