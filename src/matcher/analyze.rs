@@ -542,6 +542,8 @@ impl Analyzer {
         let mut concepts: Vec<String> = Vec::new();
         // Each token's role, for the concepts read from positions (`HAS_SIGN`…).
         let mut roles = vec![Role::Other; tokens.len()];
+        // Each sign told (start, length, concept) and whether a negation before it says no.
+        let mut signs: Vec<(usize, usize, usize, bool)> = Vec::new();
         for f in found {
             match f {
                 // "il y a trois ans que je vomis": a time that lasts until now, not the past.
@@ -553,6 +555,9 @@ impl Analyzer {
                         t.concept = Some(id.clone());
                     }
                     roles[start..start + len].fill(self.concept_role[idx]);
+                    if self.concept_role[idx] == Role::Sign {
+                        signs.push((start, len, idx, negated(&tokens, start)));
+                    }
                     if self.concept_rules_only[idx] {
                         for t in tokens[start..start + len].iter().filter(|t| !t.stop) {
                             push_unique(&mut terms, &t.stem);
@@ -564,6 +569,18 @@ impl Analyzer {
                 }
                 Found::Word(i) if !tokens[i].stop => push_unique(&mut terms, &tokens[i].stem),
                 Found::Word(_) => {}
+            }
+        }
+        // A sign said not to be there ("pas de fièvre", "il n'a jamais vomi de sang", "no
+        // bleeding, no confusion") is no sign to the rules: not where it stands, and not at all
+        // when every mention of it says no. Matching still reads its words.
+        for &(start, len, idx, no) in &signs {
+            if no {
+                roles[start..start + len].fill(Role::Other);
+                let only_no = signs.iter().all(|&(_, _, i, n)| i != idx || n);
+                if only_no {
+                    concepts.retain(|c| *c != self.concept_ids[idx]);
+                }
             }
         }
         for (read, concept) in [
@@ -848,6 +865,34 @@ fn has_a_sign(roles: &[Role], tokens: &[Token], who: Holder) -> bool {
         };
         holder == who
     })
+}
+
+/// Whether the sign starting at token `start` is said not to be there: right after "sans",
+/// "aucun", "jamais", "no", "not", "never", "without" ("sans fièvre", "jamais vomi", "no
+/// bleeding"), after "pas de" ("je n'ai pas de douleur à la poitrine"; not "il n'arrête pas de
+/// vomir"), "jamais eu de", or a "ni" at most three words before ("ni eu les selles noires").
+/// A negation a sign's own words hold ("ne respire pas", "not breathing", "sans
+/// connaissance") is inside it, not before it.
+fn negated(tokens: &[Token], start: usize) -> bool {
+    let word = |back: usize| {
+        start
+            .checked_sub(back)
+            .map_or("", |i| tokens[i].word.as_str())
+    };
+    let right_before = matches!(
+        word(1),
+        "sans" | "aucun" | "aucune" | "jamais" | "no" | "not" | "never" | "without"
+    );
+    let de = matches!(word(1), "de" | "d");
+    let pas_de = de
+        && word(2) == "pas"
+        && !matches!(
+            word(3),
+            "arrete" | "arretent" | "cesse" | "cessent" | "empeche"
+        );
+    let jamais_eu_de = de && matches!(word(2), "eu" | "fait") && word(3) == "jamais";
+    let ni = (1..=3).any(|back| word(back) == "ni");
+    right_before || pas_de || jamais_eu_de || ni
 }
 
 /// Whether a person is named right after the sign at `j` as the one who has it: "des

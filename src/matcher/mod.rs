@@ -1006,6 +1006,26 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_sign_said_not_to_be_there_is_no_sign_and_a_head_knock_or_a_cleaner_is() {
+        assert_emergencies(
+            &[
+                // A negation a sign's own words hold, or one that says it goes on.
+                "il n'arrête pas de vomir du sang",
+                "je ne peux pas respirer",
+                "pas de fièvre mais il vomit du sang",
+                "mon oncle s'est cogné la tête au ski, là il vomit",
+                "my grandson drank some of the dishwasher liquid, he's coughing",
+            ],
+            &[
+                "Je n'ai pas de douleur à la poitrine, pas de fièvre, je voulais juste les délais",
+                "Mon père a une cirrhose stable, il n'a jamais vomi de sang ni eu les selles noires.",
+                "My husband's cirrhosis is stable, no bleeding, no confusion so far. Can he start?",
+                "jsuis pompier volontaire, vous avez de la doc sur la cirrhose pour les familles ?",
+            ],
+        );
+    }
+
+    #[test]
     fn chills_with_fever_a_small_child_with_pills_and_a_fall_are_emergencies() {
         assert_emergencies(
             &[

@@ -601,7 +601,7 @@ fn blind_emergency_probes_are_measured() {
             100,
             100,
             "heldout_not_emergencies4.txt",
-            3,
+            2,
         ),
         (
             "heldout_emergencies5.txt",
@@ -646,13 +646,14 @@ fn blind_emergency_probes_are_measured() {
             4,
         ),
         // 60 + 60, read only as a score: 52 (59 named), 18 false at `c574dcd`; 53 (60 named)
-        // and 11 at `5d5ca97`, before the changes made from probe 9.
+        // and 11 at `5d5ca97`, before the changes made from probe 9; 55 and 10 after those made
+        // from probe 12 (twelfth session).
         (
             "heldout_emergencies10.txt",
-            54,
+            55,
             60,
             "heldout_not_emergencies10.txt",
-            11,
+            10,
         ),
         // 80 + 80, written at the start of the twelfth session, read only as a score: 76 (80
         // named), 10 false at `02dbec3`.
@@ -662,6 +663,15 @@ fn blind_emergency_probes_are_measured() {
             80,
             "heldout_not_emergencies11.txt",
             10,
+        ),
+        // 80 + 80, written in the twelfth session after the session's first changes, then
+        // tuned on: 74 (80 named), 14 false at `cf16c0c`; 74 and 12 at `a8207f5` (unseen).
+        (
+            "heldout_emergencies12.txt",
+            80,
+            80,
+            "heldout_not_emergencies12.txt",
+            3,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
