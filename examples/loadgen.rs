@@ -37,6 +37,11 @@ enum Mode {
         /// Questions, one JSON object with a "q" field per line, asked in turn.
         #[arg(long, default_value = "tests/data/dev.jsonl")]
         data: PathBuf,
+        /// Milliseconds each visitor waits after a reply before asking again, on average (each
+        /// wait drawn between half and one and a half times it, so visitors do not ask in step):
+        /// a person reading and typing. 0: ask as soon as the reply comes (the saturation test).
+        #[arg(long, default_value_t = 0)]
+        think_ms: u64,
     },
     /// Opens N connections, waits for each welcome, holds them all, reports.
     Idle {
@@ -68,13 +73,26 @@ async fn main() -> anyhow::Result<()> {
             visitors,
             questions,
             data,
-        } => chat(&common, visitors, questions, &data).await,
+            think_ms,
+        } => chat(&common, visitors, questions, &data, think_ms).await,
         Mode::Idle {
             common,
             connections,
             hold,
         } => idle(&common, connections, hold).await,
     }
+}
+
+/// The wait before visitor `v`'s question `q`: between half and one and a half times `mean_ms`,
+/// spread by a hash of (v, q) (deterministic: the same run waits alike).
+fn think(mean_ms: u64, v: usize, q: usize) -> Duration {
+    let mut x = (v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (q as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 29;
+    let spread = (x % 1001) as f64 / 1000.0; // 0..=1
+    Duration::from_secs_f64(mean_ms as f64 / 1000.0 * (0.5 + spread))
 }
 
 /// One visitor's results: reply latencies in µs, errors.
@@ -97,6 +115,7 @@ async fn chat(
     visitors: usize,
     questions: usize,
     data: &PathBuf,
+    think_ms: u64,
 ) -> anyhow::Result<()> {
     let texts: Vec<String> = std::fs::read_to_string(data)
         .with_context(|| format!("cannot read {}", data.display()))?
@@ -125,6 +144,10 @@ async fn chat(
                 }
             };
             for q in 0..questions {
+                // The first wait too: visitors arrive spread out, not all in the same instant.
+                if think_ms > 0 {
+                    tokio::time::sleep(think(think_ms, v, q)).await;
+                }
                 let text = &texts[(v + q) % texts.len()];
                 let id = format!("v{v}-q{q}");
                 let asked = Instant::now();
