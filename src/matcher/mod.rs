@@ -1013,6 +1013,8 @@ pub(crate) mod tests {
                 "il n'arrête pas de vomir du sang",
                 "je ne peux pas respirer",
                 "pas de fièvre mais il vomit du sang",
+                // "a plus" is a goodbye ("à plus") unless the sign's words start first.
+                "il n'a plus de pouls",
                 "mon oncle s'est cogné la tête au ski, là il vomit",
                 "my grandson drank some of the dishwasher liquid, he's coughing",
             ],

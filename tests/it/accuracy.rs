@@ -584,7 +584,7 @@ fn blind_emergency_probes_are_measured() {
         ),
         (
             "heldout_emergencies2.txt",
-            83,
+            84,
             100,
             "heldout_not_emergencies2.txt",
             2,
