@@ -1101,9 +1101,13 @@ pub(crate) mod tests {
                 "je sens plus mon bras droit et j'arrive plus à parler",
                 "il y a deux ans il a eu une hémorragie, et là il recommence à cracher du sang",
                 "je suis au bord du pont",
+                "il est délirant depuis ce matin",
             ],
             &[
                 "vos prix c'est à tomber dans les pommes ! des facilités de paiement ?",
+                // "délirants" is "délire"'s stem; "out of it" a confusion variant.
+                "vos prix sont délirants, vous faites des facilités ?",
+                "you don't come out of it running a fever, do you?",
                 "Your prices nearly made me faint, do you offer payment plans?",
                 "Dans le film, le héros s'effondre en crachant du sang, ça existe vraiment ?",
                 "Is it normal to have black stools with iron pills? I start them next week",
