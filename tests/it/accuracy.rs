@@ -501,11 +501,15 @@ fn the_emergency_probe_gets_112_and_the_symptom_questions_do_not() {
         })
         .collect();
     assert!(missed.is_empty(), "no 112 for: {missed:#?}");
-    let alarmed: Vec<String> = probe("probe_not_emergencies.txt")
-        .into_iter()
-        .filter(|q| m.reply(q, None).kind == ReplyKind::Emergency)
-        .collect();
-    assert!(alarmed.is_empty(), "112 for: {alarmed:#?}");
+    // Symptom words with nothing happening now, and ordinary questions about the FAQ's
+    // topics (indirect, formal, negative, long: "vos prix sont délirants" once got 112).
+    for file in ["probe_not_emergencies.txt", "probe_faq_questions.txt"] {
+        let alarmed: Vec<String> = probe(file)
+            .into_iter()
+            .filter(|q| m.reply(q, None).kind == ReplyKind::Emergency)
+            .collect();
+        assert!(alarmed.is_empty(), "{file}: 112 for: {alarmed:#?}");
+    }
 }
 
 /// Small talk, requests for a person and mentions of one that ask for none, written on
