@@ -846,7 +846,12 @@ fn has_a_sign(roles: &[Role], tokens: &[Token], who: Holder) -> bool {
             .rev()
             .find(|&p| roles[p] == Role::Person || roles[p] == Role::Animal)
         else {
-            return who == Holder::Person && told_after(roles, tokens, j);
+            return match who {
+                Holder::Person => told_after(roles, tokens, j),
+                // "what's your protocol if a patient collapses", "si un patient fait un malaise".
+                Holder::IfPerson => (from.saturating_sub(2)..j).any(|b| supposes_at(tokens, b)),
+                Holder::Animal => false,
+            };
         };
         let holder = if roles[p] == Role::Animal {
             Holder::Animal
@@ -883,6 +888,11 @@ fn negated(tokens: &[Token], start: usize) -> bool {
         word(1),
         "sans" | "aucun" | "aucune" | "jamais" | "no" | "not" | "never" | "without"
     );
+    // "ça fait pas très mal" (not "j'ai pas mal saigné": "pas mal" is "quite a lot").
+    let pas_tres = word(1) == "pas"
+        && tokens
+            .get(start)
+            .is_some_and(|t| matches!(t.word.as_str(), "tres" | "trop"));
     let de = matches!(word(1), "de" | "d");
     let pas_de = de
         && word(2) == "pas"
@@ -892,7 +902,7 @@ fn negated(tokens: &[Token], start: usize) -> bool {
         );
     let jamais_eu_de = de && matches!(word(2), "eu" | "fait") && word(3) == "jamais";
     let ni = (1..=3).any(|back| word(back) == "ni");
-    right_before || pas_de || jamais_eu_de || ni
+    right_before || pas_tres || pas_de || jamais_eu_de || ni
 }
 
 /// Whether a person is named right after the sign at `j` as the one who has it: "des
@@ -913,12 +923,16 @@ fn told_after(roles: &[Role], tokens: &[Token], j: usize) -> bool {
 /// "if she". Not after "is it serious" or "is it normal": "c'est grave si on a mal au ventre à
 /// en crier ?", "is it bad if my dad is acting really weird" tell what is happening.
 fn supposes(tokens: &[Token], start: usize) -> bool {
-    let Some(b) = start.checked_sub(1) else {
-        return false;
-    };
+    start.checked_sub(1).is_some_and(|b| supposes_at(tokens, b))
+}
+
+/// Whether token `b` is an "if" (see [`supposes`]) not after "is it serious".
+fn supposes_at(tokens: &[Token], b: usize) -> bool {
     let conditional = match tokens[b].word.as_str() {
         "si" | "if" => true,
-        "s" => matches!(tokens[start].word.as_str(), "il" | "ils"),
+        "s" => tokens
+            .get(b + 1)
+            .is_some_and(|t| matches!(t.word.as_str(), "il" | "ils")),
         _ => false,
     };
     let asks_if_serious = b > 0

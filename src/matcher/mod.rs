@@ -1028,6 +1028,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn means_at_hand_with_despair_a_now_said_outright_and_an_if_without_a_person() {
+        assert_emergencies(
+            &[
+                "J'ai un fusil à côté de moi. J'en peux plus de ma maladie.",
+                "Standing on the roof ledge. Nobody can fix my liver. Sorry.",
+                "est-ce grave si j'ai 40 de fièvre et que je grelotte depuis la perfusion ? c'est maintenant",
+            ],
+            &[
+                "What's your protocol if a patient collapses during treatment at the clinic?",
+                "c pas urgent mais j'ai un peu mal au côté droit depuis des mois, ça fait pas très mal",
+                "Quels sont les signes qui doivent faire appeler le 112 quand on a une cirrhose ?",
+                "J'en peux plus de ces démarches pour le remboursement, vous aidez pour les papiers ?",
+            ],
+        );
+    }
+
+    #[test]
     fn chills_with_fever_a_small_child_with_pills_and_a_fall_are_emergencies() {
         assert_emergencies(
             &[

@@ -651,22 +651,22 @@ fn blind_emergency_probes_are_measured() {
         ),
         // 60 + 60, read only as a score: 52 (59 named), 18 false at `c574dcd`; 53 (60 named)
         // and 11 at `5d5ca97`, before the changes made from probe 9; 55 and 10 after those made
-        // from probe 12 (twelfth session).
+        // from probe 12 (twelfth session), 56 and 10 after those from probe 14.
         (
             "heldout_emergencies10.txt",
-            55,
+            56,
             60,
             "heldout_not_emergencies10.txt",
             10,
         ),
         // 80 + 80, written at the start of the twelfth session, read only as a score: 76 (80
-        // named), 10 false at `02dbec3`.
+        // named), 10 false at `02dbec3`; 76 and 8 after the changes made from probe 14.
         (
             "heldout_emergencies11.txt",
             76,
             80,
             "heldout_not_emergencies11.txt",
-            10,
+            8,
         ),
         // 80 + 80, written in the twelfth session after the session's first changes, then
         // tuned on: 74 (80 named), 14 false at `cf16c0c`; 74 and 12 at `a8207f5` (unseen).
@@ -685,6 +685,25 @@ fn blind_emergency_probes_are_measured() {
             80,
             "heldout_not_emergencies13.txt",
             12,
+        ),
+        // Written late in the twelfth session, then tuned on: 75 (80 named), 11 false at
+        // `cf16c0c`; 75 and 9 at `a9e9834` (unseen).
+        (
+            "heldout_emergencies14.txt",
+            80,
+            80,
+            "heldout_not_emergencies14.txt",
+            1,
+        ),
+        // Written with probe 14, read only as a score: 71 (77 named), 21 false at `cf16c0c`;
+        // 71 (77 named) and 15 at `a9e9834`; 71 and 14 after the changes made from probe 14.
+        // Three emergencies name no 112 at all: not looked at (tests/data/README.md).
+        (
+            "heldout_emergencies15.txt",
+            71,
+            77,
+            "heldout_not_emergencies15.txt",
+            14,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
