@@ -490,15 +490,19 @@ impl Matcher {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
             return (format!("emergency: the rule [{rule}] fired"), reply);
         }
-        // 2. A request for a person.
+        // 2. A request for a person. A warning sign beside it still gets the safety line: an
+        // advisor may take minutes to answer ("il ne parle plus, ses yeux sont jaunes… le
+        // traitement coûte combien ?" got the handoff and no word of 112).
         if let Some((i, rule)) = self.rule_fires(IntentKind::Handoff, terms, analysis) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
-            return (format!("handoff: the rule [{rule}] fired"), reply);
+            let why = format!("handoff: the rule [{rule}] fired");
+            return self.with_safety_line(analysis, lang, why, reply);
         }
         // 3. What the bot must never answer from the article: a diagnosis, a medication.
         if let Some((i, rule)) = self.firm_fallback(terms, analysis) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
-            return (format!("fallback: the rule [{rule}] fired"), reply);
+            let why = format!("fallback: the rule [{rule}] fired");
+            return self.with_safety_line(analysis, lang, why, reply);
         }
         // 4. Small talk about the bot itself ("tu es un robot ?", "what's your name?"), when
         // nothing but its rule's words and politeness is in the question.
@@ -1042,6 +1046,20 @@ pub(crate) mod tests {
                 "J'en peux plus de ces démarches pour le remboursement, vous aidez pour les papiers ?",
             ],
         );
+    }
+
+    #[test]
+    fn a_request_for_a_person_beside_a_warning_sign_names_112() {
+        let m = Matcher::new(Arc::new(shipped()));
+        let r = m.reply(
+            "je voudrais parler à un conseiller, mon père a les yeux jaunes depuis hier",
+            None,
+        );
+        assert_eq!(r.kind, ReplyKind::Handoff);
+        assert!(r.text.contains("112"), "{}", r.text);
+        let plain = m.reply("je voudrais parler à un conseiller", None);
+        assert_eq!(plain.kind, ReplyKind::Handoff);
+        assert!(!plain.text.contains("112"), "{}", plain.text);
     }
 
     #[test]
