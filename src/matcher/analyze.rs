@@ -583,14 +583,15 @@ impl Analyzer {
                 }
             }
         }
+        let holders = Holders::read(&roles, &tokens);
         for (read, concept) in [
             (counts_many_pills(self.lang, &tokens), TOO_MUCH_MEDICATION),
             (reads_a_fever(&tokens), FEVER),
             (tells_a_time_ago(self.lang, &tokens, &roles), PAST),
-            (has_a_sign(&roles, &tokens, Holder::Person), HAS_SIGN),
+            (holders.person, HAS_SIGN),
             (a_sign_is_now(&roles), SIGN_NOW),
-            (has_a_sign(&roles, &tokens, Holder::Animal), ANIMAL_SIGN),
-            (has_a_sign(&roles, &tokens, Holder::IfPerson), IF_SIGN),
+            (holders.animal, ANIMAL_SIGN),
+            (holders.supposed, IF_SIGN),
         ] {
             if read && self.read_concepts.contains(&concept) {
                 push_unique(&mut concepts, concept);
@@ -781,7 +782,7 @@ const TOO_MUCH_MEDICATION: &str = "too_much_medication";
 const FEVER: &str = "fever";
 /// The concept of a time gone by, which a count of weeks, months or years ago also names.
 const PAST: &str = "past";
-/// The concept the analyser names when a person is said to have a sign (see [`has_a_sign`]).
+/// The concept the analyser names when a person is said to have a sign (see [`Holders::read`]).
 const HAS_SIGN: &str = "has_sign";
 /// The concepts that name a person for [`HAS_SIGN`].
 const PERSONS: [&str; 3] = ["experiencing", "relative", "someone"];
@@ -820,56 +821,56 @@ const WEEKS_AGO: &str = "weeks_ago";
 /// fait des convulsions pendant un sevrage, il est sobre maintenant".
 const NOW_REACH: usize = 5;
 
-/// Who comes nearest before a sign, for [`has_a_sign`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Holder {
-    /// A person: "je vomis du sang", "mon mari vient de s'évanouir".
-    Person,
-    /// A person after an "if": "si je fais une hémorragie pendant mon séjour", "s'il vomit du
-    /// sang, on appelle qui ?", "if she faints". A sign supposed, not had.
-    IfPerson,
-    /// An animal: "mon chien a vomi du sang".
-    Animal,
+/// Who the message says has its signs (see [`Holders::read`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Holders {
+    /// A person has one: "je vomis du sang", "mon mari vient de s'évanouir", "vomissements de
+    /// sang chez mon père".
+    person: bool,
+    /// One is supposed, after an "if": "si je fais une hémorragie pendant mon séjour", "s'il
+    /// vomit du sang, on appelle qui ?", "your protocol if a patient collapses".
+    supposed: bool,
+    /// An animal has one: "mon chien a vomi du sang".
+    animal: bool,
 }
 
-/// Whether the one who comes nearest before some sign, within [`SIGN_REACH`] tokens, is
-/// `who`: that one has it. A bare "je" anywhere in the message ("je regarde une série où le
-/// personnage vomit du sang", "j'aimerais connaître les risques : hémorragie ?") says no person
-/// has it, "mon chien a vomi du sang" is the dog's, and "si je vomis du sang" is supposed.
-fn has_a_sign(roles: &[Role], tokens: &[Token], who: Holder) -> bool {
-    roles.iter().enumerate().any(|(j, &r)| {
-        if r != Role::Sign {
-            return false;
-        }
-        let from = j.saturating_sub(SIGN_REACH);
-        let Some(p) = (from..j)
-            .rev()
-            .find(|&p| roles[p] == Role::Person || roles[p] == Role::Animal)
-        else {
-            return match who {
-                Holder::Person => told_after(roles, tokens, j),
-                // "what's your protocol if a patient collapses", "si un patient fait un malaise".
-                Holder::IfPerson => (from.saturating_sub(2)..j).any(|b| supposes_at(tokens, b)),
-                Holder::Animal => false,
-            };
-        };
-        let holder = if roles[p] == Role::Animal {
-            Holder::Animal
-        } else {
-            // Where the person's words start ("si *mon mari* vomit").
-            let start = (0..=p)
+impl Holders {
+    /// For each sign, the one who comes nearest before it within [`SIGN_REACH`] tokens has it.
+    /// A bare "je" anywhere in the message ("je regarde une série où le personnage vomit du
+    /// sang", "j'aimerais connaître les risques : hémorragie ?") says no person has it, "mon
+    /// chien a vomi du sang" is the dog's, and "si je vomis du sang" is supposed. With nobody
+    /// before it, a person right after it (see [`told_after`]) has it, and an "if" a few words
+    /// before supposes it. One pass over the signs for the three.
+    fn read(roles: &[Role], tokens: &[Token]) -> Holders {
+        let mut h = Holders::default();
+        for j in (0..roles.len()).filter(|&j| roles[j] == Role::Sign) {
+            let from = j.saturating_sub(SIGN_REACH);
+            let nearest = (from..j)
                 .rev()
-                .take_while(|&q| roles[q] == Role::Person)
-                .last()
-                .unwrap_or(p);
-            if supposes(tokens, start) {
-                Holder::IfPerson
-            } else {
-                Holder::Person
+                .find(|&p| roles[p] == Role::Person || roles[p] == Role::Animal);
+            match nearest {
+                None => {
+                    h.person |= told_after(roles, tokens, j);
+                    h.supposed |= (from.saturating_sub(2)..j).any(|b| supposes_at(tokens, b));
+                }
+                Some(p) if roles[p] == Role::Animal => h.animal = true,
+                Some(p) => {
+                    // Where the person's words start ("si *mon mari* vomit").
+                    let start = (0..=p)
+                        .rev()
+                        .take_while(|&q| roles[q] == Role::Person)
+                        .last()
+                        .unwrap_or(p);
+                    if supposes(tokens, start) {
+                        h.supposed = true;
+                    } else {
+                        h.person = true;
+                    }
+                }
             }
-        };
-        holder == who
-    })
+        }
+        h
+    }
 }
 
 /// Whether the sign starting at token `start` is said not to be there: right after "sans",
