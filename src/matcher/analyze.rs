@@ -874,8 +874,8 @@ impl Holders {
 }
 
 /// Whether the sign starting at token `start` is said not to be there: right after "sans",
-/// "aucun", "jamais", "no", "not", "never", "without" ("sans fièvre", "jamais vomi", "no
-/// bleeding"), after "pas de" ("je n'ai pas de douleur à la poitrine"; not "il n'arrête pas de
+/// "aucun", "jamais", "no", "not", "never", "nothing", "without" ("sans fièvre", "jamais
+/// vomi", "no bleeding", "nothing sharp"), after "pas de" or "rien de" ("je n'ai pas de douleur à la poitrine"; not "il n'arrête pas de
 /// vomir"), "jamais eu de", or a "ni" at most three words before ("ni eu les selles noires").
 /// A negation a sign's own words hold ("ne respire pas", "not breathing", "sans
 /// connaissance") is inside it, not before it.
@@ -887,7 +887,7 @@ fn negated(tokens: &[Token], start: usize) -> bool {
     };
     let right_before = matches!(
         word(1),
-        "sans" | "aucun" | "aucune" | "jamais" | "no" | "not" | "never" | "without"
+        "sans" | "aucun" | "aucune" | "jamais" | "no" | "not" | "never" | "nothing" | "without"
     );
     // "ça fait pas très mal" (not "j'ai pas mal saigné": "pas mal" is "quite a lot").
     let pas_tres = word(1) == "pas"
@@ -901,9 +901,10 @@ fn negated(tokens: &[Token], start: usize) -> bool {
             word(3),
             "arrete" | "arretent" | "cesse" | "cessent" | "empeche"
         );
+    let rien_de = de && word(2) == "rien";
     let jamais_eu_de = de && matches!(word(2), "eu" | "fait") && word(3) == "jamais";
     let ni = (1..=3).any(|back| word(back) == "ni");
-    right_before || pas_tres || pas_de || jamais_eu_de || ni
+    right_before || pas_tres || pas_de || rien_de || jamais_eu_de || ni
 }
 
 /// Whether a person is named right after the sign at `j` as the one who has it: "des

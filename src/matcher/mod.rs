@@ -1032,6 +1032,26 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn something_drunk_or_swallowed_a_farewell_with_the_means_and_nothing_said_as_a_sign() {
+        assert_emergencies(
+            &[
+                "my toddler just drank some of the bleach I was cleaning with",
+                "jai bu de leau de javel ya 10 min jai mal au ventre",
+                "Our son swallowed a few of those tiny magnet balls, his tummy hurts",
+                "my nephew drank some lamp oil, he's coughing",
+                "my 3 year old got into grandma's pills and he's really sleepy",
+                "je suis sur le pont avec ses cachets dans la poche, personne peut m'aider, adieu",
+            ],
+            &[
+                "j'ai pris de l'acide ursodésoxycholique pendant un an, est-ce compatible ?",
+                "Every now and then I get a dull ache under my ribs, nothing sharp. Is it my liver?",
+                "Suite à l'hémorragie de mon époux en mars dernier, traitée avec succès, un devis ?",
+                "Do you treat patients who had liver failure after mushroom poisoning?",
+            ],
+        );
+    }
+
+    #[test]
     fn means_at_hand_with_despair_a_now_said_outright_and_an_if_without_a_person() {
         assert_emergencies(
             &[

@@ -581,21 +581,21 @@ fn blind_emergency_probes_are_measured() {
     let sets = [
         (
             "heldout_emergencies.txt",
-            82,
+            83,
             100,
             "heldout_not_emergencies.txt",
             1,
         ),
         (
             "heldout_emergencies2.txt",
-            84,
+            85,
             100,
             "heldout_not_emergencies2.txt",
             2,
         ),
         (
             "heldout_emergencies3.txt",
-            45,
+            46,
             50,
             "heldout_not_emergencies3.txt",
             2,
@@ -657,7 +657,7 @@ fn blind_emergency_probes_are_measured() {
             56,
             60,
             "heldout_not_emergencies10.txt",
-            10,
+            9,
         ),
         // 80 + 80, written at the start of the twelfth session, read only as a score: 76 (80
         // named), 10 false at `02dbec3`; 76 and 8 after the changes made from probe 14.
@@ -681,10 +681,10 @@ fn blind_emergency_probes_are_measured() {
         // score: 74 (80 named), 12 false at `459c863`; the session's start `cf16c0c` 74 and 15.
         (
             "heldout_emergencies13.txt",
-            74,
+            75,
             80,
             "heldout_not_emergencies13.txt",
-            12,
+            11,
         ),
         // Written late in the twelfth session, then tuned on: 75 (80 named), 11 false at
         // `cf16c0c`; 75 and 9 at `a9e9834` (unseen).
@@ -703,17 +703,37 @@ fn blind_emergency_probes_are_measured() {
             74,
             80,
             "heldout_not_emergencies15.txt",
-            14,
+            13,
         ),
-        // 60 + 60, written before probe 15 was read, read only as a score: 50 (58 named), 9 false
-        // at `cf16c0c`; 50 (58) and 5 at `def4666`; 51 (58) and 5 after the fixes from probe
-        // 15. Two emergencies name no 112: not looked at.
+        // 60 + 60, written before probe 15 was read: 50 (58 named), 9 false at `cf16c0c`; 50
+        // (58) and 5 at `def4666`; 51 (58) and 5 after the fixes from probe 15. In the
+        // thirteenth session, after probes 17 and 18 were written, its two emergencies that
+        // named no 112 were read (bleach drunk, a farewell on a bridge) and their classes
+        // fixed with probe 17's: 53 (60) and 4.
         (
             "heldout_emergencies16.txt",
-            51,
-            58,
+            53,
+            60,
             "heldout_not_emergencies16.txt",
-            5,
+            4,
+        ),
+        // 80 + 80, written blind at the start of the thirteenth session, then tuned on: 69 (78
+        // named), 6 false at `81eedb2`.
+        (
+            "heldout_emergencies17.txt",
+            79,
+            80,
+            "heldout_not_emergencies17.txt",
+            0,
+        ),
+        // 60 + 60, written with probe 17, read only as a score: 52 (60 named), 2 false at
+        // `81eedb2`; 53 (60) and 2 after the changes made from probes 16 and 17.
+        (
+            "heldout_emergencies18.txt",
+            53,
+            60,
+            "heldout_not_emergencies18.txt",
+            2,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
