@@ -1052,6 +1052,25 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn shock_an_electric_one_a_clot_and_a_stranger_on_screen() {
+        assert_emergencies(
+            &[
+                "il me répond plus et il est tout blanc",
+                "mon collègue a pris un coup de jus sur le chantier, son cœur bat n'importe comment",
+                "my mom's leg is huge and red and now she's out of breath just sitting",
+                "cut my hand deep, the towel is still soaking through and I feel dizzy",
+                "ma mère a un mal de tête d'un coup, le pire de sa vie, elle vomit",
+            ],
+            &[
+                "J'ai vu dans une série une femme qui crachait du sang à cause de son foie, ça existe ?",
+                "Avec le prix des billets je vais faire un AVC, vous remboursez le vol ?",
+                "le conseiller ne me répond plus, je peux avoir quelqu'un d'autre ?",
+                "mes selles sont toutes blanches depuis une semaine, c'est le foie ?",
+            ],
+        );
+    }
+
+    #[test]
     fn means_at_hand_with_despair_a_now_said_outright_and_an_if_without_a_person() {
         assert_emergencies(
             &[

@@ -726,14 +726,34 @@ fn blind_emergency_probes_are_measured() {
             "heldout_not_emergencies17.txt",
             0,
         ),
-        // 60 + 60, written with probe 17, read only as a score: 52 (60 named), 2 false at
-        // `81eedb2`; 53 (60) and 2 after the changes made from probes 16 and 17.
+        // 60 + 60, written with probe 17: 52 (60 named), 2 false at `81eedb2`; 53 (60) and 2
+        // after the changes made from probes 16 and 17 (unseen); then tuned on, once probes 19
+        // and 20 were written: 60 (60) and 0.
         (
             "heldout_emergencies18.txt",
-            53,
+            60,
             60,
             "heldout_not_emergencies18.txt",
-            2,
+            0,
+        ),
+        // 80 + 80, written in the thirteenth session after the changes from probes 16 and 17,
+        // read only as a score: 61 (80 named), 6 false at `81eedb2`; 62 and 5 at `aa2d55e`; 64
+        // and 5 after the changes from probe 18.
+        (
+            "heldout_emergencies19.txt",
+            64,
+            80,
+            "heldout_not_emergencies19.txt",
+            5,
+        ),
+        // 60 + 60, written with probe 19, read only as a score: 53 (60 named), 3 false at
+        // `81eedb2`, at `aa2d55e` and after the changes from probe 18.
+        (
+            "heldout_emergencies20.txt",
+            53,
+            60,
+            "heldout_not_emergencies20.txt",
+            3,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
