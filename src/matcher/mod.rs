@@ -1071,6 +1071,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_sign_between_ne_and_pas_is_none_and_what_a_relative_sees_is_one() {
+        assert_emergencies(
+            &[
+                "Mon bébé est tombé sur la tête en jouant, il a vomi deux fois",
+                "my grandad hit his head, he keeps asking the same question over and over",
+                "mon grand-père est resté au soleil, il dit plus rien de sensé et il est brûlant",
+                "la rougeur monte jusqu'à l'épaule depuis l'injection et j'ai 40 de fièvre",
+                "ma mere arrive plus a bouger le coté gauche et elle dit des mots qui veulent rien dire",
+                "Scooter crash outside my house, the young guy isn't moving and his head is bleeding",
+                "il ne vomit plus que du sang depuis ce matin",
+            ],
+            &[
+                "Non je ne vomis pas de sang et je n'ai pas de selles noires, juste de la fatigue",
+                "Does the injection hurt? I'm scared I'll pass out from the pain.",
+                "Mon père a saigné du nez une heure dimanche dernier, aux urgences c'est réglé",
+                "Le gastro a dit que s'il continue à boire il va finir aux urgences en vomissant du sang",
+            ],
+        );
+    }
+
+    #[test]
     fn means_at_hand_with_despair_a_now_said_outright_and_an_if_without_a_person() {
         assert_emergencies(
             &[

@@ -581,14 +581,14 @@ fn blind_emergency_probes_are_measured() {
     let sets = [
         (
             "heldout_emergencies.txt",
-            83,
+            84,
             100,
             "heldout_not_emergencies.txt",
             1,
         ),
         (
             "heldout_emergencies2.txt",
-            85,
+            86,
             100,
             "heldout_not_emergencies2.txt",
             2,
@@ -736,24 +736,42 @@ fn blind_emergency_probes_are_measured() {
             "heldout_not_emergencies18.txt",
             0,
         ),
-        // 80 + 80, written in the thirteenth session after the changes from probes 16 and 17,
-        // read only as a score: 61 (80 named), 6 false at `81eedb2`; 62 and 5 at `aa2d55e`; 64
-        // and 5 after the changes from probe 18.
+        // 80 + 80, written in the thirteenth session after the changes from probes 16 and 17:
+        // 61 (80 named), 6 false at `81eedb2`; 62 and 5 at `aa2d55e`; 64 and 5 at `e25a614`
+        // (unseen); then tuned on, once probes 21 and 22 were written: 80 and 1.
         (
             "heldout_emergencies19.txt",
-            64,
+            80,
             80,
             "heldout_not_emergencies19.txt",
-            5,
+            1,
         ),
-        // 60 + 60, written with probe 19, read only as a score: 53 (60 named), 3 false at
-        // `81eedb2`, at `aa2d55e` and after the changes from probe 18.
+        // 60 + 60, written with probe 19: 53 (60 named), 3 false at `81eedb2`, `aa2d55e` and
+        // `e25a614` (unseen); then tuned on with probe 19: 60 and 0.
         (
             "heldout_emergencies20.txt",
-            53,
+            60,
             60,
             "heldout_not_emergencies20.txt",
-            3,
+            0,
+        ),
+        // 80 + 80 and 60 + 60, written last in the thirteenth session (22 "hard for a keyword
+        // program": what is seen, in plain words), read only as scores: 60 (80 named) and 6,
+        // 40 (60) and 2 at `81eedb2` and at `e25a614`; 60 and 6, 41 and 2 after the changes
+        // from probes 19 and 20.
+        (
+            "heldout_emergencies21.txt",
+            60,
+            80,
+            "heldout_not_emergencies21.txt",
+            6,
+        ),
+        (
+            "heldout_emergencies22.txt",
+            41,
+            60,
+            "heldout_not_emergencies22.txt",
+            2,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
