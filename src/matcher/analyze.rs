@@ -783,7 +783,7 @@ const FEVER: &str = "fever";
 /// The concept of a time gone by, which a count of weeks, months or years ago also names.
 const PAST: &str = "past";
 /// The concept the analyser names when a person is said to have a sign (see [`Holders::read`]).
-const HAS_SIGN: &str = "has_sign";
+pub(super) const HAS_SIGN: &str = "has_sign";
 /// The concepts that name a person for [`HAS_SIGN`].
 const PERSONS: [&str; 3] = ["experiencing", "relative", "someone"];
 /// Concepts emergency rules name that are no sign: when, who, and calling for help.
@@ -805,7 +805,7 @@ const IF_SIGN: &str = "if_sign";
 /// Concepts asking whether something is serious or normal: an "if" after them tells a sign.
 const IS_IT_SERIOUS: [&str; 2] = ["is_it_serious", "severity"];
 /// The concept the analyser names when a word saying "now" stands near a sign.
-const SIGN_NOW: &str = "sign_now";
+pub(super) const SIGN_NOW: &str = "sign_now";
 /// The concept the analyser names when an animal comes nearest before a sign: "mon chien a
 /// vomi du sang" (not "un chien a mordu ma fille au visage, ça pisse le sang").
 const ANIMAL_SIGN: &str = "animal_sign";

@@ -32,6 +32,15 @@ pub fn with_safety_line(lang: Lang, mut text: String) -> String {
     text
 }
 
+/// `text` opening with [`safety_line`] (taken from its end when it was there).
+pub fn safety_line_first(lang: Lang, text: &str) -> String {
+    let line = safety_line(lang);
+    let rest = text
+        .strip_suffix(line)
+        .map_or(text, |t| t.trim_end_matches('\n'));
+    format!("{line}\n{rest}")
+}
+
 pub fn clarify(lang: Lang, suggestions: &[Suggestion]) -> String {
     let head = match lang {
         // Two lines: the widget shows the suggestions as buttons and leaves out the second.

@@ -408,6 +408,24 @@ impl Matcher {
         (why, reply)
     }
 
+    /// A "did you mean" or "no answer" to a message where someone is said to have a warning
+    /// sign, or one is happening now ("il crache rouge depuis ce matin"), opens with what to do
+    /// if it is an emergency: the rules did not recognise one, but the visitor should not have
+    /// to read past suggestions to find 112. Answers keep the line at the end. Returns whether
+    /// the line moved.
+    fn safety_first(&self, analysis: &Analysis, reply: &mut Reply) -> bool {
+        let unsure = matches!(reply.kind, ReplyKind::Clarify | ReplyKind::Fallback);
+        let held = analysis
+            .concepts
+            .iter()
+            .any(|c| c == analyze::HAS_SIGN || c == analyze::SIGN_NOW);
+        let first = unsure && held && self.safety_concept(analysis).is_some();
+        if first {
+            reply.text = messages::safety_line_first(reply.lang, &reply.text);
+        }
+        first
+    }
+
     /// Whether a concept (`thanks`) is politeness; `along`: the question is courteous, so the
     /// `along` concepts are too.
     fn is_polite(&self, concept: &str, along: bool) -> bool {
@@ -446,7 +464,12 @@ impl Matcher {
             index.reranker.rerank(index, &vectors, &mut top, exact);
         }
         top.truncate(5);
-        let (reason, reply) = self.verdict(question, lang, index, &analysis, &terms, &top);
+        let (mut reason, mut reply) = self.verdict(question, lang, index, &analysis, &terms, &top);
+        if self.safety_first(&analysis, &mut reply) {
+            reason.push_str(
+                "; someone has a warning sign, or it is now: the safety line comes first",
+            );
+        }
         let top = top
             .iter()
             .map(|s| match index.candidates[s.candidate as usize].target {
@@ -1321,6 +1344,23 @@ pub(crate) mod tests {
             "{}",
             emergency.text
         );
+    }
+
+    #[test]
+    fn no_answer_beside_someone_s_sign_opens_with_the_safety_line() {
+        let m = Matcher::new(Arc::new(shipped()));
+        let held = m.reply("mon mari a les yeux jaunes depuis ce matin", None);
+        assert_eq!(held.kind, ReplyKind::Fallback);
+        let line = super::messages::safety_line(held.lang);
+        assert!(held.text.starts_with(line), "{}", held.text);
+        assert_eq!(held.text.matches("112").count(), 1, "{}", held.text);
+        // A sign asked about, held by nobody: the line stays at the end.
+        let asked = m.reply(
+            "est-ce qu'on a souvent les yeux jaunes avec une hépatite ?",
+            None,
+        );
+        assert_eq!(asked.kind, ReplyKind::Clarify);
+        assert!(asked.text.ends_with(line), "{}", asked.text);
     }
 
     #[test]

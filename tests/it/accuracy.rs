@@ -775,11 +775,13 @@ fn blind_emergency_probes_are_measured() {
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
-        let (mut told, mut named, mut total) = (0, 0, 0);
+        let (mut told, mut first, mut named, mut total) = (0, 0, 0, 0);
         for q in probe(file) {
             let r = m.reply(&q, None);
             total += 1;
             told += usize::from(r.kind == ReplyKind::Emergency && r.text.contains("112"));
+            // The 112 reply, or a reply whose first line names 112 (the safety line first).
+            first += usize::from(r.text.lines().next().is_some_and(|l| l.contains("112")));
             named += usize::from(r.text.contains("112"));
         }
         let others_lines = probe(others);
@@ -788,8 +790,8 @@ fn blind_emergency_probes_are_measured() {
             .filter(|q| m.reply(q, None).kind == ReplyKind::Emergency)
             .count();
         println!(
-            "== {file}: 112 reply {told}/{total}, 112 named {named}/{total}; \
-             {others}: {alarmed}/{} false 112",
+            "== {file}: 112 reply {told}/{total}, 112 first {first}/{total}, 112 named \
+             {named}/{total}; {others}: {alarmed}/{} false 112",
             others_lines.len()
         );
         assert!(
