@@ -1104,6 +1104,10 @@ pub(crate) mod tests {
                 "ma mere arrive plus a bouger le coté gauche et elle dit des mots qui veulent rien dire",
                 "Scooter crash outside my house, the young guy isn't moving and his head is bleeding",
                 "il ne vomit plus que du sang depuis ce matin",
+                // A sign whose own words hold the negation stays one.
+                "mon mari ne bouge plus",
+                "ma femme ne respire pas bien",
+                "il n'urine plus depuis hier, il a une cirrhose",
             ],
             &[
                 "Non je ne vomis pas de sang et je n'ai pas de selles noires, juste de la fatigue",
