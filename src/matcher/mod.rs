@@ -419,7 +419,7 @@ impl Matcher {
             .concepts
             .iter()
             .any(|c| c == analyze::HAS_SIGN || c == analyze::SIGN_NOW);
-        let first = unsure && held && self.safety_concept(analysis).is_some();
+        let first = unsure && held;
         if first {
             reply.text = messages::safety_line_first(reply.lang, &reply.text);
         }
