@@ -773,6 +773,23 @@ fn blind_emergency_probes_are_measured() {
             "heldout_not_emergencies22.txt",
             2,
         ),
+        // 80 + 80 and 60 + 60, written at the end of the thirteenth session after every change
+        // of it, never read: 68 (80 named, 75 first) and 4, 56 (60 named, 59 first) and 0; at
+        // `81eedb2` 68 (68 first) and 4, 56 (56 first) and 1.
+        (
+            "heldout_emergencies23.txt",
+            68,
+            80,
+            "heldout_not_emergencies23.txt",
+            4,
+        ),
+        (
+            "heldout_emergencies24.txt",
+            56,
+            60,
+            "heldout_not_emergencies24.txt",
+            0,
+        ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
         let (mut told, mut first, mut named, mut total) = (0, 0, 0, 0);
