@@ -1119,6 +1119,26 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_goodbye_with_the_means_shock_signs_and_a_heater_in_plain_words() {
+        assert_emergencies(
+            &[
+                "my daughter texted me goodbye and there are empty pill packets in the bin",
+                "j'en peux plus, j'ai acheté une corde et ce soir c'est fini",
+                "mon père a le ventre qui gonfle, il est blanc comme un linge et son coeur bat super vite",
+                "le pansement de mon mari est trempé de sang et il a la tête qui tourne",
+                "on a tous envie de vomir depuis qu'on a allumé le chauffage d'appoint au pétrole",
+                "my baby swallowed one of those little round watch batteries",
+            ],
+            &[
+                "Mon mari est en réanimation pour une hémorragie digestive, il est bien pris en charge. Et après ?",
+                "Mon mari a fait un gros malaise dimanche passé, aux urgences tout est en ordre",
+                "Je dis toujours à mon foie qu'il va me tuer à chaque apéro, c'est combien ?",
+                "Quand je vois la facture je fais déjà une syncope, vous faites des facilités ?",
+            ],
+        );
+    }
+
+    #[test]
     fn means_at_hand_with_despair_a_now_said_outright_and_an_if_without_a_person() {
         assert_emergencies(
             &[
