@@ -32,8 +32,12 @@ pub fn with_safety_line(lang: Lang, mut text: String) -> String {
     text
 }
 
-/// `text` opening with [`safety_line`] (taken from its end when it was there).
+/// `text` opening with [`safety_line`] (taken from its end when it was there), unless its first
+/// line already names 112.
 pub fn safety_line_first(lang: Lang, text: &str) -> String {
+    if text.lines().next().is_some_and(|l| l.contains("112")) {
+        return text.to_owned();
+    }
     let line = safety_line(lang);
     let rest = text
         .strip_suffix(line)
