@@ -1139,6 +1139,26 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn nothing_drunk_since_this_morning_is_now_not_the_past() {
+        assert_emergencies(
+            &[
+                "mon bébé de 2 mois est tout mou, il boit plus rien depuis ce matin",
+                "mon fils de 10 ans a mis les doigts dans une prise, il a une brûlure à la main",
+                "mon coloc a pris un truc en soirée, il tremble de partout et il repond pas",
+                "my friend is talking about killing himself tonight, he's got his dad's gun",
+                "ma meuf s'est renversé l'huile de la friteuse dessus, tout son bras est cloqué",
+                "mon mari a plus de force dans le bras droit et il parle tout mélangé",
+            ],
+            &[
+                "il a vomi du sang il y a deux ans, plus rien depuis, il peut faire le traitement ?",
+                "Hypothetically, if someone collapsed in your waiting room, would your staff call 112?",
+                "ma mère est actuellement aux urgences, ils lui font une transfusion, elle va mieux",
+                "In the movie I watched last night a guy vomited blood and died. Is that realistic?",
+            ],
+        );
+    }
+
+    #[test]
     fn means_at_hand_with_despair_a_now_said_outright_and_an_if_without_a_person() {
         assert_emergencies(
             &[
