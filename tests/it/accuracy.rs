@@ -809,6 +809,23 @@ fn blind_emergency_probes_are_measured() {
             "heldout_not_emergencies26.txt",
             5,
         ),
+        // 60 + 60 each, written blind while probes 23 and 24 were tuned on (28: the emergency
+        // told after a question or small talk), never read: 50 (59 named, 56 first) and 3, 57
+        // (58 named, 57 first) and 1; at `81eedb2` 48 (59, 48) and 3, 55 (57, 55) and 2.
+        (
+            "heldout_emergencies27.txt",
+            50,
+            59,
+            "heldout_not_emergencies27.txt",
+            3,
+        ),
+        (
+            "heldout_emergencies28.txt",
+            57,
+            58,
+            "heldout_not_emergencies28.txt",
+            1,
+        ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
         let (mut told, mut first, mut named, mut total) = (0, 0, 0, 0);
