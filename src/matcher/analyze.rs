@@ -983,7 +983,7 @@ fn counts_many_pills(lang: Lang, tokens: &[Token]) -> bool {
 /// 40.2" (the tokens "a", "39", "8"). Without the decimal, "il a 39" may be an age.
 fn reads_a_fever(tokens: &[Token]) -> bool {
     tokens.windows(3).any(|w| {
-        matches!(w[0].word.as_str(), "a" | "at" | "of")
+        matches!(w[0].word.as_str(), "a" | "ai" | "at" | "of")
             && w[1]
                 .word
                 .parse::<u32>()

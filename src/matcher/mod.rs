@@ -408,13 +408,17 @@ impl Matcher {
         (why, reply)
     }
 
-    /// A "did you mean" or "no answer" to a message where someone is said to have a warning
-    /// sign, or one is happening now ("il crache rouge depuis ce matin"), opens with what to do
-    /// if it is an emergency: the rules did not recognise one, but the visitor should not have
-    /// to read past suggestions to find 112. Answers keep the line at the end. Returns whether
-    /// the line moved.
+    /// A "did you mean", a "no answer" or a handoff to a message where someone is said to have
+    /// a warning sign, or one is happening now ("il crache rouge depuis ce matin", "can someone
+    /// call me back? my wife's lips are going blue"), opens with what to do if it is an
+    /// emergency: the rules did not recognise one, but the visitor should not have to read past
+    /// suggestions or an advisor's offer to find 112. Answers keep the line at the end. Returns
+    /// whether the line moved (or came).
     fn safety_first(&self, analysis: &Analysis, reply: &mut Reply) -> bool {
-        let unsure = matches!(reply.kind, ReplyKind::Clarify | ReplyKind::Fallback);
+        let unsure = matches!(
+            reply.kind,
+            ReplyKind::Clarify | ReplyKind::Fallback | ReplyKind::Handoff
+        );
         let held = analysis
             .concepts
             .iter()
@@ -1155,6 +1159,37 @@ pub(crate) mod tests {
                 "ma mère est actuellement aux urgences, ils lui font une transfusion, elle va mieux",
                 "In the movie I watched last night a guy vomited blood and died. Is that realistic?",
             ],
+        );
+    }
+
+    #[test]
+    fn a_fire_the_cold_a_child_s_age_and_a_fever_said_with_j_ai() {
+        assert_emergencies(
+            &[
+                "Le feu a pris dans la cuisine de ma voisine, il y a de la fumée partout et elle est encore à l'intérieur",
+                "On a retrouvé le voisin, il a passé la nuit dans la neige, il parle tout doucement",
+                "Les tarifs ? Accessoirement, mon fils de 3 ans vient d'avaler des comprimés de mon traitement",
+                "jsui rentré avant hier apres les injections, la j'ai 40,2 et je tremble de partout",
+                "Dear team, I found my neighbour on her kitchen floor, cold and barely conscious. Please advise.",
+            ],
+            &[
+                "Hier soir j'étais aux urgences pour un malaise, ils ont fait les examens, c'était un malaise vagal",
+                "je m'étouffe de rire en lisant que vous êtes disponibles alors que personne ne répond",
+                "If I ever turn yellow or start vomiting blood while waiting for treatment, who do I call?",
+                "slt c koi le prix ? jte jure ce foie va me tuer un jour lol",
+            ],
+        );
+        // A handoff asked beside someone's sign opens with the safety line.
+        let m = Matcher::new(Arc::new(shipped()));
+        let r = m.reply(
+            "can someone call me back? my wife's breathing is strange, she has cirrhosis",
+            None,
+        );
+        assert_eq!(r.kind, ReplyKind::Handoff, "{}", r.text);
+        assert!(
+            r.text.starts_with(super::messages::safety_line(r.lang)),
+            "{}",
+            r.text
         );
     }
 

@@ -663,7 +663,7 @@ fn blind_emergency_probes_are_measured() {
         // named), 10 false at `02dbec3`; 76 and 8 after the changes made from probe 14.
         (
             "heldout_emergencies11.txt",
-            76,
+            77,
             80,
             "heldout_not_emergencies11.txt",
             8,
@@ -681,10 +681,10 @@ fn blind_emergency_probes_are_measured() {
         // score: 74 (80 named), 12 false at `459c863`; the session's start `cf16c0c` 74 and 15.
         (
             "heldout_emergencies13.txt",
-            75,
+            76,
             80,
             "heldout_not_emergencies13.txt",
-            11,
+            10,
         ),
         // Written late in the twelfth session, then tuned on: 75 (80 named), 11 false at
         // `cf16c0c`; 75 and 9 at `a9e9834` (unseen).
@@ -712,7 +712,7 @@ fn blind_emergency_probes_are_measured() {
         // fixed with probe 17's: 53 (60) and 4.
         (
             "heldout_emergencies16.txt",
-            53,
+            54,
             60,
             "heldout_not_emergencies16.txt",
             4,
@@ -793,37 +793,56 @@ fn blind_emergency_probes_are_measured() {
             0,
         ),
         // 80 + 80 and 60 + 60, written blind after the changes from probes 21 and 22, never
-        // read: 66 (79 named, 72 first) and 3, 47 (57 named, 53 first) and 5; at `81eedb2` 65
-        // (65 first) and 3, 46 (46 first) and 5. Four emergencies name no 112.
+        // read then: 66 (79 named, 72 first) and 3, 47 (57 named, 53 first) and 5; at `81eedb2`
+        // 65 (65 first) and 3, 46 (46 first) and 5. Tuned on once probes 29 and 30 were
+        // written (their four emergencies that named no 112 among them): 80 and 2, 56 and 1.
         (
             "heldout_emergencies25.txt",
-            66,
-            79,
+            80,
+            80,
             "heldout_not_emergencies25.txt",
-            3,
+            2,
         ),
         (
             "heldout_emergencies26.txt",
-            47,
-            57,
+            56,
+            60,
             "heldout_not_emergencies26.txt",
-            5,
+            1,
         ),
         // 60 + 60 each, written blind while probes 23 and 24 were tuned on (28: the emergency
         // told after a question or small talk), never read: 50 (59 named, 56 first) and 3, 57
-        // (58 named, 57 first) and 1; at `81eedb2` 48 (59, 48) and 3, 55 (57, 55) and 2.
+        // (58 named, 57 first) and 1; at `81eedb2` 48 (59, 48) and 3, 55 (57, 55) and 2. Tuned
+        // on with probes 25 and 26: 58 and 0, 60 and 0.
         (
             "heldout_emergencies27.txt",
-            50,
-            59,
+            58,
+            60,
             "heldout_not_emergencies27.txt",
-            3,
+            0,
         ),
         (
             "heldout_emergencies28.txt",
-            57,
-            58,
+            60,
+            60,
             "heldout_not_emergencies28.txt",
+            0,
+        ),
+        // 60 + 60 each, the last blind probes of the thirteenth session (30: emergencies told
+        // calmly, as a question or underestimated), never read: 56 (60 named, 58 first) and 3,
+        // 53 (60 named, 58 first) and 1; at `81eedb2` 53 (53 first) and 5, 50 (50 first) and 4.
+        (
+            "heldout_emergencies29.txt",
+            56,
+            60,
+            "heldout_not_emergencies29.txt",
+            3,
+        ),
+        (
+            "heldout_emergencies30.txt",
+            53,
+            60,
+            "heldout_not_emergencies30.txt",
             1,
         ),
     ];
