@@ -1194,6 +1194,24 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_dog_bite_bleeds_no_joke_is_no_joke_and_insulin_twice() {
+        assert_emergencies(
+            &[
+                "ma fille s'est fait mordre au visage par le chien, ça saigne énormément",
+                "je rigole pas trop là, je me suis cogné la tête et depuis 10 min je vomis",
+                "Je viens de m'injecter ma dose d'insuline deux fois, je commence à trembler",
+                "Mon père a une cirrhose. Il vient de remplir une bassine de sang. Il est livide.",
+                "ce soir ma vie ne vaut plus rien, j'ai préparé la corde, bonne soirée",
+            ],
+            &[
+                "mon oncle s'est étouffé avec un os de poulet à Noël, la manœuvre de Heimlich a marché et tout va bien",
+                "Peut-on faire une crise après l'injection ? Je suis épileptique, stabilisé sous traitement.",
+                "Should I list my overdose from 2012? I've been clean for a decade.",
+            ],
+        );
+    }
+
+    #[test]
     fn means_at_hand_with_despair_a_now_said_outright_and_an_if_without_a_person() {
         assert_emergencies(
             &[

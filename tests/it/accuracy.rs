@@ -657,7 +657,7 @@ fn blind_emergency_probes_are_measured() {
             56,
             60,
             "heldout_not_emergencies10.txt",
-            9,
+            8,
         ),
         // 80 + 80, written at the start of the twelfth session, read only as a score: 76 (80
         // named), 10 false at `02dbec3`; 76 and 8 after the changes made from probe 14.
@@ -829,21 +829,22 @@ fn blind_emergency_probes_are_measured() {
             0,
         ),
         // 60 + 60 each, the last blind probes of the thirteenth session (30: emergencies told
-        // calmly, as a question or underestimated), never read: 56 (60 named, 58 first) and 3,
-        // 53 (60 named, 58 first) and 1; at `81eedb2` 53 (53 first) and 5, 50 (50 first) and 4.
+        // calmly, as a question or underestimated), unseen: 56 (60 named, 58 first) and 3, 53
+        // (60 named, 58 first) and 1; at `81eedb2` 53 (53 first) and 5, 50 (50 first) and 4.
+        // Tuned on once probes 31 and 32 were written: 60 and 1, 60 and 0.
         (
             "heldout_emergencies29.txt",
-            56,
+            60,
             60,
             "heldout_not_emergencies29.txt",
-            3,
+            1,
         ),
         (
             "heldout_emergencies30.txt",
-            53,
+            60,
             60,
             "heldout_not_emergencies30.txt",
-            1,
+            0,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
