@@ -846,6 +846,23 @@ fn blind_emergency_probes_are_measured() {
             "heldout_not_emergencies30.txt",
             0,
         ),
+        // 60 + 60 each, the last blind probes of the thirteenth session (32: what a keyword
+        // program would miss), never read: 50 (59 named, 53 first) and 5, 42 (59 named, 53
+        // first) and 2; at `81eedb2` 49 (49 first) and 5, 35 (35 first) and 3.
+        (
+            "heldout_emergencies31.txt",
+            50,
+            59,
+            "heldout_not_emergencies31.txt",
+            5,
+        ),
+        (
+            "heldout_emergencies32.txt",
+            42,
+            59,
+            "heldout_not_emergencies32.txt",
+            2,
+        ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
         let (mut told, mut first, mut named, mut total) = (0, 0, 0, 0);
