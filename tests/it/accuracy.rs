@@ -773,8 +773,8 @@ fn blind_emergency_probes_are_measured() {
             "heldout_not_emergencies22.txt",
             0,
         ),
-        // 80 + 80 and 60 + 60, written at the end of the thirteenth session after every change
-        // before probes 21 and 22 were read, never read: 68 (80 named, 75 first) and 4, 56 (60
+        // 80 + 80 and 60 + 60, written after every change before probes 21 and 22 were read,
+        // unseen: 68 (80 named, 75 first) and 4, 56 (60
         // named, 59 first) and 0; at `81eedb2` 68 (68 first) and 4, 56 (56 first) and 1; after
         // the changes from probes 21 and 22, 68 (75 first) and 4, 57 (59 first) and 0; then,
         // once probes 25 to 28 were written, tuned on: 79 (80 first) and 1, 60 and 0.
@@ -811,7 +811,7 @@ fn blind_emergency_probes_are_measured() {
             1,
         ),
         // 60 + 60 each, written blind while probes 23 and 24 were tuned on (28: the emergency
-        // told after a question or small talk), never read: 50 (59 named, 56 first) and 3, 57
+        // told after a question or small talk), unseen: 50 (59 named, 56 first) and 3, 57
         // (58 named, 57 first) and 1; at `81eedb2` 48 (59, 48) and 3, 55 (57, 55) and 2. Tuned
         // on with probes 25 and 26: 58 and 0, 60 and 0.
         (
@@ -828,7 +828,7 @@ fn blind_emergency_probes_are_measured() {
             "heldout_not_emergencies28.txt",
             0,
         ),
-        // 60 + 60 each, the last blind probes of the thirteenth session (30: emergencies told
+        // 60 + 60 each, written after the changes from probes 23 and 24 (30: emergencies told
         // calmly, as a question or underestimated), unseen: 56 (60 named, 58 first) and 3, 53
         // (60 named, 58 first) and 1; at `81eedb2` 53 (53 first) and 5, 50 (50 first) and 4.
         // Tuned on once probes 31 and 32 were written: 60 and 1, 60 and 0.
