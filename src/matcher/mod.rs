@@ -412,8 +412,9 @@ impl Matcher {
     /// a warning sign, or one is happening now ("il crache rouge depuis ce matin", "can someone
     /// call me back? my wife's lips are going blue"), opens with what to do if it is an
     /// emergency: the rules did not recognise one, but the visitor should not have to read past
-    /// suggestions or an advisor's offer to find 112. Answers keep the line at the end. Returns
-    /// whether the line moved (or came).
+    /// suggestions or an advisor's offer to find 112. Answers keep the line at the end, and get
+    /// it there beside someone's sign even when it is no safety-line concept. Returns whether
+    /// the line moved to the start (or came there).
     fn safety_first(&self, analysis: &Analysis, reply: &mut Reply) -> bool {
         let unsure = matches!(
             reply.kind,
@@ -426,6 +427,10 @@ impl Matcher {
         let first = unsure && held;
         if first {
             reply.text = messages::safety_line_first(reply.lang, &reply.text);
+        } else if held && reply.kind == ReplyKind::Answer {
+            // The sign someone has may be no safety-line concept ("le bras gauche tout lourd
+            // depuis 10 min"): the answer still ends with the line.
+            reply.text = messages::with_safety_line(reply.lang, std::mem::take(&mut reply.text));
         }
         first
     }
@@ -938,6 +943,17 @@ pub(crate) mod tests {
     }
 
     /// [`assert_kind`] for the emergency reply.
+    /// `q` gets an answer that ends with the safety line.
+    fn answer_ending_with_the_safety_line(m: &Matcher, q: &str) {
+        let r = m.reply(q, None);
+        assert_eq!(r.kind, ReplyKind::Answer, "{q}");
+        assert!(
+            r.text.ends_with(super::messages::safety_line(r.lang)),
+            "{q}: {}",
+            r.text
+        );
+    }
+
     fn assert_emergencies(urgent: &[&str], not: &[&str]) {
         assert_kind(ReplyKind::Emergency, urgent, not);
     }
@@ -1212,6 +1228,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn stung_at_sea_a_heavy_left_arm_gas_and_a_video_game() {
+        assert_emergencies(
+            &[
+                "mon mari s'est fait piquer par quelque chose en mer, il a des plaques partout et il respire de plus en plus mal",
+                "feels like an elephant sitting on my chest, sweating buckets, left arm tingling",
+                "ça sent le gaz dans la cuisine, ma mère est par terre et moi j'ai la tête qui tourne",
+                "Papi vient de dégringoler l'escalier, sa tête saigne et ce qu'il raconte n'a aucun sens",
+            ],
+            &[
+                "Mon fils joue à un jeu vidéo où il faut sauver un blessé qui se vide de son sang, le foie repousse ?",
+                "En ce moment je suis aux urgences avec ma femme, elle est prise en charge. Et votre traitement ?",
+                "ma femme dit qu'elle va me tuer si je dépense 20 000 balles pour ça mdr",
+                "je tombe dans les pommes rien qu'en voyant une seringue, il y a une anesthésie ?",
+            ],
+        );
+        // An answer beside someone's sign names 112 even when the sign is no safety-line
+        // concept.
+        let m = Matcher::new(Arc::new(shipped()));
+        for q in [
+            "j'ai le ventre gonflé, combien coûte le traitement ?",
+            "j'ai mal au ventre, combien coûte le traitement ?",
+        ] {
+            answer_ending_with_the_safety_line(&m, q);
+        }
+        // Without anyone's sign, the article's words alone.
+        let plain = m.reply("combien coûte le traitement ?", None);
+        assert!(!plain.text.contains("112"), "{}", plain.text);
+    }
+
+    #[test]
     fn means_at_hand_with_despair_a_now_said_outright_and_an_if_without_a_person() {
         assert_emergencies(
             &[
@@ -1421,15 +1467,7 @@ pub(crate) mod tests {
             "est-ce que le traitement donne de la fièvre ?",
             "does the treatment cause fever?",
         ] {
-            let signed = m.reply(q, None);
-            assert_eq!(signed.kind, ReplyKind::Answer, "{q}");
-            assert!(
-                signed
-                    .text
-                    .ends_with(super::messages::safety_line(signed.lang)),
-                "{q}: {}",
-                signed.text
-            );
+            answer_ending_with_the_safety_line(&m, q);
             let why = m.explain(q, None).reason;
             assert!(why.contains("it names `fever`"), "{q}: {why}");
         }

@@ -588,7 +588,7 @@ fn blind_emergency_probes_are_measured() {
         ),
         (
             "heldout_emergencies2.txt",
-            89,
+            90,
             100,
             "heldout_not_emergencies2.txt",
             2,
@@ -703,7 +703,7 @@ fn blind_emergency_probes_are_measured() {
             74,
             80,
             "heldout_not_emergencies15.txt",
-            13,
+            12,
         ),
         // 60 + 60, written before probe 15 was read: 50 (58 named), 9 false at `cf16c0c`; 50
         // (58) and 5 at `def4666`; 51 (58) and 5 after the fixes from probe 15. In the
@@ -808,7 +808,7 @@ fn blind_emergency_probes_are_measured() {
             56,
             60,
             "heldout_not_emergencies26.txt",
-            1,
+            0,
         ),
         // 60 + 60 each, written blind while probes 23 and 24 were tuned on (28: the emergency
         // told after a question or small talk), unseen: 50 (59 named, 56 first) and 3, 57
@@ -846,22 +846,22 @@ fn blind_emergency_probes_are_measured() {
             "heldout_not_emergencies30.txt",
             0,
         ),
-        // 60 + 60 each, the last blind probes of the thirteenth session (32: what a keyword
-        // program would miss), never read: 50 (59 named, 53 first) and 5, 42 (59 named, 53
-        // first) and 2; at `81eedb2` 49 (49 first) and 5, 35 (35 first) and 3.
+        // 60 + 60 each (32: what a keyword program would miss), unseen then: 50 (59 named, 53 first) and 5, 42 (59 named, 53
+        // first) and 2; at `81eedb2` 49 (49 first) and 5, 35 (35 first) and 3. Tuned on once
+        // probes 33 and 34 were written: 60 and 1, 59 (60 first) and 0.
         (
             "heldout_emergencies31.txt",
-            50,
-            59,
+            60,
+            60,
             "heldout_not_emergencies31.txt",
-            5,
+            1,
         ),
         (
             "heldout_emergencies32.txt",
-            42,
             59,
+            60,
             "heldout_not_emergencies32.txt",
-            2,
+            0,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
