@@ -394,6 +394,9 @@ impl Matcher {
     /// An emergency the rules did not recognise may still name its sign ("il dit n'importe
     /// quoi"): a reply that is no "did you mean" then ends with what to do if it is happening
     /// now, and says so in its reason.
+    /// An answer also ends with it whenever someone is said to have a sign (see
+    /// [`holds_a_sign`]), even one that is no safety-line concept ("le bras gauche tout
+    /// lourd depuis 10 min").
     fn with_safety_line(
         &self,
         analysis: &Analysis,
@@ -404,6 +407,8 @@ impl Matcher {
         if let Some(sign) = self.safety_concept(analysis) {
             reply.text = messages::with_safety_line(lang, reply.text);
             why.push_str(&format!("; it names `{sign}`: the safety line follows"));
+        } else if reply.kind == ReplyKind::Answer && holds_a_sign(analysis) {
+            reply.text = messages::with_safety_line(lang, reply.text);
         }
         (why, reply)
     }
@@ -412,25 +417,16 @@ impl Matcher {
     /// a warning sign, or one is happening now ("il crache rouge depuis ce matin", "can someone
     /// call me back? my wife's lips are going blue"), opens with what to do if it is an
     /// emergency: the rules did not recognise one, but the visitor should not have to read past
-    /// suggestions or an advisor's offer to find 112. Answers keep the line at the end, and get
-    /// it there beside someone's sign even when it is no safety-line concept. Returns whether
-    /// the line moved to the start (or came there).
-    fn safety_first(&self, analysis: &Analysis, reply: &mut Reply) -> bool {
+    /// suggestions or an advisor's offer to find 112 (answers keep it at the end). Returns
+    /// whether the line is now first.
+    fn safety_first(analysis: &Analysis, reply: &mut Reply) -> bool {
         let unsure = matches!(
             reply.kind,
             ReplyKind::Clarify | ReplyKind::Fallback | ReplyKind::Handoff
         );
-        let held = analysis
-            .concepts
-            .iter()
-            .any(|c| c == analyze::HAS_SIGN || c == analyze::SIGN_NOW);
-        let first = unsure && held;
+        let first = unsure && holds_a_sign(analysis);
         if first {
             reply.text = messages::safety_line_first(reply.lang, &reply.text);
-        } else if held && reply.kind == ReplyKind::Answer {
-            // The sign someone has may be no safety-line concept ("le bras gauche tout lourd
-            // depuis 10 min"): the answer still ends with the line.
-            reply.text = messages::with_safety_line(reply.lang, std::mem::take(&mut reply.text));
         }
         first
     }
@@ -474,7 +470,7 @@ impl Matcher {
         }
         top.truncate(5);
         let (mut reason, mut reply) = self.verdict(question, lang, index, &analysis, &terms, &top);
-        if self.safety_first(&analysis, &mut reply) {
+        if Self::safety_first(&analysis, &mut reply) {
             reason.push_str(
                 "; someone has a warning sign, or it is now: the safety line comes first",
             );
@@ -872,6 +868,15 @@ fn only_its_concepts(rule: &Rule, along: &[String], terms: &[String]) -> bool {
 }
 
 /// A stable seed from the question, so the same question always gets the same variant.
+/// Whether the analysis says someone has a warning sign, or one is happening now (`has_sign`,
+/// `sign_now`).
+fn holds_a_sign(analysis: &Analysis) -> bool {
+    analysis
+        .concepts
+        .iter()
+        .any(|c| c == analyze::HAS_SIGN || c == analyze::SIGN_NOW)
+}
+
 fn seed(question: &str) -> u64 {
     // FNV-1a: tiny, stable across platforms and releases (unlike std's hasher).
     question.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
