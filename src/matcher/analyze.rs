@@ -877,7 +877,7 @@ impl Holders {
 /// "aucun", "jamais", "no", "not", "never", "nothing", "without" ("sans fièvre", "jamais
 /// vomi", "no bleeding", "nothing sharp"), between "ne" and "pas", "plus" or "jamais" ("je ne
 /// vomis pas"), after "pas de" or "rien de" ("je n'ai pas de douleur à la poitrine"; not "il n'arrête pas de
-/// vomir"), "jamais eu de", or a "ni" at most three words before ("ni eu les selles noires").
+/// vomir"), "jamais eu de", "pas en train de", or a "ni" at most three words before ("ni eu les selles noires").
 /// A negation a sign's own words hold ("ne respire pas", "not breathing", "sans
 /// connaissance") is inside it, not before it.
 fn negated(tokens: &[Token], start: usize, len: usize) -> bool {
@@ -904,13 +904,15 @@ fn negated(tokens: &[Token], start: usize, len: usize) -> bool {
         );
     let rien_de = de && word(2) == "rien";
     let jamais_eu_de = de && matches!(word(2), "eu" | "fait") && word(3) == "jamais";
+    // "je ne suis pas en train de faire un malaise".
+    let pas_en_train = de && word(2) == "train" && word(3) == "en" && word(4) == "pas";
     let ni = (1..=3).any(|back| word(back) == "ni");
     // "je ne vomis pas", "il ne saigne plus" (not "il ne vomit plus que du sang").
     let after = |k: usize| tokens.get(start + len + k).map_or("", |t| t.word.as_str());
     let ne_pas = matches!(word(1), "ne" | "n")
         && matches!(after(0), "pas" | "plus" | "jamais")
         && after(1) != "que";
-    right_before || pas_tres || pas_de || rien_de || jamais_eu_de || ni || ne_pas
+    right_before || pas_tres || pas_de || rien_de || jamais_eu_de || pas_en_train || ni || ne_pas
 }
 
 /// Whether a person is named right after the sign at `j` as the one who has it: "des

@@ -1384,6 +1384,32 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_birth_a_bleeding_pregnancy_a_burn_and_despair_on_a_roof_are_emergencies() {
+        assert_emergencies(
+            &[
+                "ma soeur est enceinte de huit mois et elle saigne beaucoup",
+                "she's 30 weeks pregnant and she's gone grey, she can't stand",
+                "on est dans la voiture et le bébé arrive, je vois la tête du bébé",
+                "il a glissé, sa tête a tapé le trottoir et maintenant il voit double",
+                "mon fils a mis la main sur le four, la peau est partie sur toute la paume",
+                "I'm on the roof of my building and nothing matters anymore",
+                "y'a le feu dans la cuisine, mon grand-père est coincé par les flammes",
+                "ça sent fort le gaz dans l'appartement et ma fille a mal à la tête, elle vomit",
+                "it feels like an elephant sitting on my chest and it goes into my jaw",
+                "grandma collapsed, she isn't answering and her lips look blue",
+            ],
+            &[
+                "je suis enceinte, puis-je faire la thérapie par cellules souches ?",
+                "ma fille accouche en mars, le bébé arrive au printemps : la consultation peut attendre ?",
+                "Je ne suis pas en train de faire un malaise, je voulais juste le prix",
+                "Quand faut-il aller aux urgences quand on a une cirrhose ?",
+                "dans mon jeu vidéo mon perso perd tout son sang, sinon vous ouvrez le lundi ?",
+                "Hier aux urgences on m'a fait une ponction, tout s'est bien passé, je suis rentré ce matin",
+            ],
+        );
+    }
+
+    #[test]
     fn too_many_pills_is_an_overdose_only_when_someone_took_them() {
         assert_emergencies(
             &[

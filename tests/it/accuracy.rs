@@ -881,6 +881,39 @@ fn blind_emergency_probes_are_measured() {
             "heldout_not_emergencies34.txt",
             4,
         ),
+        // 80 + 80 each, the fourteenth session's blind pairs (35: relatives and carers, the
+        // emergency in passing; 36: what one sees and feels, no medical words, traps in
+        // everyday colours; 37: typed in a hurry, after a procedure; 38: older visitors,
+        // alcohol, told in the third person). At the session's start (`60e77d8`): 73 (76
+        // first) and 4, 69 (75 first) and 13, 76 (80 first) and 1, 67 (75 first) and 5.
+        (
+            "heldout_emergencies35.txt",
+            73,
+            79,
+            "heldout_not_emergencies35.txt",
+            4,
+        ),
+        (
+            "heldout_emergencies36.txt",
+            71,
+            80,
+            "heldout_not_emergencies36.txt",
+            13,
+        ),
+        (
+            "heldout_emergencies37.txt",
+            76,
+            80,
+            "heldout_not_emergencies37.txt",
+            1,
+        ),
+        (
+            "heldout_emergencies38.txt",
+            67,
+            79,
+            "heldout_not_emergencies38.txt",
+            5,
+        ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
         let (mut told, mut first, mut named, mut total) = (0, 0, 0, 0);
