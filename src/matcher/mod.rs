@@ -1410,6 +1410,30 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_colouring_food_a_vagal_faint_and_a_case_study_are_no_emergency_a_rope_is() {
+        assert_emergencies(
+            &[
+                "mon frère dit qu'il ne veut plus vivre et il a chargé son fusil de chasse",
+                "my son has been planning to hang himself, I found the rope under his bed",
+                "she's 34 weeks pregnant with blurred vision and a pounding head since lunch",
+                "ma voisine m'a appelée il y a quelques minutes, elle ne voit plus rien d'un oeil",
+                "il a touché un fil dénudé et il est par terre",
+                "I'm coughing up pink frothy stuff and I can't breathe lying down",
+                "mon ventre est dur comme de la pierre depuis une heure",
+                "my dad's grey and sweaty and says his chest feels odd",
+            ],
+            &[
+                "j'ai mangé de la betterave hier et mes selles sont rouges, c'est le foie ?",
+                "after the Pepto my poop is black, I feel fine, can I still book?",
+                "I had a vasovagal... non: j'ai fait un malaise vagal à la prise de sang, tout va bien",
+                "For my nursing course I'm writing a case study about a patient vomiting blood",
+                "Mon oncle vomissait du sang avant sa greffe, il est en pleine forme depuis",
+                "Mon père est en soins intensifs pour une hémorragie, les médecins gèrent",
+            ],
+        );
+    }
+
+    #[test]
     fn too_many_pills_is_an_overdose_only_when_someone_took_them() {
         assert_emergencies(
             &[
