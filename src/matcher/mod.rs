@@ -1434,6 +1434,30 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn withdrawal_chills_with_jaundice_and_a_sign_beside_just_asking_are_emergencies() {
+        assert_emergencies(
+            &[
+                "mon père est en sevrage depuis hier et il tremble de partout",
+                "she's yellow and shaking uncontrollably under two blankets",
+                "il est devenu tout blanc d'un coup après le repas",
+                "mon voisin voit des gens dans son salon qui ne sont pas là",
+                "c'est juste pour savoir, mon mari, sa bouche est de travers depuis 10 minutes",
+                "ma fille a avalé mes cachets, je sais pas combien",
+                "faut s'inquiéter si mon frère ne se réveille pas ? il a bu avec ses somnifères",
+                "my brother had a fit, he bit his tongue and now he's lost",
+                "pregnant and seeing flashing lights with a terrible headache",
+            ],
+            &[
+                "je suis souvent somnolente l'après-midi, est-ce le foie ?",
+                "J'ai bu pendant 20 ans, j'ai arrêté depuis un an, la thérapie est-elle possible ?",
+                "She was hospitalized with jaundice and fever last spring; she has recovered, can she apply?",
+                "Un résident a vomi du sang ce matin, le SAMU l'a emmené tout de suite. Et votre thérapie ?",
+                "c'est juste pour savoir : quel âge maximum pour la thérapie ?",
+            ],
+        );
+    }
+
+    #[test]
     fn too_many_pills_is_an_overdose_only_when_someone_took_them() {
         assert_emergencies(
             &[

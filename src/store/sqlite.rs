@@ -1011,20 +1011,18 @@ pub(super) mod write {
         // One read of the conversation's row for both checks: a message id seen before, and
         // a turn decided from a state that has changed since.
         // Its last message too: the first one this turn writes follows it.
-        let row: Option<(i64, String, Option<String>, Option<i64>)> = if turn.client_id.is_some()
-            || turn.seen.is_some()
-            || !turn.messages.is_empty()
-        {
-            conn.prepare_cached(
+        let row: Option<(i64, String, Option<String>, Option<i64>)> =
+            if turn.client_id.is_some() || turn.seen.is_some() || !turn.messages.is_empty() {
+                conn.prepare_cached(
                 "SELECT last_seq, mode, recent_ids, last_message FROM conversations WHERE id = ?1",
             )?
             .query_row(params![conv], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
             .optional()?
-        } else {
-            None
-        };
+            } else {
+                None
+            };
         let mut recent = RecentIds::parse(row.as_ref().and_then(|(_, _, ids, _)| ids.as_deref()));
         if let Some(client_id) = &turn.client_id {
             if let Some(asked) = recent.seq_of(client_id) {
