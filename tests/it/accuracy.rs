@@ -581,7 +581,7 @@ fn blind_emergency_probes_are_measured() {
     let sets = [
         (
             "heldout_emergencies.txt",
-            85,
+            86,
             100,
             "heldout_not_emergencies.txt",
             1,
@@ -626,7 +626,7 @@ fn blind_emergency_probes_are_measured() {
         // `c574dcd`, 70 and 20 at `e5d38c2`.
         (
             "heldout_emergencies7.txt",
-            79,
+            80,
             80,
             "heldout_not_emergencies7.txt",
             2,
@@ -638,7 +638,7 @@ fn blind_emergency_probes_are_measured() {
             80,
             80,
             "heldout_not_emergencies8.txt",
-            5,
+            4,
         ),
         // Tuned on after it was scored: 69 (80 named), 22 false at `c574dcd`; 69 and 16 at
         // `e5d38c2`; 70 and 15 at `443deba`; 74 and 15 at `e20f6c8`.
@@ -647,7 +647,7 @@ fn blind_emergency_probes_are_measured() {
             79,
             80,
             "heldout_not_emergencies9.txt",
-            4,
+            3,
         ),
         // 60 + 60, read only as a score: 52 (59 named), 18 false at `c574dcd`; 53 (60 named)
         // and 11 at `5d5ca97`, before the changes made from probe 9; 55 and 10 after those made
@@ -666,7 +666,7 @@ fn blind_emergency_probes_are_measured() {
             77,
             80,
             "heldout_not_emergencies11.txt",
-            8,
+            6,
         ),
         // 80 + 80, written in the twelfth session after the session's first changes, then
         // tuned on: 74 (80 named), 14 false at `cf16c0c`; 74 and 12 at `a8207f5` (unseen).
@@ -684,7 +684,7 @@ fn blind_emergency_probes_are_measured() {
             76,
             80,
             "heldout_not_emergencies13.txt",
-            10,
+            9,
         ),
         // Written late in the twelfth session, then tuned on: 75 (80 named), 11 false at
         // `cf16c0c`; 75 and 9 at `a9e9834` (unseen).
@@ -700,7 +700,7 @@ fn blind_emergency_probes_are_measured() {
         // emergencies that named no 112 were read and their classes fixed: 74, 80, 14.
         (
             "heldout_emergencies15.txt",
-            74,
+            75,
             80,
             "heldout_not_emergencies15.txt",
             12,
@@ -712,7 +712,7 @@ fn blind_emergency_probes_are_measured() {
         // fixed with probe 17's: 53 (60) and 4.
         (
             "heldout_emergencies16.txt",
-            54,
+            55,
             60,
             "heldout_not_emergencies16.txt",
             4,
@@ -854,7 +854,7 @@ fn blind_emergency_probes_are_measured() {
             60,
             60,
             "heldout_not_emergencies31.txt",
-            1,
+            0,
         ),
         (
             "heldout_emergencies32.txt",
@@ -864,55 +864,75 @@ fn blind_emergency_probes_are_measured() {
             0,
         ),
         // 60 + 60 each, the last blind pair of the thirteenth session (34: what a keyword
-        // program would miss), never read: 53 (60 named, 58 first) and 2, 40 (59 named, 45
+        // program would miss), unread then: 53 (60 named, 58 first) and 2, 40 (59 named, 45
         // first) and 4; at `81eedb2` 47 (59 named, 47 first) and 3, 36 (57 named, 36 first)
-        // and 6.
+        // and 6. Read and tuned on in the fourteenth.
         (
             "heldout_emergencies33.txt",
-            53,
+            60,
             60,
             "heldout_not_emergencies33.txt",
-            2,
+            0,
         ),
         (
             "heldout_emergencies34.txt",
-            40,
             59,
+            60,
             "heldout_not_emergencies34.txt",
-            4,
+            2,
         ),
         // 80 + 80 each, the fourteenth session's blind pairs (35: relatives and carers, the
         // emergency in passing; 36: what one sees and feels, no medical words, traps in
         // everyday colours; 37: typed in a hurry, after a procedure; 38: older visitors,
-        // alcohol, told in the third person). At the session's start (`60e77d8`): 73 (76
-        // first) and 4, 69 (75 first) and 13, 76 (80 first) and 1, 67 (75 first) and 5.
+        // alcohol, told in the third person). At the session's start (`60e77d8`), unread: 73
+        // (76 first) and 4, 69 (75 first) and 13, 76 (80 first) and 1, 67 (75 first) and 5.
+        // 35 and 36 read once 37 and 38 were written, 37 and 38 once 39 and 40 were; 37 and
+        // 38 scored before being read, after the tuning on 35 and 36: 76 and 1, 67 and 5.
         (
             "heldout_emergencies35.txt",
-            73,
-            79,
+            78,
+            80,
             "heldout_not_emergencies35.txt",
-            4,
+            0,
         ),
         (
             "heldout_emergencies36.txt",
-            71,
+            77,
             80,
             "heldout_not_emergencies36.txt",
-            13,
+            2,
         ),
         (
             "heldout_emergencies37.txt",
-            76,
+            80,
             80,
             "heldout_not_emergencies37.txt",
             1,
         ),
         (
             "heldout_emergencies38.txt",
-            67,
-            79,
+            77,
+            80,
             "heldout_not_emergencies38.txt",
-            5,
+            1,
+        ),
+        // 80 + 80 each, written blind while 37 and 38 were read (39: numbers and measurements,
+        // a nurse's or a watch's words, a few words of another language; 40: babies, children,
+        // teenagers, pregnancy and after a birth). Never read: at `60e77d8` 66 (75 first) and
+        // 3, 66 (75 first) and 7; at the session's end 68 (76 first) and 3, 67 (76 first) and 8.
+        (
+            "heldout_emergencies39.txt",
+            68,
+            80,
+            "heldout_not_emergencies39.txt",
+            3,
+        ),
+        (
+            "heldout_emergencies40.txt",
+            67,
+            80,
+            "heldout_not_emergencies40.txt",
+            8,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
