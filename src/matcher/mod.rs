@@ -1440,7 +1440,7 @@ pub(crate) mod tests {
                 "mon père est en sevrage depuis hier et il tremble de partout",
                 "she's yellow and shaking uncontrollably under two blankets",
                 "il est devenu tout blanc d'un coup après le repas",
-                "mon voisin voit des gens dans son salon qui ne sont pas là",
+                "mon voisin voit des gens qui ne sont pas là dans son salon",
                 "c'est juste pour savoir, mon mari, sa bouche est de travers depuis 10 minutes",
                 "ma fille a avalé mes cachets, je sais pas combien",
                 "faut s'inquiéter si mon frère ne se réveille pas ? il a bu avec ses somnifères",
@@ -1453,6 +1453,40 @@ pub(crate) mod tests {
                 "She was hospitalized with jaundice and fever last spring; she has recovered, can she apply?",
                 "Un résident a vomi du sang ce matin, le SAMU l'a emmené tout de suite. Et votre thérapie ?",
                 "c'est juste pour savoir : quel âge maximum pour la thérapie ?",
+            ],
+        );
+    }
+
+    #[test]
+    fn everyday_words_near_a_sign_s_variants_raise_no_alarm() {
+        assert_emergencies(
+            &[
+                "ma fille a pris mes cachets pour le coeur, je sais pas combien",
+                "on est sur le parking, ma femme pousse toute seule et je vois la tête du bébé",
+            ],
+            &[
+                "my ankles are puffing up in the evening, is it the liver?",
+                "the price just dropped? can I book now?",
+                "le bébé fait ses dents et bave beaucoup, c'est normal ?",
+                "mes jambes sautent la nuit, c'est le foie ?",
+                "mon mari il dit rien sur sa maladie, je m'inquiète",
+                "mon foie est dur comme de la pierre à l'échographie, la thérapie peut-elle aider ?",
+                "j'ai ouvert le gaz pour faire à manger, une question sur le prix",
+                "j'ai pris rendez-vous mais je sais pas combien ça coûte",
+                "He's a live wire, can my son do the therapy?",
+                "my pills are ready at the pharmacy, when can I start?",
+                "will the stem cells hurt the baby if I'm pregnant?",
+                "I typed the words wrong, sorry: how much is it?",
+                "une douleur dentaire qui va jusque dans la mâchoire, c'est le foie ?",
+                "The price was like being hit with a hammer",
+                "je sens la tête qui tourne un peu après le repas",
+                "ma mère s'est cassé le col du fémur, peut-elle faire la thérapie ?",
+                "mon oncle voit des gens qui ont fait la thérapie, ça marche ?",
+                "il me prend pour sa bonne depuis que je m'occupe de lui, et le prix ?",
+                "je me suis mordu la langue en mangeant, rien à voir mais c'est combien ?",
+                "mon dos est devenu tout raide après le jardinage, la thérapie aide ?",
+                "my face dropped when I saw the price",
+                "the gel is cold to the touch, is that normal?",
             ],
         );
     }

@@ -876,7 +876,7 @@ fn blind_emergency_probes_are_measured() {
         ),
         (
             "heldout_emergencies34.txt",
-            59,
+            58,
             60,
             "heldout_not_emergencies34.txt",
             2,
@@ -897,7 +897,7 @@ fn blind_emergency_probes_are_measured() {
         ),
         (
             "heldout_emergencies36.txt",
-            77,
+            76,
             80,
             "heldout_not_emergencies36.txt",
             2,
