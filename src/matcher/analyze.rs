@@ -373,6 +373,7 @@ impl Analyzer {
         analyzer.read_concepts = [
             TOO_MUCH_MEDICATION,
             FEVER,
+            LAUGHING,
             PAST,
             HAS_SIGN,
             SIGN_NOW,
@@ -587,6 +588,7 @@ impl Analyzer {
         for (read, concept) in [
             (counts_many_pills(self.lang, &tokens), TOO_MUCH_MEDICATION),
             (reads_a_fever(&tokens), FEVER),
+            (laughs(text, &tokens), LAUGHING),
             (tells_a_time_ago(self.lang, &tokens, &roles), PAST),
             (holders.person, HAS_SIGN),
             (a_sign_is_now(&roles), SIGN_NOW),
@@ -780,6 +782,10 @@ const PILLS: &str = "pills";
 const TOO_MUCH_MEDICATION: &str = "too_much_medication";
 /// The concept a temperature told as a number names.
 const FEVER: &str = "fever";
+/// The concept the analyser names when the message laughs ("lol", "mdr", "haha", 😂, 😅): a
+/// sign's words are then most often a figure of speech ("I'm having a heart attack over these
+/// prices lol", "je vais faire une syncope si personne ne répond 😅").
+const LAUGHING: &str = "laughing";
 /// The concept of a time gone by, which a count of weeks, months or years ago also names.
 const PAST: &str = "past";
 /// The concept the analyser names when a person is said to have a sign (see [`Holders::read`]).
@@ -979,6 +985,26 @@ fn counts_many_pills(lang: Lang, tokens: &[Token]) -> bool {
                 .iter()
                 .any(|p| count(lang, &p.word).is_some_and(|n| n >= MANY_PILLS))
     })
+}
+
+/// Whether a message laughs: a laughing or winking emoji, or a laughing word ("lol", "mdr",
+/// "ptdr", "haha", "xd"…, however many letters repeated). Not a crying or a frightened face:
+/// "😭" and "😱" are as much distress as jest.
+fn laughs(text: &str, tokens: &[Token]) -> bool {
+    const FACES: [char; 10] = ['😂', '🤣', '😅', '😄', '😆', '😁', '😜', '😝', '😉', '🙃'];
+    let laughing_word = |w: &str| {
+        let squeezed: String = w.chars().fold(String::new(), |mut acc, c| {
+            if !acc.ends_with(c) {
+                acc.push(c);
+            }
+            acc
+        });
+        matches!(
+            squeezed.as_str(),
+            "lol" | "mdr" | "ptdr" | "xd" | "lmao" | "rofl" | "jpp" | "lmfao"
+        ) || ((w.starts_with("haha") || w.starts_with("hihi")) && w.len() <= 12)
+    };
+    text.chars().any(|c| FACES.contains(&c)) || tokens.iter().any(|t| laughing_word(&t.word))
 }
 
 /// Whether a body temperature is told as a number with its decimal: "il a 39,8", "elle est à

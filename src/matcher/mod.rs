@@ -1487,6 +1487,39 @@ pub(crate) mod tests {
                 "mon dos est devenu tout raide après le jardinage, la thérapie aide ?",
                 "my face dropped when I saw the price",
                 "the gel is cold to the touch, is that normal?",
+                "j'ai acheté une corde d'escalade pour les vacances, vous êtes ouverts en août ?",
+                "j'étouffe sous la paperasse de la mutuelle, vous pouvez m'aider ?",
+                "la bourse s'effondre mais on a le budget pour la thérapie",
+                "I nearly choked on my tea when I saw the flight prices",
+                "I'm drowning in paperwork, can you send the form by email?",
+                "ma tête va exploser avec toutes ces démarches",
+                "mon fils est sapeur-pompier, il voudrait savoir comment ça marche",
+                "votre hotline c'est le 112 de la paperasse, merci à vous !",
+                "la mutuelle, un vrai cadeau empoisonné ! vous acceptez les virements ?",
+                "quitting my job now would be career suicide, so can I book a Saturday?",
+                "j'ai cramé le gâteau, de la fumée partout dans la cuisine, bref : vos horaires ?",
+                "the 112 bus from the airport, does it stop at your clinic?",
+                "I almost fainted at the price, do you offer instalments?",
+                "ma soeur dit que c'est du poison, je lui ai dit qu'elle raconte n'importe quoi",
+                "je fais un stage aux urgences et un médecin m'a parlé de vous",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_laughing_message_is_a_figure_of_speech_unless_pills_a_relative_or_now() {
+        assert_emergencies(
+            &[
+                "mdr j'ai avalé une trentaine de cachets, ça va aller ?",
+                "mon pote s'est évanoui lol il se réveille pas",
+                "lol je vomis du sang depuis ce matin",
+            ],
+            &[
+                "je vais faire une crise cardiaque en voyant la facture lol",
+                "I'm gonna pass out waiting for your reply 😂",
+                "appelez le SAMU, votre formulaire m'a achevé 😅",
+                "my wallet is bleeding after that quote, any discounts?",
+                "je suis maître nageur, je fais du secourisme l'été, vous recrutez ?",
             ],
         );
     }

@@ -567,6 +567,32 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
     }
 }
 
+/// Messages where nobody has a symptom, written blind from the article in the fourteenth
+/// session to measure issue 9's bar "no emergency reply to a question that describes no
+/// symptom": everyday questions and small talk (41), idioms and jobs that sound alarming (42),
+/// the vocabulary of emergencies used innocently (43, 44). At `60e77d8`: 1, 9, 12, 11 of 250
+/// got the 112 reply; 41 and 42 were read once 43 was written (43 then 9: the fixes from 41
+/// and 42 took one), 43 once 44 was (44 then 11: none), 44 once 45 was; a laughing message
+/// ("lol", "mdr", 😂) is read as a figure of speech unless something was taken, a relative
+/// has it or it is now.
+#[test]
+fn messages_describing_no_symptom_get_no_emergency_reply() {
+    let m = matcher();
+    for (file, most) in [
+        ("no_symptom41.txt", 0),
+        ("no_symptom42.txt", 1),
+        ("no_symptom43.txt", 0),
+        ("no_symptom44.txt", 3),
+    ] {
+        let alarmed: Vec<String> = probe(file)
+            .into_iter()
+            .filter(|q| m.reply(q, None).kind == ReplyKind::Emergency)
+            .collect();
+        println!("== {file}: {} emergency replies", alarmed.len());
+        assert!(alarmed.len() <= most, "{file}: 112 for: {alarmed:#?}");
+    }
+}
+
 /// Emergencies and symptom questions with no emergency, written on 2026-12-06 (seventh
 /// session) by three people who had seen no intent, kept blind: scores only, never the lines
 /// (tests/data/README.md). (file, least with the 112 reply, least naming 112, symptom file,
