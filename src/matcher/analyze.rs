@@ -792,14 +792,18 @@ const PAST: &str = "past";
 pub(super) const HAS_SIGN: &str = "has_sign";
 /// The concepts that name a person for [`HAS_SIGN`].
 const PERSONS: [&str; 3] = ["experiencing", "relative", "someone"];
-/// Concepts emergency rules name that are no sign: when, who, and calling for help.
-const NOT_SIGNS: [&str; 6] = [
+/// Concepts emergency rules name that are no sign: when, who, and calling or asking for help.
+const NOT_SIGNS: [&str; 10] = [
     "now",
     "sudden",
     "relative",
     "experiencing",
     "someone",
     "emergency_services",
+    "emergency_named",
+    "call",
+    "request",
+    "please",
 ];
 /// How far before a sign a person may be named and still be the one who has it: "je vomis",
 /// "j'ai des selles noires", "mon mari vient de vomir", "she is very yellow".

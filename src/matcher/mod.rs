@@ -1525,6 +1525,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn naming_the_emergency_services_is_an_emergency_only_when_calling_or_now() {
+        assert_emergencies(
+            &[
+                "appelez une ambulance",
+                "une ambulance vite svp",
+                "faut-il appeler le samu ? il respire mal",
+                "ambulance now, my dad collapsed",
+                "j'appelle les pompiers ou pas ? elle ne se réveille pas",
+                "mamie a des sueurs froides et mal au ventre depuis le dîner",
+            ],
+            &[
+                "mon mari est médecin au SAMU, il a lu votre article",
+                "in Serbia is the emergency number 112 like in the EU?",
+                "je ne veux pas tirer sur l'ambulance mais votre site a des fautes",
+                "le site fait des convulsions quand je clique sur réserver",
+                "question de cours : pourquoi la confusion dans l'encéphalopathie ?",
+                "my team choked in the final again, are you open on Sunday?",
+            ],
+        );
+    }
+
+    #[test]
     fn too_many_pills_is_an_overdose_only_when_someone_took_them() {
         assert_emergencies(
             &[

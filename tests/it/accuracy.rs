@@ -572,9 +572,9 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// symptom": everyday questions and small talk (41), idioms and jobs that sound alarming (42),
 /// the vocabulary of emergencies used innocently (43, 44). At `60e77d8`: 1, 9, 12, 11 of 250
 /// got the 112 reply; 41 and 42 were read once 43 was written (43 then 9: the fixes from 41
-/// and 42 took one), 43 once 44 was (44 then 11: none), 44 once 45 was; a laughing message
-/// ("lol", "mdr", 😂) is read as a figure of speech unless something was taken, a relative
-/// has it or it is now.
+/// and 42 took one), 43 once 44 was (44 then 11: none), 44 once 45 was (45 then 19, from 23:
+/// a laughing message is read as a figure of speech), 45 once 46 was (the emergency services
+/// named alone no longer fire; a thing as the subject of a sign's words).
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -583,6 +583,7 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom42.txt", 1),
         ("no_symptom43.txt", 0),
         ("no_symptom44.txt", 3),
+        ("no_symptom45.txt", 4),
     ] {
         let alarmed: Vec<String> = probe(file)
             .into_iter()
