@@ -1511,6 +1511,7 @@ pub(crate) mod tests {
         assert_emergencies(
             &[
                 "mdr j'ai avalé une trentaine de cachets, ça va aller ?",
+                "je vais me tuer ce soir, j'en peux plus",
                 "mon pote s'est évanoui lol il se réveille pas",
                 "lol je vomis du sang depuis ce matin",
             ],
@@ -1520,6 +1521,9 @@ pub(crate) mod tests {
                 "appelez le SAMU, votre formulaire m'a achevé 😅",
                 "my wallet is bleeding after that quote, any discounts?",
                 "je suis maître nageur, je fais du secourisme l'été, vous recrutez ?",
+                "mes parents vont me tuer si je rate mes exams, bref : c'est quoi un hépatocyte ?",
+                "c'est l'overdose de pubs pour les cellules souches, c'est vous ?",
+                "je fabrique des selles noires pour chevaux, les chevaux aussi ont des cellules souches ?",
             ],
         );
     }
