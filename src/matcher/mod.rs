@@ -1524,6 +1524,9 @@ pub(crate) mod tests {
                 "mes parents vont me tuer si je rate mes exams, bref : c'est quoi un hépatocyte ?",
                 "c'est l'overdose de pubs pour les cellules souches, c'est vous ?",
                 "je fabrique des selles noires pour chevaux, les chevaux aussi ont des cellules souches ?",
+                "je viens de voir le documentaire sur les pompiers de Paris, qui a fondé la clinique ?",
+                "j'ai fait un malaise en voyant le devis de la cuisine, des facilités de paiement ?",
+                "on a eu une formation premiers secours : hémorragie, étouffement. Des fiches ?",
             ],
         );
     }
