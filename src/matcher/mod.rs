@@ -1512,6 +1512,7 @@ pub(crate) mod tests {
             &[
                 "mdr j'ai avalé une trentaine de cachets, ça va aller ?",
                 "je vais me tuer ce soir, j'en peux plus",
+                "ma mère a une cirrhose, elle croit qu'on est en 1990 et ne me reconnaît plus",
                 "mon pote s'est évanoui lol il se réveille pas",
                 "lol je vomis du sang depuis ce matin",
             ],
@@ -1527,6 +1528,10 @@ pub(crate) mod tests {
                 "je viens de voir le documentaire sur les pompiers de Paris, qui a fondé la clinique ?",
                 "j'ai fait un malaise en voyant le devis de la cuisine, des facilités de paiement ?",
                 "on a eu une formation premiers secours : hémorragie, étouffement. Des fiches ?",
+                "is it true that paracetamol overdose is the leading cause of liver failure?",
+                "pour mon QCM : cirrhose et selles noires, on pense aux varices ?",
+                "not for the faint-hearted, your prices! what's included?",
+                "I just built black bar stools for the kitchen, are you open Saturday?",
             ],
         );
     }
