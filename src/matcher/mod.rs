@@ -1532,6 +1532,8 @@ pub(crate) mod tests {
                 "pour mon QCM : cirrhose et selles noires, on pense aux varices ?",
                 "not for the faint-hearted, your prices! what's included?",
                 "I just built black bar stools for the kitchen, are you open Saturday?",
+                "mon patron a tiré sur l'ambulance toute la journée, bref : vos horaires ?",
+                "a documentary on the collapse of the Soviet Union, then your article: how long is a stay?",
             ],
         );
     }
