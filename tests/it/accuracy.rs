@@ -578,7 +578,8 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// 35 before this work, 9 after it while unread; read once 47 was written. 47: 24 at
 /// `60e77d8`, 22 before this work, 15 while unread; read once 48 was written. 48: 34 at
 /// `60e77d8` and before this work, 21 while unread; read once 49 was written. 49: 30 at
-/// `60e77d8` and before this work, 14 while unread; read once 50 was written.
+/// `60e77d8` and before this work, 14 while unread; read once 50 was written. 50, never read:
+/// 27 at `60e77d8`, 26 before this work, 12 at the session's end.
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -592,6 +593,7 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom47.txt", 5),
         ("no_symptom48.txt", 3),
         ("no_symptom49.txt", 4),
+        ("no_symptom50.txt", 12),
     ] {
         let alarmed: Vec<String> = probe(file)
             .into_iter()
