@@ -1112,6 +1112,9 @@ pub(super) mod write {
             0
         } else if let Some(last) = known_last {
             last
+        } else if let Some((last, ..)) = &row {
+            // Read above, and nothing since moves it.
+            *last
         } else {
             conn.prepare_cached("SELECT last_seq FROM conversations WHERE id = ?1")?
                 .query_row([conv], |r| r.get(0))
@@ -1683,16 +1686,23 @@ mod tests {
         assert!(matches!(resent, Applied::Duplicate { .. }), "{resent:?}");
     }
 
+    /// A new database file in `dir` with the first `version` migrations applied, as a release
+    /// of that version left it.
+    fn at_version(dir: &Path, version: usize) -> Connection {
+        let conn = Connection::open(dir.join("faqbot.db")).expect("create");
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).expect("older schema");
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .expect("version");
+        conn
+    }
+
     #[test]
     fn a_version_4_database_keeps_its_history_frames_and_message_ids_once_upgraded() {
         let dir = tempfile::tempdir().expect("temp dir");
         // Version 4, as the last release left it: replies in `frames`, numbered 1 and 2.
-        let conn = Connection::open(dir.path().join("faqbot.db")).expect("create");
-        for sql in &MIGRATIONS[..4] {
-            conn.execute_batch(sql).expect("schema 1-4");
-        }
-        conn.pragma_update(None, "user_version", 4)
-            .expect("version");
+        let conn = at_version(dir.path(), 4);
         conn.execute_batch(
             r#"
 INSERT INTO conversations (id, token_hash, created_at, last_active, lang, last_seq) VALUES ('c1', 'h', 1, 1, 'fr', 2);
@@ -1754,12 +1764,7 @@ INSERT INTO frames (conversation_id, seq, at, reply_to, body) VALUES ('c1', 2, 2
     #[test]
     fn a_version_6_database_is_chained_by_conversation_and_read_without_scanning() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let conn = Connection::open(dir.path().join("faqbot.db")).expect("create");
-        for sql in &MIGRATIONS[..6] {
-            conn.execute_batch(sql).expect("schema 1-6");
-        }
-        conn.pragma_update(None, "user_version", 6)
-            .expect("version");
+        let conn = at_version(dir.path(), 6);
         // Two conversations written in turn, as the writer interleaves them; an advisor's
         // message in c2 (no client id), a visitor message at the `seq` of the reply before it.
         conn.execute_batch(
