@@ -165,6 +165,8 @@ async fn chat(
     }
     start.wait().await;
     let cpu_before = common.pid.map(cpu_ticks).transpose()?;
+    // The client shares the machine: its own CPU tells how much of it the server could not use.
+    let own_before = cpu_ticks(std::process::id())?;
     let began = Instant::now();
     let mut all = Tally::default();
     for t in tasks {
@@ -177,6 +179,7 @@ async fn chat(
     }
     let secs = began.elapsed().as_secs_f64();
     let cpu_after = common.pid.map(cpu_ticks).transpose()?;
+    let own_us = ticks_to_us(cpu_ticks(std::process::id())?.saturating_sub(own_before));
     let replies = all.latencies.len() as u64;
     all.latencies.sort_unstable();
     let rps = replies as f64 / secs;
@@ -196,6 +199,9 @@ async fn chat(
         "RESULT mode=chat replies={replies} secs={secs:.3} rps={rps:.1} p50_us={p50} p99_us={p99} max_us={max} errors={}",
         all.errors
     );
+    let own_per_reply = own_us / replies.max(1) as f64;
+    println!("load client CPU: {own_per_reply:.1} µs per reply");
+    result.push_str(&format!(" client_cpu_us_per_reply={own_per_reply:.2}"));
     if let (Some(b), Some(a)) = (cpu_before, cpu_after) {
         let cpu_us = ticks_to_us(a.saturating_sub(b));
         let per_reply = cpu_us / replies.max(1) as f64;
