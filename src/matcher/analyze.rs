@@ -371,6 +371,8 @@ impl Analyzer {
             list.dedup_by(|a, b| a.0 == b.0);
         }
         analyzer.read_concepts = [
+            ONGOING,
+            VITAL_ALARM,
             TOO_MUCH_MEDICATION,
             FEVER,
             LAUGHING,
@@ -584,8 +586,16 @@ impl Analyzer {
                 }
             }
         }
+        // Quantities no variant can list, read where they stand so that positions count them:
+        // "depuis 40 min" is something going on, "tension 8/5" a sign.
+        let recent = self.read_concepts.contains(&ONGOING)
+            && mark_recent_durations(self.lang, &tokens, &mut roles);
+        let vital =
+            self.read_concepts.contains(&VITAL_ALARM) && mark_alarming_vitals(&tokens, &mut roles);
         let holders = Holders::read(&roles, &tokens);
         for (read, concept) in [
+            (recent, ONGOING),
+            (vital, VITAL_ALARM),
             (counts_many_pills(self.lang, &tokens), TOO_MUCH_MEDICATION),
             (reads_a_fever(&tokens), FEVER),
             (laughs(text, &tokens), LAUGHING),
@@ -782,6 +792,9 @@ const PILLS: &str = "pills";
 const TOO_MUCH_MEDICATION: &str = "too_much_medication";
 /// The concept a temperature told as a number names.
 const FEVER: &str = "fever";
+/// The concept an alarming vital sign told as a number names: a low blood pressure, a low
+/// oxygen saturation, a heart rate far too fast or too slow (see [`mark_alarming_vitals`]).
+const VITAL_ALARM: &str = "vital_alarm";
 /// The concept the analyser names when the message laughs ("lol", "mdr", "haha", 😂, 😅): a
 /// sign's words are then most often a figure of speech ("I'm having a heart attack over these
 /// prices lol", "je vais faire une syncope si personne ne répond 😅").
@@ -1028,6 +1041,254 @@ fn reads_a_fever(tokens: &[Token]) -> bool {
             && w[2].word.len() == 1
             && w[2].word.bytes().all(|b| b.is_ascii_digit())
     })
+}
+
+/// Whether a word is a unit of minutes or hours.
+fn short_unit(word: &str) -> bool {
+    matches!(
+        word,
+        "min"
+            | "mins"
+            | "minute"
+            | "minutes"
+            | "mn"
+            | "h"
+            | "heure"
+            | "heures"
+            | "hour"
+            | "hours"
+            | "hr"
+            | "hrs"
+    )
+}
+
+/// Whether a count of minutes or hours is short enough to be "going on": up to ten hours of
+/// minutes, up to three days of hours.
+fn short_duration(n: u32, unit: &str) -> bool {
+    let minutes = matches!(unit, "min" | "mins" | "minute" | "minutes" | "mn");
+    (1..=if minutes { 600 } else { 72 }).contains(&n)
+}
+
+/// A count glued to its unit: "20min", "2h", "30mn".
+fn glued_duration(word: &str) -> bool {
+    let digits = word.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &word[digits.len()..];
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && short_unit(unit)
+        && digits.parse().is_ok_and(|n| short_duration(n, unit))
+}
+
+/// Marks as going on ([`Role::Ongoing`]) a duration of minutes or hours counted back from now,
+/// which no variant can list for every number: "depuis 40 min", "ya 2h", "il y a vingt
+/// minutes", "for the last 3 hours", "about 40 min ago". Not a duration that is a distance
+/// ("il y a 2 heures de route"), nor one with no word tying it to now ("la perfusion dure 2
+/// heures"). Returns whether it marked one.
+fn mark_recent_durations(lang: Lang, tokens: &[Token], roles: &mut [Role]) -> bool {
+    // Words that may stand between the lead and the count: "depuis *environ* 20 min", "for
+    // *the last* 3 hours".
+    let filler = |w: &str| {
+        matches!(
+            w,
+            "environ"
+                | "genre"
+                | "presque"
+                | "bien"
+                | "plus"
+                | "de"
+                | "bientot"
+                | "about"
+                | "almost"
+                | "nearly"
+                | "over"
+                | "the"
+                | "last"
+                | "past"
+                | "around"
+                | "like"
+        )
+    };
+    // The count and unit at `i`: the index after them, if they are a short duration.
+    let duration_at = |i: usize| -> Option<usize> {
+        let t = tokens.get(i)?;
+        if glued_duration(&t.word) {
+            return Some(i + 1);
+        }
+        let n = count(lang, &t.word).or(matches!(t.word.as_str(), "a" | "an").then_some(1))?;
+        let unit = tokens.get(i + 1)?;
+        (short_unit(&unit.word) && short_duration(n, &unit.word)).then_some(i + 2)
+    };
+    let mut marked = false;
+    for i in 0..tokens.len() {
+        let w = tokens[i].word.as_str();
+        let lead = matches!(w, "depuis" | "since" | "for" | "ya")
+            || (w == "a" && i > 0 && tokens[i - 1].word == "y");
+        let span = if lead {
+            let mut j = i + 1;
+            while j < tokens.len() && j <= i + 3 && filler(&tokens[j].word) {
+                j += 1;
+            }
+            duration_at(j)
+                // A distance, not a time: "il y a 2 heures de route", "for 3 hours of driving".
+                .filter(|&end| {
+                    !tokens
+                        .get(end)
+                        .is_some_and(|t| matches!(t.word.as_str(), "de" | "d" | "of"))
+                })
+                .map(|end| (i, end))
+        } else {
+            // "40 min ago", "about 2 hours ago".
+            duration_at(i)
+                .filter(|&end| tokens.get(end).is_some_and(|t| t.word == "ago"))
+                .map(|end| (i, end + 1))
+        };
+        if let Some((start, end)) = span {
+            for r in &mut roles[start..end] {
+                if *r == Role::Other {
+                    *r = Role::Ongoing;
+                }
+            }
+            marked = true;
+        }
+    }
+    marked
+}
+
+/// Words after a number that make it something else than a vital sign: an age, a weight, a
+/// price, a time.
+fn not_vital_unit(word: &str) -> bool {
+    matches!(
+        word,
+        "an" | "ans"
+            | "year"
+            | "years"
+            | "yo"
+            | "kg"
+            | "kilos"
+            | "euros"
+            | "eur"
+            | "mois"
+            | "months"
+            | "semaines"
+            | "weeks"
+            | "jours"
+            | "days"
+            | "ml"
+            | "mg"
+            | "cm"
+            | "km"
+            | "min"
+            | "minutes"
+            | "heures"
+            | "hours"
+            | "fois"
+            | "times"
+    )
+}
+
+/// Marks as a sign ([`Role::Sign`]) an alarming vital sign told as a number, which no variant
+/// can list: a blood pressure whose upper figure is 85 or less ("tension 80/50", "ma tension
+/// est à 6/4", "BP 75 over 40"), an oxygen saturation from 50 to 91 ("saturation 84", "84 %
+/// de saturation", "spo2 88"), a heart rate of 130 or more, or 40 or less ("pouls à 135",
+/// "le coeur à 140", "heart rate 35", "150 bpm"). The rules want a second sign beside it
+/// (dizzy, pale, short of breath…) or a "now": a low pressure someone always has is no
+/// emergency. Returns whether it marked one.
+fn mark_alarming_vitals(tokens: &[Token], roles: &mut [Role]) -> bool {
+    let number = |i: usize| -> Option<u32> {
+        let t = tokens.get(i)?;
+        let n = t.word.parse::<u32>().ok()?;
+        let unit = tokens.get(i + 1).map(|t| t.word.as_str());
+        (!unit.is_some_and(not_vital_unit)).then_some(n)
+    };
+    let low_pressure = |i: usize| -> Option<usize> {
+        let high: u32 = tokens.get(i)?.word.parse().ok()?;
+        // "80/50", "80 sur 50", "80 over 50".
+        let sep = usize::from(
+            tokens
+                .get(i + 1)
+                .is_some_and(|t| matches!(t.word.as_str(), "sur" | "over")),
+        );
+        let low: u32 = tokens.get(i + 1 + sep)?.word.parse().ok()?;
+        let mm_hg = (40..=85).contains(&high) && (20..=high.saturating_sub(10)).contains(&low);
+        let cm_hg = (4..=8).contains(&high) && (2..high).contains(&low);
+        (mm_hg || cm_hg).then_some(i + 2 + sep)
+    };
+    // A fast heart during a run, a match, a workout is the effort's.
+    let effort = tokens.iter().any(|t| {
+        matches!(
+            t.word.as_str(),
+            "sport"
+                | "effort"
+                | "course"
+                | "courir"
+                | "footing"
+                | "jogging"
+                | "velo"
+                | "match"
+                | "entrainement"
+                | "fractionne"
+                | "running"
+                | "run"
+                | "intervals"
+                | "workout"
+                | "exercise"
+                | "training"
+                | "gym"
+                | "marathon"
+                | "cardio"
+                | "hiit"
+        )
+    });
+    // A normal figure of the same kind soon after is the alarm over: "SpO2 88 % la nuit, puis
+    // 97 % au réveil", "178 bpm, back to 60 after 5 min".
+    let normal_after = |j: usize, normal: &dyn Fn(u32) -> bool| {
+        (j + 1..(j + 9).min(tokens.len())).any(|k| number(k).is_some_and(normal))
+    };
+    let low_saturation = |j: usize| {
+        number(j).is_some_and(|n| (50..=91).contains(&n))
+            && !normal_after(j, &|n| (92..=100).contains(&n))
+    };
+    let bad_pulse = |j: usize| {
+        number(j).is_some_and(|n| (20..=40).contains(&n) || (!effort && (130..=250).contains(&n)))
+            && !normal_after(j, &|n| (45..=110).contains(&n))
+    };
+    let mut marked = false;
+    let mut mark = |roles: &mut [Role], start: usize, end: usize| {
+        for r in &mut roles[start..end.min(tokens.len())] {
+            if *r == Role::Other {
+                *r = Role::Sign;
+            }
+        }
+        marked = true;
+    };
+    for i in 0..tokens.len() {
+        let w = tokens[i].word.as_str();
+        let after = i + 1..(i + 6).min(tokens.len());
+        match w {
+            "tension" | "pression" | "tensiometre" | "tensio" | "pressure" | "bp" => {
+                if let Some(end) = after.clone().find_map(low_pressure) {
+                    mark(roles, i, end);
+                }
+            }
+            "saturation" | "sat" | "spo2" | "sao2" | "oxygene" | "oxygen" | "oxymetre"
+            | "oximeter" | "saturometre" => {
+                let before = i.saturating_sub(3)..i;
+                if let Some(j) = after.clone().chain(before).find(|&j| low_saturation(j)) {
+                    mark(roles, i.min(j), i.max(j) + 1);
+                }
+            }
+            "pouls" | "pulse" | "cardiaque" | "coeur" | "heart" | "fc" => {
+                if let Some(j) = after.clone().find(|&j| bad_pulse(j)) {
+                    mark(roles, i, j + 1);
+                }
+            }
+            "bpm" | "pulsations" | "battements" if i > 0 && bad_pulse(i - 1) => {
+                mark(roles, i - 1, i + 1);
+            }
+            _ => {}
+        }
+    }
+    marked
 }
 
 /// Whether a message tells a time gone by that no concept variant could list: some months or

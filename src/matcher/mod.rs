@@ -1539,6 +1539,47 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_alarming_vital_sign_told_as_a_number_is_a_sign_beside_another_or_now() {
+        assert_emergencies(
+            &[
+                "Ma tension est à 6/4 et je suis en sueur, j'ai une douleur brutale à gauche",
+                "mon tensiomètre affiche 80/50 et j'ai la tête qui tourne",
+                "BP 75 over 40 and he's going pale",
+                "fréquence cardiaque 180 au repos depuis 25 min, je suis essoufflé",
+                "his watch says pulse 135 and he's really pale",
+                "le coeur à 140 et 40 de fièvre avec des frissons",
+                "sa saturation est à 84 maintenant",
+            ],
+            &[
+                "j'ai toujours eu une tension basse, 9/6, est-ce un problème pour le traitement ?",
+                "ma tension est à 8/5 d'habitude, je peux faire l'injection ?",
+                "my watch showed 178 bpm during my intervals this morning, back to 60 after 5 min",
+                "SpO2 88% last night while she was sleeping, then 97% when she woke up",
+                "mon père a 85 ans, sa tension est bonne, il peut venir ?",
+                "le coeur de 140 patients a été suivi dans l'étude ?",
+                "pouls à 140 pendant mon footing, c'est normal ?",
+            ],
+        );
+    }
+
+    #[test]
+    fn minutes_or_hours_counted_back_from_now_are_going_on() {
+        assert_emergencies(
+            &[
+                "ça serre dans la poitrine depuis 20 min et j'arrive plus à respirer lol",
+                "j'ai vomi du sang ya 2h",
+                "throwing up blood for the last hour",
+                "il a perdu connaissance il y a vingt minutes",
+            ],
+            &[
+                "il y a 2 heures de route jusqu'à la clinique, y a-t-il un hôtel ?",
+                "la perfusion dure 2 heures ?",
+                "do I need to fast for 12 hours before the blood test?",
+            ],
+        );
+    }
+
+    #[test]
     fn naming_the_emergency_services_is_an_emergency_only_when_calling_or_now() {
         assert_emergencies(
             &[
