@@ -375,6 +375,7 @@ impl Analyzer {
             VITAL_ALARM,
             TOO_MUCH_MEDICATION,
             FEVER,
+            NEWBORN,
             LAUGHING,
             PAST,
             HAS_SIGN,
@@ -549,9 +550,11 @@ impl Analyzer {
         let mut signs: Vec<(usize, usize, usize, bool)> = Vec::new();
         for f in found {
             match f {
-                // "il y a trois ans que je vomis": a time that lasts until now, not the past.
+                // "il y a trois ans que je vomis", "depuis l'an dernier": a time that lasts until
+                // now, not the past.
                 Found::Concept { start, len, idx }
-                    if Some(idx) == self.past && lasting(&tokens, start + len) => {}
+                    if Some(idx) == self.past
+                        && (lasting(&tokens, start + len) || since(&tokens, start)) => {}
                 Found::Concept { start, len, idx } => {
                     let id = &self.concept_ids[idx];
                     for t in &mut tokens[start..start + len] {
@@ -598,6 +601,7 @@ impl Analyzer {
             (vital, VITAL_ALARM),
             (counts_many_pills(self.lang, &tokens), TOO_MUCH_MEDICATION),
             (reads_a_fever(&tokens), FEVER),
+            (reads_a_newborn(self.lang, &tokens), NEWBORN),
             (laughs(text, &tokens), LAUGHING),
             (tells_a_time_ago(self.lang, &tokens, &roles), PAST),
             (holders.person, HAS_SIGN),
@@ -792,6 +796,8 @@ const PILLS: &str = "pills";
 const TOO_MUCH_MEDICATION: &str = "too_much_medication";
 /// The concept a temperature told as a number names.
 const FEVER: &str = "fever";
+/// The concept of a baby under three months, which an age in days or weeks also names.
+const NEWBORN: &str = "newborn";
 /// The concept an alarming vital sign told as a number names: a low blood pressure, a low
 /// oxygen saturation, a heart rate far too fast or too slow (see [`mark_alarming_vitals`]).
 const VITAL_ALARM: &str = "vital_alarm";
@@ -992,15 +998,20 @@ fn a_sign_is_now(roles: &[Role]) -> bool {
 /// From this many pills on, a count is an overdose to the emergency rules (with `took`).
 const MANY_PILLS: u32 = 10;
 
-/// Whether a number of at least [`MANY_PILLS`] stands within two words before a `pills` word
-/// ("j'ai pris 20 comprimés", "about 30 paracetamol tablets"): a count no concept variant could
-/// list.
+/// Whether a number of at least [`MANY_PILLS`] is the nearest count within six words before a
+/// `pills` word ("j'ai pris 20 comprimés", "about 30 paracetamol tablets", "20 of my mom's
+/// oxycodone pills", "genre 30 Tylenol"): a count no concept variant could list. A unit stops
+/// the search ("j'ai 45 ans et je prends des comprimés"), and so does a nearer smaller count
+/// ("depuis 15 jours je prends 2 comprimés").
 fn counts_many_pills(lang: Lang, tokens: &[Token]) -> bool {
     tokens.iter().enumerate().any(|(i, t)| {
         t.concept.as_deref() == Some(PILLS)
-            && tokens[i.saturating_sub(2)..i]
+            && tokens[i.saturating_sub(6)..i]
                 .iter()
-                .any(|p| count(lang, &p.word).is_some_and(|n| n >= MANY_PILLS))
+                .rev()
+                .take_while(|p| !not_vital_unit(&p.word))
+                .find_map(|p| count(lang, &p.word))
+                .is_some_and(|n| n >= MANY_PILLS)
     })
 }
 
@@ -1027,6 +1038,28 @@ fn laughs(text: &str, tokens: &[Token]) -> bool {
             || w.starts_with("hihi")
     };
     text.chars().any(|c| FACES.contains(&c)) || tokens.iter().any(|t| laughing_word(&t.word))
+}
+
+/// Whether a baby's age is told in days or weeks, under three months: "mon bébé de 10
+/// jours", "ma fille de 6 semaines", "a 10-day-old", "my 5 week old". Variants cannot list
+/// every count. Not any count of days: "ma fille depuis 3 jours" is how long, not how old.
+fn reads_a_newborn(lang: Lang, tokens: &[Token]) -> bool {
+    let young = |n: u32, unit: &str| match unit {
+        "jour" | "jours" | "day" | "days" => (1..=90).contains(&n),
+        "semaine" | "semaines" | "week" | "weeks" => (1..=12).contains(&n),
+        _ => false,
+    };
+    let baby = |w: &str| {
+        matches!(
+            w,
+            "bebe" | "nourrisson" | "fils" | "fille" | "petit" | "petite" | "enfant" | "baby"
+        )
+    };
+    tokens.windows(2).enumerate().any(|(i, w)| {
+        count(lang, &w[0].word).is_some_and(|n| young(n, &w[1].word))
+            && (tokens.get(i + 2).is_some_and(|t| t.word == "old")
+                || (i >= 2 && tokens[i - 1].word == "de" && baby(&tokens[i - 2].word)))
+    })
 }
 
 /// Whether a body temperature is told as a number with its decimal: "il a 39,8", "elle est à
@@ -1112,6 +1145,10 @@ fn mark_recent_durations(lang: Lang, tokens: &[Token], roles: &mut [Role]) -> bo
     let duration_at = |i: usize| -> Option<usize> {
         let t = tokens.get(i)?;
         if glued_duration(&t.word) {
+            return Some(i + 1);
+        }
+        // "for the last hour", "depuis une bonne heure": one, unsaid.
+        if i > 0 && matches!(t.word.as_str(), "hour" | "heure") {
             return Some(i + 1);
         }
         let n = count(lang, &t.word).or(matches!(t.word.as_str(), "a" | "an").then_some(1))?;
@@ -1293,8 +1330,8 @@ fn mark_alarming_vitals(tokens: &[Token], roles: &mut [Role]) -> bool {
 
 /// Whether a message tells a time gone by that no concept variant could list: some months or
 /// years ago anywhere in a French message ("il y a 18 mois", "ya 3 ans", "y'a sept ans"), or
-/// some weeks ago right after a sign ("j'ai fait un malaise il y a 3 semaines", "une douleur
-/// dans la poitrine la semaine dernière"). Weeks before a sign are not told: in "elle a eu
+/// some weeks (or three days or more) ago right after a sign ("j'ai fait un malaise il y a 3
+/// semaines", "une douleur dans la poitrine la semaine dernière", "une fièvre il y a 10 jours"). Weeks before a sign are not told: in "elle a eu
 /// l'injection il y a 2 semaines, elle vomit du sang" they date the injection, and only the
 /// verb's tense would say the sign is old. Days and hours are not told either: "hier soir il a
 /// vomi du sang" is still an emergency. Nor "il y a trois ans que je vomis", which lasts until
@@ -1315,6 +1352,10 @@ fn tells_a_time_ago(lang: Lang, tokens: &[Token], roles: &[Role]) -> bool {
     let long = |t: &Token| matches!(t.word.as_str(), "mois" | "an" | "ans" | "annee" | "annees");
     let weeks = |t: &Token| matches!(t.word.as_str(), "semaine" | "semaines");
     let number = |t: &Token| count(lang, &t.word).is_some_and(|n| n >= 1);
+    // Some days ago, right after a sign, as weeks: "une fièvre il y a 10 jours, passée seule".
+    let days = |n: &Token, t: &Token| {
+        matches!(t.word.as_str(), "jours") && count(lang, &n.word).is_some_and(|n| n >= 3)
+    };
     tokens.windows(3).enumerate().any(|(i, w)| {
         let ago = w[0].word == "ya" || (w[0].word == "a" && i > 0 && tokens[i - 1].word == "y");
         // Where the phrase starts: "il y a", "y a", "ya".
@@ -1324,7 +1365,7 @@ fn tells_a_time_ago(lang: Lang, tokens: &[Token], roles: &[Role]) -> bool {
             i.saturating_sub(2)
         };
         ago && number(&w[1])
-            && (long(&w[2]) || (weeks(&w[2]) && follows_a_sign(start)))
+            && (long(&w[2]) || ((weeks(&w[2]) || days(&w[1], &w[2])) && follows_a_sign(start)))
             && !lasting(tokens, i + 3)
     })
 }
@@ -1334,6 +1375,14 @@ fn lasting(tokens: &[Token], i: usize) -> bool {
     tokens
         .get(i)
         .is_some_and(|t| matches!(t.word.as_str(), "que" | "qu"))
+}
+
+/// Whether the time at token `i` is where something started and lasts until now: "il a de
+/// l'ascite *depuis* l'an dernier", "*since* last year".
+fn since(tokens: &[Token], i: usize) -> bool {
+    tokens[i.saturating_sub(2)..i]
+        .iter()
+        .any(|t| matches!(t.word.as_str(), "depuis" | "since"))
 }
 
 /// The number a word says, in digits or in words ("vingt", "thirty").

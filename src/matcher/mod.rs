@@ -1465,6 +1465,17 @@ pub(crate) mod tests {
                 "on est sur le parking, ma femme pousse toute seule et je vois la tête du bébé",
             ],
             &[
+                "mon fils a voulu sauter du toit de la cabane avec un parapluie, il va bien",
+                "le cordon de la lampe sort du mur, vous avez un électricien ?",
+                "je m'embrouille avec tous ces formulaires maintenant, vous pouvez m'aider ?",
+                "la pièce tourne autour de la table, c'est joli chez vous",
+                "ma tension est à 12/8 ce matin, c'est bien pour l'injection ?",
+                "my heart rate was 150 during the match yesterday, back to normal now",
+                "j'ai 40 ans et le coeur en bonne santé, je peux venir ?",
+                "depuis 20 minutes j'attends votre réponse, vous êtes là ?",
+                "stung by a bee last summer, can I still have the injection?",
+                "my cousin spent 3 days in the ICU last year, now she's fine",
+                "le dossier fait 140 pages, le coeur du sujet c'est le prix ?",
                 "my ankles are puffing up in the evening, is it the liver?",
                 "the price just dropped? can I book now?",
                 "le bébé fait ses dents et bave beaucoup, c'est normal ?",
@@ -1558,6 +1569,22 @@ pub(crate) mod tests {
                 "mon père a 85 ans, sa tension est bonne, il peut venir ?",
                 "le coeur de 140 patients a été suivi dans l'étude ?",
                 "pouls à 140 pendant mon footing, c'est normal ?",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_baby_s_age_in_days_or_weeks_is_a_newborn_s() {
+        assert_emergencies(
+            &[
+                "mon bebe de 10 jours a 38.5 de fievre",
+                "my 5 week old has a fever of 38.4",
+                "a 10-day-old with a fever of 38.6, what do we do?",
+            ],
+            &[
+                "ma fille de 10 ans a 38,5 de fièvre depuis 3 jours, elle joue",
+                "mon bébé de 10 mois a 38,2 de fièvre, il fait ses dents",
+                "le traitement dure 10 jours ?",
             ],
         );
     }
