@@ -1019,7 +1019,7 @@ fn counts_many_pills(lang: Lang, tokens: &[Token]) -> bool {
 /// "ptdr", "haha", "xd"…, however many letters repeated). Not a crying or a frightened face:
 /// "😭" and "😱" are as much distress as jest.
 fn laughs(text: &str, tokens: &[Token]) -> bool {
-    const FACES: [char; 10] = ['😂', '🤣', '😅', '😄', '😆', '😁', '😜', '😝', '😉', '🙃'];
+    const FACES: [char; 11] = ['😂', '🤣', '😅', '😄', '😆', '😁', '😜', '😝', '😉', '🙃', '🙄'];
     let laughing_word = |w: &str| {
         // Every laughing word is short: no copy of the others.
         if w.len() > 12 {
