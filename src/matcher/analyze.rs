@@ -466,6 +466,14 @@ impl Analyzer {
     /// [`Analyzer::words`] of a visitor's text, with SMS French's elided "je" put back: "jcrache
     /// du sang", "jrespire mal" are "je crache", "je respire" (the knowledge never writes so).
     fn question_words(&self, text: &str) -> Vec<String> {
+        let spelled;
+        let text = match spell_out_emojis(self.lang, text) {
+            Some(t) => {
+                spelled = t;
+                spelled.as_str()
+            }
+            None => text,
+        };
         let words = self.words(text);
         if self.lang != Lang::Fr {
             return words;
@@ -781,6 +789,41 @@ fn typo_targets(names: &[String], words: &[Word]) -> (FastMap<String, String>, T
     (phonetic, TypoIndex::new(vocabulary))
 }
 
+/// The emojis that say a sign or a cry for help, as the word each stands for: a visitor in
+/// distress may type "🩸🤮 urgent" or "🆘🆘 foie... sang" and nothing else. Faces are not
+/// here: "😵" and "😭" are as often a figure of speech.
+const SIGN_EMOJIS: [(char, &str, &str); 4] = [
+    ('🩸', "sang", "blood"),
+    ('🤮', "vomit", "vomit"),
+    ('🆘', "urgent", "urgent"),
+    ('🚨', "urgent", "urgent"),
+];
+
+/// A question's text with [`SIGN_EMOJIS`] spelled out, or None when it has none (most).
+fn spell_out_emojis(lang: Lang, text: &str) -> Option<String> {
+    let word = |c: char| {
+        SIGN_EMOJIS
+            .iter()
+            .find(|e| e.0 == c)
+            .map(|e| if lang == Lang::Fr { e.1 } else { e.2 })
+    };
+    if !text.chars().any(|c| word(c).is_some()) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match word(c) {
+            Some(w) => {
+                out.push(' ');
+                out.push_str(w);
+                out.push(' ');
+            }
+            None => out.push(c),
+        }
+    }
+    Some(out)
+}
+
 /// Calls `f` with each folded word of a text after SMS rewrites.
 fn each_word(spelling: &FastMap<String, Vec<String>>, text: &str, mut f: impl FnMut(&str)) {
     text::for_each_token(text, |token, elided| {
@@ -1019,7 +1062,9 @@ fn counts_many_pills(lang: Lang, tokens: &[Token]) -> bool {
 /// "ptdr", "haha", "xd"…, however many letters repeated). Not a crying or a frightened face:
 /// "😭" and "😱" are as much distress as jest.
 fn laughs(text: &str, tokens: &[Token]) -> bool {
-    const FACES: [char; 11] = ['😂', '🤣', '😅', '😄', '😆', '😁', '😜', '😝', '😉', '🙃', '🙄'];
+    const FACES: [char; 11] = [
+        '😂', '🤣', '😅', '😄', '😆', '😁', '😜', '😝', '😉', '🙃', '🙄',
+    ];
     let laughing_word = |w: &str| {
         // Every laughing word is short: no copy of the others.
         if w.len() > 12 {

@@ -474,6 +474,41 @@ fn ninth_blind_set_is_measured() {
     check(&r, bars);
 }
 
+#[test]
+fn tenth_blind_set_is_measured() {
+    // Written on 2026-12-07 (fifteenth session) by someone who read only the article,
+    // topics.json and the line format of tests/data/README.md; first scored at `c9a0a35`,
+    // before any change of that session: 89.2 % right, 3.6 % confidently wrong (7 of them
+    // fallbacks answered), 22/22 emergencies, no false emergency. The bars are that first
+    // score (they do not accept it). Read it only as a score.
+    let r = run("heldout11.jsonl", Show::Scores);
+    let bars = Bars {
+        right: 89.2,
+        confidently_wrong: 3.6,
+        false_emergencies: 0,
+        missed_emergencies: 0,
+        unnamed_112: 0,
+    };
+    check(&r, bars);
+}
+
+#[test]
+fn second_tuning_set_meets_the_bars() {
+    // Written on 2026-12-07 (fifteenth session) from the article and topics.json only, on the
+    // two boundaries the held-out sets miss most: questions the article cannot answer in its
+    // words (140), small talk (80), and answers close to both (80). Tuned on: it prints its
+    // misses. At `c9a0a35`: 258/300, 24 confidently wrong.
+    let r = run("tune2.jsonl", Show::Misses);
+    let bars = Bars {
+        right: 86.0,
+        confidently_wrong: 8.0,
+        false_emergencies: 0,
+        missed_emergencies: 0,
+        unnamed_112: 0,
+    };
+    check(&r, bars);
+}
+
 /// One question per line of a probe file.
 fn probe(file: &str) -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -594,6 +629,8 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom48.txt", 3),
         ("no_symptom49.txt", 4),
         ("no_symptom50.txt", 12),
+        ("no_symptom51.txt", 21),
+        ("no_symptom52.txt", 3),
     ] {
         let alarmed: Vec<String> = probe(file)
             .into_iter()
@@ -618,7 +655,7 @@ fn blind_emergency_probes_are_measured() {
     let sets = [
         (
             "heldout_emergencies.txt",
-            86,
+            87,
             100,
             "heldout_not_emergencies.txt",
             1,
@@ -628,14 +665,14 @@ fn blind_emergency_probes_are_measured() {
             90,
             100,
             "heldout_not_emergencies2.txt",
-            2,
+            1,
         ),
         (
             "heldout_emergencies3.txt",
-            46,
+            47,
             50,
             "heldout_not_emergencies3.txt",
-            2,
+            1,
         ),
         (
             "heldout_emergencies4.txt",
@@ -649,7 +686,7 @@ fn blind_emergency_probes_are_measured() {
             79,
             80,
             "heldout_not_emergencies5.txt",
-            5,
+            4,
         ),
         // Tuned on in the eleventh session: 69 replies (80 named), 23 false before it.
         (
@@ -721,7 +758,7 @@ fn blind_emergency_probes_are_measured() {
             76,
             80,
             "heldout_not_emergencies13.txt",
-            9,
+            8,
         ),
         // Written late in the twelfth session, then tuned on: 75 (80 named), 11 false at
         // `cf16c0c`; 75 and 9 at `a9e9834` (unseen).
@@ -740,7 +777,7 @@ fn blind_emergency_probes_are_measured() {
             75,
             80,
             "heldout_not_emergencies15.txt",
-            12,
+            10,
         ),
         // 60 + 60, written before probe 15 was read: 50 (58 named), 9 false at `cf16c0c`; 50
         // (58) and 5 at `def4666`; 51 (58) and 5 after the fixes from probe 15. In the
@@ -937,7 +974,7 @@ fn blind_emergency_probes_are_measured() {
             76,
             80,
             "heldout_not_emergencies36.txt",
-            2,
+            1,
         ),
         (
             "heldout_emergencies37.txt",
@@ -959,17 +996,43 @@ fn blind_emergency_probes_are_measured() {
         // 3, 66 (75 first) and 7; at the session's end 68 (76 first) and 3, 67 (76 first) and 8.
         (
             "heldout_emergencies39.txt",
-            68,
+            74,
             80,
             "heldout_not_emergencies39.txt",
-            3,
+            1,
         ),
         (
             "heldout_emergencies40.txt",
-            67,
+            77,
             80,
             "heldout_not_emergencies40.txt",
-            8,
+            3,
+        ),
+        // Written blind in the fifteenth session (41: the acute part hidden in other talk,
+        // minimised or joked about; 42: very short cries and long rambling messages, abroad, at
+        // night; 43: a known liver disease suddenly worse, asking what to do or which pill).
+        // 39, 40 and 41 were read then; 42 and 43 never: at `c9a0a35` (before that session's
+        // changes) 70 (72 first) and 5, 69 (72 first) and 5, 77 (77 first) and 0.
+        (
+            "heldout_emergencies41.txt",
+            78,
+            80,
+            "heldout_not_emergencies41.txt",
+            3,
+        ),
+        (
+            "heldout_emergencies42.txt",
+            69,
+            79,
+            "heldout_not_emergencies42.txt",
+            5,
+        ),
+        (
+            "heldout_emergencies43.txt",
+            77,
+            80,
+            "heldout_not_emergencies43.txt",
+            0,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
