@@ -267,12 +267,18 @@ fn check(r: &Report, bars: Bars) {
     );
 }
 
+// The bars below are what the bot gets at the end of the fifteenth session. That session
+// traded some right answers for fewer confident wrong ones: 155 out-of-scope and 140 small-talk
+// phrasings, and answer thresholds at a cross-validated precision of 0.87 (was 0.89). On the
+// held-out sets together 2451 -> 2442 right of 2701, 49 -> 39 confidently wrong; dev 87 -> 84
+// (three answers now clarify), heldout9, 10 and 11 lost one to three answers each to a clarify
+// and their bars came down with them.
 #[test]
 fn dev_set_meets_the_bars() {
     let r = run("dev.jsonl", Show::Misses);
     let bars = Bars {
-        right: 92.0,
-        confidently_wrong: 2.0,
+        right: 90.3,
+        confidently_wrong: 0.0,
         false_emergencies: 0,
         missed_emergencies: 0,
         unnamed_112: 0,
@@ -286,8 +292,8 @@ fn tuning_set_meets_the_bars() {
     // worst (tests/data/README.md); tuned on like dev, so it prints its misses.
     let r = run("tune.jsonl", Show::Misses);
     let bars = Bars {
-        right: 94.5,
-        confidently_wrong: 1.5,
+        right: 96.8,
+        confidently_wrong: 0.7,
         false_emergencies: 0,
         missed_emergencies: 0,
         unnamed_112: 0,
@@ -303,8 +309,8 @@ fn held_out_set_is_measured() {
     // right (was 122), 1 confidently wrong (was 2).
     let r = run("heldout.jsonl", Show::Scores);
     let bars = Bars {
-        right: 90.5,
-        confidently_wrong: 1.5,
+        right: 91.7,
+        confidently_wrong: 0.8,
         false_emergencies: 0,
         missed_emergencies: 0,
         unnamed_112: 0,
@@ -321,8 +327,8 @@ fn blind_held_out_set_is_measured() {
     // bars leave a question or two of room.
     let r = run("heldout2.jsonl", Show::Scores);
     let bars = Bars {
-        right: 90.0,
-        confidently_wrong: 1.5,
+        right: 92.9,
+        confidently_wrong: 0.0,
         false_emergencies: 1,
         missed_emergencies: 0,
         unnamed_112: 0,
@@ -338,8 +344,8 @@ fn second_blind_set_is_measured() {
     // accept it (README, "How well it answers").
     let r = run("heldout3.jsonl", Show::Scores);
     let bars = Bars {
-        right: 91.0,
-        confidently_wrong: 2.0,
+        right: 93.0,
+        confidently_wrong: 1.0,
         false_emergencies: 0,
         missed_emergencies: 3,
         unnamed_112: 0,
@@ -356,8 +362,8 @@ fn third_blind_set_is_measured() {
     // answers").
     let r = run("heldout4.jsonl", Show::Scores);
     let bars = Bars {
-        right: 86.5,
-        confidently_wrong: 2.5,
+        right: 88.8,
+        confidently_wrong: 1.2,
         false_emergencies: 2,
         missed_emergencies: 2,
         unnamed_112: 2,
@@ -375,8 +381,8 @@ fn fourth_blind_set_is_measured() {
     // an FAQ answer instead of a "did you mean", so no 112 named (the set does not say which).
     let r = run("heldout5.jsonl", Show::Scores);
     let bars = Bars {
-        right: 89.0,
-        confidently_wrong: 2.5,
+        right: 90.8,
+        confidently_wrong: 1.6,
         false_emergencies: 1,
         missed_emergencies: 3,
         unnamed_112: 2,
@@ -393,8 +399,8 @@ fn fifth_blind_set_is_measured() {
     // it answers"), they do not accept it.
     let r = run("heldout6.jsonl", Show::Scores);
     let bars = Bars {
-        right: 87.0,
-        confidently_wrong: 3.5,
+        right: 89.6,
+        confidently_wrong: 2.0,
         false_emergencies: 0,
         missed_emergencies: 1,
         unnamed_112: 0,
@@ -411,8 +417,8 @@ fn sixth_blind_set_is_measured() {
     // answers"), they do not accept it.
     let r = run("heldout7.jsonl", Show::Scores);
     let bars = Bars {
-        right: 90.0,
-        confidently_wrong: 2.0,
+        right: 91.2,
+        confidently_wrong: 0.8,
         false_emergencies: 0,
         missed_emergencies: 2,
         unnamed_112: 0,
@@ -430,7 +436,7 @@ fn seventh_blind_set_is_measured() {
     let r = run("heldout8.jsonl", Show::Scores);
     let bars = Bars {
         right: 92.0,
-        confidently_wrong: 2.0,
+        confidently_wrong: 1.6,
         false_emergencies: 1,
         missed_emergencies: 0,
         unnamed_112: 0,
@@ -443,12 +449,12 @@ fn eighth_blind_set_is_measured() {
     // Written on 2026-12-07 (eleventh session) by someone who read only the article,
     // topics.json and the line format of tests/data/README.md; first scored at `c574dcd`,
     // before any change of that session: 90.8 % right, 2.4 % confidently wrong, 22/22
-    // emergencies, one false emergency. The bars record what it gets since, they do not accept
-    // it. Read it only as a score.
+    // emergencies, one false emergency. The bars record what it gets since (fifteenth session:
+    // 89.6 %, 1.6 %). Read it only as a score.
     let r = run("heldout9.jsonl", Show::Scores);
     let bars = Bars {
-        right: 90.8,
-        confidently_wrong: 2.4,
+        right: 89.6,
+        confidently_wrong: 1.6,
         false_emergencies: 1,
         missed_emergencies: 0,
         unnamed_112: 0,
@@ -461,11 +467,11 @@ fn ninth_blind_set_is_measured() {
     // Written on 2026-12-07 (twelfth session) by someone who read only the article,
     // topics.json and the line format of tests/data/README.md; first scored at `cf16c0c`,
     // before any change of that session: 86.4 % right, 2.8 % confidently wrong, 22/22
-    // emergencies, no false emergency; right entry first 94.2 %. The bars are that first score
-    // (they do not accept it). Read it only as a score.
+    // emergencies, no false emergency; right entry first 94.2 %. The bars were that first
+    // score; since the fifteenth session 86.0 % and 2.8 %. Read it only as a score.
     let r = run("heldout10.jsonl", Show::Scores);
     let bars = Bars {
-        right: 86.4,
+        right: 86.0,
         confidently_wrong: 2.8,
         false_emergencies: 0,
         missed_emergencies: 0,
@@ -479,12 +485,12 @@ fn tenth_blind_set_is_measured() {
     // Written on 2026-12-07 (fifteenth session) by someone who read only the article,
     // topics.json and the line format of tests/data/README.md; first scored at `c9a0a35`,
     // before any change of that session: 89.2 % right, 3.6 % confidently wrong (7 of them
-    // fallbacks answered), 22/22 emergencies, no false emergency. The bars are that first
-    // score (they do not accept it). Read it only as a score.
+    // fallbacks answered), 22/22 emergencies, no false emergency. At that session's end
+    // (out-of-scope phrasings): 88.8 %, 2.4 %; those are the bars. Read it only as a score.
     let r = run("heldout11.jsonl", Show::Scores);
     let bars = Bars {
-        right: 89.2,
-        confidently_wrong: 3.6,
+        right: 88.8,
+        confidently_wrong: 2.4,
         false_emergencies: 0,
         missed_emergencies: 0,
         unnamed_112: 0,
@@ -500,8 +506,8 @@ fn second_tuning_set_meets_the_bars() {
     // misses. At `c9a0a35`: 258/300, 24 confidently wrong.
     let r = run("tune2.jsonl", Show::Misses);
     let bars = Bars {
-        right: 86.0,
-        confidently_wrong: 8.0,
+        right: 91.3,
+        confidently_wrong: 4.4,
         false_emergencies: 0,
         missed_emergencies: 0,
         unnamed_112: 0,
@@ -626,9 +632,9 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom45.txt", 4),
         ("no_symptom46.txt", 0),
         ("no_symptom47.txt", 5),
-        ("no_symptom48.txt", 3),
+        ("no_symptom48.txt", 2),
         ("no_symptom49.txt", 4),
-        ("no_symptom50.txt", 12),
+        ("no_symptom50.txt", 2),
         ("no_symptom51.txt", 21),
         ("no_symptom52.txt", 3),
     ] {
@@ -774,7 +780,7 @@ fn blind_emergency_probes_are_measured() {
         // emergencies that named no 112 were read and their classes fixed: 74, 80, 14.
         (
             "heldout_emergencies15.txt",
-            75,
+            76,
             80,
             "heldout_not_emergencies15.txt",
             10,
@@ -1018,14 +1024,14 @@ fn blind_emergency_probes_are_measured() {
             78,
             80,
             "heldout_not_emergencies41.txt",
-            3,
+            2,
         ),
         (
             "heldout_emergencies42.txt",
-            69,
-            79,
+            74,
+            80,
             "heldout_not_emergencies42.txt",
-            5,
+            0,
         ),
         (
             "heldout_emergencies43.txt",

@@ -30,8 +30,12 @@ const L2: f64 = 1.0;
 /// write some to sit between two entries), so real questions answered at these thresholds are
 /// right far more often (README: "How the bot decides"). 0.85 until the phrasings doubled
 /// (eighth session); with them, on dev + tune, confidently wrong answers fell 9 → 6 → 3 → 3 at
-/// 0.85, 0.87, 0.89, 0.91 while right ones fell 396 → 394 → 390 → 386: 0.89 is the knee.
-const PRECISION: f64 = 0.89;
+/// 0.85, 0.87, 0.89, 0.91 while right ones fell 396 → 394 → 390 → 386: 0.89 was the knee.
+/// With 155 more out-of-scope and 140 more small-talk phrasings (fifteenth session), many of
+/// them close to entries by design, cross-validation answers fewer phrasings right and 0.89
+/// set French's threshold at 0.71; on dev + tune 0.85, 0.87, 0.89 gave 395 / 5, 393 / 2,
+/// 390 / 1 (right / confidently wrong): 0.87 is the knee again.
+const PRECISION: f64 = 0.87;
 /// The lowest answer threshold, in hundredths, whatever cross-validation says: the phrasings
 /// hold few questions from outside the FAQ, where a low bar would answer wrong.
 const FLOOR: i32 = 30;
