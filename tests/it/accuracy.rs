@@ -270,9 +270,10 @@ fn check(r: &Report, bars: Bars) {
 // The bars below are what the bot gets at the end of the fifteenth session. That session
 // traded some right answers for fewer confident wrong ones: 155 out-of-scope and 140 small-talk
 // phrasings, and answer thresholds at a cross-validated precision of 0.87 (was 0.89). On the
-// held-out sets together 2451 -> 2442 right of 2701, 49 -> 39 confidently wrong; dev 87 -> 84
-// (three answers now clarify), heldout9, 10 and 11 lost one to three answers each to a clarify
-// and their bars came down with them.
+// held-out sets together 2451 -> 2438 right of 2701, 49 -> 35 confidently wrong; dev 87 -> 84
+// (three answers now clarify); several held-out sets lost one to three answers to a clarify
+// and their bars came down with them. Any edit of the knowledge retrains the re-ranker: one
+// phrasing reworded moved these totals by four answers either way.
 #[test]
 fn dev_set_meets_the_bars() {
     let r = run("dev.jsonl", Show::Misses);
@@ -292,7 +293,7 @@ fn tuning_set_meets_the_bars() {
     // worst (tests/data/README.md); tuned on like dev, so it prints its misses.
     let r = run("tune.jsonl", Show::Misses);
     let bars = Bars {
-        right: 96.8,
+        right: 96.2,
         confidently_wrong: 0.7,
         false_emergencies: 0,
         missed_emergencies: 0,
@@ -309,7 +310,7 @@ fn held_out_set_is_measured() {
     // right (was 122), 1 confidently wrong (was 2).
     let r = run("heldout.jsonl", Show::Scores);
     let bars = Bars {
-        right: 91.7,
+        right: 90.9,
         confidently_wrong: 0.8,
         false_emergencies: 0,
         missed_emergencies: 0,
@@ -344,7 +345,7 @@ fn second_blind_set_is_measured() {
     // accept it (README, "How well it answers").
     let r = run("heldout3.jsonl", Show::Scores);
     let bars = Bars {
-        right: 93.0,
+        right: 92.6,
         confidently_wrong: 1.0,
         false_emergencies: 0,
         missed_emergencies: 3,
@@ -362,7 +363,7 @@ fn third_blind_set_is_measured() {
     // answers").
     let r = run("heldout4.jsonl", Show::Scores);
     let bars = Bars {
-        right: 88.8,
+        right: 88.0,
         confidently_wrong: 1.2,
         false_emergencies: 2,
         missed_emergencies: 2,
@@ -399,8 +400,8 @@ fn fifth_blind_set_is_measured() {
     // it answers"), they do not accept it.
     let r = run("heldout6.jsonl", Show::Scores);
     let bars = Bars {
-        right: 89.6,
-        confidently_wrong: 2.0,
+        right: 90.0,
+        confidently_wrong: 1.2,
         false_emergencies: 0,
         missed_emergencies: 1,
         unnamed_112: 0,
@@ -417,7 +418,7 @@ fn sixth_blind_set_is_measured() {
     // answers"), they do not accept it.
     let r = run("heldout7.jsonl", Show::Scores);
     let bars = Bars {
-        right: 91.2,
+        right: 90.8,
         confidently_wrong: 0.8,
         false_emergencies: 0,
         missed_emergencies: 2,
@@ -435,8 +436,8 @@ fn seventh_blind_set_is_measured() {
     // score.
     let r = run("heldout8.jsonl", Show::Scores);
     let bars = Bars {
-        right: 92.0,
-        confidently_wrong: 1.6,
+        right: 92.4,
+        confidently_wrong: 1.2,
         false_emergencies: 1,
         missed_emergencies: 0,
         unnamed_112: 0,
@@ -468,10 +469,10 @@ fn ninth_blind_set_is_measured() {
     // topics.json and the line format of tests/data/README.md; first scored at `cf16c0c`,
     // before any change of that session: 86.4 % right, 2.8 % confidently wrong, 22/22
     // emergencies, no false emergency; right entry first 94.2 %. The bars were that first
-    // score; since the fifteenth session 86.0 % and 2.8 %. Read it only as a score.
+    // score; since the fifteenth session 85.2 % and 2.8 %. Read it only as a score.
     let r = run("heldout10.jsonl", Show::Scores);
     let bars = Bars {
-        right: 86.0,
+        right: 85.2,
         confidently_wrong: 2.8,
         false_emergencies: 0,
         missed_emergencies: 0,
@@ -486,11 +487,11 @@ fn tenth_blind_set_is_measured() {
     // topics.json and the line format of tests/data/README.md; first scored at `c9a0a35`,
     // before any change of that session: 89.2 % right, 3.6 % confidently wrong (7 of them
     // fallbacks answered), 22/22 emergencies, no false emergency. At that session's end
-    // (out-of-scope phrasings): 88.8 %, 2.4 %; those are the bars. Read it only as a score.
+    // (out-of-scope phrasings): 89.2 %, 2.0 %; those are the bars. Read it only as a score.
     let r = run("heldout11.jsonl", Show::Scores);
     let bars = Bars {
-        right: 88.8,
-        confidently_wrong: 2.4,
+        right: 89.2,
+        confidently_wrong: 2.0,
         false_emergencies: 0,
         missed_emergencies: 0,
         unnamed_112: 0,
@@ -506,8 +507,8 @@ fn second_tuning_set_meets_the_bars() {
     // misses. At `c9a0a35`: 258/300, 24 confidently wrong.
     let r = run("tune2.jsonl", Show::Misses);
     let bars = Bars {
-        right: 91.3,
-        confidently_wrong: 4.4,
+        right: 91.0,
+        confidently_wrong: 4.0,
         false_emergencies: 0,
         missed_emergencies: 0,
         unnamed_112: 0,
