@@ -795,7 +795,7 @@ fn typo_targets(names: &[String], words: &[Word]) -> (FastMap<String, String>, T
 const SIGN_EMOJIS: [(char, &str, &str); 4] = [
     ('🩸', "sang", "blood"),
     ('🤮', "vomit", "vomit"),
-    ('🆘', "urgent", "urgent"),
+    ('🆘', "sos", "sos"),
     ('🚨', "urgent", "urgent"),
 ];
 

@@ -1590,6 +1590,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn emojis_that_say_a_sign_or_a_cry_for_help_are_read_as_words() {
+        assert_emergencies(
+            &["🚨🩸🤮 urgent", "🆘🆘 foie... sang", "🩸🤮 help"],
+            &[
+                "merci 🙏 pour les infos sur la cirrhose",
+                "🩸 don du sang : je peux donner après le traitement ?",
+                "trop bien votre article 🚀",
+            ],
+        );
+    }
+
+    #[test]
     fn minutes_or_hours_counted_back_from_now_are_going_on() {
         assert_emergencies(
             &[
