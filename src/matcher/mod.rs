@@ -1545,6 +1545,12 @@ pub(crate) mod tests {
                 "I just built black bar stools for the kitchen, are you open Saturday?",
                 "mon patron a tiré sur l'ambulance toute la journée, bref : vos horaires ?",
                 "a documentary on the collapse of the Soviet Union, then your article: how long is a stay?",
+                "notre PME a une hémorragie de clients, je dois faire vite : le séjour dure combien ?",
+                "avec l'effondrement de la livre, vous acceptez les dollars ?",
+                "an asset seizure last year, do you still offer payment plans?",
+                "pick your poison: pay by card or by transfer?",
+                "I work at a poison control center: have stem cells been studied after acetaminophen liver injury?",
+                "the ambulances in Serbia, are they free for foreigners? I'm reading guides right now",
             ],
         );
     }
