@@ -621,8 +621,12 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// 35 before this work, 9 after it while unread; read once 47 was written. 47: 24 at
 /// `60e77d8`, 22 before this work, 15 while unread; read once 48 was written. 48: 34 at
 /// `60e77d8` and before this work, 21 while unread; read once 49 was written. 49: 30 at
-/// `60e77d8` and before this work, 14 while unread; read once 50 was written. 50, never read:
-/// 27 at `60e77d8`, 26 before this work, 12 at the session's end.
+/// `60e77d8` and before this work, 14 while unread; read once 50 was written. 50: 27 at
+/// `60e77d8`, 26 before this work, 12 at the fourteenth session's end; read in the fifteenth
+/// once 51 and 52 existed (then 2). 51 (the hardest innocent uses) and 52 (known, stable
+/// disease): 21 and 3 at `c9a0a35`, unseen; 51 read once 52 and 53 existed (then 7). 52 and 53
+/// (ordinary, chronic and figurative questions mixed) never read: 3 and 3 at `c9a0a35`, 3 and 2
+/// at that session's end.
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -639,6 +643,7 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom50.txt", 2),
         ("no_symptom51.txt", 7),
         ("no_symptom52.txt", 3),
+        ("no_symptom53.txt", 2),
     ] {
         let alarmed: Vec<String> = probe(file)
             .into_iter()
@@ -1034,6 +1039,16 @@ fn blind_emergency_probes_are_measured() {
             80,
             "heldout_not_emergencies42.txt",
             0,
+        ),
+        // 44 (everyday and regional words, signs described by what is seen, a price question
+        // beside them), written at the fifteenth session's end and never read: 71 (77 first) /
+        // 1 at `c9a0a35`, 72 (78 first) / 1 at the end.
+        (
+            "heldout_emergencies44.txt",
+            72,
+            80,
+            "heldout_not_emergencies44.txt",
+            1,
         ),
         (
             "heldout_emergencies43.txt",
