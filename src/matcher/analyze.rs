@@ -1052,7 +1052,7 @@ fn counts_many_pills(lang: Lang, tokens: &[Token]) -> bool {
             && tokens[i.saturating_sub(6)..i]
                 .iter()
                 .rev()
-                .take_while(|p| !not_vital_unit(&p.word))
+                .take_while(|p| !is_unit(&p.word))
                 .find_map(|p| count(lang, &p.word))
                 .is_some_and(|n| n >= MANY_PILLS)
     })
@@ -1236,9 +1236,9 @@ fn mark_recent_durations(lang: Lang, tokens: &[Token], roles: &mut [Role]) -> bo
     marked
 }
 
-/// Words after a number that make it something else than a vital sign: an age, a weight, a
-/// price, a time.
-fn not_vital_unit(word: &str) -> bool {
+/// Units after a number that make it an age, a weight, a price or a time: not a vital sign,
+/// not a count of pills.
+fn is_unit(word: &str) -> bool {
     matches!(
         word,
         "an" | "ans"
@@ -1280,7 +1280,7 @@ fn mark_alarming_vitals(tokens: &[Token], roles: &mut [Role]) -> bool {
         let t = tokens.get(i)?;
         let n = t.word.parse::<u32>().ok()?;
         let unit = tokens.get(i + 1).map(|t| t.word.as_str());
-        (!unit.is_some_and(not_vital_unit)).then_some(n)
+        (!unit.is_some_and(is_unit)).then_some(n)
     };
     let low_pressure = |i: usize| -> Option<usize> {
         let high: u32 = tokens.get(i)?.word.parse().ok()?;
@@ -1296,31 +1296,33 @@ fn mark_alarming_vitals(tokens: &[Token], roles: &mut [Role]) -> bool {
         (mm_hg || cm_hg).then_some(i + 2 + sep)
     };
     // A fast heart during a run, a match, a workout is the effort's.
-    let effort = tokens.iter().any(|t| {
-        matches!(
-            t.word.as_str(),
-            "sport"
-                | "effort"
-                | "course"
-                | "courir"
-                | "footing"
-                | "jogging"
-                | "velo"
-                | "match"
-                | "entrainement"
-                | "fractionne"
-                | "running"
-                | "run"
-                | "intervals"
-                | "workout"
-                | "exercise"
-                | "training"
-                | "gym"
-                | "marathon"
-                | "cardio"
-                | "hiit"
-        )
-    });
+    let effort = || {
+        tokens.iter().any(|t| {
+            matches!(
+                t.word.as_str(),
+                "sport"
+                    | "effort"
+                    | "course"
+                    | "courir"
+                    | "footing"
+                    | "jogging"
+                    | "velo"
+                    | "match"
+                    | "entrainement"
+                    | "fractionne"
+                    | "running"
+                    | "run"
+                    | "intervals"
+                    | "workout"
+                    | "exercise"
+                    | "training"
+                    | "gym"
+                    | "marathon"
+                    | "cardio"
+                    | "hiit"
+            )
+        })
+    };
     // A normal figure of the same kind soon after is the alarm over: "SpO2 88 % la nuit, puis
     // 97 % au réveil", "178 bpm, back to 60 after 5 min".
     let normal_after = |j: usize, normal: &dyn Fn(u32) -> bool| {
@@ -1331,7 +1333,7 @@ fn mark_alarming_vitals(tokens: &[Token], roles: &mut [Role]) -> bool {
             && !normal_after(j, &|n| (92..=100).contains(&n))
     };
     let bad_pulse = |j: usize| {
-        number(j).is_some_and(|n| (20..=40).contains(&n) || (!effort && (130..=250).contains(&n)))
+        number(j).is_some_and(|n| (20..=40).contains(&n) || ((130..=250).contains(&n) && !effort()))
             && !normal_after(j, &|n| (45..=110).contains(&n))
     };
     let mut marked = false;
