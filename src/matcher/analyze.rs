@@ -853,7 +853,7 @@ const PAST: &str = "past";
 /// The concept the analyser names when a person is said to have a sign (see [`Holders::read`]).
 pub(super) const HAS_SIGN: &str = "has_sign";
 /// The concepts that name a person for [`HAS_SIGN`].
-const PERSONS: [&str; 3] = ["experiencing", "relative", "someone"];
+const PERSONS: [&str; 4] = ["experiencing", "relative", "someone", "small_child"];
 /// Concepts emergency rules name that are no sign: when, who, and calling or asking for help.
 const NOT_SIGNS: [&str; 10] = [
     "now",
@@ -1203,7 +1203,7 @@ fn mark_recent_durations(lang: Lang, tokens: &[Token], roles: &mut [Role]) -> bo
     let mut marked = false;
     for i in 0..tokens.len() {
         let w = tokens[i].word.as_str();
-        let lead = matches!(w, "depuis" | "since" | "for" | "ya")
+        let lead = matches!(w, "depuis" | "since" | "for" | "been" | "ya")
             || (w == "a" && i > 0 && tokens[i - 1].word == "y");
         let span = if lead {
             let mut j = i + 1;
@@ -1272,7 +1272,8 @@ fn is_unit(word: &str) -> bool {
 /// can list: a blood pressure whose upper figure is 85 or less ("tension 80/50", "ma tension
 /// est à 6/4", "BP 75 over 40"), an oxygen saturation from 50 to 91 ("saturation 84", "84 %
 /// de saturation", "spo2 88"), a heart rate of 130 or more, or 40 or less ("pouls à 135",
-/// "le coeur à 140", "heart rate 35", "150 bpm"). The rules want a second sign beside it
+/// "le coeur à 140", "heart rate 35", "150 bpm"), a blood sugar under 0.6 g/L or 55 mg/dL
+/// ("mon lecteur affiche 0,38", "glucose 45"). The rules want a second sign beside it
 /// (dizzy, pale, short of breath…) or a "now": a low pressure someone always has is no
 /// emergency. Returns whether it marked one.
 fn mark_alarming_vitals(tokens: &[Token], roles: &mut [Role]) -> bool {
@@ -1336,6 +1337,14 @@ fn mark_alarming_vitals(tokens: &[Token], roles: &mut [Role]) -> bool {
         number(j).is_some_and(|n| (20..=40).contains(&n) || ((130..=250).contains(&n) && !effort()))
             && !normal_after(j, &|n| (45..=110).contains(&n))
     };
+    // A blood sugar in g/L ("0,38": the tokens "0", "38") under 0.6, or in mg/dL from 20 to 55.
+    let low_sugar = |j: usize| match tokens[j].word.as_str() {
+        "0" => tokens
+            .get(j + 1)
+            .and_then(|t| t.word.parse::<u32>().ok())
+            .is_some_and(|cents| (10..60).contains(&cents) || (1..6).contains(&cents)),
+        _ => number(j).is_some_and(|n| (20..=55).contains(&n)),
+    };
     let mut marked = false;
     let mut mark = |roles: &mut [Role], start: usize, end: usize| {
         for r in &mut roles[start..end.min(tokens.len())] {
@@ -1364,6 +1373,11 @@ fn mark_alarming_vitals(tokens: &[Token], roles: &mut [Role]) -> bool {
             "pouls" | "pulse" | "cardiaque" | "coeur" | "heart" | "fc" => {
                 if let Some(j) = after.clone().find(|&j| bad_pulse(j)) {
                     mark(roles, i, j + 1);
+                }
+            }
+            "glycemie" | "glucose" | "sugar" | "lecteur" | "dextro" => {
+                if let Some(j) = after.clone().find(|&j| low_sugar(j)) {
+                    mark(roles, i, j + 2);
                 }
             }
             "bpm" | "pulsations" | "battements" if i > 0 && bad_pulse(i - 1) => {

@@ -1566,6 +1566,7 @@ pub(crate) mod tests {
                 "his watch says pulse 135 and he's really pale",
                 "le coeur à 140 et 40 de fièvre avec des frissons",
                 "sa saturation est à 84 maintenant",
+                "mon lecteur affiche 0,38, je suis en sueur et je vois flou",
             ],
             &[
                 "j'ai toujours eu une tension basse, 9/6, est-ce un problème pour le traitement ?",
@@ -1575,6 +1576,7 @@ pub(crate) mod tests {
                 "mon père a 85 ans, sa tension est bonne, il peut venir ?",
                 "le coeur de 140 patients a été suivi dans l'étude ?",
                 "pouls à 140 pendant mon footing, c'est normal ?",
+                "ma glycémie était à 0,45 une fois l'an dernier, est-ce un problème ?",
             ],
         );
     }
@@ -1615,6 +1617,8 @@ pub(crate) mod tests {
                 "j'ai vomi du sang ya 2h",
                 "throwing up blood for the last hour",
                 "il a perdu connaissance il y a vingt minutes",
+                "my nose won't stop bleeding, it's been over an hour and I'm dizzy",
+                "mon fils de 6 ans a avalé des comprimés de la boîte, peut-être 10",
             ],
             &[
                 "il y a 2 heures de route jusqu'à la clinique, y a-t-il un hôtel ?",

@@ -642,8 +642,8 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// `60e77d8`, 26 before this work, 12 at the fourteenth session's end; read in the fifteenth
 /// once 51 and 52 existed (then 2). 51 (the hardest innocent uses) and 52 (known, stable
 /// disease): 21 and 3 at `c9a0a35`, unseen; 51 read once 52 and 53 existed (then 7). 52 and 53
-/// (ordinary, chronic and figurative questions mixed) never read: 3 and 3 at `c9a0a35`, 3 and 2
-/// at that session's end.
+/// (ordinary, chronic and figurative questions mixed): 3 and 3 at `c9a0a35`, 3 and 2 unseen
+/// at that session's end; 52 then read once 53 existed (then 0). 53 never read.
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -659,7 +659,7 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom49.txt", 4),
         ("no_symptom50.txt", 2),
         ("no_symptom51.txt", 7),
-        ("no_symptom52.txt", 3),
+        ("no_symptom52.txt", 0),
         ("no_symptom53.txt", 2),
     ] {
         let alarmed: Vec<String> = probe(file)
@@ -695,7 +695,7 @@ fn blind_emergency_probes_are_measured() {
             90,
             100,
             "heldout_not_emergencies2.txt",
-            1,
+            0,
         ),
         (
             "heldout_emergencies3.txt",
@@ -1041,8 +1041,9 @@ fn blind_emergency_probes_are_measured() {
         // Written blind in the fifteenth session (41: the acute part hidden in other talk,
         // minimised or joked about; 42: very short cries and long rambling messages, abroad, at
         // night; 43: a known liver disease suddenly worse, asking what to do or which pill).
-        // 39, 40 and 41 were read then; 42 and 43 never: at `c9a0a35` (before that session's
-        // changes) 70 (72 first) and 5, 69 (72 first) and 5, 77 (77 first) and 0.
+        // 39, 40 and 41 were read then, 42 once 43 existed, 43 once 44 did (unseen until then:
+        // 77, 77 first, 0 false at `c9a0a35` and after 41 and 42 were read). At `c9a0a35`
+        // (before that session's changes) 41 and 42: 70 (72 first) and 5, 69 (72 first) and 5.
         (
             "heldout_emergencies41.txt",
             78,
@@ -1069,7 +1070,7 @@ fn blind_emergency_probes_are_measured() {
         ),
         (
             "heldout_emergencies43.txt",
-            77,
+            79,
             80,
             "heldout_not_emergencies43.txt",
             0,
