@@ -1121,30 +1121,19 @@ fn reads_a_fever(tokens: &[Token]) -> bool {
     })
 }
 
-/// Whether a word is a unit of minutes or hours.
-fn short_unit(word: &str) -> bool {
-    matches!(
-        word,
-        "min"
-            | "mins"
-            | "minute"
-            | "minutes"
-            | "mn"
-            | "h"
-            | "heure"
-            | "heures"
-            | "hour"
-            | "hours"
-            | "hr"
-            | "hrs"
-    )
+/// The most of a unit of minutes or hours that is still "going on" (ten hours of minutes,
+/// three days of hours), or None for any other word.
+fn short_unit(word: &str) -> Option<u32> {
+    match word {
+        "min" | "mins" | "minute" | "minutes" | "mn" => Some(600),
+        "h" | "heure" | "heures" | "hour" | "hours" | "hr" | "hrs" => Some(72),
+        _ => None,
+    }
 }
 
-/// Whether a count of minutes or hours is short enough to be "going on": up to ten hours of
-/// minutes, up to three days of hours.
+/// Whether `n` of `unit` is a short duration (see [`short_unit`]).
 fn short_duration(n: u32, unit: &str) -> bool {
-    let minutes = matches!(unit, "min" | "mins" | "minute" | "minutes" | "mn");
-    (1..=if minutes { 600 } else { 72 }).contains(&n)
+    short_unit(unit).is_some_and(|most| (1..=most).contains(&n))
 }
 
 /// A count glued to its unit: "20min", "2h", "30mn".
@@ -1153,7 +1142,6 @@ fn glued_duration(word: &str) -> bool {
     let unit = &word[digits.len()..];
     !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit())
-        && short_unit(unit)
         && digits.parse().is_ok_and(|n| short_duration(n, unit))
 }
 
@@ -1198,7 +1186,7 @@ fn mark_recent_durations(lang: Lang, tokens: &[Token], roles: &mut [Role]) -> bo
         }
         let n = count(lang, &t.word).or(matches!(t.word.as_str(), "a" | "an").then_some(1))?;
         let unit = tokens.get(i + 1)?;
-        (short_unit(&unit.word) && short_duration(n, &unit.word)).then_some(i + 2)
+        short_duration(n, &unit.word).then_some(i + 2)
     };
     let mut marked = false;
     for i in 0..tokens.len() {
@@ -1337,12 +1325,24 @@ fn mark_alarming_vitals(tokens: &[Token], roles: &mut [Role]) -> bool {
         number(j).is_some_and(|n| (20..=40).contains(&n) || ((130..=250).contains(&n) && !effort()))
             && !normal_after(j, &|n| (45..=110).contains(&n))
     };
-    // A blood sugar in g/L ("0,38": the tokens "0", "38") under 0.6, or in mg/dL from 20 to 55.
+    // A blood sugar in g/L under 0.6 ("0,38" is the tokens "0" and "38"; "0,5" is 0.50), or
+    // in mg/dL from 20 to 55.
     let low_sugar = |j: usize| match tokens[j].word.as_str() {
-        "0" => tokens
-            .get(j + 1)
-            .and_then(|t| t.word.parse::<u32>().ok())
-            .is_some_and(|cents| (10..60).contains(&cents) || (1..6).contains(&cents)),
+        "0" => tokens.get(j + 1).is_some_and(|t| {
+            let decimals = t.word.as_bytes();
+            let digit = |k: usize| {
+                decimals
+                    .get(k)
+                    .filter(|b| b.is_ascii_digit())
+                    .map(|b| b - b'0')
+            };
+            match (digit(0), digit(1)) {
+                (Some(tenths), hundredths) => {
+                    (1..60).contains(&(tenths * 10 + hundredths.unwrap_or(0)))
+                }
+                _ => false,
+            }
+        }),
         _ => number(j).is_some_and(|n| (20..=55).contains(&n)),
     };
     let mut marked = false;
@@ -1392,10 +1392,11 @@ fn mark_alarming_vitals(tokens: &[Token], roles: &mut [Role]) -> bool {
 /// Whether a message tells a time gone by that no concept variant could list: some months or
 /// years ago anywhere in a French message ("il y a 18 mois", "ya 3 ans", "y'a sept ans"), or
 /// some weeks (or three days or more) ago right after a sign ("j'ai fait un malaise il y a 3
-/// semaines", "une douleur dans la poitrine la semaine dernière", "une fièvre il y a 10 jours"). Weeks before a sign are not told: in "elle a eu
-/// l'injection il y a 2 semaines, elle vomit du sang" they date the injection, and only the
-/// verb's tense would say the sign is old. Days and hours are not told either: "hier soir il a
-/// vomi du sang" is still an emergency. Nor "il y a trois ans que je vomis", which lasts until
+/// semaines", "une douleur dans la poitrine la semaine dernière", "une fièvre il y a 10
+/// jours"). Weeks before a sign are not told: in "elle a eu l'injection il y a 2 semaines,
+/// elle vomit du sang" they date the injection, and only the verb's tense would say the sign
+/// is old. Fewer days and hours are not told either: "hier soir il a vomi du sang" is still an
+/// emergency. Nor "il y a trois ans que je vomis", which lasts until
 /// now. English says "ago", which the `past` variants read.
 fn tells_a_time_ago(lang: Lang, tokens: &[Token], roles: &[Role]) -> bool {
     // A sign at most `NOW_REACH` tokens before `i`: the time after it is the sign's.
@@ -1414,9 +1415,8 @@ fn tells_a_time_ago(lang: Lang, tokens: &[Token], roles: &[Role]) -> bool {
     let weeks = |t: &Token| matches!(t.word.as_str(), "semaine" | "semaines");
     let number = |t: &Token| count(lang, &t.word).is_some_and(|n| n >= 1);
     // Some days ago, right after a sign, as weeks: "une fièvre il y a 10 jours, passée seule".
-    let days = |n: &Token, t: &Token| {
-        matches!(t.word.as_str(), "jours") && count(lang, &n.word).is_some_and(|n| n >= 3)
-    };
+    let days =
+        |n: &Token, t: &Token| t.word == "jours" && count(lang, &n.word).is_some_and(|n| n >= 3);
     tokens.windows(3).enumerate().any(|(i, w)| {
         let ago = w[0].word == "ya" || (w[0].word == "a" && i > 0 && tokens[i - 1].word == "y");
         // Where the phrase starts: "il y a", "y a", "ya".
