@@ -324,8 +324,11 @@ impl Reranker {
             let total = terms.iter().map(|&(_, c)| u32::from(c)).sum();
             let core: Vec<(u32, u16)> = terms.iter().copied().filter(|&(_, c)| c >= 2).collect();
             reranker.profiles.push(Profile {
-                words: Centroid::new(&word_vectors.iter().collect::<Vec<_>>()),
-                chars: Centroid::new(&char_vectors.iter().collect::<Vec<_>>()),
+                words: Centroid::new(&word_vectors.iter().collect::<Vec<_>>(), index.idf.len()),
+                chars: Centroid::new(
+                    &char_vectors.iter().collect::<Vec<_>>(),
+                    reranker.char_idf.len(),
+                ),
                 core,
                 terms,
                 total,

@@ -133,22 +133,45 @@ fn dot_where(
 /// The sum of a candidate's unit phrasing vectors: its direction is the centroid's.
 #[derive(Debug, Default, Clone)]
 pub struct Centroid {
-    /// The sum's keys, sorted, and their weights (apart: see [`dot_where`]).
-    keys: Vec<u32>,
+    /// The sum's weights, by key: found through `keys`.
     weights: Vec<f32>,
+    keys: Keys,
     /// Squared length of the sum.
     pub norm2: f32,
-    /// One bit per `key mod` its length, set for every key of `sum` (8 bits a key): most of a
-    /// question's n-grams are in no one candidate's phrasings, and a clear bit skips the search
-    /// for them. No false negatives, so the dot product is the same to the last bit.
-    filter: Vec<u64>,
+}
+
+/// Where each key of a centroid sits among its weights. Two layouts, chosen per centroid by
+/// size, as compressed bitmaps choose their containers: a centroid holding a good share of
+/// the keys there are (the real FAQ's: a few thousand n-grams of some 20 000) answers from a
+/// bitmap in one step, without the search; a sparse one (one entry among 10 000) stays a sorted
+/// list, whose size follows its own keys, not everyone's.
+#[derive(Debug, Clone)]
+enum Keys {
+    /// The keys sorted (apart from the weights: see [`dot_where`]), and one bit per `key mod`
+    /// its length, set for every key (8 bits a key): most of a question's n-grams are in no
+    /// one candidate's phrasings, and a clear bit skips the search for them. No false
+    /// negatives, so the dot product is the same to the last bit.
+    Sorted { keys: Vec<u32>, filter: Vec<u64> },
+    /// Bit `k` set for key `k`, and before each word of bits the number of keys below it: a
+    /// key's weight is at that count plus the set bits under it in its word.
+    Bitmap { bits: Vec<u64>, before: Vec<u32> },
+}
+
+impl Default for Keys {
+    fn default() -> Keys {
+        Keys::Sorted {
+            keys: Vec::new(),
+            filter: Vec::new(),
+        }
+    }
 }
 
 /// Bits of a centroid's key filter per key it holds.
 const FILTER_BITS_PER_KEY: usize = 8;
 
 impl Centroid {
-    pub fn new(vectors: &[&Sparse]) -> Centroid {
+    /// `universe`: how many keys there are (ids are below it), which sizes a bitmap.
+    pub fn new(vectors: &[&Sparse], universe: usize) -> Centroid {
         // Concatenated, sorted, equal keys summed: cheaper than a map for a few hundred keys.
         let mut all: Sparse = vectors.iter().flat_map(|v| v.iter().copied()).collect();
         all.sort_unstable_by_key(|&(k, _)| k);
@@ -160,41 +183,70 @@ impl Centroid {
             }
         }
         let norm2 = sum.iter().map(|(_, w)| w * w).sum();
-        let words = (sum.len() * FILTER_BITS_PER_KEY)
-            .next_power_of_two()
-            .max(64)
-            / 64;
-        let mut filter = vec![0u64; words];
-        for &(k, _) in &sum {
-            let bit = k as usize & (words * 64 - 1);
-            filter[bit / 64] |= 1 << (bit % 64);
-        }
-        let (keys, weights) = sum.into_iter().unzip();
+        let universe = universe.max(sum.last().map_or(0, |&(k, _)| k as usize + 1));
+        // Bytes of each layout: a bitmap word and its count (12 per 64 keys there are), against
+        // a key and a filter byte per key held.
+        let words = universe.div_ceil(64);
+        let keys = if words * 12 <= sum.len() * (4 + FILTER_BITS_PER_KEY / 8) {
+            let mut bits = vec![0u64; words];
+            for &(k, _) in &sum {
+                bits[k as usize / 64] |= 1 << (k % 64);
+            }
+            let mut before = Vec::with_capacity(words);
+            let mut n = 0u32;
+            for b in &bits {
+                before.push(n);
+                n += b.count_ones();
+            }
+            Keys::Bitmap { bits, before }
+        } else {
+            let words = (sum.len() * FILTER_BITS_PER_KEY)
+                .next_power_of_two()
+                .max(64)
+                / 64;
+            let mut filter = vec![0u64; words];
+            for &(k, _) in &sum {
+                let bit = k as usize & (words * 64 - 1);
+                filter[bit / 64] |= 1 << (bit % 64);
+            }
+            Keys::Sorted {
+                keys: sum.iter().map(|&(k, _)| k).collect(),
+                filter,
+            }
+        };
         Centroid {
+            weights: sum.into_iter().map(|(_, w)| w).collect(),
             keys,
-            weights,
             norm2,
-            filter,
         }
     }
 
-    /// Whether `key` may be in `sum` (false: it is not).
-    fn may_hold(&self, key: u32) -> bool {
-        let bit = key as usize & (self.filter.len() * 64 - 1);
-        self.filter[bit / 64] & (1 << (bit % 64)) != 0
-    }
-
-    /// The dot product of `q` with the sum, skipping the keys the filter rules out.
+    /// The dot product of `q` with the sum (in `q`'s order: the same sum whichever layout).
     fn dot(&self, q: &[(u32, f32)]) -> f32 {
-        if self.filter.is_empty() {
-            return self.dot_all(q);
+        match &self.keys {
+            Keys::Bitmap { bits, before } => {
+                let mut sum = 0.0;
+                for &(k, w) in q {
+                    let Some(&word) = bits.get(k as usize / 64) else {
+                        break;
+                    };
+                    let bit = 1u64 << (k % 64);
+                    if word & bit != 0 {
+                        let at = before[k as usize / 64] + (word & (bit - 1)).count_ones();
+                        sum += w * self.weights[at as usize];
+                    }
+                }
+                sum
+            }
+            Keys::Sorted { keys, filter } if !filter.is_empty() => {
+                let may_hold = |k: u32| {
+                    let bit = k as usize & (filter.len() * 64 - 1);
+                    filter[bit / 64] & (1 << (bit % 64)) != 0
+                };
+                dot_where(q, keys, &self.weights, may_hold)
+            }
+            Keys::Sorted { keys, .. } => dot_where(q, keys, &self.weights, |_| true),
         }
-        dot_where(q, &self.keys, &self.weights, |k| self.may_hold(k))
-    }
-
-    /// The dot product of `q` with the sum, searching every key.
-    fn dot_all(&self, q: &[(u32, f32)]) -> f32 {
-        dot_where(q, &self.keys, &self.weights, |_| true)
     }
 
     /// Cosine of unit vector `q` with the centroid, without `own` (one of the vectors summed)
@@ -204,7 +256,7 @@ impl Centroid {
         let mut norm2 = self.norm2;
         if let Some(v) = own {
             qs -= dot(q, v);
-            norm2 += -2.0 * self.dot_all(v) + v.iter().map(|(_, w)| w * w).sum::<f32>();
+            norm2 += -2.0 * self.dot(v) + v.iter().map(|(_, w)| w * w).sum::<f32>();
         }
         if norm2 <= 1e-6 {
             return 0.0;
@@ -240,8 +292,9 @@ mod tests {
     }
 
     #[test]
-    fn the_key_filter_changes_no_dot_product() {
-        // Deterministic pseudo-random sparse vectors of many sizes, keys dense ids as in use.
+    fn neither_layout_changes_a_dot_product() {
+        // Deterministic pseudo-random sparse vectors of many sizes, keys dense ids as in use:
+        // the small ones sorted with their filter, the large ones bitmaps.
         let mut x: u64 = 7;
         let mut next = move |n: u64| {
             x = x
@@ -257,7 +310,9 @@ mod tests {
                 .iter()
                 .map(|&k| (k, 0.5 + next(100) as f32 / 100.0))
                 .collect();
-            let c = Centroid::new(&[&long]);
+            let c = Centroid::new(&[&long], 20_000);
+            let bitmap = matches!(c.keys, Keys::Bitmap { .. });
+            assert_eq!(bitmap, size >= 3000, "size {size}");
             for _ in 0..20 {
                 let mut q: Vec<u32> = (0..60).map(|_| next(20_000) as u32).collect();
                 // Some keys surely shared.
@@ -278,8 +333,8 @@ mod tests {
         let a: Sparse = vec![(1, 0.6), (2, 0.8)];
         let b: Sparse = vec![(2, 1.0)];
         let c: Sparse = vec![(1, 1.0)];
-        let all = Centroid::new(&[&a, &b, &c]);
-        let others = Centroid::new(&[&b, &c]);
+        let all = Centroid::new(&[&a, &b, &c], 3);
+        let others = Centroid::new(&[&b, &c], 3);
         let q: Sparse = vec![(1, 0.6), (2, 0.8)];
         let loo = all.cosine(&q, Some(&a));
         assert!((loo - others.cosine(&q, None)).abs() < 1e-5, "{loo}");
