@@ -643,7 +643,9 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// once 51 and 52 existed (then 2). 51 (the hardest innocent uses) and 52 (known, stable
 /// disease): 21 and 3 at `c9a0a35`, unseen; 51 read once 52 and 53 existed (then 7). 52 and 53
 /// (ordinary, chronic and figurative questions mixed): 3 and 3 at `c9a0a35`, 3 and 2 unseen
-/// at that session's end; 52 then read once 53 existed (then 0). 53 never read.
+/// at that session's end; 52 then read once 53 existed (then 0). 53 read in the sixteenth
+/// session once 54 existed (then 0). 54 (professionals, a past or stable illness, practical
+/// questions, idioms, "what if"): 17 at `110520b` and after the fixes from 53, unseen.
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -660,7 +662,8 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom50.txt", 2),
         ("no_symptom51.txt", 7),
         ("no_symptom52.txt", 0),
-        ("no_symptom53.txt", 2),
+        ("no_symptom53.txt", 0),
+        ("no_symptom54.txt", 17),
     ] {
         let alarmed: Vec<String> = probe(file)
             .into_iter()
@@ -1059,14 +1062,24 @@ fn blind_emergency_probes_are_measured() {
             0,
         ),
         // 44 (everyday and regional words, signs described by what is seen, a price question
-        // beside them), written at the fifteenth session's end and never read: 71 (77 first) /
-        // 1 at `c9a0a35`, 72 (78 first) / 1 at the end.
+        // beside them), written at the fifteenth session's end: 71 (77 first) / 1 at `c9a0a35`,
+        // 72 (78 first) / 1 at its end, unseen; read in the sixteenth once 45 existed (80 / 0).
         (
             "heldout_emergencies44.txt",
-            72,
+            80,
             80,
             "heldout_not_emergencies44.txt",
-            1,
+            0,
+        ),
+        // Pair 45 (on someone's behalf, continuing a conversation, mixed languages, the urgent
+        // part after a polite preamble), written at the sixteenth session's start: 74 (78
+        // first) / 7 at `110520b` and after the fixes from pair 44, unseen.
+        (
+            "heldout_emergencies45.txt",
+            74,
+            80,
+            "heldout_not_emergencies45.txt",
+            7,
         ),
         (
             "heldout_emergencies43.txt",
