@@ -1012,9 +1012,12 @@ fn supposes(tokens: &[Token], start: usize) -> bool {
 fn supposes_at(tokens: &[Token], b: usize) -> bool {
     let conditional = match tokens[b].word.as_str() {
         "si" | "if" => true,
-        "s" => tokens
-            .get(b + 1)
-            .is_some_and(|t| matches!(t.word.as_str(), "il" | "ils")),
+        // "s'il vous plaît" asks, it supposes nothing.
+        "s" => {
+            let word = |k: usize| tokens.get(b + k).map_or("", |t| t.word.as_str());
+            matches!(word(1), "il" | "ils")
+                && !(matches!(word(2), "vous" | "te") && matches!(word(3), "plait" | "plaît"))
+        }
         _ => false,
     };
     let asks_if_serious = b > 0

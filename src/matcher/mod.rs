@@ -1045,6 +1045,8 @@ pub(crate) mod tests {
                 "c'est grave si on a mal au ventre à en crier et que le ventre est dur ?",
                 "si je vomis du sang maintenant, je fais quoi ?",
                 "mon mari vomit parfois du sang et là il recommence",
+                // "s'il vous plaît" supposes nothing.
+                "svp c urgent ma fille a mangé des cacahuètes, ses lèvres gonflent et elle tousse",
             ],
             &[
                 "j'ai fait un malaise il y a 3 semaines, rien de grave, le traitement est possible ?",

@@ -645,7 +645,9 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// (ordinary, chronic and figurative questions mixed): 3 and 3 at `c9a0a35`, 3 and 2 unseen
 /// at that session's end; 52 then read once 53 existed (then 0). 53 read in the sixteenth
 /// session once 54 existed (then 0). 54 (professionals, a past or stable illness, practical
-/// questions, idioms, "what if"): 17 at `110520b` and after the fixes from 53, unseen.
+/// questions, idioms, "what if"): 17 at `110520b` and after the fixes from 53, unseen; read
+/// once 55 existed (then 6). 55 (procedure risks, past events, stable illness, work and
+/// hobbies, worries, logistics): 21 at `110520b`, 20 after the fixes from 54, unseen.
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -663,7 +665,8 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom51.txt", 7),
         ("no_symptom52.txt", 0),
         ("no_symptom53.txt", 0),
-        ("no_symptom54.txt", 17),
+        ("no_symptom54.txt", 6),
+        ("no_symptom55.txt", 20),
     ] {
         let alarmed: Vec<String> = probe(file)
             .into_iter()
@@ -1080,6 +1083,16 @@ fn blind_emergency_probes_are_measured() {
             80,
             "heldout_not_emergencies45.txt",
             7,
+        ),
+        // Pair 46 (after a procedure, downplayed, told by what is seen, numbers, cries and
+        // rambling), written in the sixteenth session: 77 (80 first) / 3 at `110520b` and at
+        // that session's end, unseen.
+        (
+            "heldout_emergencies46.txt",
+            77,
+            80,
+            "heldout_not_emergencies46.txt",
+            3,
         ),
         (
             "heldout_emergencies43.txt",
