@@ -10,6 +10,7 @@ pub mod gates;
 mod index;
 mod messages;
 mod rerank;
+mod rules;
 mod score;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::knowledge::{Intent, IntentKind, Knowledge, Rule};
 use crate::text::{self, Lang};
 use index::{LangIndex, Target};
 use rerank::Band;
+use rules::ConceptSet;
 use score::Query;
 
 /// What kind of reply the bot gives.
@@ -161,6 +163,7 @@ pub struct Matcher {
     /// The concepts after which an answer ends with the safety line (`safety_line = true`),
     /// sorted: warning signs, "now", "suddenly".
     safety_concepts: Vec<String>,
+    rules: rules::RuleBook,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -210,6 +213,7 @@ impl Matcher {
         safety_concepts.sort();
         Matcher {
             safety_concepts,
+            rules: rules::RuleBook::new(&knowledge.intents),
             knowledge,
             fr,
             en,
@@ -514,27 +518,28 @@ impl Matcher {
             .collect();
 
         // 1. Emergencies beat everything, including a greeting or a question around them.
-        if let Some((i, rule)) = self.rule_fires(IntentKind::Emergency, terms, analysis) {
+        let set = self.rules.set(&analysis.concepts);
+        if let Some((i, rule)) = self.rule_fires(IntentKind::Emergency, terms, analysis, &set) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
             return (format!("emergency: the rule [{rule}] fired"), reply);
         }
         // 2. A request for a person. A warning sign beside it still gets the safety line: an
         // advisor may take minutes to answer ("il ne parle plus, ses yeux sont jaunes… le
         // traitement coûte combien ?" got the handoff and no word of 112).
-        if let Some((i, rule)) = self.rule_fires(IntentKind::Handoff, terms, analysis) {
+        if let Some((i, rule)) = self.rule_fires(IntentKind::Handoff, terms, analysis, &set) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
             let why = format!("handoff: the rule [{rule}] fired");
             return self.with_safety_line(analysis, lang, why, reply);
         }
         // 3. What the bot must never answer from the article: a diagnosis, a medication.
-        if let Some((i, rule)) = self.firm_fallback(terms, analysis) {
+        if let Some((i, rule)) = self.firm_fallback(terms, analysis, &set) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
             let why = format!("fallback: the rule [{rule}] fired");
             return self.with_safety_line(analysis, lang, why, reply);
         }
         // 4. Small talk about the bot itself ("tu es un robot ?", "what's your name?"), when
         // nothing but its rule's words and politeness is in the question.
-        if let Some((i, rule)) = self.smalltalk_rule(terms, analysis) {
+        if let Some((i, rule)) = self.smalltalk_rule(terms, &set) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
             let why = format!("small talk: the rule [{rule}] fired, nothing else asked");
             return self.with_safety_line(analysis, lang, why, reply);
@@ -627,13 +632,19 @@ impl Matcher {
         kind: IntentKind,
         terms: &[String],
         analysis: &Analysis,
+        set: &ConceptSet,
     ) -> Option<(usize, String)> {
-        self.firing(terms, analysis, |i| i.kind == kind)
+        self.firing(terms, analysis, set, |i| i.kind == kind)
     }
 
     /// The first firm fallback (`firm = true`) whose rule fires.
-    fn firm_fallback(&self, terms: &[String], analysis: &Analysis) -> Option<(usize, String)> {
-        self.firing(terms, analysis, |i| {
+    fn firm_fallback(
+        &self,
+        terms: &[String],
+        analysis: &Analysis,
+        set: &ConceptSet,
+    ) -> Option<(usize, String)> {
+        self.firing(terms, analysis, set, |i| {
             i.firm && i.kind == IntentKind::Fallback
         })
     }
@@ -643,11 +654,14 @@ impl Matcher {
         &self,
         terms: &[String],
         analysis: &Analysis,
+        set: &ConceptSet,
         which: impl Fn(&Intent) -> bool,
     ) -> Option<(usize, String)> {
         self.first_rule(
-            |i| which(i) && !i.unless.iter().any(|u| u.holds(&analysis.concepts)),
-            |_, r| r.fires(&analysis.concepts) && (!r.alone || self.alone(r, terms, analysis)),
+            |n, i| which(i) && !self.rules.held_back(n, set),
+            |n, k, _, r| {
+                self.rules.fires(n, k, set) && (!r.alone || self.alone(r, terms, analysis))
+            },
         )
     }
 
@@ -665,11 +679,11 @@ impl Matcher {
     /// A non-politeness small-talk intent with a rule whose concepts are all in the question,
     /// when the question's terms are only that rule's concepts: "tu es un robot ?" is about the
     /// bot, "le traitement est-il automatisé ?" is not.
-    fn smalltalk_rule(&self, terms: &[String], analysis: &Analysis) -> Option<(usize, String)> {
+    fn smalltalk_rule(&self, terms: &[String], set: &ConceptSet) -> Option<(usize, String)> {
         // Its `along` concepts may surround the rule's ("c'est quoi ton petit nom ?").
         self.first_rule(
-            |i| i.kind == IntentKind::Smalltalk && !i.politeness,
-            |i, r| r.fires(&analysis.concepts) && only_its_concepts(r, &i.along, terms),
+            |_, i| i.kind == IntentKind::Smalltalk && !i.politeness,
+            |n, k, i, r| self.rules.fires(n, k, set) && only_its_concepts(r, &i.along, terms),
         )
     }
 
@@ -677,19 +691,20 @@ impl Matcher {
     /// its index and the rule's concepts, for the reason.
     fn first_rule(
         &self,
-        intent: impl Fn(&Intent) -> bool,
-        rule: impl Fn(&Intent, &Rule) -> bool,
+        intent: impl Fn(usize, &Intent) -> bool,
+        rule: impl Fn(usize, usize, &Intent, &Rule) -> bool,
     ) -> Option<(usize, String)> {
         self.knowledge
             .intents
             .iter()
             .enumerate()
-            .filter(|(_, i)| intent(i))
-            .find_map(|(idx, i)| {
+            .filter(|&(n, i)| intent(n, i))
+            .find_map(|(n, i)| {
                 i.rules
                     .iter()
-                    .find(|r| rule(i, r))
-                    .map(|r| (idx, r.all.join(" + ")))
+                    .enumerate()
+                    .find(|&(k, r)| rule(n, k, i, r))
+                    .map(|(_, r)| (n, r.all.join(" + ")))
             })
     }
 
