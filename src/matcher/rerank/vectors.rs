@@ -56,8 +56,17 @@ pub fn tf_idf(counts: &[(u32, u32)], idf: &[f32]) -> Sparse {
     let mut v: Sparse = counts
         .iter()
         .filter_map(|&(k, n)| {
-            idf.get(k as usize)
-                .map(|&w| (k, (1.0 + (n as f32).ln()) * w))
+            // Most n-grams occur once, and ln 1 = 0: the same weight without the logarithm.
+            idf.get(k as usize).map(|&w| {
+                (
+                    k,
+                    if n == 1 {
+                        w
+                    } else {
+                        (1.0 + (n as f32).ln()) * w
+                    },
+                )
+            })
         })
         .collect();
     normalize(&mut v, 0.0);
