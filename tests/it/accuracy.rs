@@ -518,6 +518,23 @@ fn eleventh_blind_set_is_measured() {
 }
 
 #[test]
+fn twelfth_blind_set_is_measured() {
+    // Written at the sixteenth session's end by someone who read only the article,
+    // topics.json and the line format of tests/data/README.md; never read. At `110520b` (that
+    // session's start) and at its end alike: 225/250 (90.0 %), 5 confidently wrong (2.0 %),
+    // emergencies 22/22, one false emergency. Read it only as a score.
+    let r = run("heldout13.jsonl", Show::Scores);
+    let bars = Bars {
+        right: 89.0,
+        confidently_wrong: 2.8,
+        false_emergencies: 1,
+        missed_emergencies: 0,
+        unnamed_112: 0,
+    };
+    check(&r, bars);
+}
+
+#[test]
 fn second_tuning_set_meets_the_bars() {
     // Written on 2026-12-07 (fifteenth session) from the article and topics.json only, on the
     // two boundaries the held-out sets miss most: questions the article cannot answer in its
@@ -647,7 +664,10 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// session once 54 existed (then 0). 54 (professionals, a past or stable illness, practical
 /// questions, idioms, "what if"): 17 at `110520b` and after the fixes from 53, unseen; read
 /// once 55 existed (then 6). 55 (procedure risks, past events, stable illness, work and
-/// hobbies, worries, logistics): 21 at `110520b`, 20 after the fixes from 54, unseen.
+/// hobbies, worries, logistics): 21 at `110520b`, 20 after the fixes from 54, unseen. 56
+/// (other clinics and prices, an old bleed or coma, the stay's safety, jokes and hobbies,
+/// anxious but fine, caregivers and journalists), written at that session's end: 28 at
+/// `110520b` and at the end, never read.
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -667,6 +687,7 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom53.txt", 0),
         ("no_symptom54.txt", 6),
         ("no_symptom55.txt", 20),
+        ("no_symptom56.txt", 28),
     ] {
         let alarmed: Vec<String> = probe(file)
             .into_iter()
@@ -1093,6 +1114,16 @@ fn blind_emergency_probes_are_measured() {
             80,
             "heldout_not_emergencies46.txt",
             3,
+        ),
+        // Pair 47 (the elderly and their carers, pregnancy, abroad, an unrelated question
+        // first, several small signs together), written at the sixteenth session's end: 79 (79
+        // first) / 5 at `110520b` and at the end, never read.
+        (
+            "heldout_emergencies47.txt",
+            79,
+            80,
+            "heldout_not_emergencies47.txt",
+            5,
         ),
         (
             "heldout_emergencies43.txt",
