@@ -1012,11 +1012,11 @@ fn supposes(tokens: &[Token], start: usize) -> bool {
 fn supposes_at(tokens: &[Token], b: usize) -> bool {
     let conditional = match tokens[b].word.as_str() {
         "si" | "if" => true,
-        // "s'il vous plaît" asks, it supposes nothing.
+        // "s'il vous plaît" (folded: "plait") asks, it supposes nothing.
         "s" => {
             let word = |k: usize| tokens.get(b + k).map_or("", |t| t.word.as_str());
             matches!(word(1), "il" | "ils")
-                && !(matches!(word(2), "vous" | "te") && matches!(word(3), "plait" | "plaît"))
+                && !(matches!(word(2), "vous" | "te") && word(3) == "plait")
         }
         _ => false,
     };

@@ -55,7 +55,7 @@ pub struct PhrasingWords<'a> {
 }
 
 /// What the re-ranker knows of one candidate: its phrasings as two centroids, and its core.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Profile {
     words: Centroid,
     chars: Centroid,

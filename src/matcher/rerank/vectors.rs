@@ -140,7 +140,7 @@ fn dot_where(
 }
 
 /// The sum of a candidate's unit phrasing vectors: its direction is the centroid's.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Centroid {
     /// The sum's weights, by key: found through `keys`.
     weights: Vec<f32>,
@@ -164,15 +164,6 @@ enum Keys {
     /// Bit `k` set for key `k`, and before each word of bits the number of keys below it: a
     /// key's weight is at that count plus the set bits under it in its word.
     Bitmap { bits: Vec<u64>, before: Vec<u32> },
-}
-
-impl Default for Keys {
-    fn default() -> Keys {
-        Keys::Sorted {
-            keys: Vec::new(),
-            filter: Vec::new(),
-        }
-    }
 }
 
 /// Bits of a centroid's key filter per key it holds.
@@ -247,14 +238,14 @@ impl Centroid {
                 }
                 sum
             }
-            Keys::Sorted { keys, filter } if !filter.is_empty() => {
+            // The filter has at least one word (see `new`).
+            Keys::Sorted { keys, filter } => {
                 let may_hold = |k: u32| {
                     let bit = k as usize & (filter.len() * 64 - 1);
                     filter[bit / 64] & (1 << (bit % 64)) != 0
                 };
                 dot_where(q, keys, &self.weights, may_hold)
             }
-            Keys::Sorted { keys, .. } => dot_where(q, keys, &self.weights, |_| true),
         }
     }
 
