@@ -454,7 +454,7 @@ fn is_relevant(event: &WatchEvent) -> bool {
         let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
         !name.starts_with('.')
             && !name.ends_with('~')
-            && (ext == "md" || ext == "toml" || p.is_dir())
+            && (ext == "md" || ext == "toml" || ext == "txt" || p.is_dir())
     })
 }
 

@@ -268,6 +268,7 @@ fn main() -> anyhow::Result<()> {
                     println!("{lang}: weights (standardised features): {}", w.join(", "));
                 }
             }
+            println!("{}", urgency_line(&matcher));
             Ok(())
         }
         Command::Check {
@@ -510,6 +511,28 @@ fn calibration_line(matcher: &Matcher, lang: Lang) -> String {
         t.answer,
         t.margin,
         t.clarify
+    )
+}
+
+/// What cross-validation measured for the urgency check, in one line.
+fn urgency_line(matcher: &Matcher) -> String {
+    let Some((threshold, s)) = matcher.urgency() else {
+        return "urgency check: off (no examples on both sides in intents/urgency/): every \
+                emergency rule's 112 is sent"
+            .to_owned();
+    };
+    format!(
+        "urgency check: {} urgent and {} non-urgent examples; an emergency rule fires on {} and \
+         {} of them; cross-validated by family, a 112 is withheld below {threshold:.4}: {} of \
+         the {} non-urgent, {} of the {} urgent",
+        s.urgent,
+        s.not_urgent,
+        s.fired_urgent,
+        s.fired_not_urgent,
+        s.withheld_not_urgent,
+        s.fired_not_urgent,
+        s.withheld_urgent,
+        s.fired_urgent
     )
 }
 

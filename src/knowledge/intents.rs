@@ -76,6 +76,9 @@ pub struct Intent {
     /// A fallback whose rules answer at once, before any scoring, as emergency and handoff rules
     /// do: what the bot must never answer from the article (a diagnosis, a medication).
     pub firm: bool,
+    /// An emergency intent whose 112 the learned urgency check may withhold (`urgency_check =
+    /// false` in its file: never, as for "appelez une ambulance").
+    pub urgency_check: bool,
     /// Concepts removed with a politeness intent's words, and only then: what people say around
     /// a thanks or a greeting ("pour votre aide", "tout le monde") means something on its own.
     /// On another small-talk intent, concepts its rules still fire beside ("c'est quoi" in
@@ -143,6 +146,8 @@ struct IntentFile {
     closing: bool,
     #[serde(default)]
     firm: bool,
+    #[serde(default = "yes")]
+    urgency_check: bool,
     #[serde(default)]
     along: Vec<String>,
     #[serde(default)]
@@ -363,6 +368,7 @@ fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<LoadError>> {
         politeness: file.politeness,
         closing: file.closing,
         firm: file.firm,
+        urgency_check: file.urgency_check,
         along: file.along,
         along_line: text
             .lines()

@@ -10,6 +10,7 @@ pub mod edit;
 mod error;
 mod faq;
 mod intents;
+mod urgency;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 pub use error::{LoadError, Severity};
 pub use faq::{parse_entry, FaqEntry};
 pub use intents::{Concept, Intent, IntentKind, Rule, Spelling};
+pub use urgency::{UrgencyExample, FOLDER as URGENCY_FOLDER};
 
 use crate::text::Lang;
 
@@ -31,6 +33,9 @@ pub struct Knowledge {
     pub concepts: Vec<Concept>,
     /// Whole-word SMS rewrites, per language.
     pub spelling: Spelling,
+    /// Messages filed as an emergency now or not (`intents/urgency/`): what the matcher learns
+    /// to withhold a rule's 112 from. Empty: every rule's 112 is sent.
+    pub urgency: Vec<UrgencyExample>,
 }
 
 impl Knowledge {
@@ -151,6 +156,7 @@ pub fn load(faq_dir: &Path, intents_dir: &Path) -> (Knowledge, Vec<LoadError>) {
         ));
     } else {
         intents::read_dir(intents_dir, &mut knowledge, &mut errors);
+        knowledge.urgency = urgency::read_dir(intents_dir, &mut errors);
     }
 
     knowledge

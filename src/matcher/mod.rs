@@ -12,6 +12,7 @@ mod messages;
 mod rerank;
 mod rules;
 mod score;
+mod urgency;
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ pub use analyze::{Analysis, Token};
 pub use gates::{check_edit, check_entry, gates, GateOptions};
 pub use rerank::{Calibration, Thresholds, FEATURE_NAMES};
 pub use score::Scored;
+pub use urgency::UrgencyStats;
 
 use crate::knowledge::{Intent, IntentKind, Knowledge, Rule};
 use crate::text::{self, Lang};
@@ -138,6 +140,10 @@ pub struct Explanation {
     pub reply: Reply,
 }
 
+/// Concepts after which the urgency check never withholds a 112: someone has the sign, or it
+/// is happening now (derived by `analyze`).
+const NEVER_WITHHELD: [&str; 2] = ["has_sign", "sign_now"];
+
 /// Concepts that say which part of a message is the question (see [`Matcher::focus`]).
 const FOCUS: &str = "focus";
 const DISMISS: &str = "dismiss";
@@ -150,6 +156,18 @@ const ASKING: [&str; 6] = [
     "focus",
     "is_there",
 ];
+
+/// One question as the decision sees it: the whole message's analysis (rules), the terms of
+/// the part asked and the scored candidates.
+#[derive(Clone, Copy)]
+struct Asked<'a> {
+    question: &'a str,
+    lang: Lang,
+    index: &'a LangIndex,
+    analysis: &'a Analysis,
+    terms: &'a [String],
+    top: &'a [Scored],
+}
 
 /// The matcher over one knowledge snapshot. Cheap to share (`Arc`), immutable after `new`.
 pub struct Matcher {
@@ -164,6 +182,8 @@ pub struct Matcher {
     /// sorted: warning signs, "now", "suddenly".
     safety_concepts: Vec<String>,
     rules: rules::RuleBook,
+    /// The learned check on the emergency rules (None without urgency examples).
+    urgency: Option<urgency::UrgencyCheck>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -211,7 +231,7 @@ impl Matcher {
             .map(|c| c.id.clone())
             .collect();
         safety_concepts.sort();
-        Matcher {
+        let mut matcher = Matcher {
             safety_concepts,
             rules: rules::RuleBook::new(&knowledge.intents),
             knowledge,
@@ -219,7 +239,24 @@ impl Matcher {
             en,
             polite,
             along,
-        }
+            urgency: None,
+        };
+        // The threshold depends on which examples the rules fire on: asked before the check
+        // exists, so every rule's 112 is still sent.
+        matcher.urgency = urgency::UrgencyCheck::new(&matcher.knowledge.urgency, |text| {
+            matcher.emergency_rule_fires(text) == (true, true)
+        });
+        matcher
+    }
+
+    /// What cross-validation measured for the urgency check and its threshold (None without
+    /// urgency examples on both sides).
+    pub fn urgency(&self) -> Option<(f32, UrgencyStats)> {
+        let u = self.urgency.as_ref()?;
+        let stats = u.stats(&self.knowledge.urgency, |text| {
+            self.emergency_rule_fires(text)
+        });
+        Some((u.threshold, stats))
     }
 
     /// The re-ranker of `lang`: its thresholds and what cross-validation over the phrasings
@@ -275,9 +312,14 @@ impl Matcher {
 
     /// The decision with its reasons: tokens, corrections, concepts, top candidates.
     pub fn explain(&self, question: &str, forced: Option<Lang>) -> Explanation {
+        let (lang, analysis) = self.analysed(question, forced);
+        self.decide(question, lang, forced.is_some(), analysis, true)
+    }
+
+    /// The question's language (`forced`, else detected) and its analysis in it.
+    fn analysed(&self, question: &str, forced: Option<Lang>) -> (Lang, Analysis) {
         if let Some(lang) = forced {
-            let analysis = self.index(lang).analyzer.analyze_question(question);
-            return self.decide(question, lang, true, analysis, true);
+            return (lang, self.index(lang).analyzer.analyze_question(question));
         }
         let detection = text::detect(&text::tokenize(question));
         if detection.clear {
@@ -285,7 +327,7 @@ impl Matcher {
                 .index(detection.lang)
                 .analyzer
                 .analyze_question(question);
-            return self.decide(question, detection.lang, false, analysis, true);
+            return (detection.lang, analysis);
         }
         // Unclear (short, or words of both languages): the language whose knowledge reads more
         // of the question wins ("hi" is an English greeting, not an unknown French word; "re
@@ -316,7 +358,34 @@ impl Matcher {
             Lang::En => en_analysis,
             Lang::Fr => fr_analysis,
         };
-        self.decide(question, lang, false, analysis, true)
+        (lang, analysis)
+    }
+
+    /// Whether an emergency rule fires on `question`, as in [`Matcher::explain`], and whether
+    /// the urgency check may withhold its 112; without scoring the entries (the check asks it
+    /// of every urgent example at each load).
+    fn emergency_rule_fires(&self, question: &str) -> (bool, bool) {
+        let (lang, analysis) = self.analysed(question, None);
+        let focused = self.focus(self.index(lang), question, &analysis);
+        let terms = self.strip_politeness(focused.as_ref().unwrap_or(&analysis));
+        let set = self.rules.set(&analysis.concepts);
+        match self.rule_fires(IntentKind::Emergency, &terms, &analysis, &set) {
+            Some((i, _)) => (true, self.may_withhold(i, &analysis)),
+            None => (false, false),
+        }
+    }
+
+    /// Whether the urgency check may withhold the 112 of emergency intent `i`: not when its
+    /// file says never (`urgency_check = false`), nor when the analysis places a sign on
+    /// someone or now. The model learnt how messages are written, and a question about the
+    /// treatment's side effects reads the same with or without "j'ai" before "les selles
+    /// noires" (0.005 for "j'ai les selles noires, est-ce que l'injection peut causer ça ?").
+    fn may_withhold(&self, i: usize, analysis: &Analysis) -> bool {
+        self.knowledge.intents[i].urgency_check
+            && !analysis
+                .concepts
+                .iter()
+                .any(|c| NEVER_WITHHELD.contains(&c.as_str()))
     }
 
     /// [`Matcher::explain`] in `lang` as if no phrasing had exactly the question's terms: how
@@ -473,7 +542,14 @@ impl Matcher {
             index.reranker.rerank(index, &vectors, &mut top, exact);
         }
         top.truncate(5);
-        let (mut reason, mut reply) = self.verdict(question, lang, index, &analysis, &terms, &top);
+        let (mut reason, mut reply) = self.verdict(Asked {
+            question,
+            lang,
+            index,
+            analysis: &analysis,
+            terms: &terms,
+            top: &top,
+        });
         if Self::safety_first(&analysis, &mut reply) {
             reason.push_str(
                 "; someone has a warning sign, or it is now: the safety line comes first",
@@ -501,45 +577,90 @@ impl Matcher {
     }
 
     /// The reply to an analysed question, and why.
-    fn verdict(
-        &self,
-        question: &str,
-        lang: Lang,
-        index: &LangIndex,
-        analysis: &Analysis,
-        terms: &[String],
-        top: &[Scored],
-    ) -> (String, Reply) {
-        let seed = seed(question);
-        let candidates: Vec<Candidate> = top
-            .iter()
+    fn verdict(&self, asked: Asked) -> (String, Reply) {
+        let Asked { lang, analysis, .. } = asked;
+        // 1. Emergencies beat everything, including a greeting or a question around them,
+        // unless the urgency check is nearly sure the message describes none now.
+        let set = self.rules.set(&analysis.concepts);
+        if let Some((i, rule)) = self.rule_fires(IntentKind::Emergency, asked.terms, analysis, &set)
+        {
+            let urgency = self
+                .urgency
+                .as_ref()
+                .filter(|_| self.may_withhold(i, analysis))
+                .map(|u| (u.probability(asked.question), u.threshold));
+            match urgency {
+                Some((p, t)) if p < t => {
+                    let (why, mut reply) = self.after_emergency(asked, &set);
+                    // The rule saw a warning sign: the visitor still reads where to call.
+                    reply.text = match reply.kind {
+                        ReplyKind::Clarify | ReplyKind::Fallback | ReplyKind::Handoff => {
+                            messages::safety_line_first(lang, &reply.text)
+                        }
+                        _ => messages::with_safety_line(lang, reply.text),
+                    };
+                    let why = format!(
+                        "the emergency rule [{rule}] fired, but the urgency check reads \
+                         {p:.3} < {t:.3} (no emergency now): 112 withheld, the safety line \
+                         kept; {why}"
+                    );
+                    return (why, reply);
+                }
+                _ => {
+                    let candidates = self.best_three(asked.index, asked.top);
+                    let reply = self.intent_reply(i, lang, 1.0, seed(asked.question), candidates);
+                    let check = match (urgency, &self.urgency) {
+                        (Some((p, t)), _) => format!("urgency check {p:.3} ≥ {t:.3}"),
+                        (None, Some(_)) => "the urgency check does not apply: someone has the \
+                                            sign, it is now, or the intent is never checked"
+                            .to_owned(),
+                        (None, None) => "no urgency check".to_owned(),
+                    };
+                    let why = format!("emergency: the rule [{rule}] fired ({check})");
+                    return (why, reply);
+                }
+            }
+        }
+        self.after_emergency(asked, &set)
+    }
+
+    /// The best three candidates, for the reply's `candidates`.
+    fn best_three(&self, index: &LangIndex, top: &[Scored]) -> Vec<Candidate> {
+        top.iter()
             .take(3)
             .map(|s| self.candidate(index, s))
-            .collect();
+            .collect()
+    }
 
-        // 1. Emergencies beat everything, including a greeting or a question around them.
-        let set = self.rules.set(&analysis.concepts);
-        if let Some((i, rule)) = self.rule_fires(IntentKind::Emergency, terms, analysis, &set) {
-            let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
-            return (format!("emergency: the rule [{rule}] fired"), reply);
-        }
+    /// The decision once no emergency is sent: handoff, firm fallbacks, small talk, scoring.
+    fn after_emergency(&self, asked: Asked, set: &ConceptSet) -> (String, Reply) {
+        let Asked {
+            question,
+            lang,
+            index,
+            analysis,
+            terms,
+            top,
+        } = asked;
+        let seed = seed(question);
+        let candidates = self.best_three(index, top);
         // 2. A request for a person. A warning sign beside it still gets the safety line: an
         // advisor may take minutes to answer ("il ne parle plus, ses yeux sont jaunes… le
         // traitement coûte combien ?" got the handoff and no word of 112).
-        if let Some((i, rule)) = self.rule_fires(IntentKind::Handoff, terms, analysis, &set) {
+        if let Some((i, rule)) = self.rule_fires(IntentKind::Handoff, terms, analysis, set) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
             let why = format!("handoff: the rule [{rule}] fired");
             return self.with_safety_line(analysis, lang, why, reply);
         }
         // 3. What the bot must never answer from the article: a diagnosis, a medication.
-        if let Some((i, rule)) = self.firm_fallback(terms, analysis, &set) {
+        if let Some((i, rule)) = self.firm_fallback(terms, analysis, set) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
             let why = format!("fallback: the rule [{rule}] fired");
             return self.with_safety_line(analysis, lang, why, reply);
         }
         // 4. Small talk about the bot itself ("tu es un robot ?", "what's your name?"), when
         // nothing but its rule's words and politeness is in the question.
-        if let Some((i, rule)) = self.smalltalk_rule(terms, &set) {
+        if let Some((i, rule)) = self.smalltalk_rule(terms, set) {
             let reply = self.intent_reply(i, lang, 1.0, seed, candidates);
             let why = format!("small talk: the rule [{rule}] fired, nothing else asked");
             return self.with_safety_line(analysis, lang, why, reply);
@@ -976,6 +1097,60 @@ pub(crate) mod tests {
 
     fn assert_emergencies(urgent: &[&str], not: &[&str]) {
         assert_kind(ReplyKind::Emergency, urgent, not);
+    }
+
+    #[test]
+    fn the_urgency_check_withholds_a_rules_112_only_where_nobody_has_the_sign_now() {
+        let m = Matcher::new(Arc::new(shipped()));
+        let (threshold, _) = m
+            .urgency()
+            .expect("the shipped knowledge has urgency examples");
+        assert!(threshold > 0.0 && threshold <= 0.2, "{threshold}");
+        // A rule fires (a nurse's question, a history question), the check withholds the 112,
+        // the safety line stays first, and the reason says why.
+        for q in [
+            "Je suis infirmière, comment gérez-vous un patient cirrhotique qui ferait une \
+             hémorragie digestive pendant son séjour chez vous ?",
+            "c'est quoi la différence entre coma hépatique et encéphalopathie ?",
+        ] {
+            let e = m.explain(q, None);
+            assert_ne!(e.reply.kind, ReplyKind::Emergency, "{q}: {}", e.reason);
+            assert!(e.reason.contains("112 withheld"), "{q}: {}", e.reason);
+            let first = e.reply.text.lines().next().unwrap_or_default();
+            assert!(first.contains("112"), "{q}: {}", e.reply.text);
+        }
+        // The model reads these as questions (0.005-0.034), but someone has the sign, or the
+        // message asks for an ambulance: the rules' 112 stands.
+        assert_emergencies(
+            &[
+                "j'ai les selles noires, est-ce que l'injection peut causer ça ?",
+                "my stools are black, can the injection cause that?",
+                "appelez une ambulance",
+                "call an ambulance",
+            ],
+            &[],
+        );
+        let e = m.explain("mon père vomit du sang", None);
+        assert!(e.reason.contains("does not apply"), "{}", e.reason);
+        // Nobody is said to have it: the check is asked, and the reason gives its reading.
+        let e = m.explain(
+            "Une insuffisance hépatique, ça peut faire perdre connaissance ?",
+            None,
+        );
+        let read = ["urgency check 0.", "urgency check reads 0."];
+        assert!(read.iter().any(|r| e.reason.contains(r)), "{}", e.reason);
+    }
+
+    #[test]
+    fn without_urgency_examples_every_rules_112_is_sent() {
+        let k = Knowledge {
+            urgency: Vec::new(),
+            ..shipped()
+        };
+        let m = Matcher::new(Arc::new(k));
+        assert!(m.urgency().is_none());
+        let q = "c'est quoi la différence entre coma hépatique et encéphalopathie ?";
+        assert_eq!(m.reply(q, None).kind, ReplyKind::Emergency);
     }
 
     #[test]

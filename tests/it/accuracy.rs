@@ -668,6 +668,10 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// (other clinics and prices, an old bleed or coma, the stay's safety, jokes and hobbies,
 /// anxious but fine, caregivers and journalists), written at that session's end: 28 at
 /// `110520b` and at the end, never read.
+///
+/// Seventeenth session: the urgency check learns from the lines of every set read so far,
+/// copied into `intents/urgency/` (not 55 and 56, nor pairs 45-47): the bars of the read files
+/// are now partly its training data; 55 and 56 (20 -> 15, 28 -> 13) are the ones that measure it.
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -675,19 +679,19 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom41.txt", 0),
         ("no_symptom42.txt", 1),
         ("no_symptom43.txt", 0),
-        ("no_symptom44.txt", 2),
-        ("no_symptom45.txt", 4),
+        ("no_symptom44.txt", 1),
+        ("no_symptom45.txt", 2),
         ("no_symptom46.txt", 0),
-        ("no_symptom47.txt", 5),
-        ("no_symptom48.txt", 2),
+        ("no_symptom47.txt", 2),
+        ("no_symptom48.txt", 1),
         ("no_symptom49.txt", 4),
-        ("no_symptom50.txt", 2),
-        ("no_symptom51.txt", 7),
+        ("no_symptom50.txt", 1),
+        ("no_symptom51.txt", 4),
         ("no_symptom52.txt", 0),
         ("no_symptom53.txt", 0),
-        ("no_symptom54.txt", 6),
-        ("no_symptom55.txt", 20),
-        ("no_symptom56.txt", 28),
+        ("no_symptom54.txt", 4),
+        ("no_symptom55.txt", 15),
+        ("no_symptom56.txt", 13),
     ] {
         let alarmed: Vec<String> = probe(file)
             .into_iter()
@@ -736,14 +740,14 @@ fn blind_emergency_probes_are_measured() {
             100,
             100,
             "heldout_not_emergencies4.txt",
-            2,
+            1,
         ),
         (
             "heldout_emergencies5.txt",
             79,
             80,
             "heldout_not_emergencies5.txt",
-            4,
+            2,
         ),
         // Tuned on in the eleventh session: 69 replies (80 named), 23 false before it.
         (
@@ -760,7 +764,7 @@ fn blind_emergency_probes_are_measured() {
             80,
             80,
             "heldout_not_emergencies7.txt",
-            2,
+            0,
         ),
         // Tuned on after it was scored: 59 (80 named), 29 false at `c574dcd`; 59 and 24 at
         // `e5d38c2`; 61 and 21 at `443deba`.
@@ -769,7 +773,7 @@ fn blind_emergency_probes_are_measured() {
             80,
             80,
             "heldout_not_emergencies8.txt",
-            4,
+            2,
         ),
         // Tuned on after it was scored: 69 (80 named), 22 false at `c574dcd`; 69 and 16 at
         // `e5d38c2`; 70 and 15 at `443deba`; 74 and 15 at `e20f6c8`.
@@ -778,7 +782,7 @@ fn blind_emergency_probes_are_measured() {
             79,
             80,
             "heldout_not_emergencies9.txt",
-            3,
+            1,
         ),
         // 60 + 60, read only as a score: 52 (59 named), 18 false at `c574dcd`; 53 (60 named)
         // and 11 at `5d5ca97`, before the changes made from probe 9; 55 and 10 after those made
@@ -788,7 +792,7 @@ fn blind_emergency_probes_are_measured() {
             56,
             60,
             "heldout_not_emergencies10.txt",
-            8,
+            5,
         ),
         // 80 + 80, written at the start of the twelfth session, read only as a score: 76 (80
         // named), 10 false at `02dbec3`; 76 and 8 after the changes made from probe 14.
@@ -797,7 +801,7 @@ fn blind_emergency_probes_are_measured() {
             77,
             80,
             "heldout_not_emergencies11.txt",
-            6,
+            4,
         ),
         // 80 + 80, written in the twelfth session after the session's first changes, then
         // tuned on: 74 (80 named), 14 false at `cf16c0c`; 74 and 12 at `a8207f5` (unseen).
@@ -806,7 +810,7 @@ fn blind_emergency_probes_are_measured() {
             80,
             80,
             "heldout_not_emergencies12.txt",
-            3,
+            2,
         ),
         // 80 + 80, written at the end of the twelfth session's emergency work, read only as a
         // score: 74 (80 named), 12 false at `459c863`; the session's start `cf16c0c` 74 and 15.
@@ -815,7 +819,7 @@ fn blind_emergency_probes_are_measured() {
             76,
             80,
             "heldout_not_emergencies13.txt",
-            8,
+            6,
         ),
         // Written late in the twelfth session, then tuned on: 75 (80 named), 11 false at
         // `cf16c0c`; 75 and 9 at `a9e9834` (unseen).
@@ -834,7 +838,7 @@ fn blind_emergency_probes_are_measured() {
             76,
             80,
             "heldout_not_emergencies15.txt",
-            10,
+            8,
         ),
         // 60 + 60, written before probe 15 was read: 50 (58 named), 9 false at `cf16c0c`; 50
         // (58) and 5 at `def4666`; 51 (58) and 5 after the fixes from probe 15. In the
@@ -846,7 +850,7 @@ fn blind_emergency_probes_are_measured() {
             55,
             60,
             "heldout_not_emergencies16.txt",
-            4,
+            3,
         ),
         // 80 + 80, written blind at the start of the thirteenth session, then tuned on: 69 (78
         // named), 6 false at `81eedb2`.
@@ -932,7 +936,7 @@ fn blind_emergency_probes_are_measured() {
             80,
             80,
             "heldout_not_emergencies25.txt",
-            2,
+            1,
         ),
         (
             "heldout_emergencies26.txt",
@@ -968,7 +972,7 @@ fn blind_emergency_probes_are_measured() {
             60,
             60,
             "heldout_not_emergencies29.txt",
-            1,
+            0,
         ),
         (
             "heldout_emergencies30.txt",
@@ -1095,6 +1099,9 @@ fn blind_emergency_probes_are_measured() {
             "heldout_not_emergencies44.txt",
             0,
         ),
+        // From here on, 45, 46 and 47 are the pairs the urgency check (seventeenth session) did
+        // not learn from: false 112s 7 -> 5, 3 -> 2, 5 -> 2, every 112 kept; the bars above
+        // are on its training lines.
         // Pair 45 (on someone's behalf, continuing a conversation, mixed languages, the urgent
         // part after a polite preamble), written at the sixteenth session's start: 74 (78
         // first) / 7 at `110520b` and after the fixes from pair 44, unseen.
@@ -1103,7 +1110,7 @@ fn blind_emergency_probes_are_measured() {
             74,
             80,
             "heldout_not_emergencies45.txt",
-            7,
+            5,
         ),
         // Pair 46 (after a procedure, downplayed, told by what is seen, numbers, cries and
         // rambling), written in the sixteenth session: 77 (80 first) / 3 at `110520b` and at
@@ -1113,7 +1120,7 @@ fn blind_emergency_probes_are_measured() {
             77,
             80,
             "heldout_not_emergencies46.txt",
-            3,
+            2,
         ),
         // Pair 47 (the elderly and their carers, pregnancy, abroad, an unrelated question
         // first, several small signs together), written at the sixteenth session's end: 79 (79
@@ -1123,7 +1130,7 @@ fn blind_emergency_probes_are_measured() {
             79,
             80,
             "heldout_not_emergencies47.txt",
-            5,
+            2,
         ),
         (
             "heldout_emergencies43.txt",

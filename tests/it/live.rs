@@ -415,3 +415,56 @@ async fn sighup_reloads_a_server_that_does_not_watch() {
     let _ = child.wait();
     assert!(took.is_some(), "SIGHUP did not reload within 2 s");
 }
+
+#[tokio::test]
+async fn urgency_examples_are_reloaded_and_a_message_on_both_sides_is_refused() {
+    let app = spawn_app_live().await;
+    let support = app.add_support("Sam");
+    let mut visitor = app.visitor().await;
+    visitor.recv_type("welcome").await;
+    let folder = app.knowledge_dir().join("intents/urgency");
+    let urgent = std::fs::read_to_string(folder.join("urgent.txt")).expect("read");
+    let first_urgent = urgent
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .expect("an urgent example");
+
+    // The same message filed as not urgent too: refused, naming the file and the line.
+    let path = folder.join("not_urgent.txt");
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(&path, format!("{text}{first_urgent}\n")).expect("write");
+    let status = status_when(&app, &support, "no refusal reported", |s| {
+        !s["refused"].is_null()
+    })
+    .await;
+    let problem = &status["refused"]["problems"][0];
+    assert!(
+        problem["path"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("urgency/urgent.txt")
+            && problem["line"].as_u64().is_some()
+            && problem["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("cannot be both urgent and not"),
+        "{problem}"
+    );
+    // The served knowledge still sends this emergency to 112.
+    let reply = visitor.ask(first_urgent, "q1").await;
+    assert_eq!(reply["kind"], "emergency", "{reply}");
+
+    // A new non-urgent example is a change like any other: trained on and served.
+    std::fs::write(
+        &path,
+        format!("{text}Mon mémoire d'infirmière porte sur les hémorragies digestives.\n"),
+    )
+    .expect("write");
+    let status = status_when(&app, &support, "the new example was not served", |s| {
+        s["refused"].is_null() && s["version"] == 2
+    })
+    .await;
+    assert_eq!(status["version"], 2, "{status}");
+    let reply = visitor.ask(first_urgent, "q2").await;
+    assert_eq!(reply["kind"], "emergency", "{reply}");
+}

@@ -1,0 +1,627 @@
+//! The urgency check: a logistic model over the words and letter groups of the urgency examples
+//! (`intents/urgency/`), trained at load, that withholds an emergency rule's 112 only when it is
+//! confident the message describes no emergency now. It never sends a 112 the rules did not.
+//!
+//! The rules fire on vocabulary ("vomir du sang", "selles noires"), and visitors use that
+//! vocabulary without an emergency: a nurse's question, a risk of the treatment, last year's
+//! bleeding. Lexicon fixes did not carry to messages nobody had read; a model of how urgent and
+//! non-urgent messages are written does, a little (README, "The urgency check"). The features and
+//! the solver are those of the offline experiment (`tools/experiments/emergency_veto.py`):
+//! TF-IDF of word 1–2-grams and of 3–5-letter groups within words, logistic regression with
+//! balanced classes, C = 4 (liblinear's dual coordinate descent, so the same files give the same
+//! weights on every machine).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use crate::knowledge::UrgencyExample;
+use crate::text::fold;
+
+/// Inverse regularisation strength. In the offline experiment C = 1 withheld fewer false 112s
+/// at its zero-loss threshold (19 against 23 of 63 on unseen sets).
+const C: f64 = 4.0;
+/// Cross-validation folds; an example's family stays within one.
+const FOLDS: usize = 5;
+/// A word or letter group seen in fewer examples says nothing general.
+const MIN_DF: u32 = 2;
+/// Dual coordinate descent stops when the largest gradient falls under this share of the
+/// first pass's, or after `MAX_PASSES`.
+const TOLERANCE: f64 = 1e-3;
+const MAX_PASSES: usize = 200;
+/// Passes over the rest after a fold is taken out (warm-started from the full model).
+const FOLD_PASSES: usize = 30;
+/// The threshold never goes above this, whatever cross-validation allows: the check is there to
+/// withhold a 112 it is nearly sure of, not to weigh close cases.
+const MAX_THRESHOLD: f32 = 0.2;
+
+/// Keys that are already FNV hashes need no second hashing.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed here (`write_u64`); anything else still gets a valid hash.
+        self.0 = fnv(&[bytes]);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type ByHash<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
+
+/// The trained model: which n-grams it knows, their idf and their weights.
+pub struct UrgencyModel {
+    features: ByHash<u32>,
+    idf: Vec<f32>,
+    /// One weight per feature, then the bias.
+    weights: Vec<f32>,
+    /// Each example's probability from the fold that did not see it, in the examples' order.
+    cross_validated: Vec<f32>,
+}
+
+/// The model with the threshold chosen for the rules it checks.
+pub struct UrgencyCheck {
+    model: Arc<UrgencyModel>,
+    /// A rule's 112 is withheld when the message's probability of being urgent is below this.
+    pub threshold: f32,
+}
+
+/// What cross-validation measured, for `faqbot check` and README.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UrgencyStats {
+    pub urgent: usize,
+    pub not_urgent: usize,
+    /// Examples on which an emergency rule fires, by side.
+    pub fired_urgent: usize,
+    pub fired_not_urgent: usize,
+    /// Of those, withheld at the threshold, cross-validated (a withheld urgent one is a loss).
+    pub withheld_urgent: usize,
+    pub withheld_not_urgent: usize,
+}
+
+impl UrgencyCheck {
+    /// Trains on `examples` (or takes the model trained on the same examples before) and sets
+    /// the threshold at the lowest cross-validated probability of an urgent example a rule fires
+    /// on: none of them would have lost its 112. `fires` says whether a rule fires on a message.
+    pub fn new(
+        examples: &[UrgencyExample],
+        fires: impl Fn(&str) -> bool + Sync,
+    ) -> Option<UrgencyCheck> {
+        let model = cached(examples)?;
+        let urgent: Vec<(&UrgencyExample, f32)> = examples
+            .iter()
+            .zip(model.cross_validated.iter().copied())
+            .filter(|(e, _)| e.urgent)
+            .collect();
+        let fired = in_parallel(&urgent, |(e, _)| fires(&e.text));
+        let threshold = urgent
+            .iter()
+            .zip(fired)
+            .filter(|(_, fired)| *fired)
+            .map(|((_, p), _)| *p)
+            .fold(MAX_THRESHOLD, f32::min);
+        Some(UrgencyCheck { model, threshold })
+    }
+
+    /// What cross-validation measures at the threshold. `fires` says whether a rule fires on a
+    /// message and whether its 112 may be withheld. It is asked of every example: for `faqbot
+    /// calibrate`, not at each load.
+    pub fn stats(
+        &self,
+        examples: &[UrgencyExample],
+        fires: impl Fn(&str) -> (bool, bool) + Sync,
+    ) -> UrgencyStats {
+        let fired = in_parallel(examples, |e: &UrgencyExample| fires(&e.text));
+        let mut stats = UrgencyStats::default();
+        for ((e, &p), (fired, may)) in examples.iter().zip(&self.model.cross_validated).zip(fired) {
+            let withheld = usize::from(fired && may && p < self.threshold);
+            let fired = usize::from(fired);
+            if e.urgent {
+                stats.urgent += 1;
+                stats.fired_urgent += fired;
+                stats.withheld_urgent += withheld;
+            } else {
+                stats.not_urgent += 1;
+                stats.fired_not_urgent += fired;
+                stats.withheld_not_urgent += withheld;
+            }
+        }
+        stats
+    }
+
+    /// The probability that `message` describes an emergency now.
+    pub fn probability(&self, message: &str) -> f32 {
+        self.model.probability(message)
+    }
+}
+
+/// The model of the last examples trained on: reloads that leave `intents/urgency/` alone (and
+/// the tests' many matchers) do not train again.
+fn cached(examples: &[UrgencyExample]) -> Option<Arc<UrgencyModel>> {
+    static LAST: Mutex<Option<(u64, Arc<UrgencyModel>)>> = Mutex::new(None);
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    examples.hash(&mut h);
+    let key = h.finish();
+    // Held while training: a second matcher built meanwhile waits rather than trains twice.
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((k, model)) = last.as_ref() {
+        if *k == key {
+            return Some(model.clone());
+        }
+    }
+    let model = Arc::new(UrgencyModel::train(examples)?);
+    *last = Some((key, model.clone()));
+    Some(model)
+}
+
+/// A sparse row: (feature index, value), the bias last.
+type Row = Vec<(u32, f32)>;
+
+impl UrgencyModel {
+    /// None without examples on both sides.
+    pub fn train(examples: &[UrgencyExample]) -> Option<UrgencyModel> {
+        let urgent = examples.iter().filter(|e| e.urgent).count();
+        if urgent == 0 || urgent == examples.len() {
+            return None;
+        }
+        let grams: Vec<Vec<(u64, Block, u32)>> =
+            in_parallel(examples, |e: &UrgencyExample| counted_grams(&e.text));
+        let mut df: ByHash<u32> = ByHash::default();
+        for g in &grams {
+            for &(h, _, _) in g {
+                *df.entry(h).or_default() += 1;
+            }
+        }
+        // Indices in a deterministic order: sorted hashes.
+        let mut kept: Vec<(u64, u32)> = df.into_iter().filter(|&(_, n)| n >= MIN_DF).collect();
+        kept.sort_unstable();
+        let n = examples.len() as f32;
+        let idf: Vec<f32> = kept
+            .iter()
+            .map(|&(_, d)| ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0)
+            .collect();
+        let features: ByHash<u32> = kept
+            .iter()
+            .enumerate()
+            .map(|(i, &(h, _))| (h, i as u32))
+            .collect();
+        let mut model = UrgencyModel {
+            weights: vec![0.0; features.len() + 1],
+            features,
+            idf,
+            cross_validated: Vec::new(),
+        };
+        let rows: Vec<Row> = in_parallel(&grams, |g: &Vec<(u64, Block, u32)>| model.row(g));
+        let y: Vec<f64> = examples
+            .iter()
+            .map(|e| if e.urgent { 1.0 } else { -1.0 })
+            .collect();
+        // Balanced classes: each side weighs as much in the loss, whatever its size.
+        let total = examples.len() as f64;
+        let upper: Vec<f64> = examples
+            .iter()
+            .map(|e| {
+                let side = if e.urgent {
+                    urgent
+                } else {
+                    examples.len() - urgent
+                };
+                C * total / (2.0 * side as f64)
+            })
+            .collect();
+        let dims = model.weights.len();
+        let mut solver = Dual::new(&rows, &y, &upper, dims);
+        let all: Vec<usize> = (0..rows.len()).collect();
+        solver.solve(&all, MAX_PASSES);
+
+        // Each fold from the full solution without it: a few passes instead of a new solve.
+        let folds = folds(examples);
+        let parts: Vec<usize> = (0..FOLDS).collect();
+        let predicted = in_parallel(&parts, |&fold: &usize| {
+            let (held, rest): (Vec<usize>, Vec<usize>) =
+                (0..rows.len()).partition(|&i| folds[i] == fold);
+            if held.is_empty() {
+                return Vec::new();
+            }
+            let mut part = solver.without(&held);
+            part.solve(&rest, FOLD_PASSES);
+            held.into_iter()
+                .map(|i| (i, sigmoid(dot(&part.w, &rows[i]))))
+                .collect::<Vec<_>>()
+        });
+        let mut cross_validated = vec![0.0f32; rows.len()];
+        for (i, p) in predicted.into_iter().flatten() {
+            cross_validated[i] = p;
+        }
+        model.weights = solver.w.iter().map(|&w| w as f32).collect();
+        model.cross_validated = cross_validated;
+        Some(model)
+    }
+
+    pub fn probability(&self, message: &str) -> f32 {
+        let row = self.row(&counted_grams(message));
+        let z: f64 = row
+            .iter()
+            .map(|&(i, v)| f64::from(self.weights[i as usize]) * f64::from(v))
+            .sum();
+        sigmoid(z)
+    }
+
+    /// TF-IDF with sublinear counts, each block (words, letter groups) of unit length, and the
+    /// bias; n-grams the model does not know are left out.
+    fn row(&self, grams: &[(u64, Block, u32)]) -> Row {
+        let mut row: Vec<(u32, f32, Block)> = grams
+            .iter()
+            .filter_map(|&(h, block, count)| {
+                let i = *self.features.get(&h)?;
+                let v = (1.0 + (count as f32).ln()) * self.idf[i as usize];
+                Some((i, v, block))
+            })
+            .collect();
+        for block in [Block::Words, Block::Letters] {
+            let norm = row
+                .iter()
+                .filter(|r| r.2 == block)
+                .map(|r| r.1 * r.1)
+                .sum::<f32>()
+                .sqrt();
+            if norm > 0.0 {
+                for r in row.iter_mut().filter(|r| r.2 == block) {
+                    r.1 /= norm;
+                }
+            }
+        }
+        let mut row: Row = row.into_iter().map(|(i, v, _)| (i, v)).collect();
+        row.sort_unstable_by_key(|r| r.0);
+        row.push((self.features.len() as u32, 1.0));
+        row
+    }
+}
+
+/// `f` over `items` on the machine's cores, results in the items' order.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            // A panic in a worker is a bug: raise it here.
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+fn sigmoid(z: f64) -> f32 {
+    (1.0 / (1.0 + (-z).exp())) as f32
+}
+
+fn dot(w: &[f64], row: &Row) -> f64 {
+    row.iter().map(|&(i, v)| w[i as usize] * f64::from(v)).sum()
+}
+
+/// Each example's fold: whole families, dealt round the folds in name order (by line when
+/// there are too few families to spread).
+fn folds(examples: &[UrgencyExample]) -> Vec<usize> {
+    let mut families: Vec<&str> = examples.iter().map(|e| e.family.as_str()).collect();
+    families.sort_unstable();
+    families.dedup();
+    if families.len() < FOLDS {
+        return (0..examples.len()).map(|i| i % FOLDS).collect();
+    }
+    examples
+        .iter()
+        .map(|e| families.binary_search(&e.family.as_str()).unwrap_or(0) % FOLDS)
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    Words,
+    Letters,
+}
+
+/// The message's n-grams with their counts: words of two letters or more and pairs of them,
+/// and 3- to 5-letter groups of each space-separated token with a space either side (a token
+/// shorter than that counts once, whole), as scikit-learn's `char_wb`.
+fn counted_grams(message: &str) -> Vec<(u64, Block, u32)> {
+    let text = fold(message);
+    let mut all: Vec<(u64, Block)> = Vec::new();
+    let words: Vec<&str> = text
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| w.chars().nth(1).is_some())
+        .collect();
+    for w in &words {
+        all.push((fnv(&[b"w", w.as_bytes()]), Block::Words));
+    }
+    for pair in words.windows(2) {
+        let h = fnv(&[b"b", pair[0].as_bytes(), b" ", pair[1].as_bytes()]);
+        all.push((h, Block::Words));
+    }
+    let mut padded = String::new();
+    let mut at: Vec<usize> = Vec::new();
+    for token in text.split_whitespace() {
+        padded.clear();
+        padded.push(' ');
+        padded.push_str(token);
+        padded.push(' ');
+        at.clear();
+        at.extend(padded.char_indices().map(|(i, _)| i));
+        at.push(padded.len());
+        let chars = at.len() - 1;
+        for n in 3..=5 {
+            if chars <= n {
+                all.push((fnv(&[b"c", padded.as_bytes()]), Block::Letters));
+                break;
+            }
+            for start in 0..=chars - n {
+                let gram = &padded.as_bytes()[at[start]..at[start + n]];
+                all.push((fnv(&[b"c", gram]), Block::Letters));
+            }
+        }
+    }
+    all.sort_unstable_by_key(|g| g.0);
+    let mut out: Vec<(u64, Block, u32)> = Vec::with_capacity(all.len());
+    for (h, block) in all {
+        match out.last_mut() {
+            Some(last) if last.0 == h => last.2 += 1,
+            _ => out.push((h, block, 1)),
+        }
+    }
+    out
+}
+
+/// FNV-1a over the parts: stable across machines and Rust versions (the std hasher is not
+/// promised to be).
+fn fnv(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in *part {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// L2-regularised logistic regression by dual coordinate descent (Yu, Huang & Lin 2011, as
+/// liblinear's `solve_l2r_lr_dual`): each example's dual variable in (0, C_i) is moved by a few
+/// Newton steps while `w` = Σ y_i α_i x_i is kept up to date.
+#[derive(Clone)]
+struct Dual<'a> {
+    rows: &'a [Row],
+    y: &'a [f64],
+    upper: &'a [f64],
+    /// α_i and C_i − α_i, side by side (liblinear's layout: both stay away from 0 exactly).
+    alpha: Vec<f64>,
+    w: Vec<f64>,
+    sq_norm: Vec<f64>,
+}
+
+impl<'a> Dual<'a> {
+    fn new(rows: &'a [Row], y: &'a [f64], upper: &'a [f64], dims: usize) -> Dual<'a> {
+        let mut w = vec![0.0; dims];
+        let mut alpha = vec![0.0; 2 * rows.len()];
+        let mut sq_norm = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            alpha[2 * i] = (0.001 * upper[i]).min(1e-8);
+            alpha[2 * i + 1] = upper[i] - alpha[2 * i];
+            for &(j, v) in row {
+                w[j as usize] += y[i] * alpha[2 * i] * f64::from(v);
+            }
+            sq_norm.push(row.iter().map(|&(_, v)| f64::from(v) * f64::from(v)).sum());
+        }
+        Dual {
+            rows,
+            y,
+            upper,
+            alpha,
+            w,
+            sq_norm,
+        }
+    }
+
+    /// The same solution with the `held` examples taken out (their α to zero).
+    fn without(&self, held: &[usize]) -> Dual<'a> {
+        let mut part = self.clone();
+        for &i in held {
+            let a = part.alpha[2 * i];
+            for &(j, v) in &self.rows[i] {
+                part.w[j as usize] -= self.y[i] * a * f64::from(v);
+            }
+            part.alpha[2 * i] = 0.0;
+        }
+        part
+    }
+
+    /// Passes over `active` in a shuffled order (a fixed seed: same examples, same weights)
+    /// until the largest gradient is small.
+    fn solve(&mut self, active: &[usize], passes: usize) {
+        let mut order = active.to_vec();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut inner_eps = 1e-2;
+        let mut first_gmax = None;
+        for _ in 0..passes {
+            for k in (1..order.len()).rev() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                order.swap(k, (seed % (k as u64 + 1)) as usize);
+            }
+            let mut gmax: f64 = 0.0;
+            let mut newton_steps = 0;
+            for &i in &order {
+                let c = self.upper[i];
+                let a = self.sq_norm[i];
+                let b = self.y[i] * dot(&self.w, &self.rows[i]);
+                // Move whichever of α_i and C_i − α_i the gradient points away from.
+                let (ind1, ind2, sign) =
+                    if 0.5 * a * (self.alpha[2 * i + 1] - self.alpha[2 * i]) + b < 0.0 {
+                        (2 * i + 1, 2 * i, -1.0)
+                    } else {
+                        (2 * i, 2 * i + 1, 1.0)
+                    };
+                let old = self.alpha[ind1];
+                let mut z = old;
+                if c - z < 0.5 * c {
+                    z *= 0.1;
+                }
+                let mut gp = a * (z - old) + sign * b + (z / (c - z)).ln();
+                gmax = gmax.max(gp.abs());
+                let mut steps = 0;
+                while steps < 100 && gp.abs() >= inner_eps {
+                    let gpp = a + c / (c - z) / z;
+                    let next = z - gp / gpp;
+                    z = if next <= 0.0 { z * 0.1 } else { next };
+                    gp = a * (z - old) + sign * b + (z / (c - z)).ln();
+                    steps += 1;
+                }
+                newton_steps += steps;
+                if steps > 0 {
+                    self.alpha[ind1] = z;
+                    self.alpha[ind2] = c - z;
+                    let step = sign * (z - old) * self.y[i];
+                    for &(j, v) in &self.rows[i] {
+                        self.w[j as usize] += step * f64::from(v);
+                    }
+                }
+            }
+            let first = *first_gmax.get_or_insert(gmax);
+            if gmax <= TOLERANCE * first {
+                break;
+            }
+            if newton_steps <= order.len() / 10 {
+                inner_eps = (0.1 * inner_eps).max(1e-8);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(text: &str, urgent: bool, family: &str) -> UrgencyExample {
+        UrgencyExample {
+            text: text.to_owned(),
+            urgent,
+            family: family.to_owned(),
+        }
+    }
+
+    #[test]
+    fn letter_groups_are_those_of_scikit_learns_char_wb() {
+        // " de " is 4 characters: its 3-grams " de", "de ", then itself once as 4 and done.
+        let grams = counted_grams("De");
+        let letters: Vec<u64> = grams
+            .iter()
+            .filter(|g| g.1 == Block::Letters)
+            .map(|g| g.0)
+            .collect();
+        let mut want = vec![
+            fnv(&[b"c", b" de"]),
+            fnv(&[b"c", b"de "]),
+            fnv(&[b"c", b" de "]),
+        ];
+        want.sort_unstable();
+        assert_eq!(letters, want);
+        // One-letter words are no word; accents and case are folded.
+        let words: Vec<u64> = counted_grams("À Évian")
+            .iter()
+            .filter(|g| g.1 == Block::Words)
+            .map(|g| g.0)
+            .collect();
+        assert_eq!(words, [fnv(&[b"w", b"evian"])]);
+    }
+
+    #[test]
+    fn it_learns_which_side_a_new_message_is_on_and_cross_validates_by_family() {
+        let mut examples = Vec::new();
+        for (f, who) in [
+            "mon père",
+            "ma mère",
+            "mon fils",
+            "ma femme",
+            "mon mari",
+            "ma soeur",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let family = format!("f{f}");
+            examples.push(ex(
+                &format!("{who} vomit du sang maintenant"),
+                true,
+                &family,
+            ));
+            examples.push(ex(
+                &format!("{who} a des selles noires depuis ce matin"),
+                true,
+                &family,
+            ));
+            examples.push(ex(
+                &format!("le traitement peut-il faire vomir du sang à {who} ?"),
+                false,
+                &family,
+            ));
+            examples.push(ex(
+                &format!("les selles noires sont-elles un effet secondaire pour {who} ?"),
+                false,
+                &family,
+            ));
+        }
+        let model = UrgencyModel::train(&examples).expect("both sides");
+        let now = model.probability("mon oncle vomit du sang maintenant");
+        let asks = model.probability("le traitement peut-il faire vomir du sang à mon oncle ?");
+        assert!(now > 0.5 && asks < 0.5, "now {now}, asks {asks}");
+        assert_eq!(model.cross_validated.len(), examples.len());
+        // Same examples, same weights: nothing depends on the run.
+        let again = UrgencyModel::train(&examples).expect("both sides");
+        assert_eq!(model.weights, again.weights);
+        assert_eq!(model.cross_validated, again.cross_validated);
+    }
+
+    #[test]
+    fn the_threshold_spares_every_urgent_example_a_rule_fires_on() {
+        let mut examples = Vec::new();
+        for f in 0..6 {
+            let family = format!("f{f}");
+            examples.push(ex(&format!("patient {f} vomit du sang là"), true, &family));
+            examples.push(ex(
+                &format!("question {f} : vomir du sang, risque ?"),
+                false,
+                &family,
+            ));
+            examples.push(ex(
+                &format!("il a vomi du sang il y a {f} ans"),
+                false,
+                &family,
+            ));
+        }
+        let check = UrgencyCheck::new(&examples, |t| t.contains("sang")).expect("trained");
+        let stats = check.stats(&examples, |t| (t.contains("sang"), true));
+        let lowest_urgent = examples
+            .iter()
+            .zip(&check.model.cross_validated)
+            .filter(|(e, _)| e.urgent)
+            .map(|(_, &p)| p)
+            .fold(1.0f32, f32::min);
+        assert!(check.threshold <= lowest_urgent);
+        assert_eq!(stats.withheld_urgent, 0);
+        assert_eq!(stats.fired_urgent, 6);
+        assert_eq!(stats.fired_not_urgent, 12);
+    }
+
+    #[test]
+    fn one_sided_examples_train_nothing() {
+        assert!(UrgencyModel::train(&[ex("il vomit du sang", true, "")]).is_none());
+    }
+}
