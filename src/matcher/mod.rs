@@ -363,7 +363,7 @@ impl Matcher {
 
     /// Whether an emergency rule fires on `question`, as in [`Matcher::explain`], and whether
     /// the urgency check may withhold its 112; without scoring the entries (the check asks it
-    /// of every urgent example at each load).
+    /// of its least urgent-looking urgent examples at each load).
     fn emergency_rule_fires(&self, question: &str) -> (bool, bool) {
         let (lang, analysis) = self.analysed(question, None);
         let focused = self.focus(self.index(lang), question, &analysis);

@@ -88,23 +88,22 @@ impl UrgencyCheck {
     /// Trains on `examples` (or takes the model trained on the same examples before) and sets
     /// the threshold at the lowest cross-validated probability of an urgent example a rule fires
     /// on: none of them would have lost its 112. `fires` says whether a rule fires on a message.
-    pub fn new(
-        examples: &[UrgencyExample],
-        fires: impl Fn(&str) -> bool + Sync,
-    ) -> Option<UrgencyCheck> {
+    pub fn new(examples: &[UrgencyExample], fires: impl Fn(&str) -> bool) -> Option<UrgencyCheck> {
         let model = cached(examples)?;
-        let urgent: Vec<(&UrgencyExample, f32)> = examples
+        // The lowest probability first: the first that fires is the threshold, and examples at
+        // or above `MAX_THRESHOLD` cannot lower it (a reload asks the rules of a handful of
+        // examples, not of thousands).
+        let mut low: Vec<(f32, &str)> = examples
             .iter()
-            .zip(model.cross_validated.iter().copied())
-            .filter(|(e, _)| e.urgent)
+            .zip(&model.cross_validated)
+            .filter(|(e, &p)| e.urgent && p < MAX_THRESHOLD)
+            .map(|(e, &p)| (p, e.text.as_str()))
             .collect();
-        let fired = in_parallel(&urgent, |(e, _)| fires(&e.text));
-        let threshold = urgent
+        low.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let threshold = low
             .iter()
-            .zip(fired)
-            .filter(|(_, fired)| *fired)
-            .map(|((_, p), _)| *p)
-            .fold(MAX_THRESHOLD, f32::min);
+            .find(|(_, text)| fires(text))
+            .map_or(MAX_THRESHOLD, |&(p, _)| p);
         Some(UrgencyCheck { model, threshold })
     }
 
