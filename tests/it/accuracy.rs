@@ -672,6 +672,9 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// Seventeenth session: the urgency check learns from the lines of every set read so far,
 /// copied into `intents/urgency/` (not 55 and 56, nor pairs 45-47): the bars of the read files
 /// are now partly its training data; 55 and 56 (20 -> 15, 28 -> 13) are the ones that measure it.
+/// 57 (treatment risks, past episodes, stable relatives, professionals, "what if", idioms and
+/// jokes, logistics, the reassured), written once the check existed, never read: 20 with
+/// `5ff6ee0`, 11 with the check.
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -692,6 +695,7 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom54.txt", 4),
         ("no_symptom55.txt", 15),
         ("no_symptom56.txt", 13),
+        ("no_symptom57.txt", 11),
     ] {
         let alarmed: Vec<String> = probe(file)
             .into_iter()
@@ -1138,6 +1142,18 @@ fn blind_emergency_probes_are_measured() {
             80,
             "heldout_not_emergencies43.txt",
             0,
+        ),
+        // Pair 48 (an ordinary question that turns urgent at its end, everyday words, played
+        // down, a child writing for a parent, a stranger at work, "should I come sooner",
+        // a past and a current episode), written in the seventeenth session after the urgency
+        // check was built, never read: 73 (78 first, 80 named) / 9 false 112s with `5ff6ee0`'s
+        // knowledge and code, 73 / 6 with the urgency check.
+        (
+            "heldout_emergencies48.txt",
+            73,
+            80,
+            "heldout_not_emergencies48.txt",
+            6,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
