@@ -521,10 +521,13 @@ fn urgency_line(matcher: &Matcher) -> String {
                 emergency rule's 112 is sent"
             .to_owned();
     };
+    let limit = s.limit.as_deref().map_or(String::new(), |text| {
+        format!("; the threshold is this urgent example's probability: \"{text}\"")
+    });
     format!(
         "urgency check: {} urgent and {} non-urgent examples; an emergency rule fires on {} and \
          {} of them; cross-validated by family, a 112 is withheld below {threshold:.4}: {} of \
-         the {} non-urgent, {} of the {} urgent",
+         the {} non-urgent, {} of the {} urgent{limit}",
         s.urgent,
         s.not_urgent,
         s.fired_urgent,

@@ -253,9 +253,10 @@ impl Matcher {
     /// urgency examples on both sides).
     pub fn urgency(&self) -> Option<(f32, UrgencyStats)> {
         let u = self.urgency.as_ref()?;
-        let stats = u.stats(&self.knowledge.urgency, |text| {
+        let mut stats = u.stats(&self.knowledge.urgency, |text| {
             self.emergency_rule_fires(text)
         });
+        stats.limit = u.limit.clone();
         Some((u.threshold, stats))
     }
 

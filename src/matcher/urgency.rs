@@ -69,6 +69,9 @@ pub struct UrgencyCheck {
     model: Arc<UrgencyModel>,
     /// A rule's 112 is withheld when the message's probability of being urgent is below this.
     pub threshold: f32,
+    /// The urgent example that set the threshold (None: `MAX_THRESHOLD` did), for authors: a
+    /// mislabelled or borderline line there holds the whole check back.
+    pub limit: Option<String>,
 }
 
 /// What cross-validation measured, for `faqbot check` and README.
@@ -82,6 +85,8 @@ pub struct UrgencyStats {
     /// Of those, withheld at the threshold, cross-validated (a withheld urgent one is a loss).
     pub withheld_urgent: usize,
     pub withheld_not_urgent: usize,
+    /// The urgent example whose probability is the threshold.
+    pub limit: Option<String>,
 }
 
 impl UrgencyCheck {
@@ -100,11 +105,14 @@ impl UrgencyCheck {
             .map(|(e, &p)| (p, e.text.as_str()))
             .collect();
         low.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let threshold = low
-            .iter()
-            .find(|(_, text)| fires(text))
-            .map_or(MAX_THRESHOLD, |&(p, _)| p);
-        Some(UrgencyCheck { model, threshold })
+        let limit = low.iter().find(|(_, text)| fires(text));
+        let threshold = limit.map_or(MAX_THRESHOLD, |&(p, _)| p);
+        let limit = limit.map(|(_, text)| (*text).to_owned());
+        Some(UrgencyCheck {
+            model,
+            threshold,
+            limit,
+        })
     }
 
     /// What cross-validation measures at the threshold. `fires` says whether a rule fires on a
