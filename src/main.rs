@@ -516,7 +516,7 @@ fn calibration_line(matcher: &Matcher, lang: Lang) -> String {
 
 /// What cross-validation measured for the urgency check, in one line.
 fn urgency_line(matcher: &Matcher) -> String {
-    let Some((threshold, s)) = matcher.urgency() else {
+    let Some((threshold, s)) = matcher.urgency_report() else {
         return "urgency check: off (no examples on both sides in intents/urgency/): every \
                 emergency rule's 112 is sent"
             .to_owned();

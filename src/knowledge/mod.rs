@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub use error::{LoadError, Severity};
 pub use faq::{parse_entry, FaqEntry};
 pub use intents::{Concept, Intent, IntentKind, Rule, Spelling};
-pub use urgency::{UrgencyExample, FOLDER as URGENCY_FOLDER};
+pub use urgency::UrgencyExample;
 
 use crate::text::Lang;
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::{list_files, read_text, LoadError};
 
 /// The folder under `intents/` that holds the two files.
-pub const FOLDER: &str = "urgency";
+const FOLDER: &str = "urgency";
 const URGENT: &str = "urgent.txt";
 const NOT_URGENT: &str = "not_urgent.txt";
 /// A longer line is a paste or two messages run together: it would teach little and weigh a lot.

@@ -249,9 +249,10 @@ impl Matcher {
         matcher
     }
 
-    /// What cross-validation measured for the urgency check and its threshold (None without
-    /// urgency examples on both sides).
-    pub fn urgency(&self) -> Option<(f32, UrgencyStats)> {
+    /// The urgency check's threshold and what cross-validation measured at it (None without
+    /// urgency examples on both sides). Asks the rules of every example: for `faqbot
+    /// calibrate`, not for each reply.
+    pub fn urgency_report(&self) -> Option<(f32, UrgencyStats)> {
         let u = self.urgency.as_ref()?;
         let mut stats = u.stats(&self.knowledge.urgency, |text| {
             self.emergency_rule_fires(text)
@@ -1104,7 +1105,7 @@ pub(crate) mod tests {
     fn the_urgency_check_withholds_a_rules_112_only_where_nobody_has_the_sign_now() {
         let m = Matcher::new(Arc::new(shipped()));
         let (threshold, _) = m
-            .urgency()
+            .urgency_report()
             .expect("the shipped knowledge has urgency examples");
         assert!(threshold > 0.0 && threshold <= 0.2, "{threshold}");
         // A rule fires (a nurse's question, a history question), the check withholds the 112,
@@ -1149,7 +1150,7 @@ pub(crate) mod tests {
             ..shipped()
         };
         let m = Matcher::new(Arc::new(k));
-        assert!(m.urgency().is_none());
+        assert!(m.urgency_report().is_none());
         let q = "c'est quoi la différence entre coma hépatique et encéphalopathie ?";
         assert_eq!(m.reply(q, None).kind, ReplyKind::Emergency);
     }

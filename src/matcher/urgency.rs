@@ -74,7 +74,7 @@ pub struct UrgencyCheck {
     pub limit: Option<String>,
 }
 
-/// What cross-validation measured, for `faqbot check` and README.
+/// What cross-validation measured, for `faqbot calibrate` and README.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UrgencyStats {
     pub urgent: usize,
