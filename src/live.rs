@@ -90,6 +90,23 @@ impl Outcome {
 /// watch thread, a blocking task): it must be cheap.
 pub type ReloadObserver = Box<dyn Fn(&Outcome) + Send + Sync>;
 
+/// What the binary runs after each knowledge swap to hand freed memory back: a load allocates
+/// and frees tens of megabytes on several threads (models trained, indexes built), and the
+/// allocator keeps those pages. The library does not know which allocator the binary uses.
+static RELEASE_MEMORY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets [`RELEASE_MEMORY`] (once per process; a second call is ignored).
+pub fn release_memory_with(release: fn()) {
+    let _ = RELEASE_MEMORY.set(release);
+}
+
+/// Runs the binary's memory release, if it set one.
+pub fn release_memory() {
+    if let Some(release) = RELEASE_MEMORY.get() {
+        release();
+    }
+}
+
 /// The served knowledge: the matcher, the folders it came from, and its reload status.
 pub struct Live {
     faq: PathBuf,
@@ -346,6 +363,7 @@ impl Live {
             state.tolerated = problems.iter().map(key).collect();
             state.status.version
         };
+        release_memory();
         let took = started.elapsed();
         tracing::info!(
             version,

@@ -21,6 +21,18 @@ use faqbot::{Lang, Matcher, Reply};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Hands the pages freed after a knowledge load back to the system: mimalloc keeps those of
+/// the threads that trained the models, and the service sat at 105 MB of RSS after starting
+/// instead of 40.
+fn release_memory() {
+    extern "C" {
+        fn mi_collect(force: bool);
+    }
+    // SAFETY: `mi_collect` is part of mimalloc's public C API, linked in with the global
+    // allocator above; it takes no pointer and may be called from any thread at any time.
+    unsafe { mi_collect(true) }
+}
+
 #[derive(Parser)]
 #[command(
     name = "faqbot",
@@ -597,7 +609,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
 
+    faqbot::live::release_memory_with(release_memory);
     let (live, errors) = Live::load(&settings.knowledge.faq, &settings.knowledge.intents);
+    faqbot::live::release_memory();
     for e in &errors {
         tracing::warn!("{e}");
     }

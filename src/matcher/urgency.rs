@@ -167,7 +167,24 @@ fn cached(examples: &[UrgencyExample]) -> Option<Arc<UrgencyModel>> {
 }
 
 /// A sparse row: (feature index, value), the bias last.
-type Row = Vec<(u32, f32)>;
+/// Every example's sparse row, one after the other in one allocation: (feature index, value),
+/// the bias last in each. Thousands of small vectors would stay resident after training.
+struct Rows {
+    values: Vec<(u32, f32)>,
+    /// Where each row ends in `values`.
+    ends: Vec<usize>,
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> &[(u32, f32)] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.values[start..self.ends[i]]
+    }
+}
 
 impl UrgencyModel {
     /// None without examples on both sides.
@@ -176,12 +193,20 @@ impl UrgencyModel {
         if urgent == 0 || urgent == examples.len() {
             return None;
         }
-        let grams: Vec<Vec<(u64, Block, u32)>> =
-            in_parallel(examples, |e: &UrgencyExample| counted_grams(&e.text));
+        // Two passes over the texts (document frequencies, then rows) rather than keeping every
+        // example's n-grams: the same work twice costs ~0.1 s, keeping them ~50 MB.
         let mut df: ByHash<u32> = ByHash::default();
-        for g in &grams {
-            for &(h, _, _) in g {
-                *df.entry(h).or_default() += 1;
+        for part in in_chunks(examples, |chunk: &[UrgencyExample]| {
+            let mut df: ByHash<u32> = ByHash::default();
+            for e in chunk {
+                for (h, _, _) in counted_grams(&e.text) {
+                    *df.entry(h).or_default() += 1;
+                }
+            }
+            df
+        }) {
+            for (h, n) in part {
+                *df.entry(h).or_default() += n;
             }
         }
         // Indices in a deterministic order: sorted hashes.
@@ -197,13 +222,31 @@ impl UrgencyModel {
             .enumerate()
             .map(|(i, &(h, _))| (h, i as u32))
             .collect();
+        drop(kept);
         let mut model = UrgencyModel {
             weights: vec![0.0; features.len() + 1],
             features,
             idf,
             cross_validated: Vec::new(),
         };
-        let rows: Vec<Row> = in_parallel(&grams, |g: &Vec<(u64, Block, u32)>| model.row(g));
+        let parts = in_chunks(examples, |chunk: &[UrgencyExample]| {
+            let mut values = Vec::new();
+            let mut ends = Vec::with_capacity(chunk.len());
+            for e in chunk {
+                model.push_row(&counted_grams(&e.text), &mut values);
+                ends.push(values.len());
+            }
+            (values, ends)
+        });
+        let mut rows = Rows {
+            values: Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum()),
+            ends: Vec::with_capacity(examples.len()),
+        };
+        for (values, ends) in parts {
+            let base = rows.values.len();
+            rows.values.extend(values);
+            rows.ends.extend(ends.into_iter().map(|e| base + e));
+        }
         let y: Vec<f64> = examples
             .iter()
             .map(|e| if e.urgent { 1.0 } else { -1.0 })
@@ -238,7 +281,7 @@ impl UrgencyModel {
             let mut part = solver.without(&held);
             part.solve(&rest, FOLD_PASSES);
             held.into_iter()
-                .map(|i| (i, sigmoid(dot(&part.w, &rows[i]))))
+                .map(|i| (i, sigmoid(dot(&part.w, rows.get(i)))))
                 .collect::<Vec<_>>()
         });
         let mut cross_validated = vec![0.0f32; rows.len()];
@@ -251,67 +294,74 @@ impl UrgencyModel {
     }
 
     pub fn probability(&self, message: &str) -> f32 {
-        let row = self.row(&counted_grams(message));
-        let z: f64 = row
-            .iter()
-            .map(|&(i, v)| f64::from(self.weights[i as usize]) * f64::from(v))
-            .sum();
-        sigmoid(z)
+        let mut row = Vec::new();
+        self.push_row(&counted_grams(message), &mut row);
+        sigmoid(
+            row.iter()
+                .map(|&(i, v)| f64::from(self.weights[i as usize]) * f64::from(v))
+                .sum(),
+        )
     }
 
-    /// TF-IDF with sublinear counts, each block (words, letter groups) of unit length, and the
-    /// bias; n-grams the model does not know are left out.
-    fn row(&self, grams: &[(u64, Block, u32)]) -> Row {
-        let mut row: Vec<(u32, f32, Block)> = grams
-            .iter()
-            .filter_map(|&(h, block, count)| {
-                let i = *self.features.get(&h)?;
+    /// Appends the row of `grams` to `out`: TF-IDF with sublinear counts, each block (words,
+    /// letter groups) of unit length, sorted by feature, then the bias; n-grams the model does
+    /// not know are left out.
+    fn push_row(&self, grams: &[(u64, Block, u32)], out: &mut Vec<(u32, f32)>) {
+        let start = out.len();
+        let mut norms = [0.0f32; 2];
+        for &(h, block, count) in grams {
+            if let Some(&i) = self.features.get(&h) {
                 let v = (1.0 + (count as f32).ln()) * self.idf[i as usize];
-                Some((i, v, block))
-            })
-            .collect();
-        for block in [Block::Words, Block::Letters] {
-            let norm = row
-                .iter()
-                .filter(|r| r.2 == block)
-                .map(|r| r.1 * r.1)
-                .sum::<f32>()
-                .sqrt();
-            if norm > 0.0 {
-                for r in row.iter_mut().filter(|r| r.2 == block) {
-                    r.1 /= norm;
-                }
+                norms[block as usize] += v * v;
+                // The block rides in the top bit until the norms are known.
+                out.push((i | ((block as u32) << 31), v));
             }
         }
-        let mut row: Row = row.into_iter().map(|(i, v, _)| (i, v)).collect();
-        row.sort_unstable_by_key(|r| r.0);
-        row.push((self.features.len() as u32, 1.0));
-        row
+        let norms = norms.map(f32::sqrt);
+        for r in &mut out[start..] {
+            let block = (r.0 >> 31) as usize;
+            r.0 &= !(1 << 31);
+            if norms[block] > 0.0 {
+                r.1 /= norms[block];
+            }
+        }
+        out[start..].sort_unstable_by_key(|r| r.0);
+        out.push((self.features.len() as u32, 1.0));
     }
 }
 
-/// `f` over `items` on the machine's cores, results in the items' order.
-fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// `f` over `items` in one chunk per core, results in the chunks' order.
+fn in_chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = items.len().div_ceil(threads.max(1)).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = items
             .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .map(|part| scope.spawn(|| f(part)))
             .collect();
         handles
             .into_iter()
             // A panic in a worker is a bug: raise it here.
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     })
+}
+
+/// `f` over `items` on the machine's cores, results in the items' order.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    in_chunks(items, |chunk: &[T]| {
+        chunk.iter().map(&f).collect::<Vec<R>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 fn sigmoid(z: f64) -> f32 {
     (1.0 / (1.0 + (-z).exp())) as f32
 }
 
-fn dot(w: &[f64], row: &Row) -> f64 {
+fn dot(w: &[f64], row: &[(u32, f32)]) -> f64 {
     row.iter().map(|&(i, v)| w[i as usize] * f64::from(v)).sum()
 }
 
@@ -332,8 +382,8 @@ fn folds(examples: &[UrgencyExample]) -> Vec<usize> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Block {
-    Words,
-    Letters,
+    Words = 0,
+    Letters = 1,
 }
 
 /// The message's n-grams with their counts: words of two letters or more and pairs of them,
@@ -404,7 +454,7 @@ fn fnv(parts: &[&[u8]]) -> u64 {
 /// Newton steps while `w` = Σ y_i α_i x_i is kept up to date.
 #[derive(Clone)]
 struct Dual<'a> {
-    rows: &'a [Row],
+    rows: &'a Rows,
     y: &'a [f64],
     upper: &'a [f64],
     /// α_i and C_i − α_i, side by side (liblinear's layout: both stay away from 0 exactly).
@@ -414,11 +464,12 @@ struct Dual<'a> {
 }
 
 impl<'a> Dual<'a> {
-    fn new(rows: &'a [Row], y: &'a [f64], upper: &'a [f64], dims: usize) -> Dual<'a> {
+    fn new(rows: &'a Rows, y: &'a [f64], upper: &'a [f64], dims: usize) -> Dual<'a> {
         let mut w = vec![0.0; dims];
         let mut alpha = vec![0.0; 2 * rows.len()];
         let mut sq_norm = Vec::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
+        for i in 0..rows.len() {
+            let row = rows.get(i);
             alpha[2 * i] = (0.001 * upper[i]).min(1e-8);
             alpha[2 * i + 1] = upper[i] - alpha[2 * i];
             for &(j, v) in row {
@@ -441,7 +492,7 @@ impl<'a> Dual<'a> {
         let mut part = self.clone();
         for &i in held {
             let a = part.alpha[2 * i];
-            for &(j, v) in &self.rows[i] {
+            for &(j, v) in self.rows.get(i) {
                 part.w[j as usize] -= self.y[i] * a * f64::from(v);
             }
             part.alpha[2 * i] = 0.0;
@@ -468,7 +519,7 @@ impl<'a> Dual<'a> {
             for &i in &order {
                 let c = self.upper[i];
                 let a = self.sq_norm[i];
-                let b = self.y[i] * dot(&self.w, &self.rows[i]);
+                let b = self.y[i] * dot(&self.w, self.rows.get(i));
                 // Move whichever of α_i and C_i − α_i the gradient points away from.
                 let (ind1, ind2, sign) =
                     if 0.5 * a * (self.alpha[2 * i + 1] - self.alpha[2 * i]) + b < 0.0 {
@@ -496,7 +547,7 @@ impl<'a> Dual<'a> {
                     self.alpha[ind1] = z;
                     self.alpha[ind2] = c - z;
                     let step = sign * (z - old) * self.y[i];
-                    for &(j, v) in &self.rows[i] {
+                    for &(j, v) in self.rows.get(i) {
                         self.w[j as usize] += step * f64::from(v);
                     }
                 }
