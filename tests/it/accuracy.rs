@@ -535,6 +535,23 @@ fn twelfth_blind_set_is_measured() {
 }
 
 #[test]
+fn fourteenth_blind_set_is_measured() {
+    // Written in the seventeenth session, after the urgency check, by someone who read only
+    // the article, topics.json and the line format; never read. At `5ff6ee0` (that session's
+    // start) and at its end alike: 223/250 (89.2 %), 5 confidently wrong (2.0 %), emergencies
+    // 22/22, no false emergency. Read it only as a score.
+    let r = run("heldout14.jsonl", Show::Scores);
+    let bars = Bars {
+        right: 88.8,
+        confidently_wrong: 2.0,
+        false_emergencies: 0,
+        missed_emergencies: 0,
+        unnamed_112: 0,
+    };
+    check(&r, bars);
+}
+
+#[test]
 fn second_tuning_set_meets_the_bars() {
     // Written on 2026-12-07 (fifteenth session) from the article and topics.json only, on the
     // two boundaries the held-out sets miss most: questions the article cannot answer in its
