@@ -280,7 +280,9 @@ fn main() -> anyhow::Result<()> {
                     println!("{lang}: weights (standardised features): {}", w.join(", "));
                 }
             }
-            println!("{}", urgency_line(&matcher));
+            for line in urgency_lines(&matcher) {
+                println!("{line}");
+            }
             Ok(())
         }
         Command::Check {
@@ -526,17 +528,20 @@ fn calibration_line(matcher: &Matcher, lang: Lang) -> String {
     )
 }
 
-/// What cross-validation measured for the urgency check, in one line.
-fn urgency_line(matcher: &Matcher) -> String {
+/// What cross-validation measured for the urgency check: a summary line, then each non-urgent
+/// example a rule fires on that cross-validation did not withhold.
+fn urgency_lines(matcher: &Matcher) -> Vec<String> {
     let Some((threshold, s)) = matcher.urgency_report() else {
-        return "urgency check: off (no examples on both sides in intents/urgency/): every \
-                emergency rule's 112 is sent"
-            .to_owned();
+        return vec![
+            "urgency check: off (no examples on both sides in intents/urgency/): every \
+                     emergency rule's 112 is sent"
+                .to_owned(),
+        ];
     };
     let limit = s.limit.as_deref().map_or(String::new(), |text| {
         format!("; the threshold is this urgent example's probability: \"{text}\"")
     });
-    format!(
+    let mut lines = vec![format!(
         "urgency check: {} urgent and {} non-urgent examples; an emergency rule fires on {} and \
          {} of them; cross-validated by family, a 112 is withheld below {threshold:.4}: {} of \
          the {} non-urgent, {} of the {} urgent{limit}",
@@ -548,7 +553,13 @@ fn urgency_line(matcher: &Matcher) -> String {
         s.fired_not_urgent,
         s.withheld_urgent,
         s.fired_urgent
-    )
+    )];
+    lines.extend(
+        s.still_alarmed
+            .iter()
+            .map(|text| format!("  112 not withheld in cross-validation (not urgent): {text}")),
+    );
+    lines
 }
 
 fn report_check(

@@ -87,6 +87,9 @@ pub struct UrgencyStats {
     pub withheld_not_urgent: usize,
     /// The urgent example whose probability is the threshold.
     pub limit: Option<String>,
+    /// The non-urgent examples that a rule fires on and cross-validation did not withhold, in
+    /// file order: where an author can add an exception to a rule, or more examples like them.
+    pub still_alarmed: Vec<String>,
 }
 
 impl UrgencyCheck {
@@ -126,6 +129,9 @@ impl UrgencyCheck {
         let fired = in_parallel(examples, |e: &UrgencyExample| fires(&e.text));
         let mut stats = UrgencyStats::default();
         for ((e, &p), (fired, may)) in examples.iter().zip(&self.model.cross_validated).zip(fired) {
+            if fired && !e.urgent && !(may && p < self.threshold) {
+                stats.still_alarmed.push(e.text.clone());
+            }
             let withheld = usize::from(fired && may && p < self.threshold);
             let fired = usize::from(fired);
             if e.urgent {
@@ -676,6 +682,10 @@ mod tests {
         assert_eq!(stats.withheld_urgent, 0);
         assert_eq!(stats.fired_urgent, 6);
         assert_eq!(stats.fired_not_urgent, 12);
+        assert_eq!(
+            stats.still_alarmed.len(),
+            stats.fired_not_urgent - stats.withheld_not_urgent
+        );
     }
 
     #[test]

@@ -440,3 +440,25 @@ fn check_warns_of_a_variant_in_two_concepts() {
         "{line}"
     );
 }
+
+#[test]
+fn calibrate_prints_the_urgency_check_and_what_it_leaves_alarmed() {
+    let out = faqbot(&["calibrate"], None);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("urgency check:"))
+        .unwrap_or_else(|| panic!("no urgency line in:\n{text}"));
+    // No urgent example a rule fires on loses its 112 in cross-validation, by construction.
+    assert!(line.contains(" non-urgent, 0 of the "), "{line}");
+    assert!(
+        line.contains("the threshold is this urgent example's probability"),
+        "{line}"
+    );
+    let left = text
+        .lines()
+        .filter(|l| l.contains("112 not withheld in cross-validation"))
+        .count();
+    assert!(left > 0, "{text}");
+}
