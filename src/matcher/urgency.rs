@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::knowledge::UrgencyExample;
 use crate::text::fold;
@@ -153,26 +153,38 @@ impl UrgencyCheck {
     }
 }
 
-/// The model of the last examples trained on: reloads that leave `intents/urgency/` alone (and
-/// the tests' many matchers) do not train again.
+/// How many models (sets of examples) are kept: a reload that changed the examples keeps the
+/// one before, and the tests' matchers over other examples do not evict the shipped one.
+const KEPT: usize = 4;
+
+/// A model being trained or trained once, shared by everyone who asks for the same examples.
+type Slot = Arc<OnceLock<Option<Arc<UrgencyModel>>>>;
+
+/// The model of these examples: trained on the first request, then kept (reloads that leave
+/// `intents/urgency/` alone, and the tests' many matchers, do not train again). Requests for
+/// the same examples wait for one training; requests for others do not wait for it.
 fn cached(examples: &[UrgencyExample]) -> Option<Arc<UrgencyModel>> {
-    static LAST: Mutex<Option<(u64, Arc<UrgencyModel>)>> = Mutex::new(None);
+    static MODELS: Mutex<Vec<(u64, Slot)>> = Mutex::new(Vec::new());
     let mut h = std::collections::hash_map::DefaultHasher::new();
     examples.hash(&mut h);
     let key = h.finish();
-    // Held while training: a second matcher built meanwhile waits rather than trains twice.
-    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((k, model)) = last.as_ref() {
-        if *k == key {
-            return Some(model.clone());
+    let slot = {
+        let mut models = MODELS.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = match models.iter().position(|(k, _)| *k == key) {
+            Some(i) => models.remove(i).1,
+            None => Slot::default(),
+        };
+        // The most recently asked last; the oldest goes first.
+        models.push((key, slot.clone()));
+        if models.len() > KEPT {
+            models.remove(0);
         }
-    }
-    let model = Arc::new(UrgencyModel::train(examples)?);
-    *last = Some((key, model.clone()));
-    Some(model)
+        slot
+    };
+    slot.get_or_init(|| UrgencyModel::train(examples).map(Arc::new))
+        .clone()
 }
 
-/// A sparse row: (feature index, value), the bias last.
 /// Every example's sparse row, one after the other in one allocation: (feature index, value),
 /// the bias last in each. Thousands of small vectors would stay resident after training.
 struct Rows {
@@ -686,6 +698,30 @@ mod tests {
             stats.still_alarmed.len(),
             stats.fired_not_urgent - stats.withheld_not_urgent
         );
+    }
+
+    #[test]
+    fn a_model_is_trained_once_per_set_of_examples_and_another_set_does_not_evict_it() {
+        let set = |word: &str| {
+            (0..6)
+                .flat_map(|f| {
+                    let family = format!("f{f}");
+                    [
+                        ex(&format!("{word} {f} vomit du sang"), true, &family),
+                        ex(
+                            &format!("{word} {f} : risque de saignement ?"),
+                            false,
+                            &family,
+                        ),
+                    ]
+                })
+                .collect::<Vec<_>>()
+        };
+        let (a, b) = (set("cache-a"), set("cache-b"));
+        let first = cached(&a).expect("trained");
+        let other = cached(&b).expect("trained");
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert!(Arc::ptr_eq(&first, &cached(&a).expect("kept")));
     }
 
     #[test]

@@ -58,6 +58,17 @@ async fn status_when(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
+    status_within(app, token, what, SERVED_WITHIN, done).await
+}
+
+/// [`status_when`] with its own deadline.
+async fn status_within(
+    app: &TestApp,
+    token: &str,
+    what: &str,
+    deadline: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let started = Instant::now();
     loop {
         let (code, body) = get(app, "/api/knowledge", Some(token)).await;
@@ -65,7 +76,7 @@ async fn status_when(
         if done(&body["status"]) {
             return body["status"].clone();
         }
-        assert!(started.elapsed() < SERVED_WITHIN, "{what}: {body}");
+        assert!(started.elapsed() < deadline, "{what}: {}", body["status"]);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -454,15 +465,22 @@ async fn urgency_examples_are_reloaded_and_a_message_on_both_sides_is_refused() 
     let reply = visitor.ask(first_urgent, "q1").await;
     assert_eq!(reply["kind"], "emergency", "{reply}");
 
-    // A new non-urgent example is a change like any other: trained on and served.
+    // A new non-urgent example is a change like any other: trained on and served. New
+    // examples mean training the model again: ~0.5 s in a release build, several seconds in
+    // this unoptimised one on a busy CI machine (it once took more than the 2 s allowed above).
     std::fs::write(
         &path,
         format!("{text}Mon mémoire d'infirmière porte sur les hémorragies digestives.\n"),
     )
     .expect("write");
-    let status = status_when(&app, &support, "the new example was not served", |s| {
-        s["refused"].is_null() && s["version"] == 2
-    })
+    let retrained = Duration::from_secs(30);
+    let status = status_within(
+        &app,
+        &support,
+        "the new example was not served",
+        retrained,
+        |s| s["refused"].is_null() && s["version"] == 2,
+    )
     .await;
     assert_eq!(status["version"], 2, "{status}");
     let reply = visitor.ask(first_urgent, "q2").await;
