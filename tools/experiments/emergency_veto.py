@@ -1,5 +1,10 @@
 """Offline feasibility check for issue 9 (not part of the product; needs scikit-learn).
 
+Built into the product in the seventeenth session as the urgency check (src/matcher/urgency.rs,
+intents/urgency/): the same features and model, trained at load in Rust, with a threshold from
+the urgent examples a rule fires on and no veto where someone has the sign or it is now. Its
+training lines are the read sets this script trains on, so its numbers are README's, not these.
+
 Can a text classifier trained on the emergency / no-symptom sets already read veto faqbot's
 false 112s on sets nobody read (pairs 45 and 46, no_symptom55) without losing a true one? The
 veto only ever applies where an emergency rule fired; it never adds a 112.
