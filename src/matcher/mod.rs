@@ -254,10 +254,9 @@ impl Matcher {
     /// calibrate`, not for each reply.
     pub fn urgency_report(&self) -> Option<(f32, UrgencyStats)> {
         let u = self.urgency.as_ref()?;
-        let mut stats = u.stats(&self.knowledge.urgency, |text| {
+        let stats = u.stats(&self.knowledge.urgency, |text| {
             self.emergency_rule_fires(text)
         });
-        stats.limit = u.limit.clone();
         Some((u.threshold, stats))
     }
 

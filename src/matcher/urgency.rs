@@ -11,12 +11,12 @@
 //! balanced classes, C = 4 (liblinear's dual coordinate descent, so the same files give the same
 //! weights on every machine).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::knowledge::UrgencyExample;
 use crate::text::fold;
+use crate::text::FastMap;
 
 /// Inverse regularisation strength. In the offline experiment C = 1 withheld fewer false 112s
 /// at its zero-loss threshold (19 against 23 of 63 on unseen sets).
@@ -35,28 +35,9 @@ const FOLD_PASSES: usize = 30;
 /// withhold a 112 it is nearly sure of, not to weigh close cases.
 const MAX_THRESHOLD: f32 = 0.2;
 
-/// Keys that are already FNV hashes need no second hashing.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64 keys are hashed here (`write_u64`); anything else still gets a valid hash.
-        self.0 = fnv(&[bytes]);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type ByHash<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
-
 /// The trained model: which n-grams it knows, their idf and their weights.
 pub struct UrgencyModel {
-    features: ByHash<u32>,
+    features: FastMap<u64, u32>,
     idf: Vec<f32>,
     /// One weight per feature, then the bias.
     weights: Vec<f32>,
@@ -71,7 +52,7 @@ pub struct UrgencyCheck {
     pub threshold: f32,
     /// The urgent example that set the threshold (None: `MAX_THRESHOLD` did), for authors: a
     /// mislabelled or borderline line there holds the whole check back.
-    pub limit: Option<String>,
+    limit: Option<String>,
 }
 
 /// What cross-validation measured, for `faqbot calibrate` and README.
@@ -127,13 +108,16 @@ impl UrgencyCheck {
         fires: impl Fn(&str) -> (bool, bool) + Sync,
     ) -> UrgencyStats {
         let fired = in_parallel(examples, |e: &UrgencyExample| fires(&e.text));
-        let mut stats = UrgencyStats::default();
+        let mut stats = UrgencyStats {
+            limit: self.limit.clone(),
+            ..UrgencyStats::default()
+        };
         for ((e, &p), (fired, may)) in examples.iter().zip(&self.model.cross_validated).zip(fired) {
-            if fired && !e.urgent && !(may && p < self.threshold) {
+            let withheld = fired && may && p < self.threshold;
+            if fired && !withheld && !e.urgent {
                 stats.still_alarmed.push(e.text.clone());
             }
-            let withheld = usize::from(fired && may && p < self.threshold);
-            let fired = usize::from(fired);
+            let (fired, withheld) = (usize::from(fired), usize::from(withheld));
             if e.urgent {
                 stats.urgent += 1;
                 stats.fired_urgent += fired;
@@ -213,9 +197,9 @@ impl UrgencyModel {
         }
         // Two passes over the texts (document frequencies, then rows) rather than keeping every
         // example's n-grams: the same work twice costs ~0.1 s, keeping them ~50 MB.
-        let mut df: ByHash<u32> = ByHash::default();
+        let mut df: FastMap<u64, u32> = FastMap::default();
         for part in in_chunks(examples, |chunk: &[UrgencyExample]| {
-            let mut df: ByHash<u32> = ByHash::default();
+            let mut df: FastMap<u64, u32> = FastMap::default();
             for e in chunk {
                 for (h, _, _) in counted_grams(&e.text) {
                     *df.entry(h).or_default() += 1;
@@ -235,7 +219,7 @@ impl UrgencyModel {
             .iter()
             .map(|&(_, d)| ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0)
             .collect();
-        let features: ByHash<u32> = kept
+        let features: FastMap<u64, u32> = kept
             .iter()
             .enumerate()
             .map(|(i, &(h, _))| (h, i as u32))
