@@ -531,33 +531,52 @@ fn calibration_line(matcher: &Matcher, lang: Lang) -> String {
 /// What cross-validation measured for the urgency check: a summary line, then each non-urgent
 /// example a rule fires on that cross-validation did not withhold.
 fn urgency_lines(matcher: &Matcher) -> Vec<String> {
-    let Some((threshold, s)) = matcher.urgency_report() else {
+    let Some((threshold, alarm, s)) = matcher.urgency_report() else {
         return vec![
             "urgency check: off (no examples on both sides in intents/urgency/): every \
-                     emergency rule's 112 is sent"
+                     emergency rule's 112 is sent, and no other"
                 .to_owned(),
         ];
     };
     let limit = s.limit.as_deref().map_or(String::new(), |text| {
         format!("; the threshold is this urgent example's probability: \"{text}\"")
     });
-    let mut lines = vec![format!(
-        "urgency check: {} urgent and {} non-urgent examples; an emergency rule fires on {} and \
-         {} of them; cross-validated by family, a 112 is withheld below {threshold:.4}: {} of \
-         the {} non-urgent, {} of the {} urgent{limit}",
-        s.urgent,
-        s.not_urgent,
-        s.fired_urgent,
-        s.fired_not_urgent,
-        s.withheld_not_urgent,
-        s.fired_not_urgent,
-        s.withheld_urgent,
-        s.fired_urgent
-    )];
+    let alarm_limit = s
+        .alarm_limit
+        .as_deref()
+        .map_or("; the floor sets it".to_owned(), |text| {
+            format!("; this non-urgent example's probability sets it: \"{text}\"")
+        });
+    let mut lines = vec![
+        format!(
+            "urgency check: {} urgent and {} non-urgent examples; an emergency rule fires on {} \
+             and {} of them; cross-validated by family, a 112 is withheld below \
+             {threshold:.4}: {} of the {} non-urgent, {} of the {} urgent{limit}",
+            s.urgent,
+            s.not_urgent,
+            s.fired_urgent,
+            s.fired_not_urgent,
+            s.withheld_not_urgent,
+            s.fired_not_urgent,
+            s.withheld_urgent,
+            s.fired_urgent
+        ),
+        format!(
+            "urgency alarm: no rule fires on {} urgent and {} non-urgent examples that name a \
+             warning sign; cross-validated, a 112 is sent above {alarm:.4}: {} of the urgent, {} \
+             of the non-urgent{alarm_limit}",
+            s.sign_only_urgent, s.sign_only_not_urgent, s.alarmed_urgent, s.alarmed_not_urgent
+        ),
+    ];
     lines.extend(
         s.still_alarmed
             .iter()
             .map(|text| format!("  112 not withheld in cross-validation (not urgent): {text}")),
+    );
+    lines.extend(
+        s.missed
+            .iter()
+            .map(|text| format!("  no 112 in cross-validation (urgent): {text}")),
     );
     lines
 }

@@ -851,6 +851,16 @@ const LAUGHING: &str = "laughing";
 /// The concept of a time gone by, which a count of weeks, months or years ago also names.
 const PAST: &str = "past";
 /// The concept the analyser names when a person is said to have a sign (see [`Holders::read`]).
+impl Analyzer {
+    /// Whether `concept` is a sign an emergency rule names (not who has it, nor when).
+    pub(super) fn is_sign(&self, concept: &str) -> bool {
+        self.concept_ids
+            .iter()
+            .position(|id| id == concept)
+            .is_some_and(|i| self.concept_role[i] == Role::Sign)
+    }
+}
+
 pub(super) const HAS_SIGN: &str = "has_sign";
 /// The concepts that name a person for [`HAS_SIGN`].
 const PERSONS: [&str; 4] = ["experiencing", "relative", "someone", "small_child"];
@@ -873,14 +883,14 @@ const SIGN_REACH: usize = 3;
 
 /// The concept the analyser names when the person nearest before a sign follows an "if" (see
 /// [`supposes`]).
-const IF_SIGN: &str = "if_sign";
+pub(super) const IF_SIGN: &str = "if_sign";
 /// Concepts asking whether something is serious or normal: an "if" after them tells a sign.
 const IS_IT_SERIOUS: [&str; 2] = ["is_it_serious", "severity"];
 /// The concept the analyser names when a word saying "now" stands near a sign.
 pub(super) const SIGN_NOW: &str = "sign_now";
 /// The concept the analyser names when an animal comes nearest before a sign: "mon chien a
 /// vomi du sang" (not "un chien a mordu ma fille au visage, ça pisse le sang").
-const ANIMAL_SIGN: &str = "animal_sign";
+pub(super) const ANIMAL_SIGN: &str = "animal_sign";
 /// The concepts of an animal and of now, for [`Role`].
 const ANIMAL: &str = "animal";
 const NOW: &str = "now";
@@ -984,7 +994,51 @@ fn negated(tokens: &[Token], start: usize, len: usize) -> bool {
     let ne_pas = matches!(word(1), "ne" | "n")
         && matches!(after(0), "pas" | "plus" | "jamais")
         && after(1) != "que";
-    right_before || pas_tres || pas_de || rien_de || jamais_eu_de || pas_en_train || ni || ne_pas
+    // "elle n'est pas jaune", "il n'a plus de fièvre" is `pas_de`: a sign said of someone with
+    // "être" or "avoir" denied.
+    let copula_denied = matches!(word(1), "pas" | "plus" | "jamais")
+        && matches!(
+            word(2),
+            "est"
+                | "sont"
+                | "suis"
+                | "es"
+                | "etait"
+                | "etaient"
+                | "etais"
+                | "a"
+                | "ai"
+                | "as"
+                | "ont"
+                | "avait"
+                | "avaient"
+        )
+        && matches!(word(3), "ne" | "n");
+    // "my skin isn't yellow", "he wasn't bleeding" (not "can't", "won't": "I can't breathe").
+    let nt = word(1) == "t"
+        && matches!(
+            word(2),
+            "isn"
+                | "aren"
+                | "wasn"
+                | "weren"
+                | "doesn"
+                | "don"
+                | "didn"
+                | "hasn"
+                | "haven"
+                | "hadn"
+        );
+    right_before
+        || pas_tres
+        || pas_de
+        || rien_de
+        || jamais_eu_de
+        || pas_en_train
+        || ni
+        || ne_pas
+        || copula_denied
+        || nt
 }
 
 /// Whether a person is named right after the sign at `j` as the one who has it: "des

@@ -20,6 +20,7 @@ pub use analyze::{Analysis, Token};
 pub use gates::{check_edit, check_entry, gates, GateOptions};
 pub use rerank::{Calibration, Thresholds, FEATURE_NAMES};
 pub use score::Scored;
+use urgency::Rules;
 pub use urgency::UrgencyStats;
 
 use crate::knowledge::{Intent, IntentKind, Knowledge, Rule};
@@ -144,6 +145,16 @@ pub struct Explanation {
 /// is happening now (derived by `analyze`).
 const NEVER_WITHHELD: [&str; 2] = ["has_sign", "sign_now"];
 
+/// Concepts after which the urgency check never sends a 112 no rule sent: the sign is an
+/// animal's, or only supposed ("si je vomis du sang"). The rules' exceptions say so; the model,
+/// which reads words and not who has the sign, would not.
+const NEVER_ALARMED: [&str; 2] = [analyze::ANIMAL_SIGN, analyze::IF_SIGN];
+/// The fewest words a message needs for the urgency check to send a 112 no rule sent. It
+/// learned from messages that tell a situation; on a few words its reading rests on one or two
+/// letter groups ("mon mari vient de vomir" 0.999, "il n'a jamais vomi de sang" 0.90), while the
+/// emergencies it catches that the rules miss run to 12 words and more (cross-validation).
+const ALARM_MIN_WORDS: usize = 10;
+
 /// Concepts that say which part of a message is the question (see [`Matcher::focus`]).
 const FOCUS: &str = "focus";
 const DISMISS: &str = "dismiss";
@@ -181,6 +192,9 @@ pub struct Matcher {
     /// The concepts after which an answer ends with the safety line (`safety_line = true`),
     /// sorted: warning signs, "now", "suddenly".
     safety_concepts: Vec<String>,
+    /// Those that are a sign an emergency rule names (not "now", "suddenly"), sorted: the
+    /// urgency check may send a 112 no rule sent only to a message that names one.
+    warning_signs: Vec<String>,
     rules: rules::RuleBook,
     /// The learned check on the emergency rules (None without urgency examples).
     urgency: Option<urgency::UrgencyCheck>,
@@ -231,8 +245,14 @@ impl Matcher {
             .map(|c| c.id.clone())
             .collect();
         safety_concepts.sort();
+        let warning_signs = safety_concepts
+            .iter()
+            .filter(|c| fr.analyzer.is_sign(c))
+            .cloned()
+            .collect();
         let mut matcher = Matcher {
             safety_concepts,
+            warning_signs,
             rules: rules::RuleBook::new(&knowledge.intents),
             knowledge,
             fr,
@@ -244,7 +264,7 @@ impl Matcher {
         // The threshold depends on which examples the rules fire on: asked before the check
         // exists, so every rule's 112 is still sent.
         matcher.urgency = urgency::UrgencyCheck::new(&matcher.knowledge.urgency, |text| {
-            matcher.emergency_rule_fires(text) == (true, true)
+            matcher.emergency_rules(text)
         });
         matcher
     }
@@ -252,12 +272,10 @@ impl Matcher {
     /// The urgency check's threshold and what cross-validation measured at it (None without
     /// urgency examples on both sides). Asks the rules of every example: for `faqbot
     /// calibrate`, not for each reply.
-    pub fn urgency_report(&self) -> Option<(f32, UrgencyStats)> {
+    pub fn urgency_report(&self) -> Option<(f32, f32, UrgencyStats)> {
         let u = self.urgency.as_ref()?;
-        let stats = u.stats(&self.knowledge.urgency, |text| {
-            self.emergency_rule_fires(text)
-        });
-        Some((u.threshold, stats))
+        let stats = u.stats(&self.knowledge.urgency, |text| self.emergency_rules(text));
+        Some((u.threshold, u.alarm, stats))
     }
 
     /// The re-ranker of `lang`: its thresholds and what cross-validation over the phrasings
@@ -362,18 +380,64 @@ impl Matcher {
         (lang, analysis)
     }
 
-    /// Whether an emergency rule fires on `question`, as in [`Matcher::explain`], and whether
-    /// the urgency check may withhold its 112; without scoring the entries (the check asks it
-    /// of its least urgent-looking urgent examples at each load).
-    fn emergency_rule_fires(&self, question: &str) -> (bool, bool) {
+    /// What the emergency rules make of `question`, as in [`Matcher::explain`]: whether one
+    /// fires and the urgency check may withhold its 112, or none fires and it names a warning
+    /// sign; without scoring the entries (the check asks it of its least urgent-looking urgent
+    /// and most urgent-looking non-urgent examples at each load).
+    fn emergency_rules(&self, question: &str) -> Rules {
         let (lang, analysis) = self.analysed(question, None);
         let focused = self.focus(self.index(lang), question, &analysis);
         let terms = self.strip_politeness(focused.as_ref().unwrap_or(&analysis));
         let set = self.rules.set(&analysis.concepts);
         match self.rule_fires(IntentKind::Emergency, &terms, &analysis, &set) {
-            Some((i, _)) => (true, self.may_withhold(i, &analysis)),
-            None => (false, false),
+            Some((i, _)) => Rules::Fire {
+                checked: self.may_withhold(i, &analysis),
+            },
+            None if self.warning_sign(&analysis).is_some() => Rules::SignOnly,
+            None => Rules::Silent,
         }
+    }
+
+    /// The first warning sign `analysis` names (see `warning_signs`) where the urgency check
+    /// may send a 112 no rule sent: a message long enough to read, the sign no animal's and
+    /// not supposed.
+    fn warning_sign<'a>(&self, analysis: &'a Analysis) -> Option<&'a str> {
+        let words = analysis.tokens.len();
+        let excluded = analysis
+            .concepts
+            .iter()
+            .any(|c| NEVER_ALARMED.contains(&c.as_str()));
+        if words < ALARM_MIN_WORDS || excluded {
+            return None;
+        }
+        analysis
+            .concepts
+            .iter()
+            .find(|c| self.warning_signs.binary_search(c).is_ok())
+            .map(String::as_str)
+    }
+
+    /// The emergency intent whose 112 the urgency check sends for `sign`, with the
+    /// probability it read: the first checked intent whose rules name the sign, else the
+    /// first checked one. None when the check is not sure enough.
+    fn alarm(&self, question: &str, sign: &str) -> Option<(usize, f32, f32)> {
+        let u = self.urgency.as_ref()?;
+        let p = u.probability(question);
+        if p <= u.alarm {
+            return None;
+        }
+        let checked = || {
+            self.knowledge
+                .intents
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| i.kind == IntentKind::Emergency && i.urgency_check)
+        };
+        let names = |i: &Intent| i.rules.iter().any(|r| r.all.iter().any(|c| c == sign));
+        let (i, _) = checked()
+            .find(|(_, i)| names(i))
+            .or_else(|| checked().next())?;
+        Some((i, p, u.alarm))
     }
 
     /// Whether the urgency check may withhold the 112 of emergency intent `i`: not when its
@@ -620,6 +684,20 @@ impl Matcher {
                     let why = format!("emergency: the rule [{rule}] fired ({check})");
                     return (why, reply);
                 }
+            }
+        }
+        // 2. No rule fired, but a warning sign is named and the check is surer than it was of
+        // any non-urgent example: the emergency the rules' words did not spell.
+        if let Some(sign) = self.warning_sign(analysis) {
+            if let Some((i, p, t)) = self.alarm(asked.question, sign) {
+                let candidates = self.best_three(asked.index, asked.top);
+                let reply = self.intent_reply(i, lang, 1.0, seed(asked.question), candidates);
+                let why = format!(
+                    "emergency: no rule fired, but the message names `{sign}` and the urgency \
+                     check reads {p:.3} > {t:.3} (above every non-urgent example in \
+                     cross-validation)"
+                );
+                return (why, reply);
             }
         }
         self.after_emergency(asked, &set)
@@ -1103,7 +1181,7 @@ pub(crate) mod tests {
     #[test]
     fn the_urgency_check_withholds_a_rules_112_only_where_nobody_has_the_sign_now() {
         let m = Matcher::new(Arc::new(shipped()));
-        let (threshold, _) = m
+        let (threshold, _, _) = m
             .urgency_report()
             .expect("the shipped knowledge has urgency examples");
         assert!(threshold > 0.0 && threshold <= 0.2, "{threshold}");
@@ -1140,6 +1218,40 @@ pub(crate) mod tests {
         );
         let read = ["urgency check 0.", "urgency check reads 0."];
         assert!(read.iter().any(|r| e.reason.contains(r)), "{}", e.reason);
+    }
+
+    #[test]
+    fn the_urgency_check_sends_a_112_no_rule_sent_only_to_a_long_enough_message_with_a_sign() {
+        let m = Matcher::new(Arc::new(shipped()));
+        let (_, alarm, stats) = m
+            .urgency_report()
+            .expect("the shipped knowledge has urgency examples");
+        assert!((0.8..1.0).contains(&alarm), "{alarm}");
+        assert_eq!(stats.alarmed_not_urgent, 0, "{stats:?}");
+        // Signs no rule's words spell, in someone nobody names as a relative: the model is
+        // sure, and the reason says it sent the 112.
+        for q in [
+            "La personne âgée que j'accompagne est tombée, elle bave, elle ne parle plus et un \
+             côté de son visage tombe",
+            "Le monsieur que je garde est tombé, il est couché là, il ne parle plus, son ventre \
+             est gonflé, on fait comment",
+        ] {
+            let e = m.explain(q, None);
+            assert_eq!(e.reply.kind, ReplyKind::Emergency, "{q}: {}", e.reason);
+            assert!(e.reason.contains("no rule fired"), "{q}: {}", e.reason);
+        }
+        // Short, an animal's, supposed, denied, or a goodbye: never, whatever the model reads.
+        for q in [
+            "mon mari vient de vomir",
+            "il n'a jamais vomi de sang",
+            "mon chien a vomi du sang",
+            "si je vomis du sang",
+            "bye, à plus",
+            "My skin isn't yellow and I have no pain at all, I just want to know the price.",
+        ] {
+            let e = m.explain(q, None);
+            assert_ne!(e.reply.kind, ReplyKind::Emergency, "{q}: {}", e.reason);
+        }
     }
 
     #[test]

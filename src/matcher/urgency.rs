@@ -1,6 +1,7 @@
 //! The urgency check: a logistic model over the words and letter groups of the urgency examples
-//! (`intents/urgency/`), trained at load, that withholds an emergency rule's 112 only when it is
-//! confident the message describes no emergency now. It never sends a 112 the rules did not.
+//! (`intents/urgency/`), trained at load, that withholds an emergency rule's 112 when it is
+//! confident the message describes no emergency now, and sends one no rule sent when a message
+//! names a warning sign and it is more confident than of any non-urgent example.
 //!
 //! The rules fire on vocabulary ("vomir du sang", "selles noires"), and visitors use that
 //! vocabulary without an emergency: a nurse's question, a risk of the treatment, last year's
@@ -34,6 +35,22 @@ const FOLD_PASSES: usize = 30;
 /// The threshold never goes above this, whatever cross-validation allows: the check is there to
 /// withhold a 112 it is nearly sure of, not to weigh close cases.
 const MAX_THRESHOLD: f32 = 0.2;
+/// A 112 no rule sent needs at least this probability, whatever cross-validation allows: the
+/// rules decide, and the check only catches the emergencies their word lists do not spell
+/// ("un côté de son visage tombe"), where it is nearly sure.
+const ALARM_FLOOR: f32 = 0.8;
+
+/// What the emergency rules make of a message, as the check needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    /// A rule fires; `checked`: the check may withhold its 112 (nobody is said to have the
+    /// sign, it is not said to be now, and the intent is checked).
+    Fire { checked: bool },
+    /// No rule fires, but the message names a warning sign: the check may send a 112.
+    SignOnly,
+    /// No rule fires and no warning sign is named: the check says nothing.
+    Silent,
+}
 
 /// The trained model: which n-grams it knows, their idf and their weights.
 pub struct UrgencyModel {
@@ -53,6 +70,12 @@ pub struct UrgencyCheck {
     /// The urgent example that set the threshold (None: `MAX_THRESHOLD` did), for authors: a
     /// mislabelled or borderline line there holds the whole check back.
     limit: Option<String>,
+    /// A message that names a warning sign and that no rule sends to 112 is sent there when its
+    /// probability is above this: the highest cross-validated probability of a non-urgent
+    /// example like it, and never below `ALARM_FLOOR`.
+    pub alarm: f32,
+    /// The non-urgent example that set `alarm` (None: `ALARM_FLOOR` did).
+    alarm_limit: Option<String>,
 }
 
 /// What cross-validation measured, for `faqbot calibrate` and README.
@@ -71,13 +94,26 @@ pub struct UrgencyStats {
     /// The non-urgent examples that a rule fires on and cross-validation did not withhold, in
     /// file order: where an author can add an exception to a rule, or more examples like them.
     pub still_alarmed: Vec<String>,
+    /// Examples that name a warning sign and that no rule fires on, by side.
+    pub sign_only_urgent: usize,
+    pub sign_only_not_urgent: usize,
+    /// Of those, sent to 112 by the check, cross-validated (a non-urgent one is a false 112).
+    pub alarmed_urgent: usize,
+    pub alarmed_not_urgent: usize,
+    /// The non-urgent example whose probability is the alarm threshold.
+    pub alarm_limit: Option<String>,
+    /// The urgent examples that no rule fires on and the check did not send to 112 either, in
+    /// file order: where a rule lacks a word, or the check more examples.
+    pub missed: Vec<String>,
 }
 
 impl UrgencyCheck {
     /// Trains on `examples` (or takes the model trained on the same examples before) and sets
     /// the threshold at the lowest cross-validated probability of an urgent example a rule fires
-    /// on: none of them would have lost its 112. `fires` says whether a rule fires on a message.
-    pub fn new(examples: &[UrgencyExample], fires: impl Fn(&str) -> bool) -> Option<UrgencyCheck> {
+    /// on (none of them would have lost its 112), and the alarm at the highest of a non-urgent
+    /// example that names a sign no rule fires on (none of them would have got a 112). `rules`
+    /// says what the emergency rules make of a message.
+    pub fn new(examples: &[UrgencyExample], rules: impl Fn(&str) -> Rules) -> Option<UrgencyCheck> {
         let model = cached(examples)?;
         // The lowest probability first: the first that fires is the threshold, and examples at
         // or above `MAX_THRESHOLD` cannot lower it (a reload asks the rules of a handful of
@@ -89,43 +125,70 @@ impl UrgencyCheck {
             .map(|(e, &p)| (p, e.text.as_str()))
             .collect();
         low.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let limit = low.iter().find(|(_, text)| fires(text));
+        let limit = low
+            .iter()
+            .find(|(_, text)| rules(text) == Rules::Fire { checked: true });
         let threshold = limit.map_or(MAX_THRESHOLD, |&(p, _)| p);
         let limit = limit.map(|(_, text)| (*text).to_owned());
+        // The same the other way: the highest non-urgent probability first, and only those
+        // above the floor can raise it.
+        let mut high: Vec<(f32, &str)> = examples
+            .iter()
+            .zip(&model.cross_validated)
+            .filter(|(e, &p)| !e.urgent && p > ALARM_FLOOR)
+            .map(|(e, &p)| (p, e.text.as_str()))
+            .collect();
+        high.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let alarm_limit = high.iter().find(|(_, text)| rules(text) == Rules::SignOnly);
+        let alarm = alarm_limit.map_or(ALARM_FLOOR, |&(p, _)| p);
+        let alarm_limit = alarm_limit.map(|(_, text)| (*text).to_owned());
         Some(UrgencyCheck {
             model,
             threshold,
             limit,
+            alarm,
+            alarm_limit,
         })
     }
 
-    /// What cross-validation measures at the threshold. `fires` says whether a rule fires on a
-    /// message and whether its 112 may be withheld. It is asked of every example: for `faqbot
-    /// calibrate`, not at each load.
+    /// What cross-validation measures at the two thresholds. `rules` says what the emergency
+    /// rules make of a message. It is asked of every example: for `faqbot calibrate`, not at
+    /// each load.
     pub fn stats(
         &self,
         examples: &[UrgencyExample],
-        fires: impl Fn(&str) -> (bool, bool) + Sync,
+        rules: impl Fn(&str) -> Rules + Sync,
     ) -> UrgencyStats {
-        let fired = in_parallel(examples, |e: &UrgencyExample| fires(&e.text));
+        let said = in_parallel(examples, |e: &UrgencyExample| rules(&e.text));
         let mut stats = UrgencyStats {
             limit: self.limit.clone(),
+            alarm_limit: self.alarm_limit.clone(),
             ..UrgencyStats::default()
         };
-        for ((e, &p), (fired, may)) in examples.iter().zip(&self.model.cross_validated).zip(fired) {
-            let withheld = fired && may && p < self.threshold;
+        for ((e, &p), said) in examples.iter().zip(&self.model.cross_validated).zip(said) {
+            let fired = matches!(said, Rules::Fire { .. });
+            let withheld = said == Rules::Fire { checked: true } && p < self.threshold;
+            let sign_only = said == Rules::SignOnly;
+            let alarmed = sign_only && p > self.alarm;
             if fired && !withheld && !e.urgent {
                 stats.still_alarmed.push(e.text.clone());
             }
-            let (fired, withheld) = (usize::from(fired), usize::from(withheld));
+            if e.urgent && !fired && !alarmed {
+                stats.missed.push(e.text.clone());
+            }
+            let count = usize::from;
             if e.urgent {
                 stats.urgent += 1;
-                stats.fired_urgent += fired;
-                stats.withheld_urgent += withheld;
+                stats.fired_urgent += count(fired);
+                stats.withheld_urgent += count(withheld);
+                stats.sign_only_urgent += count(sign_only);
+                stats.alarmed_urgent += count(alarmed);
             } else {
                 stats.not_urgent += 1;
-                stats.fired_not_urgent += fired;
-                stats.withheld_not_urgent += withheld;
+                stats.fired_not_urgent += count(fired);
+                stats.withheld_not_urgent += count(withheld);
+                stats.sign_only_not_urgent += count(sign_only);
+                stats.alarmed_not_urgent += count(alarmed);
             }
         }
         stats
@@ -666,8 +729,15 @@ mod tests {
                 &family,
             ));
         }
-        let check = UrgencyCheck::new(&examples, |t| t.contains("sang")).expect("trained");
-        let stats = check.stats(&examples, |t| (t.contains("sang"), true));
+        let rules = |t: &str| {
+            if t.contains("sang") {
+                Rules::Fire { checked: true }
+            } else {
+                Rules::Silent
+            }
+        };
+        let check = UrgencyCheck::new(&examples, rules).expect("trained");
+        let stats = check.stats(&examples, rules);
         let lowest_urgent = examples
             .iter()
             .zip(&check.model.cross_validated)
@@ -682,6 +752,55 @@ mod tests {
             stats.still_alarmed.len(),
             stats.fired_not_urgent - stats.withheld_not_urgent
         );
+    }
+
+    #[test]
+    fn the_alarm_sends_no_non_urgent_example_to_112_and_never_sits_below_its_floor() {
+        // The rules know "sang" and not "bave": urgent examples that drool go unsent by them.
+        let mut examples = Vec::new();
+        for f in 0..8 {
+            let family = format!("f{f}");
+            examples.push(ex(
+                &format!("patient {f} bave et ne parle plus là"),
+                true,
+                &family,
+            ));
+            examples.push(ex(&format!("patient {f} vomit du sang là"), true, &family));
+            examples.push(ex(
+                &format!("question {f} : un bébé qui bave, c'est normal ?"),
+                false,
+                &family,
+            ));
+            examples.push(ex(&format!("il a bavé il y a {f} ans"), false, &family));
+        }
+        let rules = |t: &str| {
+            if t.contains("sang") {
+                Rules::Fire { checked: true }
+            } else if t.contains("bav") {
+                Rules::SignOnly
+            } else {
+                Rules::Silent
+            }
+        };
+        let check = UrgencyCheck::new(&examples, rules).expect("trained");
+        let highest_not_urgent = examples
+            .iter()
+            .zip(&check.model.cross_validated)
+            .filter(|(e, _)| !e.urgent)
+            .map(|(_, &p)| p)
+            .fold(0.0f32, f32::max);
+        assert!(check.alarm >= ALARM_FLOOR);
+        assert!(check.alarm >= highest_not_urgent);
+        let stats = check.stats(&examples, rules);
+        assert_eq!(stats.alarmed_not_urgent, 0);
+        assert_eq!(
+            (stats.sign_only_urgent, stats.sign_only_not_urgent),
+            (8, 16)
+        );
+        assert!(stats.alarmed_urgent > 0, "{stats:?}");
+        assert_eq!(stats.missed.len(), 8 - stats.alarmed_urgent);
+        // A message nothing like the examples cannot be alarming by default.
+        assert!(check.probability("bonjour, quels sont vos horaires ?") < check.alarm);
     }
 
     #[test]

@@ -552,6 +552,41 @@ fn fourteenth_blind_set_is_measured() {
 }
 
 #[test]
+fn fifteenth_blind_set_is_measured() {
+    // Written at the eighteenth session's start by someone who read only the article,
+    // topics.json and the line format. With `355414d`: 228/250 (91.2 %), 5 confidently wrong
+    // (2.0 %), emergencies 14/15, no false emergency. Its one missed emergency was read (a wife
+    // who can hardly be woken, a variant the lexicon lacked); the rest never: 229/250, 4 CW,
+    // 15/15 after it.
+    let r = run("heldout15.jsonl", Show::Scores);
+    let bars = Bars {
+        right: 91.2,
+        confidently_wrong: 1.6,
+        false_emergencies: 0,
+        missed_emergencies: 0,
+        unnamed_112: 0,
+    };
+    check(&r, bars);
+}
+
+#[test]
+fn sixteenth_blind_set_is_measured() {
+    // Written in the eighteenth session once the urgency check's alarm existed, same brief as
+    // the fifteenth (with `consultation` lines); never read. With `355414d` and after the
+    // session's changes alike: 223/250 (89.2 %), 7 confidently wrong (2.8 %: over the 2 %
+    // bar), emergencies 14/15, 2 false emergencies. Read it only as a score.
+    let r = run("heldout16.jsonl", Show::Scores);
+    let bars = Bars {
+        right: 88.8,
+        confidently_wrong: 2.8,
+        false_emergencies: 2,
+        missed_emergencies: 1,
+        unnamed_112: 1,
+    };
+    check(&r, bars);
+}
+
+#[test]
 fn second_tuning_set_meets_the_bars() {
     // Written on 2026-12-07 (fifteenth session) from the article and topics.json only, on the
     // two boundaries the held-out sets miss most: questions the article cannot answer in its
@@ -692,6 +727,10 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// 57 (treatment risks, past episodes, stable relatives, professionals, "what if", idioms and
 /// jokes, logistics, the reassured), written once the check existed, never read: 20 with
 /// `5ff6ee0`, 11 with the check.
+///
+/// Eighteenth session: 58 and 59 (the same kinds, plus urgent paperwork, sports, first-aid
+/// courses, long stories of a past scare), written blind at its start and never read: 4 and 3
+/// with `355414d` and after the session's alarm (a 112 the check sends where no rule did).
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -713,6 +752,8 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom55.txt", 15),
         ("no_symptom56.txt", 13),
         ("no_symptom57.txt", 11),
+        ("no_symptom58.txt", 4),
+        ("no_symptom59.txt", 3),
     ] {
         let alarmed: Vec<String> = probe(file)
             .into_iter()
@@ -1128,7 +1169,7 @@ fn blind_emergency_probes_are_measured() {
         // first) / 7 at `110520b` and after the fixes from pair 44, unseen.
         (
             "heldout_emergencies45.txt",
-            74,
+            78,
             80,
             "heldout_not_emergencies45.txt",
             5,
@@ -1138,7 +1179,7 @@ fn blind_emergency_probes_are_measured() {
         // that session's end, unseen.
         (
             "heldout_emergencies46.txt",
-            77,
+            79,
             80,
             "heldout_not_emergencies46.txt",
             2,
@@ -1164,13 +1205,38 @@ fn blind_emergency_probes_are_measured() {
         // down, a child writing for a parent, a stranger at work, "should I come sooner",
         // a past and a current episode), written in the seventeenth session after the urgency
         // check was built, never read: 73 (78 first, 80 named) / 9 false 112s with `5ff6ee0`'s
-        // knowledge and code, 73 / 6 with the urgency check.
+        // knowledge and code, 73 / 6 with the urgency check. Eighteenth session, with the
+        // check's alarm (a 112 where it is surer than of any non-urgent example and a sign is
+        // named): 45 74 -> 78, 46 77 -> 79, 48 73 -> 76, false 112s unchanged.
         (
             "heldout_emergencies48.txt",
-            73,
+            76,
             80,
             "heldout_not_emergencies48.txt",
             6,
+        ),
+        // Pair 49 (emergencies in passing, played down, asked as "is it normal", no verb,
+        // emojis, carers and neighbours), written blind at the eighteenth session's start: 78
+        // (79 first) / 5 with `355414d`; its three missed emergencies were read (a carer's
+        // stroke signs, an uncle who fell and no longer speaks, a wife who can hardly be woken):
+        // 80 / 5 after the alarm and the "se réveiller" variants.
+        (
+            "heldout_emergencies49.txt",
+            80,
+            80,
+            "heldout_not_emergencies49.txt",
+            5,
+        ),
+        // Pair 50 (what is seen rather than named, spelling a keyword search would miss, a
+        // stranger in the street, one third English), written in the eighteenth session once
+        // the alarm existed, never read: 75 (78 first) / 5 with `355414d`, 76 / 5 with the
+        // alarm (78 first, 79 naming 112).
+        (
+            "heldout_emergencies50.txt",
+            76,
+            79,
+            "heldout_not_emergencies50.txt",
+            5,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {

@@ -461,4 +461,13 @@ fn calibrate_prints_the_urgency_check_and_what_it_leaves_alarmed() {
         .filter(|l| l.contains("112 not withheld in cross-validation"))
         .count();
     assert!(left > 0, "{text}");
+    // The other way: no non-urgent example gets a 112 no rule sent, by construction.
+    let alarm = text
+        .lines()
+        .find(|l| l.starts_with("urgency alarm:"))
+        .unwrap_or_else(|| panic!("no alarm line in:\n{text}"));
+    assert!(
+        alarm.contains(" of the urgent, 0 of the non-urgent"),
+        "{alarm}"
+    );
 }
