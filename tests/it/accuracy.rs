@@ -590,6 +590,22 @@ fn sixteenth_blind_set_is_measured() {
 }
 
 #[test]
+fn seventeenth_blind_set_is_measured() {
+    // Written at the eighteenth session's end, same brief as the sixteenth; never read. With
+    // `355414d` and at the session's end alike: 233/250 (93.2 %), 5 confidently wrong (2.0 %),
+    // emergencies 15/15, 1 false emergency. Read it only as a score.
+    let r = run("heldout17.jsonl", Show::Scores);
+    let bars = Bars {
+        right: 93.2,
+        confidently_wrong: 2.0,
+        false_emergencies: 1,
+        missed_emergencies: 0,
+        unnamed_112: 0,
+    };
+    check(&r, bars);
+}
+
+#[test]
 fn second_tuning_set_meets_the_bars() {
     // Written on 2026-12-07 (fifteenth session) from the article and topics.json only, on the
     // two boundaries the held-out sets miss most: questions the article cannot answer in its
@@ -733,7 +749,9 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 ///
 /// Eighteenth session: 58 and 59 (the same kinds, plus urgent paperwork, sports, first-aid
 /// courses, long stories of a past scare), written blind at its start and never read: 4 and 3
-/// with `355414d` and after the session's alarm (a 112 the check sends where no rule did).
+/// with `355414d` and after the session's alarm (a 112 the check sends where no rule did). 60
+/// (habitual harmless things, jokes, long stories of a past scare), written at the session's
+/// end, never read: 7 with `355414d` and at the end alike.
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -757,6 +775,7 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom57.txt", 11),
         ("no_symptom58.txt", 4),
         ("no_symptom59.txt", 3),
+        ("no_symptom60.txt", 7),
     ] {
         let alarmed: Vec<String> = probe(file)
             .into_iter()
@@ -1241,6 +1260,16 @@ fn blind_emergency_probes_are_measured() {
             79,
             80,
             "heldout_not_emergencies50.txt",
+            5,
+        ),
+        // Pair 51 (half liver-related, half general; what is seen rather than named, emojis,
+        // bare symptom lists, 40 % English), written at the eighteenth session's end, never
+        // read: 69 (75 first, 80 named) / 5 with `355414d`, 73 (76 first) / 5 at the end.
+        (
+            "heldout_emergencies51.txt",
+            73,
+            80,
+            "heldout_not_emergencies51.txt",
             5,
         ),
     ];
