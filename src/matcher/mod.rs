@@ -1,8 +1,9 @@
 //! Matching a visitor's question to an FAQ entry or an intent, and the decision: answer,
 //! clarify, fallback, small talk, handoff or emergency. Pure: no I/O, no async, cannot fail.
 //!
-//! Order of decisions: emergency rules first (they beat everything), then requests for a
-//! person, then greetings alone; everything else is scored against the index and answered only
+//! Order of decisions: emergency rules first (they beat everything; the urgency check may
+//! withhold their 112, or send one where a warning sign is named and none fired), then requests
+//! for a person, then greetings alone; everything else is scored against the index and answered only
 //! when the best candidate is both confident and clearly ahead of the next one.
 
 mod analyze;
@@ -269,8 +270,9 @@ impl Matcher {
         matcher
     }
 
-    /// The urgency check's threshold and what cross-validation measured at it (None without
-    /// urgency examples on both sides). Asks the rules of every example: for `faqbot
+    /// The urgency check's two thresholds (below which a rule's 112 is withheld, above which
+    /// the alarm sends one no rule sent) and what cross-validation measured at them (None
+    /// without urgency examples on both sides). Asks the rules of every example: for `faqbot
     /// calibrate`, not for each reply.
     pub fn urgency_report(&self) -> Option<(f32, f32, UrgencyStats)> {
         let u = self.urgency.as_ref()?;

@@ -1264,13 +1264,27 @@ fn blind_emergency_probes_are_measured() {
         ),
         // Pair 51 (half liver-related, half general; what is seen rather than named, emojis,
         // bare symptom lists, 40 % English), written at the eighteenth session's end, never
-        // read: 69 (75 first, 80 named) / 5 with `355414d`, 73 (76 first) / 5 at the end.
+        // read: 69 (75 first, 80 named) / 5 with `355414d`, 73 (76 first) / 5 with `1d62b6b`;
+        // then its seven misses were read: 78 (79 first) / 5 after variants for blue lips and
+        // fast breathing, flapping hands, an elephant on the chest, pills in front of someone
+        // who sees no point, "jarive" (two left: "😰💊💊💊 mon ado", "🚲🤕🩸 il répond pas").
         (
             "heldout_emergencies51.txt",
-            73,
+            78,
             80,
             "heldout_not_emergencies51.txt",
             5,
+        ),
+        // Pair 52 (everyday words for what is seen or felt, buried in practical questions,
+        // mixed French and English), written at the very end of the eighteenth session, never
+        // read: 66 (76 first) / 1 with `355414d`, 70 with `7411083`, 72 (77 first) / 1 after
+        // pair 51's variants.
+        (
+            "heldout_emergencies52.txt",
+            72,
+            80,
+            "heldout_not_emergencies52.txt",
+            1,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
