@@ -1278,10 +1278,13 @@ fn blind_emergency_probes_are_measured() {
         // Pair 52 (everyday words for what is seen or felt, buried in practical questions,
         // mixed French and English), written at the very end of the eighteenth session, never
         // read: 66 (76 first) / 1 with `355414d`, 70 with `7411083`, 72 (77 first) / 1 after
-        // pair 51's variants.
+        // pair 51's variants; then its eight misses were read: 80 / 1 after variants for a
+        // belly hard as wood, a vice in the chest down the left arm, a face swelling after
+        // peanuts, a throat closing, pills in front of someone who means to end it, people who
+        // are not there, "can't get a full sentence out", "arete".
         (
             "heldout_emergencies52.txt",
-            72,
+            80,
             80,
             "heldout_not_emergencies52.txt",
             1,
