@@ -1289,6 +1289,17 @@ fn blind_emergency_probes_are_measured() {
             "heldout_not_emergencies52.txt",
             1,
         ),
+        // Pair 53 (how frightened people type: fragments, capitals, plain words for what is
+        // seen), written after pair 52's variants, never read: 73 (77 first) / 2 with
+        // `355414d`, 78 (78 first) / 2 at the end, 4 of them sent by the urgency check's alarm;
+        // the variants from pairs 51 and 52 added none of them.
+        (
+            "heldout_emergencies53.txt",
+            78,
+            80,
+            "heldout_not_emergencies53.txt",
+            2,
+        ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
         let (mut told, mut first, mut named, mut total) = (0, 0, 0, 0);
