@@ -773,8 +773,8 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom55.txt", 15),
         ("no_symptom56.txt", 13),
         ("no_symptom57.txt", 10),
-        ("no_symptom58.txt", 3),
-        ("no_symptom59.txt", 3),
+        ("no_symptom58.txt", 2),
+        ("no_symptom59.txt", 1),
         ("no_symptom60.txt", 7),
     ] {
         let alarmed: Vec<String> = probe(file)
@@ -1292,7 +1292,9 @@ fn blind_emergency_probes_are_measured() {
         // The false 112s of pairs 49-52 and `no_symptom58`/`59` were read at the session's end:
         // an animal's sign with the vet (even now), "as a toddler", "I used to", "du mois
         // dernier", "m'a rassuré", "vu aux urgences" / "les urgences ont dit", "nothing
-        // serious": 5 -> 3, 5 -> 2, 5 -> 4 (49-51), 4 -> 3 (58), and never-read 57 11 -> 10.
+        // serious": 5 -> 3, 5 -> 2, 5 -> 4 (49-51), 4 -> 3 (58), and never-read 57 11 -> 10;
+        // then "rien d'urgent" as an exception, "if something happens" as `ahead`, "does 112
+        // work" as a question about the number: 58 3 -> 2, 59 3 -> 1.
         // Pair 53 (how frightened people type: fragments, capitals, plain words for what is
         // seen), written after pair 52's variants, never read: 73 (77 first) / 2 with
         // `355414d`, 78 (78 first) / 2 at the end, 4 of them sent by the urgency check's alarm;
