@@ -395,7 +395,7 @@ impl Matcher {
             Some((i, _)) => Rules::Fire {
                 checked: self.may_withhold(i, &analysis),
             },
-            None if self.warning_sign(&analysis).is_some() => Rules::SignOnly,
+            None if self.alarm_sign(&analysis).is_some() => Rules::SignOnly,
             None => Rules::Silent,
         }
     }
@@ -403,7 +403,7 @@ impl Matcher {
     /// The first warning sign `analysis` names (see `warning_signs`) where the urgency check
     /// may send a 112 no rule sent: a message long enough to read, the sign no animal's and
     /// not supposed.
-    fn warning_sign<'a>(&self, analysis: &'a Analysis) -> Option<&'a str> {
+    fn alarm_sign<'a>(&self, analysis: &'a Analysis) -> Option<&'a str> {
         let words = analysis.tokens.len();
         let excluded = analysis
             .concepts
@@ -690,7 +690,7 @@ impl Matcher {
         }
         // 2. No rule fired, but a warning sign is named and the check is surer than it was of
         // any non-urgent example: the emergency the rules' words did not spell.
-        if let Some(sign) = self.warning_sign(analysis) {
+        if let Some(sign) = self.alarm_sign(analysis) {
             if let Some((i, p, t)) = self.alarm(asked.question, sign) {
                 let candidates = self.best_three(asked.index, asked.top);
                 let reply = self.intent_reply(i, lang, 1.0, seed(asked.question), candidates);
