@@ -528,8 +528,9 @@ fn calibration_line(matcher: &Matcher, lang: Lang) -> String {
     )
 }
 
-/// What cross-validation measured for the urgency check: a summary line, then each non-urgent
-/// example a rule fires on that cross-validation did not withhold.
+/// What cross-validation measured for the urgency check: a line for the threshold, one for the
+/// alarm, then each non-urgent example a rule fires on that it did not withhold, and each urgent
+/// example that neither a rule nor the alarm sends to 112.
 fn urgency_lines(matcher: &Matcher) -> Vec<String> {
     let Some((threshold, alarm, s)) = matcher.urgency_report() else {
         return vec![

@@ -242,6 +242,14 @@ enum Role {
 }
 
 impl Analyzer {
+    /// Whether `concept` is a sign an emergency rule names (not who has it, nor when).
+    pub(super) fn is_sign(&self, concept: &str) -> bool {
+        self.concept_ids
+            .iter()
+            .position(|id| id == concept)
+            .is_some_and(|i| self.concept_role[i] == Role::Sign)
+    }
+
     /// Builds the analyzer of one language, reading every knowledge text of it once.
     /// `read_indexed` reads the texts the index matches on through the [`Reader`] it is given
     /// (and returns their word ids); the analyzer then reads the rest of the vocabulary itself:
@@ -851,16 +859,6 @@ const LAUGHING: &str = "laughing";
 /// The concept of a time gone by, which a count of weeks, months or years ago also names.
 const PAST: &str = "past";
 /// The concept the analyser names when a person is said to have a sign (see [`Holders::read`]).
-impl Analyzer {
-    /// Whether `concept` is a sign an emergency rule names (not who has it, nor when).
-    pub(super) fn is_sign(&self, concept: &str) -> bool {
-        self.concept_ids
-            .iter()
-            .position(|id| id == concept)
-            .is_some_and(|i| self.concept_role[i] == Role::Sign)
-    }
-}
-
 pub(super) const HAS_SIGN: &str = "has_sign";
 /// The concepts that name a person for [`HAS_SIGN`].
 const PERSONS: [&str; 4] = ["experiencing", "relative", "someone", "small_child"];

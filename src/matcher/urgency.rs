@@ -117,33 +117,30 @@ impl UrgencyCheck {
     /// says what the emergency rules make of a message.
     pub fn new(examples: &[UrgencyExample], rules: impl Fn(&str) -> Rules) -> Option<UrgencyCheck> {
         let model = cached(examples)?;
-        // The lowest probability first: the first that fires is the threshold, and examples at
-        // or above `MAX_THRESHOLD` cannot lower it (a reload asks the rules of a handful of
-        // examples, not of thousands).
-        let mut low: Vec<(f32, &str)> = examples
-            .iter()
-            .zip(&model.cross_validated)
-            .filter(|(e, &p)| e.urgent && p < MAX_THRESHOLD)
-            .map(|(e, &p)| (p, e.text.as_str()))
-            .collect();
-        low.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let limit = low
-            .iter()
-            .find(|(_, text)| rules(text) == Rules::Fire { checked: true });
-        let threshold = limit.map_or(MAX_THRESHOLD, |&(p, _)| p);
-        let limit = limit.map(|(_, text)| (*text).to_owned());
+        let side = |urgent: bool| {
+            examples
+                .iter()
+                .zip(&model.cross_validated)
+                .filter(move |(e, _)| e.urgent == urgent)
+                .map(|(e, &p)| (p, e.text.as_str()))
+        };
+        // The lowest urgent probability first: the first the rules fire on is the threshold, and
+        // examples at or above `MAX_THRESHOLD` cannot lower it (a reload asks the rules of a
+        // handful of examples, not of thousands).
+        let (threshold, limit) = first_said(
+            side(true).filter(|&(p, _)| p < MAX_THRESHOLD).collect(),
+            |a, b| a.total_cmp(&b),
+            |text| rules(text) == Rules::Fire { checked: true },
+        )
+        .map_or((MAX_THRESHOLD, None), |(p, text)| (p, Some(text)));
         // The same the other way: the highest non-urgent probability first, and only those
         // above the floor can raise it.
-        let mut high: Vec<(f32, &str)> = examples
-            .iter()
-            .zip(&model.cross_validated)
-            .filter(|(e, &p)| !e.urgent && p > ALARM_FLOOR)
-            .map(|(e, &p)| (p, e.text.as_str()))
-            .collect();
-        high.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let alarm_limit = high.iter().find(|(_, text)| rules(text) == Rules::SignOnly);
-        let alarm = alarm_limit.map_or(ALARM_FLOOR, |&(p, _)| p);
-        let alarm_limit = alarm_limit.map(|(_, text)| (*text).to_owned());
+        let (alarm, alarm_limit) = first_said(
+            side(false).filter(|&(p, _)| p > ALARM_FLOOR).collect(),
+            |a, b| b.total_cmp(&a),
+            |text| rules(text) == Rules::SignOnly,
+        )
+        .map_or((ALARM_FLOOR, None), |(p, text)| (p, Some(text)));
         Some(UrgencyCheck {
             model,
             threshold,
@@ -200,6 +197,20 @@ impl UrgencyCheck {
     pub fn probability(&self, message: &str) -> f32 {
         self.model.probability(message)
     }
+}
+
+/// Of `examples` (probability, text) in the order `order` puts their probabilities, the first
+/// that `wanted` holds for: its probability and text.
+fn first_said(
+    mut examples: Vec<(f32, &str)>,
+    order: impl Fn(f32, f32) -> std::cmp::Ordering,
+    wanted: impl Fn(&str) -> bool,
+) -> Option<(f32, String)> {
+    examples.sort_by(|a, b| order(a.0, b.0));
+    examples
+        .into_iter()
+        .find(|(_, text)| wanted(text))
+        .map(|(p, text)| (p, text.to_owned()))
 }
 
 /// How many models (sets of examples) are kept: a reload that changed the examples keeps the
