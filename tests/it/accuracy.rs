@@ -606,6 +606,22 @@ fn seventeenth_blind_set_is_measured() {
 }
 
 #[test]
+fn eighteenth_blind_set_is_measured() {
+    // Written at the nineteenth session's start, same brief as the seventeenth; never read.
+    // With `2081ac1`: 226/250 (90.4 %), 4 confidently wrong (1.6 %), emergencies 22/22, no
+    // false emergency. Read it only as a score.
+    let r = run("heldout18.jsonl", Show::Scores);
+    let bars = Bars {
+        right: 90.4,
+        confidently_wrong: 1.6,
+        false_emergencies: 0,
+        missed_emergencies: 0,
+        unnamed_112: 0,
+    };
+    check(&r, bars);
+}
+
+#[test]
 fn second_tuning_set_meets_the_bars() {
     // Written on 2026-12-07 (fifteenth session) from the article and topics.json only, on the
     // two boundaries the held-out sets miss most: questions the article cannot answer in its
@@ -752,6 +768,9 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// with `355414d` and after the session's alarm (a 112 the check sends where no rule did). 60
 /// (habitual harmless things, jokes, long stories of a past scare), written at the session's
 /// end, never read: 7 with `355414d` and at the end alike.
+///
+/// Nineteenth session: 61 (alarming words, nothing acute; 180 French, 70 English), written
+/// blind at its start, never read: 1 with `2081ac1`.
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -776,6 +795,7 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom58.txt", 2),
         ("no_symptom59.txt", 1),
         ("no_symptom60.txt", 7),
+        ("no_symptom61.txt", 1),
     ] {
         let alarmed: Vec<String> = probe(file)
             .into_iter()
@@ -1305,6 +1325,16 @@ fn blind_emergency_probes_are_measured() {
             80,
             "heldout_not_emergencies53.txt",
             2,
+        ),
+        // Pair 54 (every style, a new acute sign in a known disease, played down or hidden
+        // beside a question; the same words with nothing now), written blind at the nineteenth
+        // session's start, never read: 76 / 7 with `2081ac1`.
+        (
+            "heldout_emergencies54.txt",
+            76,
+            80,
+            "heldout_not_emergencies54.txt",
+            7,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
