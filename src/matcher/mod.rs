@@ -145,6 +145,17 @@ pub struct Explanation {
 /// Concepts after which the urgency check never withholds a 112: someone has the sign, or it
 /// is happening now (derived by `analyze`).
 const NEVER_WITHHELD: [&str; 2] = ["has_sign", "sign_now"];
+/// Concepts that say a sign someone has is over or usual for them ("tout va bien", "comme à
+/// chaque fois"): beside one, `has_sign` no longer keeps the check from withholding, and the
+/// check, which reads the whole message, decides. A sign now (`sign_now`) still does.
+const DEFUSED_BY: [&str; 6] = [
+    "recovered",
+    "well_now",
+    "habitual",
+    "thing_subject",
+    "figurative",
+    "in_general",
+];
 
 /// Concepts after which the urgency check never sends a 112 no rule sent: the sign is an
 /// animal's, or only supposed ("si je vomis du sang"). The rules' exceptions say so; the model,
@@ -448,11 +459,18 @@ impl Matcher {
     /// treatment's side effects reads the same with or without "j'ai" before "les selles
     /// noires" (0.005 for "j'ai les selles noires, est-ce que l'injection peut causer ça ?").
     fn may_withhold(&self, i: usize, analysis: &Analysis) -> bool {
-        self.knowledge.intents[i].urgency_check
-            && !analysis
+        let has = |names: &[&str]| {
+            analysis
                 .concepts
                 .iter()
-                .any(|c| NEVER_WITHHELD.contains(&c.as_str()))
+                .any(|c| names.contains(&c.as_str()))
+        };
+        let vetoed = if has(&DEFUSED_BY) {
+            has(&NEVER_WITHHELD[1..])
+        } else {
+            has(&NEVER_WITHHELD)
+        };
+        self.knowledge.intents[i].urgency_check && !vetoed
     }
 
     /// [`Matcher::explain`] in `lang` as if no phrasing had exactly the question's terms: how

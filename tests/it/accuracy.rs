@@ -522,12 +522,14 @@ fn twelfth_blind_set_is_measured() {
     // Written at the sixteenth session's end by someone who read only the article,
     // topics.json and the line format of tests/data/README.md; never read. At `110520b` (that
     // session's start) and at its end alike: 225/250 (90.0 %), 5 confidently wrong (2.0 %),
-    // emergencies 22/22, one false emergency. Read it only as a score.
+    // emergencies 22/22, one false emergency. Read it only as a score. Nineteenth session,
+    // once a sign said to be over, usual, a thing's or in general let the urgency check
+    // decide: 226/250 (90.4 %), no false emergency.
     let r = run("heldout13.jsonl", Show::Scores);
     let bars = Bars {
-        right: 89.0,
+        right: 90.4,
         confidently_wrong: 2.8,
-        false_emergencies: 1,
+        false_emergencies: 0,
         missed_emergencies: 0,
         unnamed_112: 0,
     };
@@ -577,12 +579,13 @@ fn sixteenth_blind_set_is_measured() {
     // emergencies 14/15, 2 false emergencies. Then its missed emergency and its two false ones
     // were read ("je narrive plus a respirer": SMS elisions; "je m'évanouis parfois lors des
     // prises de sang", "une insuffisance hépatique, c'est une urgence ?": not fixed): 224/250,
-    // 15/15. Otherwise read only as a score.
+    // 15/15. Otherwise read only as a score. Nineteenth session, once a sign said in general
+    // let the urgency check decide: 225/250, one false emergency.
     let r = run("heldout16.jsonl", Show::Scores);
     let bars = Bars {
-        right: 89.6,
+        right: 90.0,
         confidently_wrong: 2.8,
-        false_emergencies: 2,
+        false_emergencies: 1,
         missed_emergencies: 0,
         unnamed_112: 0,
     };
@@ -770,7 +773,10 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// end, never read: 7 with `355414d` and at the end alike.
 ///
 /// Nineteenth session: 61 (alarming words, nothing acute; 180 French, 70 English), written
-/// blind at its start, never read: 1 with `2081ac1`.
+/// blind at its start, never read: 1 with `2081ac1`. Then a sign said to be over or usual
+/// ("tout va bien", "comme à chaque fois"), a thing's, a figure of speech or said in general
+/// no longer kept the urgency check from withholding where someone has it: 54 4 -> 3, 57 (never
+/// read) 10 -> 9, 58 2 -> 1; 61 unchanged.
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -788,11 +794,11 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom51.txt", 4),
         ("no_symptom52.txt", 0),
         ("no_symptom53.txt", 0),
-        ("no_symptom54.txt", 4),
+        ("no_symptom54.txt", 3),
         ("no_symptom55.txt", 15),
         ("no_symptom56.txt", 13),
-        ("no_symptom57.txt", 10),
-        ("no_symptom58.txt", 2),
+        ("no_symptom57.txt", 9),
+        ("no_symptom58.txt", 1),
         ("no_symptom59.txt", 1),
         ("no_symptom60.txt", 7),
         ("no_symptom61.txt", 1),
@@ -942,7 +948,7 @@ fn blind_emergency_probes_are_measured() {
             76,
             80,
             "heldout_not_emergencies15.txt",
-            8,
+            6,
         ),
         // 60 + 60, written before probe 15 was read: 50 (58 named), 9 false at `cf16c0c`; 50
         // (58) and 5 at `def4666`; 51 (58) and 5 after the fixes from probe 15. In the
@@ -1184,7 +1190,7 @@ fn blind_emergency_probes_are_measured() {
             78,
             80,
             "heldout_not_emergencies41.txt",
-            2,
+            1,
         ),
         (
             "heldout_emergencies42.txt",
@@ -1293,7 +1299,7 @@ fn blind_emergency_probes_are_measured() {
             78,
             80,
             "heldout_not_emergencies51.txt",
-            4,
+            2,
         ),
         // Pair 52 (everyday words for what is seen or felt, buried in practical questions,
         // mixed French and English), written at the very end of the eighteenth session, never
@@ -1307,7 +1313,7 @@ fn blind_emergency_probes_are_measured() {
             80,
             80,
             "heldout_not_emergencies52.txt",
-            1,
+            0,
         ),
         // The false 112s of pairs 49-52 and `no_symptom58`/`59` were read at the session's end:
         // an animal's sign with the vet (even now), "as a toddler", "I used to", "du mois
