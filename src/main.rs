@@ -15,6 +15,15 @@ use faqbot::protocol::{AskLine, ReplyPayload};
 use faqbot::store::{Admin, Location};
 use faqbot::{Lang, Matcher, Reply};
 
+/// `println!` and `print!` that return a failed write instead of panicking: a closed pipe then
+/// ends the command quietly (see `main`).
+macro_rules! outln {
+    ($($arg:tt)*) => { writeln!(std::io::stdout(), $($arg)*)? };
+}
+macro_rules! out {
+    ($($arg:tt)*) => { write!(std::io::stdout(), $($arg)*)? };
+}
+
 /// mimalloc: every turn allocates and frees small buffers (terms, vectors, frames), and
 /// glibc's malloc took about a tenth of the service's CPU under load (0.83-0.90x CPU per reply
 /// with it, `scripts/load`). Its arena is committed lazily: see `.cargo/config.toml`.
@@ -258,7 +267,26 @@ fn parse_lang(s: &str) -> Result<Lang, String> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    match run(Cli::parse()) {
+        // The reader stopped early (`faqbot ask --json < questions | head`): what it read was
+        // written, nothing failed.
+        Err(e) if broken_pipe(&e) => Ok(()),
+        result => result,
+    }
+}
+
+/// Whether `e` is a write to a pipe whose reader has gone.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let kind = cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| cause.downcast_ref::<serde_json::Error>()?.io_error_kind());
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Ask {
             json,
@@ -274,14 +302,14 @@ fn main() -> anyhow::Result<()> {
         Command::Calibrate { knowledge } => {
             let matcher = load_for_answers(&knowledge)?;
             for lang in [Lang::Fr, Lang::En] {
-                println!("{}", calibration_line(&matcher, lang));
+                outln!("{}", calibration_line(&matcher, lang));
                 if let Some(w) = matcher.weights(lang) {
                     let w: Vec<String> = w.iter().map(|(n, v)| format!("{n} {v:+.2}")).collect();
-                    println!("{lang}: weights (standardised features): {}", w.join(", "));
+                    outln!("{lang}: weights (standardised features): {}", w.join(", "));
                 }
             }
             for line in urgency_lines(&matcher) {
-                println!("{line}");
+                outln!("{line}");
             }
             Ok(())
         }
@@ -289,7 +317,7 @@ fn main() -> anyhow::Result<()> {
             knowledge,
             max_answer_chars,
         } => {
-            if !check(&knowledge, max_answer_chars) {
+            if !check(&knowledge, max_answer_chars)? {
                 // The findings and the count are printed already: no anyhow "Error:" line.
                 std::process::exit(1);
             }
@@ -408,8 +436,8 @@ fn readable(question: &str, reply: &Reply) -> String {
 fn explain(args: &KnowledgeArgs, lang: Option<Lang>, question: &str) -> anyhow::Result<()> {
     let matcher = load_for_answers(args)?;
     let e = matcher.explain(question, lang);
-    println!("question:  {question}");
-    println!(
+    outln!("question:  {question}");
+    outln!(
         "language:  {}{}",
         e.lang,
         if e.lang_forced {
@@ -418,7 +446,7 @@ fn explain(args: &KnowledgeArgs, lang: Option<Lang>, question: &str) -> anyhow::
             " (detected)"
         }
     );
-    println!("tokens:");
+    outln!("tokens:");
     for t in &e.analysis.tokens {
         let mut line = format!("  {:<16}", t.word);
         if let Some(c) = &t.corrected {
@@ -431,11 +459,11 @@ fn explain(args: &KnowledgeArgs, lang: Option<Lang>, question: &str) -> anyhow::
         if t.stop {
             line.push_str(" (stop word)");
         }
-        println!("{line}");
+        outln!("{line}");
     }
-    println!("terms:     {}", e.terms.join(" "));
+    outln!("terms:     {}", e.terms.join(" "));
     // Every concept the rules see, those that are no term too ("#experiencing", "#past").
-    println!(
+    outln!(
         "concepts:  {}",
         e.analysis
             .concepts
@@ -445,14 +473,14 @@ fn explain(args: &KnowledgeArgs, lang: Option<Lang>, question: &str) -> anyhow::
             .join(" ")
     );
     if !e.unknown.is_empty() {
-        println!(
+        outln!(
             "unknown:   {} (count against every entry)",
             e.unknown.join(" ")
         );
     }
-    println!("top candidates:");
+    outln!("top candidates:");
     for (id, kind, s) in &e.top {
-        println!(
+        outln!(
             "  {:<24} {:<6} {}={:.3}  lexical={:.3} coverage={:.2} similarity={:.2} recall={:.2} evidence={:.2}  words={:.2} chars={:.2} core_missing={:.2} bayes={:.2}",
             id,
             kind,
@@ -470,7 +498,7 @@ fn explain(args: &KnowledgeArgs, lang: Option<Lang>, question: &str) -> anyhow::
         );
     }
     let t = e.thresholds;
-    println!(
+    outln!(
         "thresholds: answer ≥ {:.2} with the next {:.2} below, clarify ≥ {:.2} ({})",
         t.answer,
         t.margin,
@@ -481,13 +509,13 @@ fn explain(args: &KnowledgeArgs, lang: Option<Lang>, question: &str) -> anyhow::
             "lexical: too few phrasings to learn from"
         }
     );
-    println!("decision:  {}", e.reason);
-    println!("reply:     {}", readable(question, &e.reply));
+    outln!("decision:  {}", e.reason);
+    outln!("reply:     {}", readable(question, &e.reply));
     Ok(())
 }
 
 /// Prints every finding and a last line with the counts; false if there is any.
-fn check(args: &KnowledgeArgs, max_answer_chars: usize) -> bool {
+fn check(args: &KnowledgeArgs, max_answer_chars: usize) -> anyhow::Result<bool> {
     let (knowledge, mut problems) = knowledge::load(&args.faq, &args.intents);
     if !problems.iter().any(|p| p.is_error()) {
         // Matching gates only make sense on files that all load: a left-out entry would make
@@ -587,12 +615,12 @@ fn report_check(
     problems: &[faqbot::LoadError],
     faq: &Path,
     intents: &Path,
-) -> bool {
+) -> anyhow::Result<bool> {
     for p in problems {
-        println!("{p}");
+        outln!("{p}");
     }
     if problems.is_empty() {
-        println!(
+        outln!(
             "ok: {} FAQ entries, {} intents, {} synonym concepts in {} and {}",
             knowledge.entries.len(),
             knowledge.intents.len(),
@@ -600,15 +628,15 @@ fn report_check(
             faq.display(),
             intents.display()
         );
-        true
+        Ok(true)
     } else {
         // Warnings fail too: CI keeps the shipped files clean; only the server serves despite them.
         let errors = problems.iter().filter(|p| p.is_error()).count();
-        println!(
+        outln!(
             "{errors} error(s), {} warning(s): fix them and run `faqbot check` again",
             problems.len() - errors
         );
-        false
+        Ok(false)
     }
 }
 
@@ -824,9 +852,9 @@ fn advisor_add(name: &str, data: &Location, role: &str) -> anyhow::Result<()> {
     }
     let mut store = open_store(data)?;
     let token = faqbot::accounts::add(&mut store, name, role)?;
-    println!("advisor `{name}` added ({role}) in {}.", data.shown());
-    println!("Their token is shown only now; only its hash is stored. Send it to them privately:");
-    println!("{token}");
+    outln!("advisor `{name}` added ({role}) in {}.", data.shown());
+    outln!("Their token is shown only now; only its hash is stored. Send it to them privately:");
+    outln!("{token}");
     Ok(())
 }
 
@@ -850,7 +878,7 @@ fn advisor_list(data: &Location) -> anyhow::Result<()> {
     let store = open_store(data)?;
     let advisors = faqbot::accounts::list(&store)?;
     if advisors.is_empty() {
-        println!(
+        outln!(
             "no advisor in {}: add one with `faqbot advisor add NAME {}`",
             data.shown(),
             data.flag()
@@ -863,15 +891,17 @@ fn advisor_list(data: &Location) -> anyhow::Result<()> {
         .max()
         .unwrap_or(0)
         .max("NAME".len());
-    println!(
+    outln!(
         "{:<width$}  {:<8}  {:<20}  SESSIONS",
-        "NAME", "ROLE", "CREATED"
+        "NAME",
+        "ROLE",
+        "CREATED"
     );
     for a in &advisors {
         // Seconds are noise here: the date and minute an account was made.
         let created = faqbot::clock::rfc3339(a.created_at);
         let created = created.get(..16).unwrap_or(&created).replace('T', " ");
-        println!(
+        outln!(
             "{:<width$}  {:<8}  {:<20}  {}",
             a.name,
             a.role,
@@ -886,14 +916,14 @@ fn advisor_remove(name: &str, data: &Location) -> anyhow::Result<()> {
     let mut store = open_store(data)?;
     let released =
         faqbot::accounts::remove(&mut store, name).map_err(|e| unknown_advisor(e, data))?;
-    println!(
+    outln!(
         "advisor `{name}` removed from {}: their token and logins no longer work.",
         data.shown()
     );
     if released.is_empty() {
-        println!("They held no conversation.");
+        outln!("They held no conversation.");
     } else {
-        println!(
+        outln!(
             "{} conversation(s) they held went back to the bot; each visitor is told on their next visit and may ask for an advisor again: {}",
             released.len(),
             released.join(", ")
@@ -905,19 +935,19 @@ fn advisor_remove(name: &str, data: &Location) -> anyhow::Result<()> {
 fn advisor_rotate(name: &str, data: &Location) -> anyhow::Result<()> {
     let mut store = open_store(data)?;
     let token = faqbot::accounts::rotate(&mut store, name).map_err(|e| unknown_advisor(e, data))?;
-    println!(
+    outln!(
         "advisor `{name}` in {} has a new token: the old one no longer works and their logins are ended.",
         data.shown()
     );
-    println!("It is shown only now; only its hash is stored. Send it to them privately:");
-    println!("{token}");
+    outln!("It is shown only now; only its hash is stored. Send it to them privately:");
+    outln!("{token}");
     Ok(())
 }
 
 fn leads(data: &Location) -> anyhow::Result<()> {
     let store = open_store(data)?;
     let leads: Vec<faqbot::protocol::LeadWire> = store.leads()?.iter().map(Into::into).collect();
-    print!("{}", faqbot::protocol::leads_csv(&leads)?);
+    out!("{}", faqbot::protocol::leads_csv(&leads)?);
     Ok(())
 }
 
@@ -931,9 +961,9 @@ fn report(data: &Location, csv: bool, since: Option<&str>, limit: usize) -> anyh
     let (misses, decisions) = store.misses_and_decisions(from)?;
     let report = faqbot::report::build(&misses, &decisions, since, limit);
     if csv {
-        print!("{}", faqbot::protocol::report_csv(&report)?);
+        out!("{}", faqbot::protocol::report_csv(&report)?);
     } else {
-        print!("{}", faqbot::report::text(&report));
+        out!("{}", faqbot::report::text(&report));
     }
     Ok(())
 }
@@ -942,18 +972,18 @@ fn purge(data: &Location, days: u32) -> anyhow::Result<()> {
     let mut store = Admin::open_existing(data)
         .with_context(|| format!("opening the database in {}", data.shown()))?;
     let Some(cutoff) = faqbot::config::retention_cutoff(faqbot::clock::now_ms(), days) else {
-        println!("a retention of 0 days keeps everything: nothing purged.");
+        outln!("a retention of 0 days keeps everything: nothing purged.");
         return Ok(());
     };
     let purged = store.purge(cutoff)?;
-    println!(
+    outln!(
         "purged what was last active before {} ({days} days) from {}:",
         faqbot::clock::rfc3339(cutoff),
         data_file(&store)
     );
-    print_removed(&purged.removed);
+    print_removed(&purged.removed)?;
     if purged.kept_in_chat > 0 {
-        println!(
+        outln!(
             "kept {} conversation(s) older than that: an advisor holds them or they wait in the \
              queue; they go at the first purge after they are back with the bot (close them in \
              the console).",
@@ -964,10 +994,11 @@ fn purge(data: &Location, days: u32) -> anyhow::Result<()> {
 }
 
 /// Rows removed, one line per table.
-fn print_removed(removed: &faqbot::model::Removed) {
+fn print_removed(removed: &faqbot::model::Removed) -> anyhow::Result<()> {
     for (table, n) in removed.tables() {
-        println!("  {table:<14} {n:>8}");
+        outln!("  {table:<14} {n:>8}");
     }
+    Ok(())
 }
 
 /// The full id of the conversation `given` names: its id, or the start of it (at least the 6
@@ -1014,7 +1045,7 @@ fn visitor_export(data: &Location, given: &str) -> anyhow::Result<()> {
         bail!("conversation `{id}` was removed while it was being read: nothing to export");
     };
     let wire = faqbot::protocol::VisitorExportWire::new(&record, faqbot::clock::now_ms());
-    println!("{}", serde_json::to_string_pretty(&wire)?);
+    outln!("{}", serde_json::to_string_pretty(&wire)?);
     Ok(())
 }
 
@@ -1025,7 +1056,7 @@ fn visitor_erase(data: &Location, given: &str) -> anyhow::Result<()> {
     let Some(removed) = store.erase(&id)? else {
         bail!("conversation `{id}` was removed meanwhile (purged, or erased from the console)");
     };
-    println!("erased conversation {id} from {}:", data_file(&store));
-    print_removed(&removed);
+    outln!("erased conversation {id} from {}:", data_file(&store));
+    print_removed(&removed)?;
     Ok(())
 }

@@ -82,6 +82,64 @@ fn ask_json_answers_every_stdin_line_in_order_even_odd_ones() {
         .is_some_and(|t| t.starts_with("According to our article")));
 }
 
+/// `faqbot ask … | head -1`, `faqbot explain … | head`: the reader leaves early, and the
+/// command ends quietly with success, not with a panic or an "Error: Broken pipe".
+#[test]
+fn a_reader_that_leaves_early_ends_the_command_quietly() {
+    use std::io::BufRead;
+    let questions = "combien coûte le traitement ?\n".repeat(5000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faqbot"))
+        .args(["ask", "--json"])
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("faqbot starts");
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    // Its end may close first: the write's result does not matter.
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(questions.as_bytes());
+    });
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout is piped"))
+        .read_line(&mut first)
+        .expect("one line");
+    assert!(first.contains("\"kind\""), "a JSON reply first: {first}");
+    // The reader is dropped here: its end of the pipe closes.
+    let out = child.wait_with_output().expect("faqbot ends");
+    writer.join().expect("writer thread");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "ask: {:?}, stderr: {stderr}",
+        out.status
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Error"),
+        "{stderr}"
+    );
+
+    let child = Command::new(env!("CARGO_BIN_EXE_faqbot"))
+        .args(["explain", "combien coûte le traitement ?"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("faqbot starts");
+    // Closed before explain writes its first line (it loads the knowledge first).
+    let mut child = child;
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("faqbot ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "explain: {:?}, stderr: {stderr}",
+        out.status
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn ask_with_arguments_prints_readable_text() {
     let out = faqbot(
