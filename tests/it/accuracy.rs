@@ -773,7 +773,8 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// end, never read: 7 with `355414d` and at the end alike.
 ///
 /// Nineteenth session: 61 (alarming words, nothing acute; 180 French, 70 English), written
-/// blind at its start, never read: 1 with `2081ac1`. Then a sign said to be over or usual
+/// blind at its start: 1 with `2081ac1`, read (that one line: an episode "en mars", "elle va
+/// bien depuis"), 0 after pair 54's variants. Then a sign said to be over or usual
 /// ("tout va bien", "comme à chaque fois"), a thing's, a figure of speech or said in general
 /// no longer kept the urgency check from withholding where someone has it: 54 4 -> 3, 57 (never
 /// read) 10 -> 9, 58 2 -> 1; 61 unchanged.
@@ -801,7 +802,7 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom58.txt", 1),
         ("no_symptom59.txt", 1),
         ("no_symptom60.txt", 7),
-        ("no_symptom61.txt", 1),
+        ("no_symptom61.txt", 0),
     ] {
         let alarmed: Vec<String> = probe(file)
             .into_iter()
@@ -1334,13 +1335,28 @@ fn blind_emergency_probes_are_measured() {
         ),
         // Pair 54 (every style, a new acute sign in a known disease, played down or hidden
         // beside a question; the same words with nothing now), written blind at the nineteenth
-        // session's start, never read: 76 / 7 with `2081ac1`.
+        // session's start: 76 / 7 with `2081ac1`. Then its misses and false 112s were read:
+        // 78 / 2 after variants for a pale and sweaty chest pain, "i want to jump", a sign over
+        // since ("va bien depuis", "seizure free", "on meds now"), a transfer to the ward,
+        // "it's not my heart", "rien ne se passe actuellement" (left: fever and yellow eyes
+        // beside last month's surgery, a blood sugar at 0.3; fainting once at 15).
         (
             "heldout_emergencies54.txt",
-            76,
+            78,
             80,
             "heldout_not_emergencies54.txt",
-            7,
+            2,
+        ),
+        // Pair 55 (panic and calm, downplayed, "is this normal after the injection?", what is
+        // seen rather than named, a past episode happening again; the same words with nothing
+        // now), written blind during the nineteenth session, never read: 80 / 1 with
+        // `2081ac1`, 80 / 0 after pair 54's variants.
+        (
+            "heldout_emergencies55.txt",
+            80,
+            80,
+            "heldout_not_emergencies55.txt",
+            0,
         ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
