@@ -625,6 +625,22 @@ fn eighteenth_blind_set_is_measured() {
 }
 
 #[test]
+fn nineteenth_blind_set_is_measured() {
+    // Written during the nineteenth session, same brief as the eighteenth; never read. With
+    // `2081ac1` and after that session's changes alike: 227/250 (90.8 %), 5 confidently wrong
+    // (2.0 %), emergencies 22/22, 1 false emergency. Read it only as a score.
+    let r = run("heldout19.jsonl", Show::Scores);
+    let bars = Bars {
+        right: 90.8,
+        confidently_wrong: 2.0,
+        false_emergencies: 1,
+        missed_emergencies: 0,
+        unnamed_112: 0,
+    };
+    check(&r, bars);
+}
+
+#[test]
 fn second_tuning_set_meets_the_bars() {
     // Written on 2026-12-07 (fifteenth session) from the article and topics.json only, on the
     // two boundaries the held-out sets miss most: questions the article cannot answer in its
