@@ -3,22 +3,27 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs the real `faqbot` binary from the repository folder with `args` and `stdin`.
-pub(crate) fn faqbot(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faqbot"))
+/// Starts the real `faqbot` binary from the repository folder with `args`, every stream piped.
+fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_faqbot"))
         .args(args)
         .current_dir(root())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("faqbot starts");
+        .expect("faqbot starts")
+}
+
+/// Runs the real `faqbot` binary from the repository folder with `args` and `stdin`.
+pub(crate) fn faqbot(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = spawn(args);
     let mut pipe = child.stdin.take().expect("stdin is piped");
     let input = stdin.unwrap_or_default().to_owned();
     let writer = std::thread::spawn(move || pipe.write_all(input.as_bytes()));
@@ -88,14 +93,7 @@ fn ask_json_answers_every_stdin_line_in_order_even_odd_ones() {
 fn a_reader_that_leaves_early_ends_the_command_quietly() {
     use std::io::BufRead;
     let questions = "combien coûte le traitement ?\n".repeat(5000);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faqbot"))
-        .args(["ask", "--json"])
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("faqbot starts");
+    let mut child = spawn(&["ask", "--json"]);
     let mut pipe = child.stdin.take().expect("stdin is piped");
     // Its end may close first: the write's result does not matter.
     let writer = std::thread::spawn(move || {
@@ -120,15 +118,8 @@ fn a_reader_that_leaves_early_ends_the_command_quietly() {
         "{stderr}"
     );
 
-    let child = Command::new(env!("CARGO_BIN_EXE_faqbot"))
-        .args(["explain", "combien coûte le traitement ?"])
-        .current_dir(root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("faqbot starts");
+    let mut child = spawn(&["explain", "combien coûte le traitement ?"]);
     // Closed before explain writes its first line (it loads the knowledge first).
-    let mut child = child;
     drop(child.stdout.take());
     let out = child.wait_with_output().expect("faqbot ends");
     let stderr = String::from_utf8_lossy(&out.stderr);
