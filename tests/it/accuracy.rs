@@ -1231,10 +1231,12 @@ fn blind_emergency_probes_are_measured() {
         // are on its training lines.
         // Pair 45 (on someone's behalf, continuing a conversation, mixed languages, the urgent
         // part after a polite preamble), written at the sixteenth session's start: 74 (78
-        // first) / 7 at `110520b` and after the fixes from pair 44, unseen.
+        // first) / 7 at `110520b` and after the fixes from pair 44, unseen. Nineteenth
+        // session: 79 once "il va se tuer" was self-harm (its `no_symptom55` count was seen while
+        // the variant was chosen: 14 -> 15).
         (
             "heldout_emergencies45.txt",
-            78,
+            79,
             80,
             "heldout_not_emergencies45.txt",
             5,
