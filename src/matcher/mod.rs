@@ -142,12 +142,14 @@ pub struct Explanation {
     pub reply: Reply,
 }
 
-/// Concepts after which the urgency check never withholds a 112: someone has the sign, or it
-/// is happening now (derived by `analyze`).
-const NEVER_WITHHELD: [&str; 2] = ["has_sign", "sign_now"];
+/// After these the urgency check never withholds a 112: it is happening now, or someone has the
+/// sign (derived by `analyze`) and nothing says it is over, usual, a thing's, or not meant.
+const SIGN_NOW: &str = "sign_now";
+const HAS_SIGN: &str = "has_sign";
 /// Concepts that say a sign someone has is over or usual for them ("tout va bien", "comme à
-/// chaque fois"): beside one, `has_sign` no longer keeps the check from withholding, and the
-/// check, which reads the whole message, decides. A sign now (`sign_now`) still does.
+/// chaque fois"), a thing's, a figure of speech or said in general: beside one, `has_sign` no
+/// longer keeps the check from withholding, and the check, which reads the whole message,
+/// decides. A sign now still keeps the 112.
 const DEFUSED_BY: [&str; 6] = [
     "recovered",
     "well_now",
@@ -454,22 +456,14 @@ impl Matcher {
     }
 
     /// Whether the urgency check may withhold the 112 of emergency intent `i`: not when its
-    /// file says never (`urgency_check = false`), nor when the analysis places a sign on
-    /// someone or now. The model learnt how messages are written, and a question about the
+    /// file says never (`urgency_check = false`), nor when the analysis places a sign now, or on
+    /// someone without saying it is over, usual, a thing's or not meant (`DEFUSED_BY`). The model learnt how messages are written, and a question about the
     /// treatment's side effects reads the same with or without "j'ai" before "les selles
     /// noires" (0.005 for "j'ai les selles noires, est-ce que l'injection peut causer ça ?").
     fn may_withhold(&self, i: usize, analysis: &Analysis) -> bool {
-        let has = |names: &[&str]| {
-            analysis
-                .concepts
-                .iter()
-                .any(|c| names.contains(&c.as_str()))
-        };
-        let vetoed = if has(&DEFUSED_BY) {
-            has(&NEVER_WITHHELD[1..])
-        } else {
-            has(&NEVER_WITHHELD)
-        };
+        let has = |name: &str| analysis.concepts.iter().any(|c| c == name);
+        let defused = DEFUSED_BY.iter().any(|c| has(c));
+        let vetoed = has(SIGN_NOW) || (has(HAS_SIGN) && !defused);
         self.knowledge.intents[i].urgency_check && !vetoed
     }
 
@@ -1231,6 +1225,22 @@ pub(crate) mod tests {
         );
         let e = m.explain("mon père vomit du sang", None);
         assert!(e.reason.contains("does not apply"), "{}", e.reason);
+        // Someone has the sign, but it is over or usual for them: the check decides, and
+        // withholds here; told as happening now beside it, the 112 stays.
+        let e = m.explain(
+            "Ma belle-mère a fait un malaise à la messe dimanche, elle a été vue à l'hôpital, \
+             tout va bien. Elle voudrait une consultation en ligne.",
+            None,
+        );
+        assert_ne!(e.reply.kind, ReplyKind::Emergency, "{}", e.reason);
+        assert!(e.reason.contains("112 withheld"), "{}", e.reason);
+        assert_emergencies(
+            &[
+                "ma mère fait un malaise comme à chaque fois, mais là elle ne se réveille plus \
+               depuis 10 minutes",
+            ],
+            &[],
+        );
         // Nobody is said to have it: the check is asked, and the reason gives its reading.
         let e = m.explain(
             "Une insuffisance hépatique, ça peut faire perdre connaissance ?",
