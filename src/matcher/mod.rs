@@ -142,8 +142,9 @@ pub struct Explanation {
     pub reply: Reply,
 }
 
-/// After these the urgency check never withholds a 112: it is happening now, or someone has the
-/// sign (derived by `analyze`) and nothing says it is over, usual, a thing's, or not meant.
+/// After these the urgency check never withholds a 112: it is happening now (unless the message
+/// tells a past that is over: "last year…, I'm in therapy now and doing well"), or someone has
+/// the sign (derived by `analyze`) and nothing says it is over, usual, a thing's, or not meant.
 const SIGN_NOW: &str = "sign_now";
 const HAS_SIGN: &str = "has_sign";
 /// Concepts that say a sign someone has is over or usual for them ("tout va bien", "comme à
@@ -463,7 +464,13 @@ impl Matcher {
     fn may_withhold(&self, i: usize, analysis: &Analysis) -> bool {
         let has = |name: &str| analysis.concepts.iter().any(|c| c == name);
         let defused = DEFUSED_BY.iter().any(|c| has(c));
-        let vetoed = has(SIGN_NOW) || (has(HAS_SIGN) && !defused);
+        // A "now" beside a past that is over is often the now of the recovery ("…il y a un an,
+        // maintenant il va bien"), not of the sign.
+        let over = ["past", "history"].iter().any(|c| has(c))
+            && ["recovered", "well_now", "reassured"]
+                .iter()
+                .any(|c| has(c));
+        let vetoed = (has(SIGN_NOW) && !over) || (has(HAS_SIGN) && !defused);
         self.knowledge.intents[i].urgency_check && !vetoed
     }
 
@@ -1234,6 +1241,14 @@ pub(crate) mod tests {
         );
         assert_ne!(e.reply.kind, ReplyKind::Emergency, "{}", e.reason);
         assert!(e.reason.contains("112 withheld"), "{}", e.reason);
+        // A now beside a past that is over is the recovery's.
+        assert_emergencies(
+            &[],
+            &[
+                "I had suicidal thoughts last year during withdrawal, I'm in therapy now and \
+               doing well. Does staying off alcohol affect the results?",
+            ],
+        );
         assert_emergencies(
             &[
                 "ma mère fait un malaise comme à chaque fois, mais là elle ne se réveille plus \

@@ -874,7 +874,7 @@ fn blind_emergency_probes_are_measured() {
             79,
             80,
             "heldout_not_emergencies5.txt",
-            2,
+            1,
         ),
         // Tuned on in the eleventh session: 69 replies (80 named), 23 false before it.
         (
@@ -1305,7 +1305,7 @@ fn blind_emergency_probes_are_measured() {
             79,
             80,
             "heldout_not_emergencies50.txt",
-            2,
+            1,
         ),
         // Pair 51 (half liver-related, half general; what is seen rather than named, emojis,
         // bare symptom lists, 40 % English), written at the eighteenth session's end, never
