@@ -148,16 +148,23 @@ pub struct Explanation {
 const SIGN_NOW: &str = "sign_now";
 const HAS_SIGN: &str = "has_sign";
 /// Concepts that say a sign someone has is over or usual for them ("tout va bien", "comme à
-/// chaque fois"), a thing's, a figure of speech or said in general: beside one, `has_sign` no
-/// longer keeps the check from withholding, and the check, which reads the whole message,
-/// decides. A sign now still keeps the 112.
-const DEFUSED_BY: [&str; 6] = [
+/// chaque fois"), a thing's, a figure of speech, said in general, in a book or a film, asked by
+/// a professional or a student, dreamt, or a risk asked about: beside one, `has_sign` no longer
+/// keeps the check from withholding, and the check, which reads the whole message, decides. A
+/// sign now still keeps the 112.
+const DEFUSED_BY: [&str; 12] = [
     "recovered",
     "well_now",
     "habitual",
     "thing_subject",
     "figurative",
     "in_general",
+    "media",
+    "professional",
+    "works_in_emergency",
+    "just_asking",
+    "dream",
+    "safety",
 ];
 
 /// Concepts after which the urgency check never sends a 112 no rule sent: the sign is an
@@ -1241,6 +1248,17 @@ pub(crate) mod tests {
         );
         assert_ne!(e.reply.kind, ReplyKind::Emergency, "{}", e.reason);
         assert!(e.reason.contains("112 withheld"), "{}", e.reason);
+        // A novel's character, a nurse asking for her work: the check decides; a nurse whose
+        // mother bleeds now keeps the 112.
+        assert_emergencies(
+            &["Je suis infirmière et ma mère vomit du sang depuis ce matin"],
+            &[
+                "Dans mon roman, un personnage meurt d'une hémorragie digestive liée à une \
+                 cirrhose. Est-ce réaliste qu'il vomisse du sang noir ?",
+                "I'm a hepatology nurse – what warning signs do you give patients when they go \
+                 home (fever, jaundice, confusion)?",
+            ],
+        );
         // A now beside a past that is over is the recovery's.
         assert_emergencies(
             &[],

@@ -596,12 +596,14 @@ fn sixteenth_blind_set_is_measured() {
 fn seventeenth_blind_set_is_measured() {
     // Written at the eighteenth session's end, same brief as the sixteenth; never read. With
     // `355414d` and at the session's end alike: 233/250 (93.2 %), 5 confidently wrong (2.0 %),
-    // emergencies 15/15, 1 false emergency. Read it only as a score.
+    // emergencies 15/15, 1 false emergency. Read it only as a score. Nineteenth session, once
+    // a sign in a book, a film, a professional's question, a dream or a risk asked about let
+    // the urgency check decide: 234/250 (93.6 %), no false emergency.
     let r = run("heldout17.jsonl", Show::Scores);
     let bars = Bars {
-        right: 93.2,
+        right: 93.6,
         confidently_wrong: 2.0,
-        false_emergencies: 1,
+        false_emergencies: 0,
         missed_emergencies: 0,
         unnamed_112: 0,
     };
@@ -793,7 +795,8 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// bien depuis"), 0 after pair 54's variants. Then a sign said to be over or usual
 /// ("tout va bien", "comme à chaque fois"), a thing's, a figure of speech or said in general
 /// no longer kept the urgency check from withholding where someone has it: 54 4 -> 3, 57 (never
-/// read) 10 -> 9, 58 2 -> 1; 61 unchanged.
+/// read) 10 -> 9, 58 2 -> 1; 61 unchanged. Then the same for a book or a film, a professional's
+/// or a student's question, a dream, a risk asked about: 44 and 48 1 -> 0, 57 9 -> 8.
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -801,11 +804,11 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom41.txt", 0),
         ("no_symptom42.txt", 1),
         ("no_symptom43.txt", 0),
-        ("no_symptom44.txt", 1),
+        ("no_symptom44.txt", 0),
         ("no_symptom45.txt", 2),
         ("no_symptom46.txt", 0),
         ("no_symptom47.txt", 2),
-        ("no_symptom48.txt", 1),
+        ("no_symptom48.txt", 0),
         ("no_symptom49.txt", 4),
         ("no_symptom50.txt", 1),
         ("no_symptom51.txt", 4),
@@ -814,7 +817,7 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom54.txt", 3),
         ("no_symptom55.txt", 15),
         ("no_symptom56.txt", 13),
-        ("no_symptom57.txt", 9),
+        ("no_symptom57.txt", 8),
         ("no_symptom58.txt", 1),
         ("no_symptom59.txt", 1),
         ("no_symptom60.txt", 7),
@@ -874,7 +877,7 @@ fn blind_emergency_probes_are_measured() {
             79,
             80,
             "heldout_not_emergencies5.txt",
-            1,
+            0,
         ),
         // Tuned on in the eleventh session: 69 replies (80 named), 23 false before it.
         (
@@ -919,7 +922,7 @@ fn blind_emergency_probes_are_measured() {
             56,
             60,
             "heldout_not_emergencies10.txt",
-            5,
+            4,
         ),
         // 80 + 80, written at the start of the twelfth session, read only as a score: 76 (80
         // named), 10 false at `02dbec3`; 76 and 8 after the changes made from probe 14.
@@ -955,7 +958,7 @@ fn blind_emergency_probes_are_measured() {
             80,
             80,
             "heldout_not_emergencies14.txt",
-            1,
+            0,
         ),
         // Written with probe 14: 71 (77 named), 21 false at `cf16c0c`; 71 (77 named) and 15 at
         // `a9e9834`; 71 and 14 after the changes made from probe 14 (unseen). Then its three
@@ -965,7 +968,7 @@ fn blind_emergency_probes_are_measured() {
             76,
             80,
             "heldout_not_emergencies15.txt",
-            6,
+            5,
         ),
         // 60 + 60, written before probe 15 was read: 50 (58 named), 9 false at `cf16c0c`; 50
         // (58) and 5 at `def4666`; 51 (58) and 5 after the fixes from probe 15. In the
@@ -1194,7 +1197,7 @@ fn blind_emergency_probes_are_measured() {
             77,
             80,
             "heldout_not_emergencies40.txt",
-            3,
+            2,
         ),
         // Written blind in the fifteenth session (41: the acute part hidden in other talk,
         // minimised or joked about; 42: very short cries and long rambling messages, abroad, at
@@ -1280,7 +1283,7 @@ fn blind_emergency_probes_are_measured() {
             76,
             80,
             "heldout_not_emergencies48.txt",
-            6,
+            5,
         ),
         // Pair 49 (emergencies in passing, played down, asked as "is it normal", no verb,
         // emojis, carers and neighbours), written blind at the eighteenth session's start: 78
