@@ -148,11 +148,11 @@ pub struct Explanation {
 const SIGN_NOW: &str = "sign_now";
 const HAS_SIGN: &str = "has_sign";
 /// Concepts that say a sign someone has is over or usual for them ("tout va bien", "comme à
-/// chaque fois"), a thing's, a figure of speech, said in general, in a book or a film, asked by
-/// a professional or a student, dreamt, or a risk asked about: beside one, `has_sign` no longer
-/// keeps the check from withholding, and the check, which reads the whole message, decides. A
-/// sign now still keeps the 112.
-const DEFUSED_BY: [&str; 12] = [
+/// chaque fois", a past, their doctor knows), a thing's, a figure of speech or a laugh, said in
+/// general, in a book or a film, asked by a professional or a student, dreamt, or a risk asked
+/// about: beside one, `has_sign` no longer keeps the check from withholding, and the check,
+/// which reads the whole message, decides. A sign now still keeps the 112.
+const DEFUSED_BY: [&str; 17] = [
     "recovered",
     "well_now",
     "habitual",
@@ -165,6 +165,11 @@ const DEFUSED_BY: [&str; 12] = [
     "just_asking",
     "dream",
     "safety",
+    "their_doctor",
+    "weeks_ago",
+    "past",
+    "history",
+    "laughing",
 ];
 
 /// Concepts after which the urgency check never sends a 112 no rule sent: the sign is an

@@ -796,7 +796,8 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// ("tout va bien", "comme à chaque fois"), a thing's, a figure of speech or said in general
 /// no longer kept the urgency check from withholding where someone has it: 54 4 -> 3, 57 (never
 /// read) 10 -> 9, 58 2 -> 1; 61 unchanged. Then the same for a book or a film, a professional's
-/// or a student's question, a dream, a risk asked about: 44 and 48 1 -> 0, 57 9 -> 8.
+/// or a student's question, a dream, a risk asked about: 44 and 48 1 -> 0, 57 9 -> 8; and for
+/// their doctor, a past, weeks ago, a laugh: 45 2 -> 1, 51 4 -> 3.
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -805,13 +806,13 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom42.txt", 1),
         ("no_symptom43.txt", 0),
         ("no_symptom44.txt", 0),
-        ("no_symptom45.txt", 2),
+        ("no_symptom45.txt", 1),
         ("no_symptom46.txt", 0),
         ("no_symptom47.txt", 2),
         ("no_symptom48.txt", 0),
         ("no_symptom49.txt", 4),
         ("no_symptom50.txt", 1),
-        ("no_symptom51.txt", 4),
+        ("no_symptom51.txt", 3),
         ("no_symptom52.txt", 0),
         ("no_symptom53.txt", 0),
         ("no_symptom54.txt", 3),
@@ -922,7 +923,7 @@ fn blind_emergency_probes_are_measured() {
             56,
             60,
             "heldout_not_emergencies10.txt",
-            4,
+            2,
         ),
         // 80 + 80, written at the start of the twelfth session, read only as a score: 76 (80
         // named), 10 false at `02dbec3`; 76 and 8 after the changes made from probe 14.
@@ -940,7 +941,7 @@ fn blind_emergency_probes_are_measured() {
             80,
             80,
             "heldout_not_emergencies12.txt",
-            2,
+            1,
         ),
         // 80 + 80, written at the end of the twelfth session's emergency work, read only as a
         // score: 74 (80 named), 12 false at `459c863`; the session's start `cf16c0c` 74 and 15.
@@ -980,7 +981,7 @@ fn blind_emergency_probes_are_measured() {
             55,
             60,
             "heldout_not_emergencies16.txt",
-            3,
+            2,
         ),
         // 80 + 80, written blind at the start of the thirteenth session, then tuned on: 69 (78
         // named), 6 false at `81eedb2`.
@@ -1262,7 +1263,7 @@ fn blind_emergency_probes_are_measured() {
             79,
             80,
             "heldout_not_emergencies47.txt",
-            2,
+            1,
         ),
         (
             "heldout_emergencies43.txt",
