@@ -797,7 +797,9 @@ fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
 /// no longer kept the urgency check from withholding where someone has it: 54 4 -> 3, 57 (never
 /// read) 10 -> 9, 58 2 -> 1; 61 unchanged. Then the same for a book or a film, a professional's
 /// or a student's question, a dream, a risk asked about: 44 and 48 1 -> 0, 57 9 -> 8; and for
-/// their doctor, a past, weeks ago, a laugh: 45 2 -> 1, 51 4 -> 3.
+/// their doctor, a past, weeks ago, a laugh: 45 2 -> 1, 51 4 -> 3. 62 (someone has or had a
+/// sign, and it is over, usual, a character's, a dream, a joke, in care or a risk asked about),
+/// written blind at the session's end to measure that, never read: 17 with `2081ac1`, 11 after.
 #[test]
 fn messages_describing_no_symptom_get_no_emergency_reply() {
     let m = matcher();
@@ -823,6 +825,7 @@ fn messages_describing_no_symptom_get_no_emergency_reply() {
         ("no_symptom59.txt", 1),
         ("no_symptom60.txt", 7),
         ("no_symptom61.txt", 0),
+        ("no_symptom62.txt", 11),
     ] {
         let alarmed: Vec<String> = probe(file)
             .into_iter()
