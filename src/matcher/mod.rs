@@ -147,6 +147,9 @@ pub struct Explanation {
 /// the sign (derived by `analyze`) and nothing says it is over, usual, a thing's, or not meant.
 const SIGN_NOW: &str = "sign_now";
 const HAS_SIGN: &str = "has_sign";
+/// A past told, and told as over: together, the "now" of the message is the recovery's.
+const PAST: [&str; 2] = ["past", "history"];
+const RECOVERED: [&str; 3] = ["recovered", "well_now", "reassured"];
 /// Concepts that say a sign someone has is over or usual for them ("tout va bien", "comme à
 /// chaque fois", a past, their doctor knows), a thing's, a figure of speech or a laugh, said in
 /// general, in a book or a film, asked by a professional or a student, dreamt, or a risk asked
@@ -469,20 +472,18 @@ impl Matcher {
     }
 
     /// Whether the urgency check may withhold the 112 of emergency intent `i`: not when its
-    /// file says never (`urgency_check = false`), nor when the analysis places a sign now, or on
-    /// someone without saying it is over, usual, a thing's or not meant (`DEFUSED_BY`). The model learnt how messages are written, and a question about the
-    /// treatment's side effects reads the same with or without "j'ai" before "les selles
-    /// noires" (0.005 for "j'ai les selles noires, est-ce que l'injection peut causer ça ?").
+    /// file says never (`urgency_check = false`), nor when the analysis places a sign now, or
+    /// on someone without anything of [`DEFUSED_BY`] beside it. The model learnt how messages
+    /// are written, and a question about the treatment's side effects reads the same with or
+    /// without "j'ai" before "les selles noires" (0.005 for "j'ai les selles noires, est-ce
+    /// que l'injection peut causer ça ?").
     fn may_withhold(&self, i: usize, analysis: &Analysis) -> bool {
         let has = |name: &str| analysis.concepts.iter().any(|c| c == name);
-        let defused = DEFUSED_BY.iter().any(|c| has(c));
+        let any = |names: &[&str]| names.iter().any(|c| has(c));
         // A "now" beside a past that is over is often the now of the recovery ("…il y a un an,
         // maintenant il va bien"), not of the sign.
-        let over = ["past", "history"].iter().any(|c| has(c))
-            && ["recovered", "well_now", "reassured"]
-                .iter()
-                .any(|c| has(c));
-        let vetoed = (has(SIGN_NOW) && !over) || (has(HAS_SIGN) && !defused);
+        let over = any(&PAST) && any(&RECOVERED);
+        let vetoed = (has(SIGN_NOW) && !over) || (has(HAS_SIGN) && !any(&DEFUSED_BY));
         self.knowledge.intents[i].urgency_check && !vetoed
     }
 
@@ -1269,13 +1270,13 @@ pub(crate) mod tests {
             &[],
             &[
                 "I had suicidal thoughts last year during withdrawal, I'm in therapy now and \
-               doing well. Does staying off alcohol affect the results?",
+                 doing well. Does staying off alcohol affect the results?",
             ],
         );
         assert_emergencies(
             &[
                 "ma mère fait un malaise comme à chaque fois, mais là elle ne se réveille plus \
-               depuis 10 minutes",
+                 depuis 10 minutes",
             ],
             &[],
         );
