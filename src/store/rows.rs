@@ -64,11 +64,28 @@ impl Columns for tokio_postgres::Row {
 }
 
 /// The columns [`conversation_row`] reads. A macro, so that `concat!` writes each statement at
-/// compile time: the per-turn read formatted its SQL on every call.
+/// compile time: the per-turn read formatted its SQL on every call. The last column says
+/// whether the conversation's latest miss still waits for its outcome: SQLite finds that miss
+/// from the conversation's `last_miss` (it has no index of misses by conversation, see its
+/// migration 8), PostgreSQL through its index.
 macro_rules! conversation_columns {
     () => {
-        "id, created_at, last_active, lang, page, mode, advisor, last_seq, fallbacks, offer_reason, last_question, last_candidates,
-         COALESCE((SELECT m.outcome = 'none' FROM misses m WHERE m.conversation_id = conversations.id ORDER BY m.id DESC LIMIT 1), FALSE)"
+        conversation_columns!(
+            "(SELECT m.outcome = 'none' FROM misses m WHERE m.conversation_id = conversations.id ORDER BY m.id DESC LIMIT 1)"
+        )
+    };
+    (last_miss) => {
+        conversation_columns!(
+            "(SELECT m.outcome = 'none' FROM misses m WHERE m.id = conversations.last_miss)"
+        )
+    };
+    ($awaiting:literal) => {
+        concat!(
+            "id, created_at, last_active, lang, page, mode, advisor, last_seq, fallbacks, offer_reason, last_question, last_candidates,
+         COALESCE(",
+            $awaiting,
+            ", FALSE)"
+        )
     };
 }
 pub(super) use conversation_columns;

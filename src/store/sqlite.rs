@@ -198,7 +198,38 @@ UPDATE conversations SET last_message = (
     ORDER BY seq DESC, id DESC LIMIT 1);
 DROP INDEX messages_by_seq;
 "#,
+    // 8: two indexes that put scattered pages in every commit's log. `messages_by_kind`
+    // (`kind`, `at`) grew at one end per kind, ~5 pages a commit; `messages_by_at` (`at`,
+    // `kind`, `faq_id`) grows at one end only and still covers the report's counts since a
+    // time. `misses_by_conversation` had one leaf per conversation, ~4.5 pages a commit (WAL
+    // frames of `scripts/load` counted by table): a conversation's misses are chained instead,
+    // like its messages (migration 7), each to the one before (`prev`) from the conversation's
+    // `last_miss`, and its outcome is set through that.
+    r#"
+DROP INDEX messages_by_kind;
+CREATE INDEX messages_by_at ON messages(at, kind, faq_id) WHERE kind IS NOT NULL;
+ALTER TABLE misses ADD COLUMN prev INTEGER;
+ALTER TABLE conversations ADD COLUMN last_miss INTEGER;
+UPDATE misses SET prev = (
+    SELECT MAX(m2.id) FROM misses m2
+    WHERE m2.conversation_id = misses.conversation_id AND m2.id < misses.id);
+UPDATE conversations SET last_miss = (
+    SELECT MAX(id) FROM misses m WHERE m.conversation_id = conversations.id);
+DROP INDEX misses_by_conversation;
+"#,
 ];
+
+/// A conversation's misses, newest first, as a recursive `misses_chain(id)` to select from:
+/// from its `last_miss` back along `prev` (`?1` is the conversation; see migration 8).
+macro_rules! misses_chain {
+    () => {
+        "WITH RECURSIVE misses_chain(id) AS (
+             SELECT last_miss FROM conversations WHERE id = ?1 AND last_miss IS NOT NULL
+             UNION ALL
+             SELECT m.prev FROM misses_chain JOIN misses m ON m.id = misses_chain.id
+             WHERE m.prev IS NOT NULL)"
+    };
+}
 
 /// A conversation's messages, newest first, as a recursive `chain(id, prev)` to select from:
 /// from its `last_message` back along `prev` while `seq` is above `?3`, `?2` of them at most
@@ -401,7 +432,7 @@ impl SqliteStore {
     ) -> Result<Option<Conversation>, StoreError> {
         let sql = concat!(
             "SELECT ",
-            conversation_columns!(),
+            conversation_columns!(last_miss),
             " FROM conversations WHERE token_hash = ?1"
         );
         Ok(self
@@ -621,8 +652,10 @@ impl SqliteStore {
             rows.collect::<Result<_, _>>()?
         };
         let misses = {
-            let sql =
-                format!("SELECT {MISS_COLUMNS} FROM misses WHERE conversation_id = ?1 ORDER BY id");
+            let sql = format!(
+                "{} SELECT {MISS_COLUMNS} FROM misses WHERE id IN (SELECT id FROM misses_chain) ORDER BY id",
+                misses_chain!()
+            );
             let mut stmt = self.conn.prepare_cached(&sql)?;
             let rows = stmt.query_map([id], |r| miss_row(r))?;
             rows.collect::<Result<_, _>>()?
@@ -963,7 +996,7 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), StoreError> {
 fn conversation(conn: &Connection, id: &str) -> Result<Option<Conversation>, StoreError> {
     let sql = concat!(
         "SELECT ",
-        conversation_columns!(),
+        conversation_columns!(last_miss),
         " FROM conversations WHERE id = ?1"
     );
     Ok(conn
@@ -1005,25 +1038,43 @@ pub(super) mod write {
         Ok(())
     }
 
+    /// What [`apply`] reads of a conversation before it writes.
+    struct Current {
+        last_seq: i64,
+        mode: String,
+        recent_ids: Option<String>,
+        last_message: Option<i64>,
+        last_miss: Option<i64>,
+    }
+
     pub fn apply(conn: &Connection, turn: &Turn<String>, now: i64) -> Result<Applied, StoreError> {
         let conv = turn.conversation.as_str();
 
         // One read of the conversation's row for both checks: a message id seen before, and
-        // a turn decided from a state that has changed since.
-        // Its last message too: the first one this turn writes follows it.
-        let row: Option<(i64, String, Option<String>, Option<i64>)> =
-            if turn.client_id.is_some() || turn.seen.is_some() || !turn.messages.is_empty() {
-                conn.prepare_cached(
-                "SELECT last_seq, mode, recent_ids, last_message FROM conversations WHERE id = ?1",
+        // a turn decided from a state that has changed since; and for the links the turn
+        // writes: its first message follows the last one, its miss the last miss.
+        let row: Option<Current> = if turn.client_id.is_some()
+            || turn.seen.is_some()
+            || !turn.messages.is_empty()
+            || turn.miss.is_some()
+        {
+            conn.prepare_cached(
+                "SELECT last_seq, mode, recent_ids, last_message, last_miss FROM conversations WHERE id = ?1",
             )?
             .query_row(params![conv], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok(Current {
+                    last_seq: r.get(0)?,
+                    mode: r.get(1)?,
+                    recent_ids: r.get(2)?,
+                    last_message: r.get(3)?,
+                    last_miss: r.get(4)?,
+                })
             })
             .optional()?
-            } else {
-                None
-            };
-        let mut recent = RecentIds::parse(row.as_ref().and_then(|(_, _, ids, _)| ids.as_deref()));
+        } else {
+            None
+        };
+        let mut recent = RecentIds::parse(row.as_ref().and_then(|r| r.recent_ids.as_deref()));
         if let Some(client_id) = &turn.client_id {
             if let Some(asked) = recent.seq_of(client_id) {
                 // The frames that answered it are numbered after the visitor's message.
@@ -1048,7 +1099,7 @@ pub(super) mod write {
         if let Some(seen) = turn.seen {
             let now = row
                 .as_ref()
-                .map(|(seq, mode, _, _)| (*seq as u64, Mode::parse(mode)));
+                .map(|r| (r.last_seq as u64, Mode::parse(&r.mode)));
             if now != Some((seen.last_seq, seen.mode)) {
                 return Ok(Applied::Stale);
             }
@@ -1112,9 +1163,9 @@ pub(super) mod write {
             0
         } else if let Some(last) = known_last {
             last
-        } else if let Some((last, ..)) = &row {
+        } else if let Some(r) = &row {
             // Read above, and nothing since moves it.
-            *last
+            r.last_seq
         } else {
             conn.prepare_cached("SELECT last_seq FROM conversations WHERE id = ?1")?
                 .query_row([conv], |r| r.get(0))
@@ -1123,7 +1174,7 @@ pub(super) mod write {
         };
         let seq_of = |frame: usize| last + frame as i64 + 1;
         // Each message follows the one written before it in its conversation.
-        let mut last_message = row.as_ref().and_then(|(_, _, _, m)| *m);
+        let mut last_message = row.as_ref().and_then(|r| r.last_message);
         let mut wrote_message = false;
         if !turn.messages.is_empty() {
             let mut insert = conn.prepare_cached(
@@ -1170,18 +1221,21 @@ pub(super) mod write {
         if let Some(outcome) = &turn.outcome {
             conn.prepare_cached(
                 "UPDATE misses SET outcome = ?2, outcome_faq_id = ?3
-                 WHERE id = (SELECT MAX(id) FROM misses WHERE conversation_id = ?1) AND outcome = 'none'",
+                 WHERE id = (SELECT last_miss FROM conversations WHERE id = ?1) AND outcome = 'none'",
             )?
             .execute(params![conv, outcome.as_str(), outcome.entry()])?;
         }
+        let mut last_miss = None;
         if let Some(m) = &turn.miss {
             let terms = serde_json::to_string(&m.terms).unwrap_or_else(|_| "[]".into());
             let candidates = serde_json::to_string(&m.candidates).unwrap_or_else(|_| "[]".into());
+            let prev = row.as_ref().and_then(|r| r.last_miss);
             conn.prepare_cached(
-                "INSERT INTO misses (conversation_id, at, lang, question, terms, kind, confidence, candidates, outcome, outcome_faq_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO misses (conversation_id, at, lang, question, terms, kind, confidence, candidates, outcome, outcome_faq_id, prev)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?
-            .execute(params![conv, now, m.lang, m.question, terms, m.kind.as_str(), f64::from(m.confidence), candidates, m.outcome.as_str(), m.outcome.entry()])?;
+            .execute(params![conv, now, m.lang, m.question, terms, m.kind.as_str(), f64::from(m.confidence), candidates, m.outcome.as_str(), m.outcome.entry(), prev])?;
+            last_miss = Some(conn.last_insert_rowid());
         }
 
         // The frames no message keeps get a row of their own.
@@ -1220,7 +1274,8 @@ pub(super) mod write {
                  last_active = CASE WHEN ?8 THEN ?9 ELSE last_active END,
                  last_seq = COALESCE(?10, last_seq),
                  recent_ids = COALESCE(?11, recent_ids),
-                 last_message = COALESCE(?12, last_message)
+                 last_message = COALESCE(?12, last_message),
+                 last_miss = COALESCE(?13, last_miss)
              WHERE id = ?1",
         )?
         .execute(params![
@@ -1235,7 +1290,8 @@ pub(super) mod write {
             now,
             last_seq,
             recent.changed().then(|| recent.to_json()),
-            wrote_message.then_some(last_message).flatten()
+            wrote_message.then_some(last_message).flatten(),
+            last_miss
         ])?;
 
         if let Some(c) = &turn.contact {
@@ -1314,7 +1370,10 @@ pub(super) mod write {
                 " DELETE FROM messages WHERE id IN (SELECT id FROM chain)"
             ))?
             .execute(params![id, i64::MAX, i64::MIN])? as u64;
-        let misses = delete("DELETE FROM misses WHERE conversation_id = ?1")?;
+        let misses = delete(concat!(
+            misses_chain!(),
+            " DELETE FROM misses WHERE id IN (SELECT id FROM misses_chain)"
+        ))?;
         let handoffs = delete("DELETE FROM handoffs WHERE conversation_id = ?1")?;
         let contacts = delete("DELETE FROM contacts WHERE conversation_id = ?1")?;
         let conversations = delete("DELETE FROM conversations WHERE id = ?1")?;
@@ -1500,6 +1559,7 @@ pub(super) mod write {
 mod tests {
     use super::*;
     use crate::model::{Miss, MissKind, NewMessage, Outcome};
+    use rusqlite::ToSql;
 
     fn miss(question: &str) -> Miss {
         Miss {
@@ -1761,6 +1821,23 @@ INSERT INTO frames (conversation_id, seq, at, reply_to, body) VALUES ('c1', 2, 2
         assert_eq!(conv.last_seq, 5);
     }
 
+    /// Panics if SQLite's plan for `sql` scans one of `tables` (names or aliases).
+    fn assert_no_scan(store: &SqliteStore, sql: &str, params: &[&dyn ToSql], tables: &[&str]) {
+        let plan: Vec<String> = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("plan")
+            .query_map(params, |r| r.get::<_, String>(3))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("plan rows");
+        let scans = |step: &String| {
+            let mut words = step.split_whitespace();
+            words.next() == Some("SCAN") && words.next().is_some_and(|t| tables.contains(&t))
+        };
+        assert!(!plan.iter().any(scans), "{sql}: {plan:?}");
+    }
+
     #[test]
     fn a_version_6_database_is_chained_by_conversation_and_read_without_scanning() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -1807,18 +1884,7 @@ INSERT INTO messages (conversation_id, at, sender, text, kind, seq, frame, reply
                 " DELETE FROM messages WHERE id IN (SELECT id FROM chain)"
             ),
         ] {
-            let plan: Vec<String> = store
-                .conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .expect("plan")
-                .query_map(params!["c1", 100, 0], |r| r.get::<_, String>(3))
-                .expect("rows")
-                .collect::<Result<_, _>>()
-                .expect("plan rows");
-            assert!(
-                !plan.iter().any(|step| step.starts_with("SCAN m")),
-                "{sql}: {plan:?}"
-            );
+            assert_no_scan(&store, sql, params!["c1", 100, 0], &["messages", "m"]);
         }
 
         // Erasing one conversation leaves the other's messages whole.
@@ -1828,6 +1894,81 @@ INSERT INTO messages (conversation_id, at, sender, text, kind, seq, frame, reply
         assert_eq!(removed.messages, 6);
         assert_eq!(texts(&store, "c2"), ["x1", "y1", "y2"]);
         assert!(store.history("c1").expect("gone").is_empty());
+    }
+
+    #[test]
+    fn a_version_7_database_chains_its_misses_and_counts_decisions_from_one_index() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = at_version(dir.path(), 7);
+        // Misses of two conversations interleaved; c1's latest still waits for its outcome.
+        conn.execute_batch(
+            r#"
+INSERT INTO conversations (id, token_hash, created_at, last_active, lang) VALUES ('c1', 'h1', 1, 1, 'fr');
+INSERT INTO conversations (id, token_hash, created_at, last_active, lang) VALUES ('c2', 'h2', 1, 1, 'fr');
+INSERT INTO misses (conversation_id, at, lang, question, terms, kind, confidence, candidates, outcome) VALUES ('c1', 1, 'fr', 'm1', '[]', 'fallback', 0, '[]', 'asked_again');
+INSERT INTO misses (conversation_id, at, lang, question, terms, kind, confidence, candidates, outcome) VALUES ('c2', 1, 'fr', 'n1', '[]', 'fallback', 0, '[]', 'other');
+INSERT INTO misses (conversation_id, at, lang, question, terms, kind, confidence, candidates) VALUES ('c1', 2, 'fr', 'm2', '[]', 'fallback', 0, '[]');
+INSERT INTO messages (conversation_id, at, sender, text, faq_id, kind) VALUES ('c1', 1, 'bot', 'r1', 'cout', 'answer');
+INSERT INTO messages (conversation_id, at, sender, text, kind) VALUES ('c2', 2, 'bot', 'r2', 'fallback');
+INSERT INTO messages (conversation_id, at, sender, text, faq_id, kind, prev) VALUES ('c1', 3, 'bot', 'r3', 'cout', 'answer', 1);
+UPDATE conversations SET last_message = CASE id WHEN 'c1' THEN 3 ELSE 2 END;
+"#,
+        )
+        .expect("rows of version 7");
+        drop(conn);
+
+        let mut store = SqliteStore::open(dir.path()).expect("upgraded");
+        let waiting = |store: &SqliteStore, id: &str| {
+            let conv = store.conversation(id).expect("read").expect("there");
+            conv.awaiting_outcome
+        };
+        assert!(waiting(&store, "c1"));
+        assert!(!waiting(&store, "c2"));
+        // The next action is m2's outcome, and a new miss follows it in c1's chain.
+        store
+            .apply(&turn("a", Some(miss("m3")), Some(Outcome::AskedAgain)), 5)
+            .expect("a turn");
+        assert!(waiting(&store, "c1"));
+        let record = store.visitor_record("c1").expect("record").expect("there");
+        let misses: Vec<(&str, &Outcome)> = record
+            .misses
+            .iter()
+            .map(|m| (m.miss.question.as_str(), &m.miss.outcome))
+            .collect();
+        assert_eq!(
+            misses,
+            [
+                ("m1", &Outcome::AskedAgain),
+                ("m2", &Outcome::AskedAgain),
+                ("m3", &Outcome::None)
+            ]
+        );
+        let decisions = store.decisions(2).expect("decisions");
+        assert_eq!(
+            decisions.kinds,
+            [("answer".to_owned(), 1), ("fallback".to_owned(), 1)]
+        );
+        assert_eq!(decisions.entries, [("cout".to_owned(), 1, 0)]);
+
+        // Reading or erasing a conversation's misses follows its chain, never a scan.
+        for sql in [
+            concat!(
+                misses_chain!(),
+                " SELECT id FROM misses WHERE id IN (SELECT id FROM misses_chain)"
+            ),
+            concat!(
+                misses_chain!(),
+                " DELETE FROM misses WHERE id IN (SELECT id FROM misses_chain)"
+            ),
+        ] {
+            assert_no_scan(&store, sql, params!["c1"], &["misses", "m"]);
+        }
+        let tx = store.conn.transaction().expect("tx");
+        let removed = write::erase(&tx, "c1").expect("erase").expect("there");
+        tx.commit().expect("commit");
+        assert_eq!((removed.misses, removed.messages), (3, 3));
+        let left = store.visitor_record("c2").expect("record").expect("there");
+        assert_eq!(left.misses.len(), 1);
     }
 
     #[test]
