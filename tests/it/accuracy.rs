@@ -1383,6 +1383,18 @@ fn blind_emergency_probes_are_measured() {
             "heldout_not_emergencies55.txt",
             0,
         ),
+        // Pair 56 (half of the emergencies not the liver's: stroke, heart, allergy, overdose,
+        // poisoning, trauma, electrocution, drowning, a birth, suicide with a plan; a past told
+        // beside something acute now; the same words with nothing now), written blind at the
+        // twentieth session's start, never read: 76 (78 first, 80 named) / 1 with `c513bb5`
+        // and at the session's end alike.
+        (
+            "heldout_emergencies56.txt",
+            76,
+            80,
+            "heldout_not_emergencies56.txt",
+            1,
+        ),
     ];
     for (file, least_told, least_named, others, most_alarmed) in sets {
         let (mut told, mut first, mut named, mut total) = (0, 0, 0, 0);
