@@ -733,6 +733,43 @@ fn the_small_talk_and_handoff_probes_get_their_intents() {
     }
 }
 
+/// A blind small-talk set (tests/data/README.md, twentieth session), read as a score only: 150
+/// messages that ask nothing of the article (greetings, thanks, waiting, questions about the
+/// bot, an answer not understood…) and 60 look-alikes that do ask. At `c513bb5`: 93 of 150
+/// small talk, 11 answered with an entry, 1 handoff; after the session's small-talk concepts:
+/// 108, 8. The look-alikes: none small talk, then and now. No line of either gets 112.
+#[test]
+fn blind_small_talk_set_is_measured() {
+    let m = matcher();
+    let kinds = |file: &str| {
+        let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+        for q in probe(file) {
+            *counts.entry(m.reply(&q, None).kind.as_str()).or_default() += 1;
+        }
+        println!("== {file}: {counts:?}");
+        counts
+    };
+    let pure = kinds("heldout_smalltalk57.txt");
+    let count = |c: &BTreeMap<&str, usize>, k: &str| c.get(k).copied().unwrap_or(0);
+    assert!(count(&pure, "smalltalk") >= 108, "small talk: {pure:?}");
+    assert!(
+        count(&pure, "answer") <= 8,
+        "answered with an entry: {pure:?}"
+    );
+    assert_eq!(count(&pure, "emergency"), 0, "112 for small talk: {pure:?}");
+    let asking = kinds("heldout_not_smalltalk57.txt");
+    assert_eq!(
+        count(&asking, "smalltalk"),
+        0,
+        "questions read as small talk: {asking:?}"
+    );
+    assert_eq!(
+        count(&asking, "emergency"),
+        0,
+        "112 for a question: {asking:?}"
+    );
+}
+
 /// Thoughts of suicide get 112 first, then the prevention lines, in the visitor's language.
 #[test]
 fn thoughts_of_suicide_get_112_then_the_prevention_lines() {
