@@ -814,7 +814,18 @@ impl Matcher {
         let runner_up = top.get(1).map_or(0.0, |s| s.confidence);
         let best_target = index.candidates[best.candidate as usize].target;
         let conf = best.confidence;
-        let band = index.reranker.band(conf, runner_up);
+        let mut band = index.reranker.band(conf, runner_up);
+        // One word that is none of an entry's core terms is not enough to answer with it:
+        // "attends" is in the steps' phrasings ("attendre les résultats"), "recommencer" in the
+        // results', and either alone once got that entry's answer with confidence. The model
+        // learnt from phrasings, which are never one stray word long; an exact phrasing is.
+        let one_stray_word = asked.terms.len() == 1
+            && best.core_missing >= 1.0
+            && best.similarity < rerank::EXACT
+            && matches!(best_target, Target::Entry(_));
+        if band == Band::Answer && one_stray_word {
+            band = Band::Clarify;
+        }
         let t = index.reranker.thresholds();
         if band == Band::Answer {
             let reason = format!(
@@ -841,7 +852,9 @@ impl Matcher {
         if band == Band::Clarify && !suggestions.is_empty() {
             // An intent too close to call (e.g. out of scope vs an entry) still gets the choice.
             let reply = self.unsure(ReplyKind::Clarify, lang, conf, suggestions, candidates);
-            let why = if conf >= t.answer {
+            let why = if one_stray_word && conf >= t.answer {
+                format!("clarify: one word ({conf:.2}), none of the best entry's core terms")
+            } else if conf >= t.answer {
                 format!("clarify: the best ({conf:.2}) is not clearly ahead of the next ({runner_up:.2})")
             } else {
                 format!(
@@ -1182,6 +1195,28 @@ pub(crate) mod tests {
         // A goodbye in SMS is never an emergency (it once got 112 from a fuzzy score).
         for q in ["a+", "a plus", "++", "bye"] {
             assert_eq!(kind(q), ReplyKind::Smalltalk, "{q}");
+        }
+    }
+
+    #[test]
+    fn one_stray_word_is_not_answered_but_one_naming_an_entry_is() {
+        let m = Matcher::new(Arc::new(shipped()));
+        // In an entry's phrasings but none of its core terms: "did you mean", not its answer.
+        for q in ["attends", "je suis de retour"] {
+            assert_eq!(m.reply(q, None).kind, ReplyKind::Clarify, "{q}");
+        }
+        // One word that names what an entry is about is answered.
+        for (q, entry) in [
+            ("prix", "cout"),
+            ("cirrhose", "cirrhose_definition"),
+            ("price", "cout"),
+        ] {
+            let r = m.reply(q, None);
+            assert_eq!(
+                (r.kind, r.faq_id.as_deref()),
+                (ReplyKind::Answer, Some(entry)),
+                "{q}"
+            );
         }
     }
 

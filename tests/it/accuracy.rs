@@ -755,7 +755,8 @@ fn the_small_talk_and_handoff_probes_get_their_intents() {
 /// messages that ask nothing of the article (greetings, thanks, waiting, questions about the
 /// bot, an answer not understood…) and 60 look-alikes that do ask. At `c513bb5`: 93 of 150
 /// small talk, 11 answered with an entry, 1 handoff; after the session's small-talk concepts:
-/// 108, 8. The look-alikes: none small talk, then and now. No line of either gets 112.
+/// 108, 8; after the stray-word rule (one word, none of the entry's core terms): 108, 6.
+/// The look-alikes: none small talk, then and now. No line of either gets 112.
 #[test]
 fn blind_small_talk_set_is_measured() {
     let m = matcher();
@@ -771,7 +772,7 @@ fn blind_small_talk_set_is_measured() {
     let count = |c: &BTreeMap<&str, usize>, k: &str| c.get(k).copied().unwrap_or(0);
     assert!(count(&pure, "smalltalk") >= 108, "small talk: {pure:?}");
     assert!(
-        count(&pure, "answer") <= 8,
+        count(&pure, "answer") <= 6,
         "answered with an entry: {pure:?}"
     );
     assert_eq!(count(&pure, "emergency"), 0, "112 for small talk: {pure:?}");

@@ -20,7 +20,7 @@ use vectors::{char_grams, counts, normalize, tf_idf, Centroid, Sparse};
 pub use train::Calibration;
 
 /// A whole-phrase similarity this high means the same terms as one phrasing (see `rerank`).
-const EXACT: f32 = 0.999;
+pub(super) const EXACT: f32 = 0.999;
 
 /// How many lexical candidates the re-ranker chooses among.
 pub const CANDIDATES: usize = 8;
