@@ -151,11 +151,12 @@ const HAS_SIGN: &str = "has_sign";
 const PAST: [&str; 2] = ["past", "history"];
 const RECOVERED: [&str; 3] = ["recovered", "well_now", "reassured"];
 /// Concepts that say a sign someone has is over or usual for them ("tout va bien", "comme à
-/// chaque fois", a past, their doctor knows), a thing's, a figure of speech or a laugh, said in
+/// chaque fois", their doctor knows), a thing's, a figure of speech or a laugh, said in
 /// general, in a book or a film, asked by a professional or a student, dreamt, or a risk asked
-/// about: beside one, `has_sign` no longer keeps the check from withholding, and the check,
-/// which reads the whole message, decides. A sign now still keeps the 112.
-const DEFUSED_BY: [&str; 17] = [
+/// about (a past, [`PAST`], defuses too): beside one, `has_sign` no longer keeps the check from
+/// withholding, and the check, which reads the whole message, decides. A sign now still keeps
+/// the 112.
+const DEFUSED_BY: [&str; 15] = [
     "recovered",
     "well_now",
     "habitual",
@@ -170,8 +171,6 @@ const DEFUSED_BY: [&str; 17] = [
     "safety",
     "their_doctor",
     "weeks_ago",
-    "past",
-    "history",
     "laughing",
 ];
 
@@ -483,7 +482,8 @@ impl Matcher {
         // A "now" beside a past that is over is often the now of the recovery ("…il y a un an,
         // maintenant il va bien"), not of the sign.
         let over = any(&PAST) && any(&RECOVERED);
-        let vetoed = (has(SIGN_NOW) && !over) || (has(HAS_SIGN) && !any(&DEFUSED_BY));
+        let defused = any(&DEFUSED_BY) || any(&PAST);
+        let vetoed = (has(SIGN_NOW) && !over) || (has(HAS_SIGN) && !defused);
         self.knowledge.intents[i].urgency_check && !vetoed
     }
 
